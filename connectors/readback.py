@@ -1,0 +1,142 @@
+"""Reading the archive back from Kafka: the catalog (latest state of every record), the
+archival-ready stream and the dead-letter topic, for `recordflow records …` and the demo.
+
+Reads each partition from the beginning up to its high watermark at the time of the call, with
+no consumer group, so reading never moves anybody's committed offsets.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from rich.console import Console
+from rich.progress import Progress
+
+from avro_schemas.codec import Codec
+from recordflow.settings import Settings
+
+POLL_TIMEOUT_S = 1.0
+METADATA_TIMEOUT_S = 10.0
+
+
+def read_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None, bytes | None]]:
+    """Every message now in `topic`, as (key, value)."""
+    consumer = Consumer({
+        **settings.kafka_config(),
+        "group.id": f"recordflow-readback-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+    })  # fmt: skip
+    try:
+        metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
+        info = metadata.topics.get(topic)
+        if info is None or info.error is not None:
+            raise KafkaException(f"topic {topic} does not exist; run `recordflow topics apply`")
+        ends: dict[int, int] = {}
+        assignment = []
+        for partition in info.partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=METADATA_TIMEOUT_S
+            )
+            if high > low:
+                ends[partition] = high
+                assignment.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
+        if not assignment:
+            return
+        consumer.assign(assignment)
+        while ends:
+            message = consumer.poll(POLL_TIMEOUT_S)
+            if message is None:
+                continue
+            if message.error():
+                raise KafkaException(message.error())
+            partition, offset = message.partition() or 0, message.offset() or 0
+            yield message.key(), message.value()
+            if partition in ends and offset + 1 >= ends[partition]:
+                del ends[partition]
+    finally:
+        consumer.close()
+
+
+def catalog(
+    settings: Settings, codec: Codec, record_type: str = "archival_record"
+) -> dict[str, dict[str, Any]]:
+    """The latest ArchivalRecord per reference code, from the compacted catalog topic."""
+    records: dict[str, dict[str, Any]] = {}
+    for key, value in read_topic(settings, settings.catalog_topic):
+        if key is None:
+            continue
+        if value is None:
+            records.pop(key.decode(), None)  # a tombstone
+        else:
+            records[key.decode()] = codec.decode(value, record_type)
+    return records
+
+
+def dead_letters(settings: Settings, codec: Codec) -> list[dict[str, Any]]:
+    return [
+        codec.decode(value, "dead_letter")
+        for _, value in read_topic(settings, settings.deadletter_topic)
+        if value is not None
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one submitted event: archived with a reference code, or rejected."""
+
+    status: str  # archived | rejected
+    reference_code: str | None = None
+    retention_period: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, timeout_s: float,
+                   console: Console | None = None) -> dict[str, Outcome]:  # fmt: skip
+    """Follow records.archival-ready.v1 and records.deadletter.v1 from the beginning until every
+    event in `event_ids` has an outcome or the timeout passes. An archived outcome wins over a
+    dead letter for the same event (a later resubmission may have fixed it)."""
+    consumer = Consumer({
+        **settings.kafka_config(),
+        "group.id": f"recordflow-watch-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    })  # fmt: skip
+    topics = [settings.archival_ready_topic, settings.deadletter_topic]
+    consumer.subscribe(topics)
+    outcomes: dict[str, Outcome] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("等待处理结果 Waiting for outcomes", total=len(event_ids))
+            while time.monotonic() < deadline and not event_ids <= outcomes.keys():
+                message = consumer.poll(POLL_TIMEOUT_S)
+                if message is None:
+                    continue
+                if message.error():
+                    raise KafkaException(message.error())
+                if message.topic() == settings.archival_ready_topic:
+                    record = codec.decode(message.value(), "archival_record")
+                    outcomes[record["event_id"]] = Outcome(
+                        "archived", record["reference_code"], record["retention_period"]
+                    )
+                else:
+                    letter = codec.decode(message.value(), "dead_letter")
+                    event_id = letter["event_id"]
+                    if (
+                        event_id
+                        and outcomes.get(event_id, Outcome("rejected")).status != "archived"
+                    ):
+                        outcomes[event_id] = Outcome(
+                            "rejected", reason=letter["reason"], detail=letter["message"]
+                        )
+                progress.update(task, completed=len(event_ids & set(outcomes)))
+    finally:
+        consumer.close()
+    return {event_id: outcome for event_id, outcome in outcomes.items() if event_id in event_ids}

@@ -1,0 +1,232 @@
+"""S3 object storage through the minio SDK: plain S3 calls only, so the same code runs against
+versitygw locally and MinIO (or any S3) in production.
+
+Buckets (DESIGN.md, "Storage"):
+- staging: `<agency>/<upload-id>/<safe-filename>`, where producers put files (claim check);
+- archive: object lock and versioning on; every object version carries write-once retention
+  until its retention period ends, and permanent records carry a legal hold.
+
+Files are hashed while they stream through (upload, fetch), never read twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+from minio import Minio
+from minio.commonconfig import COMPLIANCE
+from minio.error import S3Error
+from minio.retention import Retention
+
+from recordflow.errors import RecordRejected
+from recordflow.settings import Settings
+
+# Files up to this size go up in one PUT, so the ETag is the MD5 of the bytes and verifies the
+# write; larger ones go as multipart uploads of this part size, whose ETag we can compute too.
+PART_SIZE = 64 * 1024 * 1024
+CHUNK = 1024 * 1024
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+MAX_FILENAME_BYTES = 120
+RESERVED_NAMES = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
+
+
+def safe_filename(name: str) -> str:
+    """A file name that is safe as the last part of an object key and on any file system.
+
+    Drops directories (`../`, absolute paths), control characters and NUL, Windows-reserved names,
+    and trims to a byte length every file system accepts, keeping the extension.
+    """
+    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .")
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        stem, extension = name, ""
+    if stem.lower() in RESERVED_NAMES or not stem:
+        stem = f"file-{stem}" if stem else "file"
+    extension = extension[:16]
+    suffix = f".{extension}" if extension else ""
+    while len((stem + suffix).encode("utf-8")) > MAX_FILENAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
+
+
+@dataclass
+class Digests:
+    """SHA-256, SM3 and MD5 of a byte stream, updated chunk by chunk, plus the multipart ETag."""
+
+    sha256: Any = field(default_factory=hashlib.sha256)
+    sm3: Any = field(default_factory=lambda: hashlib.new("sm3"))
+    md5: Any = field(default_factory=hashlib.md5)
+    part_md5s: list[bytes] = field(default_factory=list)
+    size: int = 0
+    _part: Any = field(default_factory=hashlib.md5)
+    _part_size: int = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        self.sm3.update(chunk)
+        self.md5.update(chunk)
+        self.size += len(chunk)
+        view = memoryview(chunk)
+        while view:
+            take = min(len(view), PART_SIZE - self._part_size)
+            self._part.update(view[:take])
+            self._part_size += take
+            view = view[take:]
+            if self._part_size == PART_SIZE:
+                self.part_md5s.append(self._part.digest())
+                self._part, self._part_size = hashlib.md5(), 0
+
+    def expected_etag(self) -> str:
+        """The ETag S3 reports for these bytes uploaded with PART_SIZE parts."""
+        if self.size <= PART_SIZE:
+            return self.md5.hexdigest()
+        parts = self.part_md5s + ([self._part.digest()] if self._part_size else [])
+        return f"{hashlib.md5(b''.join(parts)).hexdigest()}-{len(parts)}"
+
+
+class HashingReader:
+    """Wraps a binary stream and hashes what is read through it (for uploads)."""
+
+    def __init__(self, stream: BinaryIO, digests: Digests) -> None:
+        self.stream = stream
+        self.digests = digests
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.digests.update(chunk)
+        return chunk
+
+
+@dataclass
+class Fetched:
+    """A staged file, spooled locally after one read, with its digests."""
+
+    content: IO[bytes]
+    digests: Digests
+
+
+class Storage:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = Minio(
+            settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+
+    def ensure_buckets(self) -> None:
+        if not self.client.bucket_exists(self.settings.staging_bucket):
+            self.client.make_bucket(self.settings.staging_bucket)
+        if not self.client.bucket_exists(self.settings.archive_bucket):
+            # Object lock can only be switched on when the bucket is created; it turns on versioning.
+            self.client.make_bucket(self.settings.archive_bucket, object_lock=True)
+
+    # --- staging (producer side) -----------------------------------------------------------
+    def stage(self, key: str, stream: BinaryIO, length: int, content_type: str) -> Digests:
+        digests = Digests()
+        self.client.put_object(
+            self.settings.staging_bucket,
+            key,
+            HashingReader(stream, digests),  # type: ignore[arg-type]
+            length,
+            content_type=content_type,
+            part_size=PART_SIZE,
+        )
+        return digests
+
+    # --- archive (pipeline side) -----------------------------------------------------------
+    def fetch(self, bucket: str, key: str, version_id: str | None = None) -> Fetched:
+        """Read a staged object once, hashing it as it streams into a local spool file."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - returned open
+        digests = Digests()
+        try:
+            response = self.client.get_object(bucket, key, version_id=version_id)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket"):
+                raise RecordRejected(
+                    "payload-missing", f"{bucket}/{key} does not exist", "store"
+                ) from exc
+            raise
+        try:
+            for chunk in response.stream(CHUNK):
+                digests.update(chunk)
+                spool.write(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+        spool.seek(0)
+        return Fetched(spool, digests)
+
+    def archived_version(self, key: str, sha256: str) -> str | None:
+        """The version id of an archived object with this key and content, if one exists already."""
+        try:
+            stat = self.client.stat_object(self.settings.archive_bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchVersion"):
+                return None
+            raise
+        if (stat.metadata or {}).get("x-amz-meta-sha256") != sha256:
+            return None
+        return stat.version_id
+
+    def archive(
+        self,
+        key: str,
+        content: IO[bytes],
+        digests: Digests,
+        *,
+        content_type: str,
+        retain_until: dt.date | None,
+    ) -> str:
+        """Write one object version under object lock and verify the write; return its version id.
+
+        `retain_until=None` means permanent: the version gets a legal hold instead of a date.
+        """
+        retention = None
+        if retain_until is not None:
+            until = dt.datetime.combine(retain_until, dt.time(), tzinfo=dt.UTC)
+            retention = Retention(COMPLIANCE, until)
+        result = self.client.put_object(
+            self.settings.archive_bucket,
+            key,
+            content,  # type: ignore[arg-type]
+            digests.size,
+            content_type=content_type,
+            metadata={"sha256": digests.sha256.hexdigest(), "sm3": digests.sm3.hexdigest()},
+            part_size=PART_SIZE,
+            retention=retention,
+            legal_hold=retain_until is None,
+        )
+        etag = (result.etag or "").strip('"')
+        if etag != digests.expected_etag():
+            raise RecordRejected(
+                "store-verify-failed",
+                f"archive/{key}: S3 reports ETag {etag}, expected {digests.expected_etag()}",
+                "store",
+            )
+        if result.version_id is None:
+            raise RecordRejected(
+                "store-unversioned", f"archive/{key}: no version id; is versioning on?", "store"
+            )
+        return result.version_id
+
+    def legal_hold(self, key: str, version_id: str) -> bool:
+        return bool(
+            self.client.is_object_legal_hold_enabled(self.settings.archive_bucket, key, version_id)
+        )

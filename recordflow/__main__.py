@@ -1,0 +1,3 @@
+from recordflow.cli import main
+
+main()

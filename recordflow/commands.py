@@ -1,0 +1,299 @@
+"""The verbs that work the pipeline: agencies, submit, worker, records, demo, bench."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recordflow.errors import SubmitError
+from recordflow.settings import Settings
+
+# Wide enough for a reference code and a title when the output goes to a file or a CI log.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+err = Console(stderr=True)
+
+agencies_app = typer.Typer(help="The agency registry / 立档单位名录", no_args_is_help=True)
+records_app = typer.Typer(help="Read back the archive / 查询已归档电子档案", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return None  # content bytes are never printed; the record points at the stored object
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# --- agencies -------------------------------------------------------------------------------
+@agencies_app.command("list")
+def agencies_list(as_json: JsonFlag = False) -> None:
+    """List the registered agencies and their fonds codes."""
+    from recordflow.agencies import load_registry
+
+    settings = Settings()
+    registry = load_registry(settings.agencies_file)
+    if as_json:
+        print_json([
+            {**agency.model_dump(), "ingest_topic": settings.ingest_topic(agency.code)}
+            for agency in registry.agencies
+        ])  # fmt: skip
+        return
+    table = Table(title=f"立档单位 Agencies → {registry.archives.name}")
+    for column in ("code 代码", "name 名称", "fonds 全宗号", "units 机构", "ingest topic 接收主题"):
+        table.add_column(column)
+    for agency in registry.agencies:
+        units = ", ".join(f"{unit.code} {unit.name}" for unit in agency.units)
+        table.add_row(
+            agency.code, agency.name, agency.fonds_code, units, settings.ingest_topic(agency.code)
+        )
+    console.print(table)
+
+
+# --- submit ---------------------------------------------------------------------------------
+def submit(
+    agency: Annotated[
+        str, typer.Option("--agency", help="Agency code from `recordflow agencies list`.")
+    ],
+    metadata: Annotated[
+        Path, typer.Option("--metadata", help="JSON file with the record's metadata.")
+    ],
+    files: Annotated[list[Path], typer.Argument(help="The main document first, then attachments.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Submit a document (and attachments) to the archives, as the producer SDK does."""
+    from connectors.sdk import FileToSubmit, Submitter
+
+    try:
+        meta = json.loads(metadata.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read metadata {metadata}: {exc}", 2) from exc
+    if not isinstance(meta, dict):
+        raise fail(f"{metadata} must hold a JSON object", 2)
+    for path in files:
+        if not path.is_file():
+            raise fail(f"{path}: no such file", 2)
+    try:
+        submitter = Submitter(Settings())
+        receipt = submitter.submit(agency, [FileToSubmit(path) for path in files], meta)
+    except SubmitError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(receipt.as_json())
+        return
+    result = receipt.as_json()
+    console.print(f"[green]已提交 submitted[/] event {result['event_id']} → {result['topic']} "
+                  f"partition {result['partition']} offset {result['offset']}")  # fmt: skip
+    for file in result["files"]:
+        console.print(f"  {file['file_name']}  {file['size_bytes']} B  sha256 {file['sha256']}")
+
+
+# --- worker ---------------------------------------------------------------------------------
+def worker(
+    metrics_port: Annotated[int, typer.Option(help="Port for /metrics; 0 picks a free one.")] = -1,
+    port_file: Annotated[
+        Path | None, typer.Option(help="Write the bound metrics port here.")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info",
+) -> None:
+    """Run the stream processors (intake and register) until stopped."""
+    from recordflow.stack import prometheus_targets_dir
+    from streams.app import run_worker
+
+    settings = Settings()
+    port = settings.metrics_port if metrics_port < 0 else metrics_port
+    run_worker(settings, metrics_port=port, targets_dir=prometheus_targets_dir(settings),
+               port_file=port_file, loglevel=loglevel)  # fmt: skip
+
+
+# --- records --------------------------------------------------------------------------------
+def _catalog(settings: Settings) -> dict[str, dict[str, Any]]:
+    from avro_schemas.codec import Codec
+    from connectors.readback import catalog
+
+    try:
+        return catalog(settings, Codec.from_url(settings.schema_registry_url))
+    except Exception as exc:  # a CLI boundary: any failure becomes one line
+        raise fail(f"cannot read {settings.catalog_topic}: {exc}") from exc
+
+
+@records_app.command("list")
+def records_list(
+    agency: Annotated[str | None, typer.Option(help="Only this agency's records.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List archived records (from the catalog topic)."""
+    settings = Settings()
+    records = [
+        r for r in _catalog(settings).values() if agency is None or r["agency"]["code"] == agency
+    ]
+    records.sort(key=lambda r: r["reference_code"])
+    if as_json:
+        print_json(records)
+        return
+    table = Table(title=f"已归档电子档案 Archived records ({len(records)})")
+    for column in (
+        "档号 reference code",
+        "题名 title",
+        "文号 number",
+        "期限",
+        "依据 rule",
+        "归档时间 archived",
+    ):
+        table.add_column(column)
+    for record in records:
+        description = record["description"]
+        table.add_row(
+            record["reference_code"], description["title"], description["document_number"] or "",
+            record["retention_period"], record["retention_rule_id"].rsplit("/", 1)[-1],
+            record["archived_at"].astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@records_app.command("show")
+def records_show(
+    code: Annotated[str, typer.Argument(help="Archival reference code (档号).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one archived record."""
+    from streams.reference import parse
+
+    try:
+        parse(code)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    record = _catalog(Settings()).get(code)
+    if record is None:
+        raise fail(f"no archived record {code}")
+    if as_json:
+        print_json(record)
+        return
+    description = record["description"]
+    table = Table(title=f"{code}  {description['title']}", show_header=False)
+    rows = [
+        ("立档单位 agency", f"{record['agency']['name']} ({record['agency']['code']})"),
+        ("全宗 fonds", f"{record['fonds_code']} {record['fonds_name']}"),
+        ("文号 number", description["document_number"] or ""),
+        ("责任者 responsible", description["responsible_party"]),
+        ("日期 date", str(description["document_date"])),
+        ("文种 type", description["document_type"]),
+        ("保管期限 retention", f"{record['retention_period']}  ({record['retention_rule_id']})"),
+        ("保管到期 retain until", str(record["retain_until"] or "永久 permanent (legal hold)")),
+        ("电子文件号 document id", record["document_id"]),
+        ("归档时间 archived", record["archived_at"].isoformat()),
+    ]
+    for component in record["components"]:
+        sha256 = next(c["value"] for c in component["checksums"] if c["algorithm"] == "SHA256")
+        role = "正本 main" if component["is_main"] else "附件 attachment"
+        rows.append(
+            (
+                f"文档 {component['sequence']} {role}",
+                f"{component['file_name']}  {component['size_bytes']} B",
+            )
+        )
+        rows.append(
+            ("  存储位置 stored", f"{component['payload']['bucket']}/{component['payload']['key']}")
+        )
+        rows.append(("  SHA-256", sha256))
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print(table)
+
+
+# --- demo and bench -------------------------------------------------------------------------
+def demo(
+    as_json: JsonFlag = False,
+    keep_worker: Annotated[bool, typer.Option(help="Leave the demo's worker running.")] = False,
+) -> None:
+    """The main job, end to end on the local stack: sample documents in, archive and dead letters out."""
+    from recordflow.demo import demo_summary, run_demo
+
+    rows = demo_summary(run_demo(Settings(), err, keep_worker=keep_worker))
+    if as_json:
+        print_json(rows)
+    else:
+        table = Table(title="演示结果 Demo: what was archived and what was rejected")
+        for column in (
+            "结果 outcome",
+            "单位",
+            "电子文件号 document",
+            "档号 / 退回原因 code or reason",
+            "题名 title",
+        ):
+            table.add_column(column, no_wrap=column.startswith(("档号", "电子")))
+        notes = []
+        for row in rows:
+            if row["status"] == "archived":
+                outcome = "[green]已归档 archived[/]"
+                detail = f"{row['reference_code']}"
+            elif row["status"] == "rejected":
+                outcome, detail = "[red]已退回 rejected[/]", f"[red]{row['reason']}[/]"
+                notes.append(f"  {row['document_id']}: {row['detail']}")
+            else:
+                outcome, detail = "[yellow]未完成 pending[/]", "no outcome within the time limit"
+            table.add_row(
+                outcome, row["agency"], row["document_id"], detail, row["title"] or "（空 empty）"
+            )
+        console.print(table)
+        if notes:
+            console.print("退回说明 Why rejected:", highlight=False)
+            console.print("\n".join(notes), highlight=False, soft_wrap=True)
+    unexpected = [
+        row for row in rows
+        if row["status"] == "pending" or (row["status"] == "rejected") != bool(row["expected_reason"])
+        or (row["expected_reason"] and row["reason"] != row["expected_reason"])
+    ]  # fmt: skip
+    if unexpected:
+        raise fail(f"{len(unexpected)} sample(s) did not end as expected: "
+                   + ", ".join(row["document_id"] for row in unexpected))  # fmt: skip
+
+
+def bench(
+    records: Annotated[int, typer.Option(min=1, help="How many records to push through.")] = 200,
+    size: Annotated[str, typer.Option(help="Payload size per record, e.g. 10KB, 1MB.")] = "10KB",
+    as_json: JsonFlag = False,
+) -> None:
+    """Push N records through the whole pipeline and report throughput and latency."""
+    from recordflow.bench import parse_size, run_bench
+
+    try:
+        payload_bytes = parse_size(size)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    result = run_bench(Settings(), records=records, payload_bytes=payload_bytes, console=err)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title="recordflow bench")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(agencies_app, name="agencies")
+    app.add_typer(records_app, name="records")
+    app.command()(submit)
+    app.command()(worker)
+    app.command()(demo)
+    app.command()(bench)

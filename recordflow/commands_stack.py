@@ -1,0 +1,111 @@
+"""`recordflow stack up|down|status|logs`: the local stack of real servers (see stack.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from recordflow.cli import settings
+from recordflow.stack import SERVICES, ServiceStatus, Stack, StackError, tail
+
+app = typer.Typer(
+    help="The local stack: Kafka, schema registry, S3 and Prometheus on 127.0.0.1.",
+    no_args_is_help=True,
+)
+
+SERVICE_HELP = f"One of {', '.join(SERVICES)}."
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _table(statuses: list[ServiceStatus]) -> Table:
+    table = Table("service", "address", "state", "pid")
+    for status in statuses:
+        if status.healthy:
+            state = "[green]up[/]" if status.running else "[green]up[/] (not started by recordflow)"
+        else:
+            state = "[yellow]starting or unhealthy[/]" if status.running else "[red]down[/]"
+        table.add_row(status.service, status.address, state, str(status.pid or ""))
+    return table
+
+
+@app.command()
+def up() -> None:
+    """Install what is missing, start what is not running, wait until everything is healthy."""
+    try:
+        statuses = Stack(settings()).up(errors)
+    except StackError as exc:
+        # As Text, not markup: the message quotes log lines, which are full of [brackets].
+        errors.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
+        raise typer.Exit(1) from exc
+    console.print(_table(statuses))
+
+
+@app.command()
+def down(
+    purge: Annotated[bool, typer.Option(help="Also delete the servers' data.")] = False,
+) -> None:
+    """Stop the servers `stack up` started (nothing else). Data is kept unless --purge."""
+    stopped = Stack(settings()).down(purge=purge)
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    if purge:
+        console.print("data deleted")
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
+) -> None:
+    """Show each server and whether it answers. Exit 1 unless all are healthy."""
+    statuses = Stack(settings()).status()
+    if as_json:
+        print(json.dumps([s.to_json() for s in statuses], indent=2))
+    else:
+        console.print(_table(statuses))
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help=SERVICE_HELP)],
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 50,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+) -> None:
+    """Print the end of a server's log."""
+    if service not in SERVICES:
+        raise typer.BadParameter(SERVICE_HELP, param_hint="SERVICE")
+    log_file = Stack(settings()).service(service).log_file
+    if not log_file.exists():
+        errors.print(f"no log yet: {log_file}")
+        raise typer.Exit(1)
+    text = tail(log_file, lines)
+    if text:
+        print(text, flush=True)
+    if follow:
+        _follow(log_file)
+
+
+def _follow(log_file: Path) -> None:
+    with log_file.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        try:
+            while True:
+                chunk = f.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                else:
+                    time.sleep(0.5)
+        except KeyboardInterrupt:
+            return

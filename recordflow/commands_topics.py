@@ -1,0 +1,84 @@
+"""`recordflow topics …`: reconcile the Kafka cluster with the topic catalog in `topics/`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from recordflow.settings import Settings
+from topics.catalog import CatalogError
+from topics.reconcile import CONFLICT, DEFAULT_TIMEOUT_S, Change, ReconcileError, reconcile
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+ACTION_STYLES = {
+    "create": "green",
+    "alter-config": "yellow",
+    "add-partitions": "cyan",
+    CONFLICT: "bold red",
+}
+
+
+@app.callback()
+def topics() -> None:
+    """The topic catalog (topics/catalog/*.yaml) and the cluster / 主题目录与集群同步."""
+
+
+@app.command()
+def apply(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as a JSON list.")] = False,
+    replication_factor: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="RECORDFLOW_TOPIC_REPLICATION_FACTOR",
+            help="Replication factor for every topic, instead of the catalog's (1 locally).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for Kafka on each request.")
+    ] = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Create missing topics, set differing configs, add partitions. Never deletes anything."""
+    settings = Settings()
+    try:
+        changes = reconcile(
+            settings, dry_run=dry_run, replication_factor=replication_factor, timeout=timeout
+        )
+    except (ReconcileError, CatalogError) as exc:
+        message = " ".join(str(exc).split())
+        Console(stderr=True).print(
+            f"[red]topics apply failed:[/red] {escape(message)}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps([change.as_dict() for change in changes], ensure_ascii=False))
+        return
+    _print_plan(changes, dry_run=dry_run)
+
+
+def _print_plan(changes: list[Change], *, dry_run: bool) -> None:
+    console = Console()
+    if not changes:
+        console.print("The cluster matches the catalog; nothing to change.")
+        return
+    title = "Topic plan (dry run: nothing applied)" if dry_run else "Topic changes applied"
+    table = Table(title=title)
+    table.add_column("action")
+    table.add_column("topic", overflow="fold")
+    table.add_column("detail")
+    for change in changes:
+        style = ACTION_STYLES.get(change.action, "")
+        table.add_row(f"[{style}]{change.action}[/{style}]", change.topic, change.detail)
+    console.print(table)
+    conflicts = sum(change.action == CONFLICT for change in changes)
+    if conflicts:
+        console.print(f"[bold red]{conflicts} conflict(s)[/bold red] need a person; see above.")

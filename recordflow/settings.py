@@ -1,0 +1,122 @@
+"""All of recordflow's settings in one place, read from RECORDFLOW_* environment variables.
+
+Build a `Settings` at an entry point (the CLI, a test fixture) and pass it down; nothing reads
+the environment on its own. Defaults describe the local stack on 127.0.0.1; production points the
+same names at a real Kafka cluster, schema registry and MinIO.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECORDFLOW_", extra="ignore")
+
+    # Where the local stack keeps its downloads, data and logs (git-ignored).
+    home: Path = Path(".recordflow")
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    # Confluent-compatible schema registry (Apicurio's ccompat API locally).
+    schema_registry_url: str = "http://127.0.0.1:18081/apis/ccompat/v7"
+
+    # S3 (versitygw locally, MinIO in production)
+    s3_endpoint: str = "127.0.0.1:17070"
+    s3_access_key: str = "recordflow"
+    s3_secret_key: SecretStr = SecretStr("recordflow-local-secret")
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    # Names. Tests set the prefixes so that each test has its own topics and buckets.
+    topic_prefix: str = ""
+    bucket_prefix: str = ""
+    app_id: str = "recordflow"
+
+    # Observability
+    metrics_port: int = 19464
+    prometheus_port: int = 19090
+
+    # Local stack ports (the defaults avoid the usual 9092/8081/9000/9090).
+    kafka_controller_port: int = 19093
+    schema_registry_port: int = 18081
+    s3_port: int = 17070
+
+    # Data
+    agencies_file: Path = PACKAGE_DIR / "agencies.yaml"
+    retention_rules_file: Path = PACKAGE_DIR / "retention_rules.yaml"
+    max_file_bytes: int = 512 * 1024 * 1024
+
+    # --- derived names -------------------------------------------------------------------
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def ingest_topic(self, agency_code: str) -> str:
+        return self.topic(f"ingest.{agency_code}.lifecycle.v1")
+
+    @property
+    def archival_ready_topic(self) -> str:
+        return self.topic("records.archival-ready.v1")
+
+    @property
+    def catalog_topic(self) -> str:
+        return self.topic("records.catalog.v1")
+
+    @property
+    def deadletter_topic(self) -> str:
+        return self.topic("records.deadletter.v1")
+
+    @property
+    def register_topic(self) -> str:
+        """Internal: intake's accepted events, re-keyed by archival series for numbering."""
+        return self.topic("recordflow.register.v1")
+
+    @property
+    def item_numbers_changelog_topic(self) -> str:
+        return self.topic("recordflow.item-numbers.changelog")
+
+    @property
+    def staging_bucket(self) -> str:
+        return f"{self.bucket_prefix}staging"
+
+    @property
+    def archive_bucket(self) -> str:
+        return f"{self.bucket_prefix}archive"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}{self.app_id}"
+
+    # --- client configuration ------------------------------------------------------------
+    def kafka_config(self) -> dict[str, str]:
+        """librdkafka's dotted keys for confluent-kafka clients."""
+        config = {
+            "bootstrap.servers": self.kafka_bootstrap,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username or ""
+            config["sasl.password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
+            )
+        return config
+
+    def producer_config(self) -> dict[str, str | int | bool]:
+        return {
+            **self.kafka_config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "zstd",
+        }

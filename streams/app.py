@@ -1,0 +1,104 @@
+"""The faust-streaming application: `recordflow worker` runs it.
+
+Two stages, one Kafka hop between them (DESIGN.md, "Flow"):
+    ingest.<agency>.lifecycle.v1 ──intake──► recordflow.register.v1 ──register──► records.*
+Driver: aiokafka (`kafka://`), at-least-once, every effect idempotent (DESIGN.md, "Processing
+guarantees"). Topics are created by `recordflow topics apply`, never by the worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+
+import faust
+from prometheus_client import CollectorRegistry, start_http_server
+
+from recordflow.settings import Settings
+from streams import intake, register
+from streams.context import PipelineContext
+from topics.catalog import desired_topics
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
+    specs = {spec.name: spec for spec in desired_topics(settings, registry=ctx.agencies)}
+    partitions = specs[settings.register_topic].partitions
+    datadir = settings.home.resolve() / "worker" / settings.consumer_group
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=_credentials(settings),
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",  # tables are rebuilt from their changelog topics on start
+        datadir=str(datadir),
+        web_enabled=False,
+        topic_allow_declare=False,  # the topic catalog owns topics; see `recordflow topics apply`
+        topic_disable_leader=True,
+        topic_partitions=partitions,
+        producer_acks=-1,
+        processing_guarantee="at_least_once",
+    )
+    register_topic = app.topic(settings.register_topic, key_serializer="raw", value_serializer="raw",
+                               partitions=partitions)  # fmt: skip
+    deadletters = app.topic(settings.deadletter_topic, key_serializer="raw", value_serializer="raw")
+    intake.attach(app, ctx, register_topic, deadletters)
+    register.attach(app, ctx, register_topic, deadletters, partitions)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is too narrow
+    async def on_assigned(sender: faust.App, assigned: set[object], **_: object) -> None:
+        ctx.metrics.assigned_partitions.set(len(assigned))
+        log.info("assigned %d partitions", len(assigned))
+
+    return app
+
+
+def _credentials(settings: Settings) -> faust.SASLCredentials | None:
+    if not settings.kafka_sasl_mechanism:
+        return None
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value()
+        if settings.kafka_sasl_password
+        else None,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
+def serve_metrics(
+    settings: Settings, registry: CollectorRegistry, port: int, targets_dir: Path | None
+) -> int:
+    """Serve /metrics and, on the local stack, tell Prometheus where to scrape this worker."""
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    bound = int(server.server_port)
+    if targets_dir is not None:
+        targets_dir.mkdir(parents=True, exist_ok=True)
+        target = targets_dir / f"worker-{socket.gethostname()}-{os.getpid()}.json"
+        labels = {
+            "job": "recordflow-worker",
+            "instance_name": f"worker-{os.getpid()}",
+            "app": settings.consumer_group,
+        }
+        target.write_text(json.dumps([{"targets": [f"127.0.0.1:{bound}"], "labels": labels}]))
+        atexit.register(target.unlink, missing_ok=True)
+    return bound
+
+
+def run_worker(settings: Settings, *, metrics_port: int, targets_dir: Path | None,
+               port_file: Path | None = None, loglevel: str = "info") -> None:  # fmt: skip
+    registry = CollectorRegistry()
+    ctx = PipelineContext.build(settings, registry)
+    bound = serve_metrics(settings, registry, metrics_port, targets_dir)
+    log.info("metrics on http://127.0.0.1:%d/metrics", bound)
+    if port_file is not None:
+        port_file.write_text(str(bound))
+    app = build_app(settings, ctx)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

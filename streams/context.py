@@ -1,0 +1,59 @@
+"""What every stage of the pipeline shares, built once per worker from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from avro_schemas.codec import (
+    ARCHIVAL_RECORD,
+    DEAD_LETTER,
+    DOCUMENT_LIFECYCLE_EVENT,
+    Codec,
+    Subject,
+)
+from connectors.storage import Storage
+from recordflow.agencies import AgencyRegistry, load_registry
+from recordflow.metrics import PipelineMetrics
+from recordflow.settings import Settings
+from streams.classify import RuleSet, load_rules
+
+
+@dataclass
+class PipelineContext:
+    settings: Settings
+    agencies: AgencyRegistry
+    rules: RuleSet
+    codec: Codec
+    storage: Storage
+    metrics: PipelineMetrics
+    worker_name: str = field(default="recordflow-worker")
+
+    @classmethod
+    def build(
+        cls, settings: Settings, registry: CollectorRegistry | None = None
+    ) -> PipelineContext:
+        return cls(
+            settings=settings,
+            agencies=load_registry(settings.agencies_file),
+            rules=load_rules(settings.retention_rules_file),
+            codec=Codec.from_url(settings.schema_registry_url),
+            storage=Storage(settings),
+            metrics=PipelineMetrics(registry or CollectorRegistry()),
+        )
+
+    def event_subject(self, topic: str) -> Subject:
+        return Subject.for_topic(topic, DOCUMENT_LIFECYCLE_EVENT)
+
+    @property
+    def archival_ready_subject(self) -> Subject:
+        return Subject.for_topic(self.settings.archival_ready_topic, ARCHIVAL_RECORD)
+
+    @property
+    def catalog_subject(self) -> Subject:
+        return Subject.for_topic(self.settings.catalog_topic, ARCHIVAL_RECORD)
+
+    @property
+    def deadletter_subject(self) -> Subject:
+        return Subject.for_topic(self.settings.deadletter_topic, DEAD_LETTER)

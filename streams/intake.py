@@ -1,0 +1,139 @@
+"""Intake: decode, validate and classify each agency's lifecycle events.
+
+Input:  ingest.<agency>.lifecycle.v1 (every registered agency), key = document id
+Output: recordflow.register.v1, key = archival series (fonds, year, retention, unit), value = the
+        original event bytes, unchanged, with the retention decision and the origin in headers;
+        records.deadletter.v1 for anything rejected.
+
+Only FILED events become archival records here; the other lifecycle actions are counted and
+passed over (they become business-entity history of the record in a later stage).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import faust
+
+from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
+from recordflow.agencies import Agency
+from recordflow.errors import RecordRejected
+from streams.classify import Decision, classify
+from streams.context import PipelineContext
+from streams.deadletter import Origin
+from streams.reference import Series
+from streams.resilience import retry_transient, send_dead_letter
+from streams.validate import agency_for_topic, validate_event
+
+log = logging.getLogger(__name__)
+
+STAGE = "intake"
+FILED = "FILED"
+RETENTION_HEADER = "recordflow.retention"
+RULE_HEADER = "recordflow.retention-rule"
+SOURCE_HEADERS = (
+    "recordflow.source.topic",
+    "recordflow.source.partition",
+    "recordflow.source.offset",
+    "recordflow.source.key",
+)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event: dict[str, Any]
+    agency: Agency
+    decision: Decision
+    series: Series
+
+
+def accept(
+    ctx: PipelineContext, topic: str, value: bytes | None, today: dt.date | None = None
+) -> Accepted | None:
+    """Decide what becomes of one input: Accepted, None for a non-filing action, or RecordRejected."""
+    agency = agency_for_topic(topic, ctx.agencies, ctx.settings.topic_prefix)
+    try:
+        event = ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT)
+    except CodecError as exc:
+        raise RecordRejected(exc.reason, str(exc), "decode") from exc
+    try:
+        validate_event(
+            event,
+            agency,
+            ctx.agencies,
+            max_file_bytes=ctx.settings.max_file_bytes,
+            staging_bucket=ctx.settings.staging_bucket,
+            today=today,
+        )
+        if event["action"] != FILED:
+            return None
+        decision = classify(event["description"], ctx.rules)
+    except RecordRejected as rejection:
+        rejection.event_id = event["event_id"]
+        raise
+    description = event["description"]
+    series = Series(
+        agency.fonds_code, description["year"], decision.period, description["unit_code"]
+    )
+    return Accepted(event, agency, decision, series)
+
+
+def origin_of(message: Any) -> Origin:
+    headers = (
+        message.headers.items() if isinstance(message.headers, dict) else (message.headers or [])
+    )
+    return Origin(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+        key=message.key,
+        value=message.value,
+        headers=[(key, value) for key, value in headers],
+    )
+
+
+def attach(
+    app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT, deadletters: faust.TopicT
+) -> None:
+    ingest = app.topic(
+        *(ctx.settings.ingest_topic(agency.code) for agency in ctx.agencies.agencies),
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    @app.agent(ingest, name=f"{ctx.settings.app_id}.intake")
+    async def intake(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            origin = origin_of(event.message)
+            agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
+            with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
+                try:
+                    accepted = await retry_transient(
+                        partial(accept, ctx, origin.topic, origin.value), STAGE
+                    )
+                except RecordRejected as rejection:
+                    await send_dead_letter(
+                        ctx, deadletters, origin, rejection, agency_code, rejection.event_id
+                    )
+                    continue
+                if accepted is None:
+                    ctx.metrics.events.labels(agency_code, STAGE, "skipped").inc()
+                    continue
+                headers = {
+                    RETENTION_HEADER: accepted.decision.period.encode(),
+                    RULE_HEADER: accepted.decision.rule_id.encode(),
+                    SOURCE_HEADERS[0]: origin.topic.encode(),
+                    SOURCE_HEADERS[1]: str(origin.partition).encode(),
+                    SOURCE_HEADERS[2]: str(origin.offset).encode(),
+                    SOURCE_HEADERS[3]: origin.key or b"",
+                }
+                delivery = await register_topic.send(
+                    key=str(accepted.series).encode(), value=origin.value, headers=headers
+                )
+                await delivery  # durable before this event's offset may be committed
+                ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()

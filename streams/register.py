@@ -1,0 +1,284 @@
+"""Register: verify and store each accepted record, number it in its series, publish it.
+
+Input:  recordflow.register.v1, key = archival series, value = the original event bytes
+Output: records.archival-ready.v1 and records.catalog.v1, key = archival reference code;
+        records.deadletter.v1 for content that does not match what the agency declared.
+State:  the item-numbers table (changelog recordflow.item-numbers.changelog), co-partitioned with
+        the input, so that one worker owns a series at a time.
+
+Order of work for one event, chosen so that a crash at any point loses nothing and a redelivered
+event gets the record it already had:
+1. fetch each staged file once, hashing it, and compare with the declared size and digests;
+2. take the event's item number from the table, or the series' next one (a new number is only
+   given to content that verified, so rejected input leaves no gap);
+3. write each file to the archive under object lock (skipped when a redelivery finds it there);
+4. publish the record to both topics and wait for the broker;
+5. mark the event published, so a later redelivery is recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import faust
+
+from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
+from connectors.storage import Digests, Fetched, safe_filename
+from recordflow.errors import RecordRejected
+from streams.context import PipelineContext
+from streams.deadletter import Origin
+from streams.intake import RETENTION_HEADER, RULE_HEADER, SOURCE_HEADERS, origin_of
+from streams.reference import parse
+from streams.resilience import retry_transient, send_dead_letter
+
+log = logging.getLogger(__name__)
+
+STAGE = "register"
+RETENTION_YEARS = {"D30": 30, "D10": 10}
+
+
+# --- item numbers ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Allocation:
+    item_number: int
+    fresh: bool  # False when the event already had this number (a redelivery)
+    published: bool
+
+
+def allocate(table: MutableMapping[str, Any], series: str, event_id: str) -> Allocation:
+    """The event's item number in its series: the one it already has, or the next free one.
+
+    Two table entries change per new number, in this order: the series counter (which also names
+    the event it was last given to) and then the event's own entry. The changelog keeps that order,
+    so after a crash between the two the counter still says whose number it was.
+    """
+    known = table.get(f"event:{event_id}")
+    if known is not None:
+        return Allocation(known["n"], fresh=False, published=known["published"])
+    counter = table.get(f"series:{series}") or {"last": 0, "event": None}
+    if counter["event"] == event_id:
+        number = counter["last"]
+        fresh = False
+    else:
+        number = counter["last"] + 1
+        fresh = True
+        table[f"series:{series}"] = {"last": number, "event": event_id}
+    table[f"event:{event_id}"] = {"n": number, "published": False}
+    return Allocation(number, fresh=fresh, published=False)
+
+
+def mark_published(table: MutableMapping[str, Any], event_id: str, number: int) -> None:
+    table[f"event:{event_id}"] = {"n": number, "published": True}
+
+
+# --- content -----------------------------------------------------------------------------
+def verify(component: dict[str, Any], digests: Digests) -> None:
+    """The fetched bytes must be what the agency declared: size and every digest it gave."""
+    name = component["file_name"]
+    if digests.size != component["size_bytes"]:
+        raise RecordRejected(
+            "size-mismatch",
+            f"{name}: declared {component['size_bytes']} bytes, staged {digests.size}",
+            STAGE,
+        )
+    actual = {"SHA256": digests.sha256.hexdigest(), "SM3": digests.sm3.hexdigest()}
+    for checksum in component["checksums"]:
+        if actual[checksum["algorithm"]] != checksum["value"].lower():
+            raise RecordRejected(
+                "checksum-mismatch",
+                f"{name}: {checksum['algorithm']} declared {checksum['value']}, "
+                f"received {actual[checksum['algorithm']]}",
+                STAGE,
+            )
+
+
+def fetch_verified(ctx: PipelineContext, component: dict[str, Any]) -> Fetched:
+    payload = component["payload"]
+    if payload["inline_content"] is not None:
+        digests = Digests()
+        digests.update(payload["inline_content"])
+        fetched = Fetched(io.BytesIO(payload["inline_content"]), digests)
+    else:
+        fetched = ctx.storage.fetch(payload["bucket"], payload["key"], payload["version_id"])
+    verify(component, fetched.digests)
+    return fetched
+
+
+def archive_key(reference_code: str, component: dict[str, Any], sha256: str) -> str:
+    """Content-addressed within the record: `<fonds>/<year>/<code>/<nn>-<sha256><.ext>`."""
+    series, _ = parse(reference_code)
+    extension = safe_filename(component["file_name"]).rpartition(".")[2]
+    suffix = f".{extension.lower()}" if "." in component["file_name"] and extension else ""
+    return f"{series.fonds_code}/{series.year}/{reference_code}/{component['sequence']:02d}-{sha256}{suffix}"
+
+
+def retain_until(period: str, year: int) -> dt.date | None:
+    """Retention runs from 1 January after the filing year; None for permanent (legal hold)."""
+    years = RETENTION_YEARS.get(period)
+    return None if years is None else dt.date(year + 1 + years, 1, 1)
+
+
+def store(ctx: PipelineContext, code: str, period: str, event: dict[str, Any],
+          fetched: list[Fetched], redelivered: bool) -> list[dict[str, Any]]:  # fmt: skip
+    """Write each file to the archive; return the components pointing at the archived versions."""
+    until = retain_until(period, event["description"]["year"])
+    stored = []
+    for component, item in zip(event["components"], fetched, strict=True):
+        sha256 = item.digests.sha256.hexdigest()
+        key = archive_key(code, component, sha256)
+        version_id = ctx.storage.archived_version(key, sha256) if redelivered else None
+        if version_id is None:
+            item.content.seek(0)  # a retried attempt starts again from the first byte
+            version_id = ctx.storage.archive(
+                key, item.content, item.digests,
+                content_type=component["mime_type"] or "application/octet-stream", retain_until=until,
+            )  # fmt: skip
+        stored.append({
+            **component,
+            "checksums": [
+                {"algorithm": "SHA256", "value": sha256},
+                {"algorithm": "SM3", "value": item.digests.sm3.hexdigest()},
+            ],
+            "payload": {"bucket": ctx.settings.archive_bucket, "key": key,
+                        "version_id": version_id, "inline_content": None},
+        })  # fmt: skip
+    return stored
+
+
+def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str, Any],
+                 components: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    series, item_number = parse(code)
+    agency = ctx.agencies.get(event["agency"]["code"])
+    assert agency is not None, "intake admits registered agencies only"
+    return {
+        "reference_code": code,
+        "fonds_code": series.fonds_code,
+        "fonds_name": agency.fonds_name,
+        "category": series.category,
+        "year": series.year,
+        "retention_period": series.period,
+        "retention_rule_id": rule_id,
+        "unit_code": series.unit_code,
+        "item_number": item_number,
+        "agency": event["agency"],
+        "archives_code": ctx.agencies.archives.code,
+        "event_id": event["event_id"],
+        "document_id": event["document_id"],
+        "source_system": event["source_system"],
+        "description": event["description"],
+        "components": components,
+        "filed_at": event["event_time"],
+        "archived_at": dt.datetime.now(dt.UTC),
+        "retain_until": retain_until(series.period, series.year),
+    }
+
+
+def origin_from_headers(message: Any) -> Origin:
+    """Dead letters name the input's first arrival on its ingest topic, not the internal hop."""
+    own = origin_of(message)
+    headers = dict(own.headers)
+    try:
+        return Origin(
+            topic=(headers[SOURCE_HEADERS[0]] or b"").decode(),
+            partition=int(headers[SOURCE_HEADERS[1]] or b"-1"),
+            offset=int(headers[SOURCE_HEADERS[2]] or b"-1"),
+            timestamp_ms=own.timestamp_ms,
+            key=headers.get(SOURCE_HEADERS[3]) or None,
+            value=own.value,
+            headers=[(k, v) for k, v in own.headers if not k.startswith("recordflow.")],
+        )
+    except (KeyError, ValueError):
+        return own
+
+
+def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
+           deadletters: faust.TopicT, partitions: int) -> None:  # fmt: skip
+    archival_ready = app.topic(
+        ctx.settings.archival_ready_topic, key_serializer="raw", value_serializer="raw"
+    )
+    catalog = app.topic(ctx.settings.catalog_topic, key_serializer="raw", value_serializer="raw")
+    numbers = app.Table(
+        f"{ctx.settings.topic_prefix}item-numbers",
+        default=None,
+        partitions=partitions,
+        key_type=str,
+        value_type=dict,  # JSON, faust's default for tables
+        changelog_topic=app.topic(
+            ctx.settings.item_numbers_changelog_topic,
+            partitions=partitions,
+            compacting=True,
+            key_serializer="json",
+            value_serializer="json",
+        ),
+    )
+
+    @app.agent(register_topic, name=f"{ctx.settings.app_id}.register")
+    async def register(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            origin = origin_from_headers(event.message)
+            series = (event.key or b"").decode()
+            headers = dict(origin_of(event.message).headers)
+            agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
+            with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
+                try:
+                    await _register_one(
+                        ctx, numbers, series, headers, origin, archival_ready, catalog
+                    )
+                except RecordRejected as rejection:
+                    await send_dead_letter(
+                        ctx, deadletters, origin, rejection, agency_code, rejection.event_id
+                    )
+
+
+async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers: dict[str, Any],
+                        origin: Origin, archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+    try:
+        event = ctx.codec.decode(origin.value, DOCUMENT_LIFECYCLE_EVENT)
+    except CodecError as exc:
+        raise RecordRejected(exc.reason, str(exc), "decode") from exc
+    agency_code = event["agency"]["code"]
+    event_id = event["event_id"]
+    done = numbers.get(f"event:{event_id}")
+    if done is not None and done["published"]:
+        ctx.metrics.events.labels(agency_code, STAGE, "duplicate").inc()
+        return
+    try:
+        fetched = [
+            await retry_transient(partial(fetch_verified, ctx, component), STAGE)
+            for component in event["components"]
+        ]
+    except RecordRejected as rejection:
+        rejection.event_id = event_id
+        raise
+    allocation = allocate(numbers, series, event_id)
+    code = f"{series}-{allocation.item_number:04d}"
+    period = (headers.get(RETENTION_HEADER) or b"").decode()
+    rule_id = (headers.get(RULE_HEADER) or b"").decode()
+    components = await retry_transient(
+        lambda: store(ctx, code, period, event, fetched, redelivered=not allocation.fresh), STAGE
+    )
+    for item in fetched:
+        item.content.close()
+    record = build_record(ctx, code, rule_id, event, components)
+    value = await retry_transient(
+        lambda: ctx.codec.encode(ctx.archival_ready_subject, record), STAGE
+    )
+    deliveries = [
+        await archival_ready.send(key=code.encode(), value=value),
+        await catalog.send(key=code.encode(), value=value),
+    ]
+    for delivery in deliveries:
+        await delivery
+    mark_published(numbers, event_id, allocation.item_number)
+    latency = (record["archived_at"] - event["event_time"]).total_seconds()
+    ctx.metrics.latency.labels(agency_code).observe(max(latency, 0.0))
+    ctx.metrics.archived.labels(agency_code, period).inc()
+    ctx.metrics.archived_bytes.labels(agency_code).inc(sum(f.digests.size for f in fetched))
+    ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()
+    log.info("archived %s (event %s)", code, event_id)

@@ -1,0 +1,308 @@
+"""Reconcile a Kafka cluster with the topic catalog: create, alter configs, add partitions.
+
+The diff is pure: `plan(desired, observed)` compares the catalog's TopicSpecs with what the
+cluster has and returns a list of Changes, so it is tested without Kafka. `reconcile()` observes
+the cluster with confluent-kafka's AdminClient, plans, and (unless `dry_run`) applies the plan.
+
+Nothing here deletes a topic, removes a config or reduces partitions. What the reconciler will
+not do on its own (fewer partitions, a partition increase the catalog forbids, a different
+replication factor) is reported as a `conflict` for a person to resolve. Only the config keys
+a catalog entry names are compared and set; everything else stays at the cluster's defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
+
+from recordflow.settings import Settings
+from topics.catalog import TopicSpec, desired_topics
+
+log = logging.getLogger(__name__)
+
+Action = Literal["create", "alter-config", "add-partitions", "conflict"]
+CREATE: Action = "create"
+ALTER_CONFIG: Action = "alter-config"
+ADD_PARTITIONS: Action = "add-partitions"
+CONFLICT: Action = "conflict"
+
+DEFAULT_TIMEOUT_S = 30.0
+POLL_INTERVAL_S = 0.2
+
+
+class ReconcileError(Exception):
+    """The cluster could not be observed or changed."""
+
+
+class KafkaUnavailable(ReconcileError):
+    """No broker answered."""
+
+
+@dataclass(frozen=True)
+class ObservedTopic:
+    """A topic as the cluster has it: only the config keys asked about."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of the plan. `old`/`new` are set for alter-config, add-partitions and conflicts."""
+
+    action: Action
+    topic: str
+    detail: str
+    key: str | None = None
+    old: str | int | None = None
+    new: str | int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "topic": self.topic,
+            "detail": self.detail,
+            "key": self.key,
+            "old": self.old,
+            "new": self.new,
+        }
+
+
+# --- the diff ------------------------------------------------------------------------------
+
+
+def plan(desired: Iterable[TopicSpec], observed: Mapping[str, ObservedTopic]) -> list[Change]:
+    """The changes that bring `observed` to `desired`. Topics only in `observed` are left alone."""
+    changes: list[Change] = []
+    for spec in desired:
+        current = observed.get(spec.name)
+        if current is None:
+            changes.append(_create(spec))
+        else:
+            changes.extend(_diff(spec, current))
+    return changes
+
+
+def _create(spec: TopicSpec) -> Change:
+    settings = " ".join(f"{key}={value}" for key, value in sorted(spec.config.items()))
+    return Change(
+        CREATE,
+        spec.name,
+        f"partitions={spec.partitions} replication_factor={spec.replication_factor} {settings}",
+    )
+
+
+def _diff(spec: TopicSpec, current: ObservedTopic) -> list[Change]:
+    changes = []
+    for key, value in sorted(spec.config.items()):
+        old = current.config.get(key)
+        if old is None or _normalize(old) != _normalize(value):
+            shown = "(unset)" if old is None else old
+            changes.append(
+                Change(ALTER_CONFIG, spec.name, f"{key}: {shown} → {value}", key, old, value)
+            )
+    changes.extend(_partition_changes(spec, current))
+    if current.replication_factor != spec.replication_factor:
+        changes.append(
+            Change(
+                CONFLICT,
+                spec.name,
+                f"replication factor is {current.replication_factor}, wanted "
+                f"{spec.replication_factor}: reassign replicas by hand (kafka-reassign-partitions)",
+                "replication_factor",
+                current.replication_factor,
+                spec.replication_factor,
+            )
+        )
+    return changes
+
+
+def _partition_changes(spec: TopicSpec, current: ObservedTopic) -> list[Change]:
+    old, new = current.partitions, spec.partitions
+    if new == old:
+        return []
+    if new < old:
+        reason = "Kafka cannot reduce partitions; left as is"
+    elif not spec.allow_partition_increase:
+        reason = "the catalog forbids adding partitions here (keys would move); left as is"
+    else:
+        return [
+            Change(ADD_PARTITIONS, spec.name, f"partitions: {old} → {new}", "partitions", old, new)
+        ]
+    detail = f"partitions: cluster has {old}, wanted {new}: {reason}"
+    return [Change(CONFLICT, spec.name, detail, "partitions", old, new)]
+
+
+def _normalize(value: str) -> str:
+    """List-valued configs come back as `a,b`; the catalog may write `a, b`."""
+    return ",".join(part.strip() for part in value.split(","))
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    # A Python logger keeps librdkafka's connection errors off stderr; the caller reports them.
+    return AdminClient(
+        {**settings.kafka_config(), "client.id": f"{settings.app_id}-topics"}, logger=log
+    )
+
+
+def observe(
+    admin: AdminClient, specs: Sequence[TopicSpec], *, timeout: float = DEFAULT_TIMEOUT_S
+) -> dict[str, ObservedTopic]:
+    """The cluster's state of the topics in `specs` that exist, with the config keys they name."""
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaUnavailable(f"cannot reach Kafka: {_message(exc)}") from exc
+    present = [spec for spec in specs if spec.name in metadata.topics]
+    if not present:
+        return {}
+    resources = {spec.name: ConfigResource(ResourceType.TOPIC, spec.name) for spec in present}
+    futures = admin.describe_configs(list(resources.values()), request_timeout=timeout)
+    observed = {}
+    for spec in present:
+        entries = _result(futures[resources[spec.name]], f"describe configs of {spec.name}")
+        partitions = metadata.topics[spec.name].partitions
+        replicas = {len(partition.replicas) for partition in partitions.values()}
+        observed[spec.name] = ObservedTopic(
+            name=spec.name,
+            partitions=len(partitions),
+            replication_factor=max(replicas, default=0),
+            config={
+                key: entries[key].value
+                for key in spec.config
+                if key in entries and entries[key].value is not None
+            },
+        )
+    return observed
+
+
+def apply(
+    admin: AdminClient,
+    specs: Sequence[TopicSpec],
+    changes: Sequence[Change],
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Carry out the create, alter-config and add-partitions changes; conflicts are not acted on."""
+    by_name = {spec.name: spec for spec in specs}
+    creates = [by_name[change.topic] for change in changes if change.action == CREATE]
+    if creates:
+        new_topics = [
+            NewTopic(spec.name, spec.partitions, spec.replication_factor, config=dict(spec.config))
+            for spec in creates
+        ]
+        futures = admin.create_topics(
+            new_topics, operation_timeout=timeout, request_timeout=timeout
+        )
+        for name, future in futures.items():
+            _result(future, f"create {name}", tolerate=KafkaError.TOPIC_ALREADY_EXISTS)
+
+    alters: dict[str, list[ConfigEntry]] = {}
+    for change in changes:
+        if change.action == ALTER_CONFIG and change.key is not None:
+            entry = ConfigEntry(
+                change.key, str(change.new), incremental_operation=AlterConfigOpType.SET
+            )
+            alters.setdefault(change.topic, []).append(entry)
+    if alters:
+        resources = [
+            ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
+            for name, entries in alters.items()
+        ]
+        config_futures = admin.incremental_alter_configs(resources, request_timeout=timeout)
+        for resource, future in config_futures.items():
+            _result(future, f"alter configs of {resource.name}")
+
+    additions = [
+        NewPartitions(change.topic, int(change.new))
+        for change in changes
+        if change.action == ADD_PARTITIONS and change.new is not None
+    ]
+    if additions:
+        futures = admin.create_partitions(
+            additions, operation_timeout=timeout, request_timeout=timeout
+        )
+        for name, future in futures.items():
+            _result(future, f"add partitions to {name}")
+
+
+def reconcile(
+    settings: Settings,
+    *,
+    desired: Sequence[TopicSpec] | None = None,
+    dry_run: bool = False,
+    replication_factor: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    admin: AdminClient | None = None,
+) -> list[Change]:
+    """Bring the cluster in line with the catalog; return the plan applied (or, dry, to apply).
+
+    `desired` defaults to the packaged catalog expanded for `settings`. With `dry_run` nothing is
+    changed. After applying, waits until the cluster reports the new state, so that a second
+    reconcile right after plans nothing.
+    """
+    specs = (
+        list(desired)
+        if desired is not None
+        else desired_topics(settings, replication_factor=replication_factor)
+    )
+    admin = admin or admin_client(settings)
+    changes = plan(specs, observe(admin, specs, timeout=timeout))
+    if dry_run or not any(change.action != CONFLICT for change in changes):
+        return changes
+    apply(admin, specs, changes, timeout=timeout)
+    touched = {change.topic for change in changes if change.action != CONFLICT}
+    _await_converged(admin, [spec for spec in specs if spec.name in touched], timeout=timeout)
+    return changes
+
+
+def _await_converged(admin: AdminClient, specs: Sequence[TopicSpec], *, timeout: float) -> None:
+    """Metadata and configs reach the broker a moment after the controller accepts a change."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [
+            c for c in plan(specs, observe(admin, specs, timeout=timeout)) if c.action != CONFLICT
+        ]
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            lines = "; ".join(f"{change.topic} {change.detail}" for change in pending)
+            raise ReconcileError(
+                f"cluster did not reach the catalog's state in {timeout:g}s: {lines}"
+            )
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _result(future: Future[Any], what: str, *, tolerate: int | None = None) -> Any:
+    try:
+        return future.result()
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        if tolerate is not None and isinstance(error, KafkaError) and error.code() == tolerate:
+            return None
+        raise ReconcileError(f"{what}: {_message(exc)}") from exc
+
+
+def _message(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)

@@ -19,8 +19,11 @@ STOP_TIMEOUT_S = 20.0
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, *, name: str, metrics_port: int = 0) -> None:
+    def __init__(
+        self, settings: Settings, *, name: str, metrics_port: int = 0, loglevel: str = "info"
+    ) -> None:
         self.settings = settings
+        self.loglevel = loglevel
         self.name = name
         self.metrics_port = metrics_port
         self.process: subprocess.Popen[bytes] | None = None
@@ -36,7 +39,7 @@ class WorkerProcess:
             **{f"RECORDFLOW_{k.upper()}": str(v) for k, v in self._overrides().items()},
         }
         command = [sys.executable, "-m", "recordflow", "worker", "--metrics-port", str(self.metrics_port),
-                   "--port-file", str(self.port_file)]  # fmt: skip
+                   "--port-file", str(self.port_file), "--loglevel", self.loglevel]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True)  # fmt: skip

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from recordflow.settings import Settings
 from streams import intake, register
 from streams.context import PipelineContext
+from streams.recovery import SeekFirstTableManager
 from topics.catalog import desired_topics
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,11 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
         topic_disable_leader=True,
         topic_partitions=partitions,
         producer_acks=-1,
+        # A killed worker's partitions move to the others after this long, not the 60 s default.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         processing_guarantee="at_least_once",
+        TableManager=SeekFirstTableManager,
     )
     register_topic = app.topic(settings.register_topic, key_serializer="raw", value_serializer="raw",
                                partitions=partitions)  # fmt: skip

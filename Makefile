@@ -1,0 +1,36 @@
+# The two commands of the README's quick start, and what they need.
+#   make demo   installs what is missing, starts the local stack and runs the demo end to end
+#   make test   installs what is missing and runs every test (unit and integration)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint bench deps stack-down clean
+
+demo: deps
+	$(BIN)/recordflow demo
+
+test: deps
+	$(BIN)/python -m pytest -ra
+
+lint: deps
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+bench: deps
+	$(BIN)/recordflow bench --records 200 --size 10KB --json
+
+stack-down:
+	$(BIN)/recordflow stack down
+
+deps: $(VENV)/.installed
+
+# System tools (Java 17, Maven, Go, Prometheus) come from apt when missing; Python deps into .venv.
+$(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
+	scripts/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

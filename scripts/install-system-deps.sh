@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the system tools the local stack needs, from Debian's packages, when they are missing:
+# Java 17 (runs Kafka and the schema registry), Maven (fetches their jars from Maven Central),
+# Go (builds versitygw from the Go module proxy), Prometheus. Python packages go into .venv.
+set -euo pipefail
+
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v curl >/dev/null || missing+=(curl)
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing system packages: ${missing[*]} (install them with apt-get as root)" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]} from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# versitygw needs a recent Go; Debian 12's golang is too old, so the Go toolchain must be present.
+if ! command -v go >/dev/null; then
+  echo "Go is not installed: install Go >= 1.24 (it builds versitygw with 'go install')" >&2
+  exit 1
+fi

@@ -1,0 +1,45 @@
+"""`recordflow demo`, the README's first command, run as a user runs it — twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from avro_schemas.codec import Codec
+from connectors.readback import catalog
+from recordflow.samples import SAMPLES
+from recordflow.settings import Settings
+
+
+def _demo(settings: Settings) -> list[dict[str, object]]:
+    env = {
+        **os.environ,
+        "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
+        "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix,
+    }
+    result = subprocess.run([sys.executable, "-m", "recordflow", "demo", "--json"], capture_output=True,
+                            text=True, env=env, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows: list[dict[str, object]] = json.loads(result.stdout)
+    return rows
+
+
+def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicates(
+    pipeline_settings: Settings,
+) -> None:
+    first = _demo(pipeline_settings)
+    assert len(first) == len(SAMPLES)
+    for row, sample in zip(first, SAMPLES, strict=True):
+        if sample.bad:
+            assert (row["status"], row["reason"]) == ("rejected", sample.expected_reason)
+        else:
+            assert row["status"] == "archived" and str(row["reference_code"]).endswith("-0001")
+    codec = Codec.from_url(pipeline_settings.schema_registry_url)
+    archived = catalog(pipeline_settings, codec)
+    assert len(archived) == sum(1 for sample in SAMPLES if not sample.bad)
+
+    second = _demo(pipeline_settings)
+    assert [row["reference_code"] for row in second] == [row["reference_code"] for row in first]
+    assert catalog(pipeline_settings, codec).keys() == archived.keys()

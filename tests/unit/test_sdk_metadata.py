@@ -1,0 +1,229 @@
+"""The producer SDK's pure parts (connectors/sdk.py): turning submission metadata into a
+RecordDescription, and deriving the event id that makes a resubmission recognisable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from connectors.sdk import (
+    DESCRIPTION_FIELDS,
+    EVENT_FIELDS,
+    EVENT_NAMESPACE,
+    description_from_metadata,
+    event_id_for,
+)
+from recordflow.errors import SubmitError
+
+METADATA: dict[str, Any] = {
+    "document_id": "ZJJ-2026-0041",
+    "source_system": "OA",
+    "title": "关于申请老旧小区改造专项资金的请示",
+    "document_number": "市建请〔2026〕41号",
+    "responsible_party": "市住房和城乡建设局",
+    "document_date": "2026-04-02",
+    "document_type": "请示",
+    "unit_code": "GHK",
+    "keywords": ["老旧小区", "专项资金"],
+    "page_count": 3,
+}
+
+
+def test_full_metadata() -> None:
+    assert description_from_metadata(METADATA) == {
+        "title": "关于申请老旧小区改造专项资金的请示",
+        "document_number": "市建请〔2026〕41号",
+        "responsible_party": "市住房和城乡建设局",
+        "document_date": dt.date(2026, 4, 2),
+        "document_type": "请示",
+        "security_classification": "公开",
+        "urgency": None,
+        "keywords": ["老旧小区", "专项资金"],
+        "abstract": None,
+        "unit_code": "GHK",
+        "year": 2026,
+        "page_count": 3,
+        "language": "zh",
+    }
+
+
+def test_defaults() -> None:
+    description = description_from_metadata({"document_date": "2025-12-31"})
+    assert description == {
+        "title": "",
+        "document_number": None,
+        "responsible_party": "",
+        "document_date": dt.date(2025, 12, 31),
+        "document_type": "",
+        "security_classification": "公开",
+        "urgency": None,
+        "keywords": [],
+        "abstract": None,
+        "unit_code": "",
+        "year": 2025,  # the document date's year
+        "page_count": None,
+        "language": "zh",
+    }
+
+
+def test_description_has_exactly_the_schema_fields() -> None:
+    assert set(description_from_metadata(METADATA)) == DESCRIPTION_FIELDS
+
+
+def test_explicit_values_override_defaults() -> None:
+    description = description_from_metadata(
+        {
+            **METADATA,
+            "year": "2027",
+            "language": "en",
+            "security_classification": "内部",
+            "urgency": "加急",
+            "keywords": None,
+            "page_count": "12",
+        }
+    )
+    assert description["year"] == 2027
+    assert description["language"] == "en"
+    assert description["security_classification"] == "内部"
+    assert description["urgency"] == "加急"
+    assert description["keywords"] == []
+    assert description["page_count"] == 12
+
+
+def test_event_fields_are_accepted_but_not_described() -> None:
+    metadata = {**METADATA, "actor": "张三", "action": "FILED"}
+    description = description_from_metadata(metadata)
+    assert not set(description) & EVENT_FIELDS
+
+
+@pytest.mark.parametrize("date", ["", "2026-13-01", "2026-02-30", "02/04/2026", "明天", None])
+def test_bad_date(date: object) -> None:
+    metadata = {**METADATA, "document_date": date}
+    with pytest.raises(SubmitError, match="document_date"):
+        description_from_metadata(metadata)
+
+
+def test_missing_date() -> None:
+    metadata = {key: value for key, value in METADATA.items() if key != "document_date"}
+    with pytest.raises(SubmitError, match="document_date"):
+        description_from_metadata(metadata)
+
+
+def test_date_object_accepted() -> None:
+    description = description_from_metadata({**METADATA, "document_date": dt.date(2026, 4, 2)})
+    assert description["document_date"] == dt.date(2026, 4, 2)
+
+
+@pytest.mark.parametrize("keywords", ["老旧小区", ["老旧小区", 3], [None], {"a": 1}, 7])
+def test_bad_keywords(keywords: object) -> None:
+    with pytest.raises(SubmitError, match="keywords"):
+        description_from_metadata({**METADATA, "keywords": keywords})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("year", "二〇二六"), ("year", [2026]), ("page_count", "three"), ("page_count", {})],
+)
+def test_bad_numbers(field: str, value: object) -> None:
+    with pytest.raises(SubmitError, match="whole numbers"):
+        description_from_metadata({**METADATA, field: value})
+
+
+@pytest.mark.parametrize("field", ["titel", "agency", "retention_period", "Title"])
+def test_unknown_field(field: str) -> None:
+    with pytest.raises(SubmitError, match=f"unknown metadata field.*{field}"):
+        description_from_metadata({**METADATA, field: "x"})
+
+
+def test_unknown_fields_named_in_order() -> None:
+    with pytest.raises(SubmitError, match="alpha, zeta"):
+        description_from_metadata({**METADATA, "zeta": 1, "alpha": 2})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG connectors/sdk.py:110 (description_from_metadata): document_number (also urgency, "
+    "abstract) is passed through without a type check, so a JSON number reaches "
+    "validate_description, whose STRAY_CHARACTERS.search raises TypeError instead of the SDK "
+    "raising SubmitError",
+)
+def test_non_string_document_number_is_a_submit_error() -> None:
+    try:
+        description = description_from_metadata({**METADATA, "document_number": 41})
+    except SubmitError:
+        return
+    assert isinstance(description["document_number"], str)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG connectors/sdk.py:104-105 (description_from_metadata): int() truncates a "
+    "fractional year or page count (2025.5 -> 2025) where the error message promises "
+    "'year and page_count must be whole numbers'",
+)
+@pytest.mark.parametrize(("field", "value"), [("year", 2025.5), ("page_count", 2.7)])
+def test_fractional_numbers_are_refused(field: str, value: float) -> None:
+    with pytest.raises(SubmitError):
+        description_from_metadata({**METADATA, field: value})
+
+
+# --- event ids ---------------------------------------------------------------------------
+AGENCY = st.from_regex(r"[a-z][a-z0-9-]{1,30}", fullmatch=True).filter(lambda s: "\n" not in s)
+ACTION = st.sampled_from(
+    ["CREATED", "REVISED", "APPROVED", "ISSUED", "RECEIVED", "REGISTERED", "FILED"]
+)
+SHA256S = st.lists(st.text("0123456789abcdef", min_size=64, max_size=64), max_size=3)
+INPUTS = st.tuples(AGENCY, st.text(min_size=1, max_size=40), ACTION, SHA256S)
+
+
+def test_event_id_is_a_name_based_uuid() -> None:
+    sha = "a" * 64
+    event_id = event_id_for("zjj", "ZJJ-2026-0041", "FILED", [sha])
+    assert event_id == str(uuid.uuid5(EVENT_NAMESPACE, f"zjj|ZJJ-2026-0041|FILED|{sha}"))
+    assert uuid.UUID(event_id).version == 5
+
+
+@given(inputs=INPUTS)
+def test_event_id_is_deterministic(inputs: tuple[str, str, str, list[str]]) -> None:
+    agency, document_id, action, sha256s = inputs
+    first = event_id_for(agency, document_id, action, sha256s)
+    assert first == event_id_for(agency, document_id, action, list(sha256s))
+    assert uuid.UUID(first).version == 5
+
+
+@given(a=INPUTS, b=INPUTS)
+def test_event_id_differs_when_any_input_differs(
+    a: tuple[str, str, str, list[str]], b: tuple[str, str, str, list[str]]
+) -> None:
+    assume(a != b)
+    assert event_id_for(*a) != event_id_for(*b)
+
+
+@given(
+    inputs=INPUTS, which=st.sampled_from(["agency", "document", "action", "files"]), data=st.data()
+)
+def test_changing_one_input_changes_the_id(
+    inputs: tuple[str, str, str, list[str]], which: str, data: st.DataObject
+) -> None:
+    agency, document_id, action, sha256s = inputs
+    if which == "agency":
+        agency = data.draw(AGENCY.filter(lambda value: value != inputs[0]))
+    elif which == "document":
+        document_id = data.draw(st.text(min_size=1, max_size=40).filter(lambda v: v != inputs[1]))
+    elif which == "action":
+        action = data.draw(ACTION.filter(lambda value: value != inputs[2]))
+    else:
+        sha256s = data.draw(SHA256S.filter(lambda value: value != inputs[3]))
+    assert event_id_for(*inputs) != event_id_for(agency, document_id, action, sha256s)
+
+
+def test_order_of_files_matters() -> None:
+    first, second = "a" * 64, "b" * 64
+    assert event_id_for("zjj", "D", "FILED", [first, second]) != event_id_for(
+        "zjj", "D", "FILED", [second, first]
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
+import re
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -37,6 +38,7 @@ DESCRIPTION_FIELDS = {
     "page_count", "language",
 }  # fmt: skip
 EVENT_FIELDS = {"document_id", "source_system", "actor", "action"}
+OPTIONAL_TEXT_FIELDS = ("document_number", "urgency", "abstract")
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,15 @@ def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     keywords = metadata.get("keywords") or []
     if not isinstance(keywords, list) or not all(isinstance(word, str) for word in keywords):
         raise SubmitError("keywords must be a list of strings")
-    try:
-        year = int(metadata.get("year") or document_date.year)
-        page_count = None if metadata.get("page_count") is None else int(metadata["page_count"])
-    except (TypeError, ValueError) as exc:
-        raise SubmitError(f"year and page_count must be whole numbers: {exc}") from exc
+    for name in OPTIONAL_TEXT_FIELDS:
+        if not isinstance(metadata.get(name), str | None):
+            raise SubmitError(
+                f"{name} must be a string or null, not {type(metadata[name]).__name__}"
+            )
+    year = metadata.get("year")
+    year = document_date.year if year in (None, "") else whole_number("year", year)
+    page_count = metadata.get("page_count")
+    page_count = None if page_count is None else whole_number("page_count", page_count)
     return {
         "title": str(metadata.get("title") or ""),
         "document_number": metadata.get("document_number"),
@@ -120,6 +126,17 @@ def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         "page_count": page_count,
         "language": str(metadata.get("language") or "zh"),
     }
+
+
+def whole_number(name: str, value: object) -> int:
+    """An int, a float without a fractional part, or a string of ASCII digits, as an int."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+        return int(value)
+    raise SubmitError(f"year and page_count must be whole numbers: {name} is {value!r}")
 
 
 def event_id_for(agency: str, document_id: str, action: str, sha256s: Sequence[str]) -> str:

@@ -26,7 +26,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for programs.
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    err.print(
+        f"[red]error:[/] {message}", highlight=False, soft_wrap=True
+    )  # one line, never wrapped
     return typer.Exit(code)
 
 

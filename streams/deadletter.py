@@ -13,6 +13,7 @@ from typing import Any
 from recordflow.errors import RecordRejected
 
 REASON_HEADER = "recordflow.reason"
+MAX_MESSAGE_BYTES = 1024  # of the exception message header
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ def dead_letter(
     }  # fmt: skip
 
 
+def utf8_prefix(text: str, limit: int) -> bytes:
+    """`text` as UTF-8, cut to at most `limit` bytes without splitting a character."""
+    return text.encode()[:limit].decode(errors="ignore").encode()
+
+
 def dead_letter_headers(origin: Origin, rejection: RecordRejected) -> dict[str, bytes]:
     return {
         "__connect.errors.topic": origin.topic.encode(),
@@ -66,6 +72,6 @@ def dead_letter_headers(origin: Origin, rejection: RecordRejected) -> dict[str, 
         "__connect.errors.offset": str(origin.offset).encode(),
         "__connect.errors.stage": rejection.stage.encode(),
         "__connect.errors.exception.class.name": b"recordflow.errors.RecordRejected",
-        "__connect.errors.exception.message": rejection.message.encode()[:1024],
+        "__connect.errors.exception.message": utf8_prefix(rejection.message, MAX_MESSAGE_BYTES),
         REASON_HEADER: rejection.reason.encode(),
     }

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 CATEGORY_WS = "WS"  # 文书: official documents
 REFERENCE_CODE = re.compile(
-    r"^(?P<fonds>[A-Z0-9]{4})-(?P<category>[A-Z]{2})·(?P<year>\d{4})-(?P<period>Y|D30|D10)"
-    r"-(?P<unit>[A-Z0-9]{1,8})-(?P<item>\d{4})$"
+    r"(?P<fonds>[A-Z0-9]{4})-(?P<category>[A-Z]{2})·(?P<year>[0-9]{4})-(?P<period>Y|D30|D10)"
+    r"-(?P<unit>[A-Z0-9]{1,8})-(?P<item>(?!0000)[0-9]{4})"  # item numbers run from 0001
 )
 MAX_ITEM = 9999
 
@@ -34,7 +34,7 @@ class Series:
 
 
 def parse(code: str) -> tuple[Series, int]:
-    match = REFERENCE_CODE.match(code)
+    match = REFERENCE_CODE.fullmatch(code)
     if not match:
         raise ValueError(f"{code!r} is not an archival reference code like Z109-WS·2011-Y-BGS-0001")
     series = Series(

@@ -2,7 +2,8 @@
 
 Input:  recordflow.register.v1, key = archival series, value = the original event bytes
 Output: records.archival-ready.v1 and records.catalog.v1, key = archival reference code;
-        records.deadletter.v1 for content that does not match what the agency declared.
+        records.deadletter.v1 for content that does not match what the agency declared (or,
+        rarely, for an event whose series has no item number left).
 State:  the item-numbers table (changelog recordflow.item-numbers.changelog), co-partitioned with
         the input, so that one worker owns a series at a time.
 
@@ -14,10 +15,14 @@ event gets the record it already had:
 3. write each file to the archive under object lock (skipped when a redelivery finds it there);
 4. publish the record to both topics and wait for the broker;
 5. mark the event published, so a later redelivery is recognised as a duplicate.
+Once a number is given, steps 3 and 4 are retried until they succeed, whatever the failure (a
+failed or unverifiable write, an unforeseen error): the content has verified, so the fault is not
+the input's, and dead-lettering the event would leave a gap in the series.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import logging
@@ -35,7 +40,7 @@ from streams.context import PipelineContext
 from streams.deadletter import Origin
 from streams.intake import RETENTION_HEADER, RULE_HEADER, SOURCE_HEADERS, origin_of
 from streams.reference import parse
-from streams.resilience import retry_transient, send_dead_letter
+from streams.resilience import retry_transient, retry_until_done, send_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +118,8 @@ def fetch_verified(ctx: PipelineContext, component: dict[str, Any]) -> Fetched:
 def archive_key(reference_code: str, component: dict[str, Any], sha256: str) -> str:
     """Content-addressed within the record: `<fonds>/<year>/<code>/<nn>-<sha256><.ext>`."""
     series, _ = parse(reference_code)
-    extension = safe_filename(component["file_name"]).rpartition(".")[2]
-    suffix = f".{extension.lower()}" if "." in component["file_name"] and extension else ""
+    _, dot, extension = safe_filename(component["file_name"]).rpartition(".")
+    suffix = f".{extension.lower()}" if dot and extension else ""
     return f"{series.fonds_code}/{series.year}/{reference_code}/{component['sequence']:02d}-{sha256}{suffix}"
 
 
@@ -177,6 +182,15 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str,
         "archived_at": dt.datetime.now(dt.UTC),
         "retain_until": retain_until(series.period, series.year),
     }
+
+
+async def publish(ctx: PipelineContext, code: str, record: dict[str, Any],
+                  topics: list[faust.TopicT]) -> None:  # fmt: skip
+    """Send the record to each topic, keyed by its reference code, and wait for the broker."""
+    value = await asyncio.to_thread(ctx.codec.encode, ctx.archival_ready_subject, record)
+    deliveries = [await topic.send(key=code.encode(), value=value) for topic in topics]
+    for delivery in deliveries:
+        await delivery
 
 
 def origin_from_headers(message: Any) -> Origin:
@@ -258,23 +272,22 @@ async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers
         raise
     allocation = allocate(numbers, series, event_id)
     code = f"{series}-{allocation.item_number:04d}"
+    try:
+        parse(code)
+    except ValueError as exc:  # a full series (item 10000): no retry could make this code valid
+        raise RecordRejected("invalid-reference-code", str(exc), STAGE, event_id) from exc
     period = (headers.get(RETENTION_HEADER) or b"").decode()
     rule_id = (headers.get(RULE_HEADER) or b"").decode()
-    components = await retry_transient(
-        lambda: store(ctx, code, period, event, fetched, redelivered=not allocation.fresh), STAGE
+    # The number is taken and the content verified: from here on a failure is the archive's or
+    # the broker's, so it is retried until it succeeds and the series keeps no gap.
+    redelivered = not allocation.fresh
+    components = await retry_until_done(
+        lambda: asyncio.to_thread(store, ctx, code, period, event, fetched, redelivered), STAGE
     )
     for item in fetched:
         item.content.close()
     record = build_record(ctx, code, rule_id, event, components)
-    value = await retry_transient(
-        lambda: ctx.codec.encode(ctx.archival_ready_subject, record), STAGE
-    )
-    deliveries = [
-        await archival_ready.send(key=code.encode(), value=value),
-        await catalog.send(key=code.encode(), value=value),
-    ]
-    for delivery in deliveries:
-        await delivery
+    await retry_until_done(lambda: publish(ctx, code, record, [archival_ready, catalog]), STAGE)
     mark_published(numbers, event_id, allocation.item_number)
     latency = (record["archived_at"] - event["event_time"]).total_seconds()
     ctx.metrics.latency.labels(agency_code).observe(max(latency, 0.0))

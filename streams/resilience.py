@@ -1,12 +1,14 @@
 """Telling bad input from a bad moment: rejected input goes to the dead-letter topic; an outage of
 S3, the schema registry or the network is waited out, so that it never turns into dead letters.
+Work that must not fail once an input has been accepted (storing and publishing a record that
+already has its item number) is retried until it succeeds, whatever the failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import faust
@@ -63,6 +65,26 @@ async def retry_transient(work: Callable[[], T], stage: str) -> T:
                     "internal-error", f"{type(exc).__name__}: {exc}", stage
                 ) from exc
             log.warning("%s: transient failure, retrying in %.1f s: %s", stage, backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+async def retry_until_done(work: Callable[[], Awaitable[T]], stage: str) -> T:
+    """Await `work()` until it succeeds, backing off as retry_transient does between attempts.
+
+    For steps after the input was accepted and numbered: a failure there is the fault of the
+    archive, the broker or this code, not of the input, so it is never dead-lettered (which would
+    leave a gap in the series). The partition waits until the failure is mended.
+    """
+    backoff = FIRST_BACKOFF_S
+    while True:
+        try:
+            return await work()
+        except Exception as exc:
+            unforeseen = not isinstance(exc, RecordRejected) and not is_transient(exc)
+            log.warning(
+                "%s: failed, retrying in %.1f s: %s", stage, backoff, exc, exc_info=unforeseen
+            )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 

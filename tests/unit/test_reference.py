@@ -105,23 +105,11 @@ def test_a_foreign_character_anywhere_spoils_a_code(
         parse(code[:position] + intruder + code[position:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG streams/reference.py:12-14,37: the pattern ends in `$` and is used with "
-    "re.match, and `$` also matches before a final newline, so a code with a trailing "
-    "newline parses (fullmatch or \\Z would not)",
-)
 def test_trailing_newline_rejected() -> None:
     with pytest.raises(ValueError):
         parse("Z109-WS·2011-Y-BGS-0001\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG streams/reference.py:12-14: `\\d` matches any Unicode decimal digit, so "
-    "full-width and Arabic-Indic digits parse (as year 2011, item 1); DA/T 22 codes use "
-    "ASCII digits only (re.ASCII or [0-9] would not accept them)",
-)
 @pytest.mark.parametrize(
     "code",
     ["Z109-WS·２０１１-Y-BGS-0001", "Z109-WS·2011-Y-BGS-٠٠٠١", "Z109-WS·2011-Y-BGS-０００１"],
@@ -131,12 +119,6 @@ def test_non_ascii_digits_rejected(code: str) -> None:
         parse(code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG streams/reference.py:14,37-42: parse accepts item number 0000 and returns item 0, "
-    "which Series.code refuses (item numbers run from 0001), so parse admits a code that "
-    "cannot be formatted",
-)
 def test_item_number_zero_rejected_by_parse() -> None:
     with pytest.raises(ValueError):
         parse("Z109-WS·2011-Y-BGS-0000")

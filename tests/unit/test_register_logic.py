@@ -256,13 +256,6 @@ def test_archive_key_is_safe_for_any_file_name(file_name: str, sequence: int, co
     assert "/" not in extension and "\x00" not in extension and extension == extension.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG streams/register.py:116-117 (archive_key): when the safe name has no '.', "
-    "rpartition('.')[2] is the whole name, and the `'.' in file_name` guard looks at the raw "
-    "name, so a trailing dot or a dotted directory turns the name into an extension: "
-    "'report.' -> '.report', 'dir.v2/README' -> '.readme' (expected no extension)",
-)
 @pytest.mark.parametrize("file_name", ["report.", "dir.v2/README", "报告。.", "a.b\\c"])
 def test_archive_key_without_extension(file_name: str) -> None:
     key = archive_key(CODE, {"file_name": file_name, "sequence": 1}, SHA)

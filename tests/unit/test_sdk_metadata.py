@@ -145,13 +145,6 @@ def test_unknown_fields_named_in_order() -> None:
         description_from_metadata({**METADATA, "zeta": 1, "alpha": 2})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG connectors/sdk.py:110 (description_from_metadata): document_number (also urgency, "
-    "abstract) is passed through without a type check, so a JSON number reaches "
-    "validate_description, whose STRAY_CHARACTERS.search raises TypeError instead of the SDK "
-    "raising SubmitError",
-)
 def test_non_string_document_number_is_a_submit_error() -> None:
     try:
         description = description_from_metadata({**METADATA, "document_number": 41})
@@ -160,16 +153,34 @@ def test_non_string_document_number_is_a_submit_error() -> None:
     assert isinstance(description["document_number"], str)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG connectors/sdk.py:104-105 (description_from_metadata): int() truncates a "
-    "fractional year or page count (2025.5 -> 2025) where the error message promises "
-    "'year and page_count must be whole numbers'",
-)
 @pytest.mark.parametrize(("field", "value"), [("year", 2025.5), ("page_count", 2.7)])
 def test_fractional_numbers_are_refused(field: str, value: float) -> None:
     with pytest.raises(SubmitError):
         description_from_metadata({**METADATA, field: value})
+
+
+@pytest.mark.parametrize("field", ["document_number", "urgency", "abstract"])
+@pytest.mark.parametrize("value", [41, 4.5, True, ["加急"], {"a": "b"}])
+def test_optional_text_fields_must_be_strings(field: str, value: object) -> None:
+    with pytest.raises(SubmitError, match=f"{field} must be a string or null"):
+        description_from_metadata({**METADATA, field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("year", True), ("year", False), ("page_count", True), ("page_count", "٣"), ("year", "-2026")],
+)
+def test_bools_and_other_non_numbers_are_refused(field: str, value: object) -> None:
+    with pytest.raises(SubmitError, match="whole numbers"):
+        description_from_metadata({**METADATA, field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [("year", 2025, 2025), ("year", 2025.0, 2025), ("year", " 2025 ", 2025), ("page_count", 0, 0)],
+)
+def test_whole_numbers_are_accepted(field: str, value: object, expected: int) -> None:
+    assert description_from_metadata({**METADATA, field: value})[field] == expected
 
 
 # --- event ids ---------------------------------------------------------------------------

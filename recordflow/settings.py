@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -28,11 +28,12 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
 
-    # Confluent-compatible schema registry (Apicurio's ccompat API locally).
-    schema_registry_url: str = "http://127.0.0.1:18081/apis/ccompat/v7"
+    # Confluent-compatible schema registry (Apicurio's ccompat API locally). Empty: the local
+    # stack's, on schema_registry_port.
+    schema_registry_url: str = ""
 
-    # S3 (versitygw locally, MinIO in production)
-    s3_endpoint: str = "127.0.0.1:17070"
+    # S3 (versitygw locally, MinIO in production). Empty: the local stack's, on s3_port.
+    s3_endpoint: str = ""
     s3_access_key: str = "recordflow"
     s3_secret_key: SecretStr = SecretStr("recordflow-local-secret")
     s3_secure: bool = False
@@ -56,6 +57,17 @@ class Settings(BaseSettings):
     agencies_file: Path = PACKAGE_DIR / "agencies.yaml"
     retention_rules_file: Path = PACKAGE_DIR / "retention_rules.yaml"
     max_file_bytes: int = 512 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _local_stack_addresses(self) -> Settings:
+        """Clients follow the local stack's ports unless an address is given outright."""
+        if not self.schema_registry_url:
+            self.schema_registry_url = (
+                f"http://127.0.0.1:{self.schema_registry_port}/apis/ccompat/v7"
+            )
+        if not self.s3_endpoint:
+            self.s3_endpoint = f"127.0.0.1:{self.s3_port}"
+        return self
 
     # --- derived names -------------------------------------------------------------------
     def topic(self, name: str) -> str:

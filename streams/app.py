@@ -45,6 +45,8 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
         topic_disable_leader=True,
         topic_partitions=partitions,
         producer_acks=-1,
+        # A dead letter wraps an input of up to 1 MiB; records.deadletter.v1 takes 2 MiB.
+        producer_max_request_size=2 * 1024 * 1024,
         # A killed worker's partitions move to the others after this long, not the 60 s default.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,

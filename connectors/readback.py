@@ -90,7 +90,7 @@ def dead_letters(settings: Settings, codec: Codec) -> list[dict[str, Any]]:
 class Outcome:
     """What became of one submitted event: archived with a reference code, or rejected."""
 
-    status: str  # archived | rejected
+    status: str  # archived | review (waiting for archive staff) | rejected
     reference_code: str | None = None
     retention_period: str | None = None
     reason: str | None = None
@@ -99,16 +99,16 @@ class Outcome:
 
 def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, timeout_s: float,
                    console: Console | None = None) -> dict[str, Outcome]:  # fmt: skip
-    """Follow records.archival-ready.v1 and records.deadletter.v1 from the beginning until every
-    event in `event_ids` has an outcome or the timeout passes. An archived outcome wins over a
-    dead letter for the same event (a later resubmission may have fixed it)."""
+    """Follow records.archival-ready.v1, records.retention-review.v1 and records.deadletter.v1
+    from the beginning until every event in `event_ids` has an outcome or the timeout passes. An
+    archived outcome wins over the others (a decision or a resubmission may have come later)."""
     consumer = Consumer({
         **settings.kafka_config(),
         "group.id": f"recordflow-watch-{uuid.uuid4().hex}",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
     })  # fmt: skip
-    topics = [settings.archival_ready_topic, settings.deadletter_topic]
+    topics = [settings.archival_ready_topic, settings.review_topic, settings.deadletter_topic]
     consumer.subscribe(topics)
     outcomes: dict[str, Outcome] = {}
     deadline = time.monotonic() + timeout_s
@@ -126,17 +126,24 @@ def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, tim
                     outcomes[record["event_id"]] = Outcome(
                         "archived", record["reference_code"], record["retention_period"]
                     )
+                elif message.topic() == settings.review_topic:
+                    item = codec.decode(message.value(), "retention_review")
+                    if _not_archived(outcomes, item["event_id"]):
+                        outcomes[item["event_id"]] = Outcome(
+                            "review", reason="retention-undecided", detail=item["reason"]
+                        )
                 else:
                     letter = codec.decode(message.value(), "dead_letter")
-                    event_id = letter["event_id"]
-                    if (
-                        event_id
-                        and outcomes.get(event_id, Outcome("rejected")).status != "archived"
-                    ):
-                        outcomes[event_id] = Outcome(
+                    if letter["event_id"] and _not_archived(outcomes, letter["event_id"]):
+                        outcomes[letter["event_id"]] = Outcome(
                             "rejected", reason=letter["reason"], detail=letter["message"]
                         )
                 progress.update(task, completed=len(event_ids & set(outcomes)))
     finally:
         consumer.close()
     return {event_id: outcome for event_id, outcome in outcomes.items() if event_id in event_ids}
+
+
+def _not_archived(outcomes: dict[str, Outcome], event_id: str) -> bool:
+    outcome = outcomes.get(event_id)
+    return outcome is None or outcome.status != "archived"

@@ -121,6 +121,7 @@ def demo_summary(rows: list[DemoRow]) -> list[dict[str, Any]]:
             "retention_period": outcome.retention_period if outcome else None,
             "reason": outcome.reason if outcome else None,
             "detail": outcome.detail if outcome else None,
+            "expected_status": row.sample.expected_status,
             "expected_reason": row.sample.expected_reason,
         })  # fmt: skip
     return summary

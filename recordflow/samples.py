@@ -25,7 +25,7 @@ CJK_FONT = "STSong-Light"
 TAMPERED = "tampered"  # staged bytes changed after hashing → checksum-mismatch
 NO_TITLE = "no-title"  # 题名 empty → missing-title
 UNKNOWN_AGENCY = "unknown-agency"  # payload names an agency that is not registered
-UNDECIDED = "undecided"  # no retention rule decides it → retention-undecided
+UNDECIDED = "undecided"  # no retention rule decides it → retention review by archive staff
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,13 @@ class Sample:
     bad: str | None = None
     expected_reason: str | None = None
     claimed_agency: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def expected_status(self) -> str:
+        """archived, review (no rule decides it: archive staff must) or rejected."""
+        if self.bad is None:
+            return "archived"
+        return "review" if self.bad == UNDECIDED else "rejected"
 
 
 def _meta(document_id: str, title: str, document_type: str, unit: str, date: str, party: str,

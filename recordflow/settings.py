@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     # Data
     agencies_file: Path = PACKAGE_DIR / "agencies.yaml"
-    retention_rules_file: Path = PACKAGE_DIR / "retention_rules.yaml"
+    retention_dir: Path = PACKAGE_DIR / "retention"
     max_file_bytes: int = 512 * 1024 * 1024
 
     @model_validator(mode="after")
@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     @property
     def deadletter_topic(self) -> str:
         return self.topic("records.deadletter.v1")
+
+    @property
+    def review_topic(self) -> str:
+        """Records no retention rule decides, waiting for archive staff (`recordflow review`)."""
+        return self.topic("records.retention-review.v1")
 
     @property
     def register_topic(self) -> str:
@@ -129,6 +134,9 @@ class Settings(BaseSettings):
             **self.kafka_config(),
             "enable.idempotence": True,
             "acks": "all",
+            # The Java client's partitioner, which aiokafka (the workers) uses too: the same key
+            # lands in the same partition whichever client wrote it.
+            "partitioner": "murmur2_random",
             "linger.ms": 5,
             "compression.type": "zstd",
         }

@@ -54,7 +54,7 @@ class WorkerProcess:
             "schema_registry_url": self.settings.schema_registry_url,
             "s3_endpoint": self.settings.s3_endpoint,
             "agencies_file": self.settings.agencies_file,
-            "retention_rules_file": self.settings.retention_rules_file,
+            "retention_dir": self.settings.retention_dir,
         }
 
     @property

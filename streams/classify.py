@@ -1,7 +1,9 @@
-"""Retention classification (国家档案局令第8号): a rule engine over a YAML retention schedule.
+"""Retention classification (国家档案局令第8号): a rule engine over YAML retention schedules.
 
-Rules are tried in order and the first match decides; the decision names its rule and the rule
-set's version so that an archivist can see why a record is kept as long as it is.
+Each agency may have its own schedule (归档范围和保管期限表, `recordflow/retention/<agency>.yaml`)
+that is tried before the city default (`city-default.yaml`). Within a schedule rules are tried in
+order and the first match decides; the decision names its rule, schedule and version so that an
+archivist can see why a record is kept as long as it is. What no rule decides goes to review.
 """
 
 from __future__ import annotations
@@ -41,7 +43,24 @@ class Rule(BaseModel):
 class RuleSet(BaseModel):
     ruleset: str
     version: str
+    agency: str | None = None  # None for the city default
     rules: list[Rule]
+
+
+CITY_DEFAULT = "city-default.yaml"
+
+
+@dataclass(frozen=True)
+class Schedules:
+    """The city default and the agencies' own schedules."""
+
+    city: RuleSet
+    agencies: dict[str, RuleSet]
+
+    def for_agency(self, agency_code: str) -> tuple[RuleSet, ...]:
+        """The rule sets to try for an agency, its own first."""
+        own = self.agencies.get(agency_code)
+        return (own, self.city) if own else (self.city,)
 
 
 @dataclass(frozen=True)
@@ -55,13 +74,31 @@ def load_rules(path: Path) -> RuleSet:
         return RuleSet.model_validate(yaml.safe_load(handle))
 
 
-def classify(description: dict[str, Any], rules: RuleSet) -> Decision:
-    for rule in rules.rules:
-        if rule.matches(description):
-            return Decision(rule.period, f"{rules.ruleset}@{rules.version}/{rule.id}")
+def load_schedules(directory: Path) -> Schedules:
+    """`city-default.yaml` and one `<agency>.yaml` per agency with a schedule of its own."""
+    city = load_rules(directory / CITY_DEFAULT)
+    if city.agency is not None:
+        raise ValueError(f"{CITY_DEFAULT} must not name an agency")
+    agencies = {}
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name == CITY_DEFAULT:
+            continue
+        schedule = load_rules(path)
+        if schedule.agency != path.stem:
+            raise ValueError(f"{path.name} must say `agency: {path.stem}`")
+        agencies[path.stem] = schedule
+    return Schedules(city, agencies)
+
+
+def classify(description: dict[str, Any], *rulesets: RuleSet) -> Decision:
+    """The first matching rule of the first rule set that has one, or RecordRejected."""
+    for rules in rulesets:
+        for rule in rules.rules:
+            if rule.matches(description):
+                return Decision(rule.period, f"{rules.ruleset}@{rules.version}/{rule.id}")
+    tried = " or ".join(f"{rules.ruleset}@{rules.version}" for rules in rulesets)
     raise RecordRejected(
         "retention-undecided",
-        f"no rule of {rules.ruleset}@{rules.version} decides a {description['document_type']} "
-        f"titled {description['title']!r}",
+        f"no rule of {tried} decides a {description['document_type']} titled {description['title']!r}",
         stage="classify",
     )

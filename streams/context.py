@@ -10,6 +10,7 @@ from avro_schemas.codec import (
     ARCHIVAL_RECORD,
     DEAD_LETTER,
     DOCUMENT_LIFECYCLE_EVENT,
+    RETENTION_REVIEW,
     Codec,
     Subject,
 )
@@ -17,14 +18,14 @@ from connectors.storage import Storage
 from recordflow.agencies import AgencyRegistry, load_registry
 from recordflow.metrics import PipelineMetrics
 from recordflow.settings import Settings
-from streams.classify import RuleSet, load_rules
+from streams.classify import Schedules, load_schedules
 
 
 @dataclass
 class PipelineContext:
     settings: Settings
     agencies: AgencyRegistry
-    rules: RuleSet
+    schedules: Schedules
     codec: Codec
     storage: Storage
     metrics: PipelineMetrics
@@ -37,7 +38,7 @@ class PipelineContext:
         return cls(
             settings=settings,
             agencies=load_registry(settings.agencies_file),
-            rules=load_rules(settings.retention_rules_file),
+            schedules=load_schedules(settings.retention_dir),
             codec=Codec.from_url(settings.schema_registry_url),
             storage=Storage(settings),
             metrics=PipelineMetrics(registry or CollectorRegistry()),
@@ -53,6 +54,10 @@ class PipelineContext:
     @property
     def catalog_subject(self) -> Subject:
         return Subject.for_topic(self.settings.catalog_topic, ARCHIVAL_RECORD)
+
+    @property
+    def review_subject(self) -> Subject:
+        return Subject.for_topic(self.settings.review_topic, RETENTION_REVIEW)
 
     @property
     def deadletter_subject(self) -> Subject:

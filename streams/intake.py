@@ -3,6 +3,7 @@
 Input:  ingest.<agency>.lifecycle.v1 (every registered agency), key = document id
 Output: recordflow.register.v1, key = archival series (fonds, year, retention, unit), value = the
         original event bytes, unchanged, with the retention decision and the origin in headers;
+        records.retention-review.v1 for what no retention rule decides (archive staff decide);
         records.deadletter.v1 for anything rejected.
 
 Only FILED events become archival records here; the other lifecycle actions are counted and
@@ -51,10 +52,20 @@ class Accepted:
     series: Series
 
 
+@dataclass(frozen=True)
+class Undecided:
+    """Valid, but no retention rule decides it: archive staff must (records.retention-review.v1)."""
+
+    event: dict[str, Any]
+    agency: Agency
+    reason: str
+
+
 def accept(
     ctx: PipelineContext, topic: str, value: bytes | None, today: dt.date | None = None
-) -> Accepted | None:
-    """Decide what becomes of one input: Accepted, None for a non-filing action, or RecordRejected."""
+) -> Accepted | Undecided | None:
+    """Decide what becomes of one input: Accepted, Undecided (to review), None for a non-filing
+    action, or RecordRejected (to the dead-letter topic)."""
     agency = agency_for_topic(topic, ctx.agencies, ctx.settings.topic_prefix)
     try:
         event = ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT)
@@ -71,15 +82,52 @@ def accept(
         )
         if event["action"] != FILED:
             return None
-        decision = classify(event["description"], ctx.rules)
     except RecordRejected as rejection:
         rejection.event_id = event["event_id"]
         raise
+    try:
+        decision = classify(event["description"], *ctx.schedules.for_agency(agency.code))
+    except RecordRejected as undecided:
+        return Undecided(event, agency, undecided.message)
     description = event["description"]
     series = Series(
         agency.fonds_code, description["year"], decision.period, description["unit_code"]
     )
     return Accepted(event, agency, decision, series)
+
+
+def register_headers(decision: Decision, origin: Origin) -> dict[str, bytes]:
+    """What the register stage needs beside the event: the retention decision and the origin."""
+    return {
+        RETENTION_HEADER: decision.period.encode(),
+        RULE_HEADER: decision.rule_id.encode(),
+        SOURCE_HEADERS[0]: origin.topic.encode(),
+        SOURCE_HEADERS[1]: str(origin.partition).encode(),
+        SOURCE_HEADERS[2]: str(origin.offset).encode(),
+        SOURCE_HEADERS[3]: origin.key or b"",
+    }
+
+
+def review_item(event: dict[str, Any], reason: str, origin: Origin) -> dict[str, Any]:
+    """A PENDING RetentionReview for an event no rule decides."""
+    return {
+        "event_id": event["event_id"],
+        "status": "PENDING",
+        "agency_code": event["agency"]["code"],
+        "document_id": event["document_id"],
+        "title": event["description"]["title"],
+        "document_type": event["description"]["document_type"],
+        "reason": reason,
+        "original_topic": origin.topic,
+        "original_partition": origin.partition,
+        "original_offset": origin.offset,
+        "original_value": origin.value or b"",
+        "queued_at": dt.datetime.now(dt.UTC),
+        "decided_period": None,
+        "decided_by": None,
+        "decided_at": None,
+        "note": None,
+    }
 
 
 def origin_of(message: Any) -> Origin:
@@ -100,6 +148,7 @@ def origin_of(message: Any) -> Origin:
 def attach(
     app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT, deadletters: faust.TopicT
 ) -> None:
+    review = app.topic(ctx.settings.review_topic, key_serializer="raw", value_serializer="raw")
     ingest = app.topic(
         *(ctx.settings.ingest_topic(agency.code) for agency in ctx.agencies.agencies),
         key_serializer="raw",
@@ -124,16 +173,19 @@ def attach(
                 if accepted is None:
                     ctx.metrics.events.labels(agency_code, STAGE, "skipped").inc()
                     continue
-                headers = {
-                    RETENTION_HEADER: accepted.decision.period.encode(),
-                    RULE_HEADER: accepted.decision.rule_id.encode(),
-                    SOURCE_HEADERS[0]: origin.topic.encode(),
-                    SOURCE_HEADERS[1]: str(origin.partition).encode(),
-                    SOURCE_HEADERS[2]: str(origin.offset).encode(),
-                    SOURCE_HEADERS[3]: origin.key or b"",
-                }
+                if isinstance(accepted, Undecided):
+                    item = review_item(accepted.event, accepted.reason, origin)
+                    value = await retry_transient(
+                        partial(ctx.codec.encode, ctx.review_subject, item), STAGE
+                    )
+                    delivery = await review.send(key=item["event_id"].encode(), value=value)
+                    await delivery
+                    ctx.metrics.events.labels(agency_code, STAGE, "review").inc()
+                    continue
                 delivery = await register_topic.send(
-                    key=str(accepted.series).encode(), value=origin.value, headers=headers
+                    key=str(accepted.series).encode(),
+                    value=origin.value,
+                    headers=register_headers(accepted.decision, origin),
                 )
                 await delivery  # durable before this event's offset may be committed
                 ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()

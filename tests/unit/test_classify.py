@@ -1,6 +1,7 @@
 """Retention classification (streams/classify.py) over the city default schedule
-(recordflow/retention_rules.yaml): every rule decides something, first match wins, and what no
-rule decides is rejected, never defaulted."""
+(recordflow/retention/city-default.yaml) and the agencies' own schedules: every rule decides
+something, first match wins, an agency's schedule comes before the city default, and what no rule
+decides is rejected, never defaulted."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ from pydantic import ValidationError
 
 from recordflow.errors import RecordRejected
 from recordflow.settings import PACKAGE_DIR
-from streams.classify import Decision, Period, Rule, RuleSet, classify, load_rules
+from streams.classify import (
+    Decision,
+    Period,
+    Rule,
+    RuleSet,
+    classify,
+    load_rules,
+    load_schedules,
+)
 
-RULES_FILE = PACKAGE_DIR / "retention_rules.yaml"
+RULES_FILE = PACKAGE_DIR / "retention" / "city-default.yaml"
 RULES = load_rules(RULES_FILE)
 PREFIX = "city-default@2026.1/"
 
@@ -161,3 +170,46 @@ def test_agency_rule_set_loads(tmp_path: Path) -> None:
     assert classify(description("函", "城市更新专项规划"), rules) == Decision("Y", "zjj@1/Y-plan")
     with pytest.raises(RecordRejected):
         classify(description("函", "其他"), rules)
+
+
+SCHEDULES = load_schedules(PACKAGE_DIR / "retention")
+
+
+def test_every_agency_schedule_names_a_registered_agency() -> None:
+    from recordflow.agencies import load_registry
+
+    registry = load_registry(PACKAGE_DIR / "agencies.yaml")
+    assert SCHEDULES.agencies, "the shipped schedules include agency schedules"
+    for code, schedule in SCHEDULES.agencies.items():
+        assert registry.get(code) is not None, code
+        assert schedule.agency == code
+
+
+def test_agency_schedule_overrides_the_city_default() -> None:
+    report = description("报告", "关于2026年第一季度不动产登记情况的报告")
+    assert classify(report, SCHEDULES.city).rule_id == PREFIX + "Y-property"
+    decision = classify(report, *SCHEDULES.for_agency("bdc"))
+    assert decision == Decision("D30", "bdc-schedule@2026.1/D30-registration-statistics")
+
+
+def test_agency_schedule_falls_back_to_the_city_default() -> None:
+    notice = description("通知", "关于做好春节期间值班工作的通知")
+    assert classify(notice, *SCHEDULES.for_agency("bdc")).rule_id == PREFIX + "D10-routine"
+    assert SCHEDULES.for_agency("fy") == (SCHEDULES.city,)  # no schedule of its own
+
+
+def test_undecided_names_every_schedule_tried() -> None:
+    with pytest.raises(RecordRejected) as caught:
+        classify(description("备忘录", "窗口服务工作备忘录"), *SCHEDULES.for_agency("zjj"))
+    assert "zjj-schedule@2026.1 or city-default@2026.1" in caught.value.message
+
+
+def test_schedule_file_must_name_its_agency(tmp_path: Path) -> None:
+    (tmp_path / "city-default.yaml").write_text(RULES_FILE.read_text("utf-8"), "utf-8")
+    (tmp_path / "zjj.yaml").write_text(
+        "ruleset: zjj\nagency: bdc\nversion: '1'\nrules:\n"
+        "  - {id: Y-plan, period: Y, description: 规划, title_contains: [城市更新]}\n",
+        "utf-8",
+    )
+    with pytest.raises(ValueError, match="agency: zjj"):
+        load_schedules(tmp_path)

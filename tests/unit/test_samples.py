@@ -29,12 +29,12 @@ from recordflow.samples import (
     write_files,
 )
 from recordflow.settings import PACKAGE_DIR
-from streams.classify import classify, load_rules
+from streams.classify import classify, load_schedules
 from streams.register import verify
 from streams.validate import validate_event
 
 REGISTRY = load_registry(PACKAGE_DIR / "agencies.yaml")
-RULES = load_rules(PACKAGE_DIR / "retention_rules.yaml")
+SCHEDULES = load_schedules(PACKAGE_DIR / "retention")
 STAGING = "staging"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 GOOD = [sample for sample in SAMPLES if sample.bad is None]
@@ -122,9 +122,9 @@ def test_document_ids_are_unique() -> None:
 EXPECTED_RULES = {
     "BGT-2026-0003": ("D10", "D10-routine"),
     "BGT-2026-0012": ("Y", "Y-important-meeting"),
-    "ZJJ-2026-0041": ("D30", "D30-request-reply"),
+    "ZJJ-2026-0041": ("D30", "zjj-schedule@2026.1/D30-special-funds"),
     "ZJJ-2026-0007": ("Y", "Y-regulation"),
-    "BDC-2026-0102": ("Y", "Y-property"),  # the title names 不动产, which Y-property lists
+    "BDC-2026-0102": ("D30", "bdc-schedule@2026.1/D30-registration-statistics"),
     "ZWFW-2026-0033": ("D30", "D30-request-reply"),
     "FY-2026-0219": ("D10", "D10-routine"),
     "ZWFW-2026-0051": ("D10", "D10-routine"),
@@ -135,9 +135,10 @@ EXPECTED_RULES = {
 def test_good_sample_passes_and_is_decided(sample: Sample, tmp_path: Path) -> None:
     event = event_for(sample, tmp_path)
     validate(event, sample)
-    decision = classify(event["description"], RULES)
+    decision = classify(event["description"], *SCHEDULES.for_agency(sample.agency))
     period, rule = EXPECTED_RULES[sample_id(sample)]
-    assert (decision.period, decision.rule_id) == (period, f"city-default@2026.1/{rule}")
+    expected_rule = rule if "@" in rule else f"city-default@2026.1/{rule}"
+    assert (decision.period, decision.rule_id) == (period, expected_rule)
 
 
 def test_every_good_sample_has_an_expected_rule() -> None:
@@ -161,7 +162,7 @@ def test_undecided(tmp_path: Path) -> None:
     event = event_for(sample, tmp_path)
     validate(event, sample)  # nothing else is wrong with it
     with pytest.raises(RecordRejected) as caught:
-        classify(event["description"], RULES)
+        classify(event["description"], *SCHEDULES.for_agency(sample.agency))
     assert caught.value.reason == sample.expected_reason == "retention-undecided"
 
 
@@ -183,7 +184,7 @@ def test_tampered(tmp_path: Path) -> None:
     sample = bad(TAMPERED)
     event = event_for(sample, tmp_path)
     validate(event, sample)
-    classify(event["description"], RULES)
+    classify(event["description"], *SCHEDULES.for_agency(sample.agency))
     main = write_files(sample, tmp_path)[0]
     content = bytearray(main.read_bytes())
     content[-40:-20] = b"X" * 20

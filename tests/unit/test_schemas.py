@@ -27,6 +27,7 @@ from avro_schemas.codec import (
     DEAD_LETTER,
     DOCUMENT_LIFECYCLE_EVENT,
     RECORD_TYPES,
+    RETENTION_REVIEW,
     SCHEMA_DIR,
     Codec,
     CodecError,
@@ -38,6 +39,7 @@ from avro_schemas.codec import (
 )
 from recordflow.errors import RecordRejected
 from streams.deadletter import Origin, dead_letter
+from streams.intake import review_item
 from topics.catalog import default_catalog
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*/v*.avsc"))
@@ -229,6 +231,7 @@ def test_topics_carry_the_record_types_the_design_names() -> None:
     assert by_topic["records.archival-ready.v1"] == {ARCHIVAL_RECORD}
     assert by_topic["records.catalog.v1"] == {ARCHIVAL_RECORD}
     assert by_topic["records.deadletter.v1"] == {DEAD_LETTER}
+    assert by_topic["records.retention-review.v1"] == {RETENTION_REVIEW}
 
 
 # --- data: every version reads every earlier one -------------------------------------------
@@ -429,10 +432,23 @@ def dead_letter_record() -> dict[str, Any]:
     return record
 
 
+def retention_review_record() -> dict[str, Any]:
+    event = lifecycle_event()
+    origin = Origin(
+        "ingest.bdc.lifecycle.v1", 1, 77, None, b"BDC-2026-0150", b"\x00\x00\x00\x00\x01\x02", []
+    )
+    item = review_item(
+        event, "no rule of bdc-schedule@2026.1 or city-default@2026.1 decides a 备忘录", origin
+    )
+    item["queued_at"] = FILED_AT
+    return item
+
+
 REALISTIC = {
     DOCUMENT_LIFECYCLE_EVENT: lifecycle_event,
     ARCHIVAL_RECORD: archival_record,
     DEAD_LETTER: dead_letter_record,
+    RETENTION_REVIEW: retention_review_record,
 }
 
 

@@ -36,6 +36,7 @@ EXPECTED_RECORD_TYPES = {
     "records.archival-ready.v1": "archival_record",
     "records.catalog.v1": "archival_record",
     "records.deadletter.v1": "dead_letter",
+    "records.retention-review.v1": "retention_review",
     "recordflow.register.v1": "document_lifecycle_event",
     "recordflow.item-numbers.changelog": None,
 }
@@ -80,6 +81,7 @@ def test_names_match_settings() -> None:
         settings.archival_ready_topic,
         settings.catalog_topic,
         settings.deadletter_topic,
+        settings.review_topic,
         settings.register_topic,
         settings.item_numbers_changelog_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),

@@ -1,0 +1,79 @@
+"""Retention review on the real stack: a document no rule decides waits for archive staff, and
+their decision sends it on to be numbered and archived under the decided period."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from avro_schemas.codec import Codec
+from connectors.readback import catalog, watch_outcomes
+from connectors.sdk import FileToSubmit, Submitter
+from recordflow.settings import Settings
+from recordflow.workers import WorkerProcess
+
+TIMEOUT_S = 90.0
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
+           "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix}  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "recordflow", *args], capture_output=True, text=True,
+                          env=env, timeout=120)  # fmt: skip
+
+
+def test_undecided_document_waits_for_review_then_is_archived_as_decided(
+    pipeline_settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    memo = tmp_path / "备忘录.pdf"
+    memo.write_bytes(b"%PDF-1.4 memo " + os.urandom(300))
+    submitter = Submitter(pipeline_settings)
+    receipt = submitter.submit("bdc", [FileToSubmit(memo)], {
+        "document_id": "BDC-R-1", "title": "窗口服务工作备忘录", "responsible_party": "市不动产登记中心",
+        "document_date": "2026-09-09", "document_type": "备忘录", "unit_code": "BGS",
+    })  # fmt: skip
+    submitter.close()
+    codec = Codec.from_url(pipeline_settings.schema_registry_url)
+    outcome = watch_outcomes(pipeline_settings, codec, {receipt.event_id}, timeout_s=TIMEOUT_S)[
+        receipt.event_id
+    ]
+    assert (outcome.status, outcome.reason) == ("review", "retention-undecided")
+    assert outcome.detail and "bdc-schedule@2026.1 or city-default@2026.1" in outcome.detail
+
+    listed = _cli(pipeline_settings, "review", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    pending = json.loads(listed.stdout)
+    assert [(item["event_id"], item["status"]) for item in pending] == [
+        (receipt.event_id, "PENDING")
+    ]
+    assert catalog(pipeline_settings, codec) == {}
+
+    bad_period = _cli(
+        pipeline_settings, "review", "decide", receipt.event_id, "--period", "D20", "--by", "王档案"
+    )
+    assert bad_period.returncode == 2 and "--period must be one of" in bad_period.stderr
+
+    decided = _cli(pipeline_settings, "review", "decide", receipt.event_id, "--period", "D10", "--by", "王档案",
+                   "--note", "窗口日常事务，定期10年")  # fmt: skip
+    assert decided.returncode == 0, decided.stderr
+    again = _cli(
+        pipeline_settings, "review", "decide", receipt.event_id, "--period", "Y", "--by", "李档案"
+    )
+    assert again.returncode == 1 and "already decided" in again.stderr
+
+    archived: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + TIMEOUT_S
+    while not archived and time.monotonic() < deadline:
+        archived = catalog(pipeline_settings, codec)
+        time.sleep(0.5)
+    assert list(archived) == ["Z215-WS·2026-D10-BGS-0001"]
+    record = archived["Z215-WS·2026-D10-BGS-0001"]
+    assert record["retention_rule_id"].startswith("retention-review@") and record[
+        "retention_rule_id"
+    ].endswith("/王档案")
+    assert json.loads(_cli(pipeline_settings, "review", "list", "--json").stdout) == []

@@ -101,7 +101,8 @@ def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, tim
                    console: Console | None = None) -> dict[str, Outcome]:  # fmt: skip
     """Follow records.archival-ready.v1, records.retention-review.v1 and records.deadletter.v1
     from the beginning until every event in `event_ids` has an outcome or the timeout passes. An
-    archived outcome wins over the others (a decision or a resubmission may have come later)."""
+    archived outcome is final; otherwise the latest wins (a resubmission may have fixed the input,
+    a changed schedule may have sent a once-rejected document to review)."""
     consumer = Consumer({
         **settings.kafka_config(),
         "group.id": f"recordflow-watch-{uuid.uuid4().hex}",
@@ -110,40 +111,47 @@ def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, tim
     })  # fmt: skip
     topics = [settings.archival_ready_topic, settings.review_topic, settings.deadletter_topic]
     consumer.subscribe(topics)
-    outcomes: dict[str, Outcome] = {}
+    latest: dict[str, tuple[Outcome, int]] = {}  # event id → outcome and its Kafka timestamp
     deadline = time.monotonic() + timeout_s
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("等待处理结果 Waiting for outcomes", total=len(event_ids))
-            while time.monotonic() < deadline and not event_ids <= outcomes.keys():
+            while time.monotonic() < deadline and not event_ids <= latest.keys():
                 message = consumer.poll(POLL_TIMEOUT_S)
                 if message is None:
                     continue
                 if message.error():
                     raise KafkaException(message.error())
+                at = message.timestamp()[1]
                 if message.topic() == settings.archival_ready_topic:
                     record = codec.decode(message.value(), "archival_record")
-                    outcomes[record["event_id"]] = Outcome(
-                        "archived", record["reference_code"], record["retention_period"]
-                    )
+                    found = record["event_id"], Outcome("archived", record["reference_code"],
+                                                        record["retention_period"])  # fmt: skip
                 elif message.topic() == settings.review_topic:
                     item = codec.decode(message.value(), "retention_review")
-                    if _not_archived(outcomes, item["event_id"]):
-                        outcomes[item["event_id"]] = Outcome(
-                            "review", reason="retention-undecided", detail=item["reason"]
-                        )
+                    found = (
+                        item["event_id"],
+                        Outcome("review", reason="retention-undecided", detail=item["reason"]),
+                    )
                 else:
                     letter = codec.decode(message.value(), "dead_letter")
-                    if letter["event_id"] and _not_archived(outcomes, letter["event_id"]):
-                        outcomes[letter["event_id"]] = Outcome(
-                            "rejected", reason=letter["reason"], detail=letter["message"]
-                        )
-                progress.update(task, completed=len(event_ids & set(outcomes)))
+                    found = (
+                        letter["event_id"],
+                        Outcome("rejected", reason=letter["reason"], detail=letter["message"]),
+                    )
+                event_id, outcome = found
+                if event_id and _supersedes(outcome, at, latest.get(event_id)):
+                    latest[event_id] = (outcome, at)
+                progress.update(task, completed=len(event_ids & latest.keys()))
     finally:
         consumer.close()
-    return {event_id: outcome for event_id, outcome in outcomes.items() if event_id in event_ids}
+    return {event_id: outcome for event_id, (outcome, _) in latest.items() if event_id in event_ids}
 
 
-def _not_archived(outcomes: dict[str, Outcome], event_id: str) -> bool:
-    outcome = outcomes.get(event_id)
-    return outcome is None or outcome.status != "archived"
+def _supersedes(outcome: Outcome, at: int, current: tuple[Outcome, int] | None) -> bool:
+    """Archived is final; otherwise the later outcome wins (the topics are read in no set order)."""
+    if current is None:
+        return True
+    if current[0].status == "archived":
+        return False
+    return outcome.status == "archived" or at >= current[1]

@@ -17,6 +17,7 @@ import re
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from minio import Minio
@@ -31,7 +32,6 @@ from recordflow.settings import Settings
 # write; larger ones go as multipart uploads of this part size, whose ETag we can compute too.
 PART_SIZE = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
-SPOOL_IN_MEMORY = 8 * 1024 * 1024
 MAX_FILENAME_BYTES = 120
 MAX_EXTENSION_CHARS = 16
 RESERVED_NAMES = {
@@ -126,10 +126,25 @@ class HashingReader:
 
 @dataclass
 class Fetched:
-    """A staged file, spooled locally after one read, with its digests."""
+    """A staged file, copied to a local temporary file in one read, with its digests. The local
+    copy is what format identification and the virus scan read; closing it deletes it."""
 
     content: IO[bytes]
     digests: Digests
+
+    @property
+    def path(self) -> Path:
+        return Path(self.content.name)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Fetched:
+        local = tempfile.NamedTemporaryFile(prefix="recordflow-")  # noqa: SIM115 - returned open
+        digests = Digests()
+        digests.update(data)
+        local.write(data)
+        local.flush()
+        local.seek(0)
+        return cls(local, digests)
 
 
 class Storage:
@@ -166,7 +181,7 @@ class Storage:
     # --- archive (pipeline side) -----------------------------------------------------------
     def fetch(self, bucket: str, key: str, version_id: str | None = None) -> Fetched:
         """Read a staged object once, hashing it as it streams into a local spool file."""
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - returned open
+        spool = tempfile.NamedTemporaryFile(prefix="recordflow-")  # noqa: SIM115 - returned open
         digests = Digests()
         try:
             response = self.client.get_object(bucket, key, version_id=version_id)
@@ -183,6 +198,7 @@ class Storage:
         finally:
             response.close()
             response.release_conn()
+        spool.flush()
         spool.seek(0)
         return Fetched(spool, digests)
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     agencies_file: Path = PACKAGE_DIR / "agencies.yaml"
     retention_dir: Path = PACKAGE_DIR / "retention"
     max_file_bytes: int = 512 * 1024 * 1024
+    # ClamAV's clamd for the virus check, e.g. tcp://127.0.0.1:3310 or unix:///run/clamav/clamd.ctl.
+    # Unset, the check reports "not checked" (never "pass").
+    clamd_address: str | None = None
 
     @model_validator(mode="after")
     def _local_stack_addresses(self) -> Settings:

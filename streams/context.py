@@ -14,10 +14,12 @@ from avro_schemas.codec import (
     Codec,
     Subject,
 )
+from connectors.clamd import ClamdClient, scanner
 from connectors.storage import Storage
 from recordflow.agencies import AgencyRegistry, load_registry
 from recordflow.metrics import PipelineMetrics
 from recordflow.settings import Settings
+from streams.checks import CheckItems, load_items
 from streams.classify import Schedules, load_schedules
 
 
@@ -29,6 +31,8 @@ class PipelineContext:
     codec: Codec
     storage: Storage
     metrics: PipelineMetrics
+    check_items: CheckItems
+    scanner: ClamdClient | None
     worker_name: str = field(default="recordflow-worker")
 
     @classmethod
@@ -42,6 +46,8 @@ class PipelineContext:
             codec=Codec.from_url(settings.schema_registry_url),
             storage=Storage(settings),
             metrics=PipelineMetrics(registry or CollectorRegistry()),
+            check_items=load_items(),
+            scanner=scanner(settings.clamd_address),
         )
 
     def event_subject(self, topic: str) -> Subject:

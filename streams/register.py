@@ -34,8 +34,11 @@ from typing import Any
 import faust
 
 from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
+from connectors.package import package_record
 from connectors.storage import Digests, Fetched, safe_filename
 from recordflow.errors import RecordRejected
+from streams import receipt
+from streams.checks import CheckReport, check_receipt
 from streams.context import PipelineContext
 from streams.deadletter import Origin
 from streams.intake import RETENTION_HEADER, RULE_HEADER, SOURCE_HEADERS, origin_of
@@ -54,9 +57,12 @@ class Allocation:
     item_number: int
     fresh: bool  # False when the event already had this number (a redelivery)
     published: bool
+    at: dt.datetime  # when the number was given: the record's archive time, kept for redeliveries
 
 
-def allocate(table: MutableMapping[str, Any], series: str, event_id: str) -> Allocation:
+def allocate(
+    table: MutableMapping[str, Any], series: str, event_id: str, now: dt.datetime | None = None
+) -> Allocation:
     """The event's item number in its series: the one it already has, or the next free one.
 
     Two table entries change per new number, in this order: the series counter (which also names
@@ -65,7 +71,10 @@ def allocate(table: MutableMapping[str, Any], series: str, event_id: str) -> All
     """
     known = table.get(f"event:{event_id}")
     if known is not None:
-        return Allocation(known["n"], fresh=False, published=known["published"])
+        at = dt.datetime.fromisoformat(known["at"]) if "at" in known else dt.datetime.now(dt.UTC)
+        return Allocation(known["n"], fresh=False, published=known["published"], at=at)
+    now = now or dt.datetime.now(dt.UTC)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # Avro keeps milliseconds
     counter = table.get(f"series:{series}") or {"last": 0, "event": None}
     if counter["event"] == event_id:
         number = counter["last"]
@@ -74,12 +83,14 @@ def allocate(table: MutableMapping[str, Any], series: str, event_id: str) -> All
         number = counter["last"] + 1
         fresh = True
         table[f"series:{series}"] = {"last": number, "event": event_id}
-    table[f"event:{event_id}"] = {"n": number, "published": False}
-    return Allocation(number, fresh=fresh, published=False)
+    table[f"event:{event_id}"] = {"n": number, "published": False, "at": now.isoformat()}
+    return Allocation(number, fresh=fresh, published=False, at=now)
 
 
-def mark_published(table: MutableMapping[str, Any], event_id: str, number: int) -> None:
-    table[f"event:{event_id}"] = {"n": number, "published": True}
+def mark_published(table: MutableMapping[str, Any], event_id: str, allocation: Allocation) -> None:
+    table[f"event:{event_id}"] = {
+        "n": allocation.item_number, "published": True, "at": allocation.at.isoformat()
+    }  # fmt: skip
 
 
 # --- content -----------------------------------------------------------------------------
@@ -106,9 +117,7 @@ def verify(component: dict[str, Any], digests: Digests) -> None:
 def fetch_verified(ctx: PipelineContext, component: dict[str, Any]) -> Fetched:
     payload = component["payload"]
     if payload["inline_content"] is not None:
-        digests = Digests()
-        digests.update(payload["inline_content"])
-        fetched = Fetched(io.BytesIO(payload["inline_content"]), digests)
+        fetched = Fetched.from_bytes(payload["inline_content"])
     else:
         fetched = ctx.storage.fetch(payload["bucket"], payload["key"], payload["version_id"])
     verify(component, fetched.digests)
@@ -157,7 +166,7 @@ def store(ctx: PipelineContext, code: str, period: str, event: dict[str, Any],
 
 
 def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str, Any],
-                 components: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+                 components: list[dict[str, Any]], archived_at: dt.datetime) -> dict[str, Any]:  # fmt: skip
     series, item_number = parse(code)
     agency = ctx.agencies.get(event["agency"]["code"])
     assert agency is not None, "intake admits registered agencies only"
@@ -179,7 +188,7 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str,
         "description": event["description"],
         "components": components,
         "filed_at": event["event_time"],
-        "archived_at": dt.datetime.now(dt.UTC),
+        "archived_at": archived_at,
         "retain_until": retain_until(series.period, series.year),
     }
 
@@ -262,36 +271,98 @@ async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers
     if done is not None and done["published"]:
         ctx.metrics.events.labels(agency_code, STAGE, "duplicate").inc()
         return
+    files: list[receipt.Inspected] = []
     try:
-        fetched = [
-            await retry_transient(partial(fetch_verified, ctx, component), STAGE)
-            for component in event["components"]
-        ]
+        for component in event["components"]:
+            fetched = await retry_transient(partial(fetch_verified, ctx, component), STAGE)
+            files.append(await asyncio.to_thread(receipt.inspect, component, fetched, ctx.scanner))
+        await _archive(ctx, numbers, series, headers, origin, event, files, archival_ready, catalog)
     except RecordRejected as rejection:
         rejection.event_id = event_id
         raise
-    allocation = allocate(numbers, series, event_id)
+    finally:
+        for item in files:
+            item.fetched.content.close()
+
+
+async def _archive(ctx: PipelineContext, numbers: Any, series: str, headers: dict[str, Any],
+                   origin: Origin, event: dict[str, Any], files: list[receipt.Inspected],
+                   archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+    agency_code = event["agency"]["code"]
+    authenticated = (
+        origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1] == agency_code
+    )
+    first = check_receipt(
+        receipt.evidence(event, files, authenticated_source=authenticated), ctx.check_items
+    )
+    if first.rejects or first.quarantines:
+        failed = "; ".join(
+            f"{item.code} {item.reason}" for item in first.items if item.result == "fail"
+        )
+        raise RecordRejected(
+            "four-property-check-failed", f"DA/T 70 check failed: {failed}", "check"
+        )
+
+    allocation = allocate(numbers, series, event["event_id"])
     code = f"{series}-{allocation.item_number:04d}"
     try:
         parse(code)
     except ValueError as exc:  # a full series (item 10000): no retry could make this code valid
-        raise RecordRejected("invalid-reference-code", str(exc), STAGE, event_id) from exc
+        raise RecordRejected("invalid-reference-code", str(exc), STAGE) from exc
     period = (headers.get(RETENTION_HEADER) or b"").decode()
     rule_id = (headers.get(RULE_HEADER) or b"").decode()
+    fetched = [item.fetched for item in files]
     # The number is taken and the content verified: from here on a failure is the archive's or
     # the broker's, so it is retried until it succeeds and the series keeps no gap.
     redelivered = not allocation.fresh
     components = await retry_until_done(
         lambda: asyncio.to_thread(store, ctx, code, period, event, fetched, redelivered), STAGE
     )
-    for item in fetched:
-        item.content.close()
-    record = build_record(ctx, code, rule_id, event, components)
+    stored = receipt.evidence(event, files, authenticated_source=authenticated, reference_code=code,
+                              stored=components)  # fmt: skip
+    report = check_receipt(stored, ctx.check_items, now=allocation.at)
+    flags = ["usability-review"] if report.flags_for_review else []
+    if report.rejects:  # only a storage fault can fail it now; keep the record and say so
+        log.error("%s: check failed after storing: %s", code, ", ".join(report.failing_codes))
+        flags.append("check-failed-after-store")
+    intake_at = dt.datetime.fromtimestamp((origin.timestamp_ms or 0) / 1000, dt.UTC)
+    events = receipt.provenance(event, intake_at=intake_at, archived_at=allocation.at, rule_id=rule_id,
+                                code=code, files=files, report=report)  # fmt: skip
+    record = build_record(ctx, code, rule_id, event, components, archived_at=allocation.at)
+    record.update(formats=receipt.formats(files), check=receipt.summary(report), flags=flags,
+                  provenance=events)  # fmt: skip
+    record["package"] = await retry_until_done(
+        lambda: asyncio.to_thread(store_package, ctx, record, events, report, redelivered), STAGE
+    )
     await retry_until_done(lambda: publish(ctx, code, record, [archival_ready, catalog]), STAGE)
-    mark_published(numbers, event_id, allocation.item_number)
-    latency = (record["archived_at"] - event["event_time"]).total_seconds()
+    mark_published(numbers, event["event_id"], allocation)
+    latency = (dt.datetime.now(dt.UTC) - event["event_time"]).total_seconds()
     ctx.metrics.latency.labels(agency_code).observe(max(latency, 0.0))
     ctx.metrics.archived.labels(agency_code, period).inc()
     ctx.metrics.archived_bytes.labels(agency_code).inc(sum(f.digests.size for f in fetched))
     ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()
-    log.info("archived %s (event %s)", code, event_id)
+    if flags:
+        ctx.metrics.events.labels(agency_code, STAGE, "flagged").inc()
+    log.info(
+        "archived %s (event %s)%s", code, event["event_id"], f" flagged {flags}" if flags else ""
+    )
+
+
+def store_package(ctx: PipelineContext, record: dict[str, Any], events: list[dict[str, Any]],
+                  report: CheckReport, redelivered: bool) -> dict[str, Any]:  # fmt: skip
+    """Write the record's BagIt package beside its files, under the same retention."""
+    tar = package_record(record, events, report.as_dict())
+    digests = Digests()
+    digests.update(tar)
+    sha256 = digests.sha256.hexdigest()
+    key = f"{record['fonds_code']}/{record['year']}/{record['reference_code']}/package-{sha256}.tar"
+    version_id = ctx.storage.archived_version(key, sha256) if redelivered else None
+    if version_id is None:
+        version_id = ctx.storage.archive(key, io.BytesIO(tar), digests, content_type="application/x-tar",
+                                         retain_until=record["retain_until"])  # fmt: skip
+    return {
+        "bucket": ctx.settings.archive_bucket,
+        "key": key,
+        "version_id": version_id,
+        "inline_content": None,
+    }

@@ -184,7 +184,15 @@ def test_defaults_are_valid_for_their_types(path: Path) -> None:
             kind = field["type"]
             first = kind[0] if isinstance(kind, list) else kind
             first_name = first if isinstance(first, str) else first["type"]
-            python_types: dict[str, type] = {"null": type(None), "string": str, "array": list}
+            python_types: dict[str, type] = {
+                "null": type(None),
+                "string": str,
+                "array": list,
+                "map": dict,
+                "boolean": bool,
+                "int": int,
+                "long": int,
+            }
             expected = python_types[first_name]
             assert isinstance(field["default"], expected), name
 
@@ -270,6 +278,8 @@ def data_for(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.sampled_from(schema["symbols"])
     if kind == "array":
         return st.lists(data_for(schema["items"], named), max_size=3)
+    if kind == "map":
+        return st.dictionaries(st.text(max_size=8), data_for(schema["values"], named), max_size=3)
     return data_for(kind, named)
 
 
@@ -412,6 +422,47 @@ def archival_record() -> dict[str, Any]:
         "filed_at": FILED_AT,
         "archived_at": FILED_AT + dt.timedelta(seconds=2, milliseconds=345),
         "retain_until": dt.date(2057, 1, 1),
+        "formats": [
+            {
+                "sequence": 1,
+                "puid": "fmt/354",
+                "name": "Acrobat PDF/A - Portable Document Format",
+                "version": "1b",
+                "mime_type": "application/pdf",
+                "basis": "byte match",
+                "accepted": True,
+                "technical": {"page_count": "3", "encrypted": "false"},
+                "problems": [],
+            }
+        ],
+        "check": {
+            "stage": "YJ",
+            "checked_at": FILED_AT + dt.timedelta(seconds=2),
+            "verdict": "pass",
+            "items": [
+                {
+                    "code": "YJ-1-1",
+                    "result": "pass",
+                    "reason": "SHA-256 matches the producer's digest",
+                }
+            ],
+        },
+        "flags": [],
+        "provenance": [
+            {
+                "type": "fixity check",
+                "time": FILED_AT + dt.timedelta(seconds=1),
+                "agent": "recordflow.register",
+                "outcome": "success",
+                "detail": "SHA-256 and SM3 verified",
+            },
+        ],
+        "package": {
+            "bucket": "archive",
+            "key": "Z109/2026/x/bag.tar",
+            "version_id": "v1",
+            "inline_content": None,
+        },
     }
 
 

@@ -1,0 +1,133 @@
+"""What the register stage learns about a received record before and after storing it: each file's
+format and virus scan, the four-property check (DA/T 70, stage YJ), and the provenance events
+(PREMIS) that go into the record and its package. Pure functions over what was fetched, except
+`inspect`, which reads the local copy of a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.clamd import ClamdClient, ScanResult
+from connectors.storage import Fetched
+from streams.checks import CheckReport, ComponentEvidence, Evidence
+from streams.formats import FormatInfo, identify
+
+REGISTER_AGENT = "recordflow.register"
+INTAKE_AGENT = "recordflow.intake"
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """One received file: its bytes (spooled locally, digests known), format and scan."""
+
+    component: dict[str, Any]
+    fetched: Fetched
+    format: FormatInfo
+    scan: ScanResult | None
+
+
+def inspect(component: dict[str, Any], fetched: Fetched, scanner: ClamdClient | None) -> Inspected:
+    """Identify the file's format and scan it, from the local copy made while fetching."""
+    info = identify(fetched.path, component["file_name"], component["mime_type"])
+    scan = None
+    if scanner is not None:
+        with fetched.path.open("rb") as content:
+            scan = scanner.scan(content, fetched.digests.size)
+    return Inspected(component, fetched, info, scan)
+
+
+def evidence(event: dict[str, Any], files: Sequence[Inspected], *, authenticated_source: bool,
+             reference_code: str | None = None,
+             stored: Sequence[dict[str, Any]] | None = None) -> Evidence:  # fmt: skip
+    """The check's input: before numbering (no code, nothing stored) or after storing."""
+    components = []
+    for index, item in enumerate(files):
+        declared = {c["algorithm"]: c["value"] for c in item.component["checksums"]}
+        stored_component = stored[index] if stored else None
+        components.append(
+            ComponentEvidence(
+                file_name=item.component["file_name"],
+                declared_size=item.component["size_bytes"],
+                actual_size=item.fetched.digests.size,
+                declared_sha256=declared.get("SHA256"),
+                actual_sha256=item.fetched.digests.sha256.hexdigest(),
+                format=item.format,
+                scan=item.scan,
+                stored_key=stored_component["payload"]["key"] if stored_component else None,
+                # Storage.archive verified the write by its ETag against these very bytes.
+                stored_sha256=item.fetched.digests.sha256.hexdigest() if stored_component else None,
+            )
+        )
+    return Evidence(
+        description=event["description"],
+        reference_code=reference_code,
+        item_number_follows_series=True if reference_code else None,  # allocate() gives last + 1
+        components=components,
+        authenticated_source=authenticated_source,
+    )
+
+
+def formats(files: Sequence[Inspected]) -> list[dict[str, Any]]:
+    """The ArchivalRecord `formats` field."""
+    return [
+        {
+            "sequence": item.component["sequence"],
+            "puid": item.format.puid,
+            "name": item.format.name,
+            "version": item.format.version,
+            "mime_type": item.format.mime_type,
+            "basis": item.format.basis,
+            "accepted": item.format.accepted,
+            "technical": dict(item.format.technical),
+            "problems": list(item.format.problems),
+        }
+        for item in files
+    ]
+
+
+def summary(report: CheckReport) -> dict[str, Any]:
+    """The ArchivalRecord `check` field; the full report goes into the package."""
+    return {
+        "stage": report.stage,
+        "checked_at": report.checked_at,
+        "verdict": "flagged" if report.flags_for_review else "pass",
+        "items": [{"code": i.code, "result": i.result, "reason": i.reason} for i in report.items],
+    }
+
+
+def provenance(event: dict[str, Any], *, intake_at: dt.datetime, archived_at: dt.datetime,
+               rule_id: str, code: str, files: Sequence[Inspected],
+               report: CheckReport) -> list[dict[str, Any]]:  # fmt: skip
+    """One PREMIS-style event per action on the record, in order, with stable times (the event's,
+    intake's and the archive time kept in the item-number table) so a redelivery repeats them."""
+    source = f"agency:{event['agency']['code']}/{event['source_system'] or 'sdk'}"
+    identified = "; ".join(
+        f"{item.component['file_name']}: {item.format.puid or '-'} {item.format.name or 'unidentified'}"
+        for item in files
+    )
+    scans = [item.scan for item in files]
+    if all(scan is not None and scan.result == "clean" for scan in scans):
+        virus = ("success", "clamd: no virus found")
+    else:
+        virus = ("warning", "not checked: " + "; ".join(scan.detail if scan else "no scanner configured"
+                                                       for scan in scans))  # fmt: skip
+    verdict = "flagged for usability review" if report.flags_for_review else "passed"
+
+    def step(kind: str, time: dt.datetime, agent: str, outcome: str, detail: str) -> dict[str, Any]:
+        return {"type": kind, "time": time, "agent": agent, "outcome": outcome, "detail": detail}
+
+    return [
+        step("ingestion", event["event_time"], source, "success", f"filed by the agency ({event['action']})"),
+        step("validation", intake_at, INTAKE_AGENT, "success", "DA/T 46 metadata valid; agency = topic owner"),
+        step("appraisal", intake_at, INTAKE_AGENT, "success", f"retention decided by {rule_id}"),
+        step("fixity check", archived_at, REGISTER_AGENT, "success", "SHA-256 and SM3 match the producer's"),
+        step("format identification", archived_at, REGISTER_AGENT, "success", identified),
+        step("virus check", archived_at, REGISTER_AGENT, *virus),
+        step("validation", archived_at, REGISTER_AGENT, "success", f"four-property check (DA/T 70, YJ) {verdict}"),
+        step("replication", archived_at, REGISTER_AGENT, "success", "stored under object lock in the archive"),
+        step("accession", archived_at, REGISTER_AGENT, "success", f"registered as {code}"),
+    ]  # fmt: skip

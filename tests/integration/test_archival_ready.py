@@ -1,0 +1,124 @@
+"""Archival-ready by the standards, on the real stack: formats identified (PRONOM), the DA/T 70
+check at receipt (reject, flag or pass), provenance, and a BagIt package that exports and
+verifies with the bagit library alone."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import bagit
+from pypdf import PdfReader, PdfWriter
+
+from avro_schemas.codec import Codec
+from connectors.readback import catalog, watch_outcomes
+from connectors.sdk import FileToSubmit, Submitter
+from recordflow.samples import render_pdf, render_scan
+from recordflow.settings import Settings
+from recordflow.workers import WorkerProcess
+
+TIMEOUT_S = 90.0
+
+
+def _metadata(document_id: str, title: str) -> dict[str, Any]:
+    return {"document_id": document_id, "title": title, "responsible_party": "市人民政府办公厅",
+            "document_date": "2026-06-01", "document_type": "通知", "unit_code": "BGS",
+            "source_system": "OA"}  # fmt: skip
+
+
+def _outcomes(
+    settings: Settings, submitter: Submitter, files: dict[str, list[FileToSubmit]]
+) -> dict[str, Any]:
+    receipts = {
+        doc: submitter.submit("bgt", fs, _metadata(doc, f"关于{doc}的通知"))
+        for doc, fs in files.items()
+    }
+    submitter.close()
+    codec = Codec.from_url(settings.schema_registry_url)
+    outcomes = watch_outcomes(
+        settings, codec, {r.event_id for r in receipts.values()}, timeout_s=TIMEOUT_S
+    )
+    return {doc: outcomes[receipt.event_id] for doc, receipt in receipts.items()}
+
+
+def test_formats_check_provenance_and_package(
+    pipeline_settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    good = tmp_path / "通知.pdf"
+    good.write_bytes(
+        render_pdf(
+            "关于做好防汛工作的通知",
+            "市府办发〔2026〕30号",
+            "市人民政府办公厅",
+            "2026-06-01",
+            "正文",
+        )
+    )
+    photo = tmp_path / "附件.jpg"
+    photo.write_bytes(render_scan("attachment", 3))
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(good.read_bytes())))
+    writer.encrypt("secret")
+    encrypted = tmp_path / "加密.pdf"
+    with encrypted.open("wb") as handle:
+        writer.write(handle)
+    disguised = tmp_path / "伪装.pdf"
+    disguised.write_bytes(render_scan("not a pdf", 5))
+
+    outcomes = _outcomes(pipeline_settings, Submitter(pipeline_settings), {
+        "BGT-A-1": [FileToSubmit(good), FileToSubmit(photo)],
+        "BGT-A-2": [FileToSubmit(encrypted)],
+        "BGT-A-3": [FileToSubmit(disguised, mime_type="application/pdf")],
+    })  # fmt: skip
+    assert outcomes["BGT-A-1"].status == "archived"
+    assert outcomes["BGT-A-2"].status == "archived"
+    rejected = outcomes["BGT-A-3"]
+    assert (rejected.status, rejected.reason) == ("rejected", "four-property-check-failed")
+    assert rejected.detail and "YJ-1-4" in rejected.detail
+
+    records = {
+        r["document_id"]: r
+        for r in catalog(
+            pipeline_settings, Codec.from_url(pipeline_settings.schema_registry_url)
+        ).values()
+    }
+    record = records["BGT-A-1"]
+    assert [(f["sequence"], f["mime_type"], f["accepted"]) for f in record["formats"]] == [
+        (1, "application/pdf", True), (2, "image/jpeg", True)]  # fmt: skip
+    assert (
+        record["formats"][0]["puid"].startswith("fmt/")
+        and record["formats"][0]["technical"]["page_count"] == "1"
+    )
+    assert record["check"]["verdict"] == "pass" and record["flags"] == []
+    results = {item["code"]: item["result"] for item in record["check"]["items"]}
+    assert results["YJ-1-1"] == "pass" and results["YJ-1-5"] == "pass"
+    assert results["YJ-4-1"] == "not-checked"  # no clamd configured: never "pass"
+    assert [event["type"] for event in record["provenance"]][:3] == [
+        "ingestion",
+        "validation",
+        "appraisal",
+    ]
+    assert record["package"]["key"].startswith(f"Z101/2026/{record['reference_code']}/package-")
+
+    flagged = records["BGT-A-2"]
+    assert flagged["flags"] == ["usability-review"]
+    assert {i["code"]: i["result"] for i in flagged["check"]["items"]}["YJ-3-3"] == "fail"
+
+    env = {**os.environ, "RECORDFLOW_TOPIC_PREFIX": pipeline_settings.topic_prefix,
+           "RECORDFLOW_BUCKET_PREFIX": pipeline_settings.bucket_prefix}  # fmt: skip
+    exported = subprocess.run([sys.executable, "-m", "recordflow", "records", "export", record["reference_code"],
+                               str(tmp_path / "export"), "--json"], capture_output=True, text=True, env=env,
+                              timeout=120)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    bag_dir = Path(json.loads(exported.stdout)["bag"])
+    bag = bagit.Bag(str(bag_dir))
+    bag.validate()  # the bagit library alone
+    assert (bag_dir / "data" / "01-通知.pdf").read_bytes() == good.read_bytes()
+    assert "<题名>关于BGT-A-1的通知</题名>" in (bag_dir / "metadata" / "record.xml").read_text(
+        "utf-8"
+    )
+    assert "fixity check" in (bag_dir / "metadata" / "premis.xml").read_text("utf-8")

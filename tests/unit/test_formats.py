@@ -1,0 +1,724 @@
+"""Format identification (streams/formats.py) against the accepted-format list
+(recordflow/formats.yaml).
+
+Every sample is generated here, small, and identified by the real siegfried signatures: nothing
+stands in for pygfried, pypdf or Pillow. Each problem code has an input that raises it and one that
+does not.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import tempfile
+import wave
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from pydantic import ValidationError
+from pypdf import PdfReader, PdfWriter
+from reportlab.pdfgen import canvas
+
+from streams import formats
+from streams.formats import (
+    DEFAULT_FORMATS_FILE,
+    PROBLEMS,
+    READERS,
+    FormatInfo,
+    FormatRegistry,
+    identify,
+    load_formats,
+)
+
+REGISTRY = load_formats()
+PDF_A_PUIDS = {
+    "fmt/95": "PDF/A-1a",
+    "fmt/354": "PDF/A-1b",
+    "fmt/476": "PDF/A-2a",
+    "fmt/477": "PDF/A-2b",
+    "fmt/478": "PDF/A-2u",
+    "fmt/479": "PDF/A-3a",
+    "fmt/480": "PDF/A-3b",
+    "fmt/481": "PDF/A-3u",
+}
+
+
+# --- sample files -----------------------------------------------------------------------------
+def write(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def pdf_bytes(pages: int = 2, header: bytes = b"%PDF-1.4") -> bytes:
+    buffer = io.BytesIO()
+    document = canvas.Canvas(buffer, invariant=True)
+    for number in range(pages):
+        document.drawString(72, 720, f"第 {number + 1} 页 page {number + 1}")
+        document.showPage()
+    document.save()
+    data = buffer.getvalue()
+    # Same-length header: the cross-reference offsets stay right.
+    return header + data[len(header) :]
+
+
+def pdf_a_bytes(part: str, conformance: str) -> bytes:
+    """A PDF whose XMP metadata claims PDF/A conformance: what siegfried's signature reads.
+
+    It is not a conforming PDF/A (fonts are not embedded), which no signature can tell.
+    """
+    xmp = (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+        'xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/">'
+        f"<pdfaid:part>{part}</pdfaid:part><pdfaid:conformance>{conformance}</pdfaid:conformance>"
+        '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode()
+    buffer = io.BytesIO()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(1))))
+    writer.xmp_metadata = xmp
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def encrypted_pdf_bytes(user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(3))))
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def image_bytes(kind: str, mode: str = "RGB", **options: object) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (64, 48), "white").save(buffer, kind, **options)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A valid-looking PNG whose header claims a size far past Pillow's decompression-bomb limit."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def wav_bytes(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as sound:
+        sound.setnchannels(2)
+        sound.setsampwidth(2)
+        sound.setframerate(rate)
+        sound.writeframes(b"\0\0\0\0" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+def zip_bytes(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def ooxml_bytes(main_part: str, content_type: str, root: str) -> bytes:
+    types = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/{main_part}" ContentType="{content_type}"/></Types>'
+    )
+    relationships = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        f'relationships/officeDocument" Target="{main_part}"/></Relationships>'
+    )
+    return zip_bytes({"[Content_Types].xml": types, "_rels/.rels": relationships, main_part: root})
+
+
+def docx_bytes() -> bytes:
+    return ooxml_bytes(
+        "word/document.xml",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        "<w:body><w:p><w:r><w:t>通知</w:t></w:r></w:p></w:body></w:document>",
+    )
+
+
+def xlsx_bytes() -> bytes:
+    return ooxml_bytes(
+        "xl/workbook.xml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        "<sheets/></workbook>",
+    )
+
+
+OFD_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" Version="1.1" DocType="OFD">'
+    "<ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>"
+)
+
+
+def ofd_bytes(entry_file: str = OFD_XML) -> bytes:
+    document = '<ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"/>'
+    return zip_bytes({"OFD.xml": entry_file, "Doc_0/Document.xml": document})
+
+
+def compound_file(streams: dict[str, bytes]) -> bytes:
+    """A minimal OLE2 compound file (MS-CFB version 3): what .xls, .doc and .wps files are.
+
+    Each stream is padded to at least 4096 bytes so that it lives in ordinary sectors, which
+    leaves out the mini stream. Sector 0 holds the FAT, sector 1 the directory.
+    """
+    end, free, fat_sector, no_stream = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    fat, data, entries = [fat_sector, end], b"", []
+    for name, body in streams.items():
+        body = body.ljust(4096, b"\0")
+        body += b"\0" * (-len(body) % 512)
+        start, count = len(fat), len(body) // 512
+        fat += [start + i + 1 for i in range(count - 1)] + [end]
+        data += body
+        entries.append((name, 2, start, len(body)))
+
+    def entry(name: str, kind: int, sibling: int, child: int, start: int, size: int) -> bytes:
+        encoded = name.encode("utf-16-le") + b"\0\0"
+        fields = struct.pack("<HBBIII", len(encoded), kind, 1, no_stream, sibling, child)
+        return encoded.ljust(64, b"\0") + fields + b"\0" * 36 + struct.pack("<IQ", start, size)
+
+    directory = entry("Root Entry", 5, no_stream, 1, end, 0)
+    for index, (name, kind, start, size) in enumerate(entries):
+        sibling = index + 2 if index + 1 < len(entries) else no_stream
+        directory += entry(name, kind, sibling, no_stream, start, size)
+    directory = directory.ljust(512, b"\0")
+    header = (
+        bytes.fromhex("D0CF11E0A1B11AE1")
+        + b"\0" * 16
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + b"\0" * 6
+        + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+        + struct.pack("<I", 0)
+        + struct.pack("<I", free) * 108
+    )
+    return header + struct.pack("<128I", *(fat + [free] * (128 - len(fat)))) + directory + data
+
+
+def xls_bytes() -> bytes:
+    # BIFF8 BOF record of a workbook globals substream.
+    bof = struct.pack("<HHHHHHII", 0x0809, 16, 0x0600, 0x0005, 0x0DBB, 0x07CC, 0x41, 0x06)
+    return compound_file({"Workbook": bof})
+
+
+def word_binary_bytes() -> bytes:
+    return compound_file({"WordDocument": struct.pack("<HH", 0xA5EC, 0x00C1)})
+
+
+def mp3_bytes() -> bytes:
+    frame = b"\xff\xfb\x90\x00" + b"\0" * 413  # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz
+    return b"ID3\x03\x00\x00\x00\x00\x00\x00" + frame * 10
+
+
+def mp4_bytes() -> bytes:
+    brands = b"isom" + b"\0\0\0\0" + b"isomiso2avc1mp41"
+    return (
+        struct.pack(">I", 8 + len(brands))
+        + b"ftyp"
+        + brands
+        + struct.pack(">I", 8)
+        + b"moov"
+        + struct.pack(">I", 16)
+        + b"mdat"
+        + b"\0" * 8
+    )
+
+
+def mpeg1_program_stream_bytes() -> bytes:
+    pack = b"\x00\x00\x01\xba\x21\x00\x01\x00\x01\x80\x00\x01"
+    system = b"\x00\x00\x01\xbb\x00\x06\x80\x00\x01\x04\xe1\xff"
+    video = b"\x00\x00\x01\xe0\x00\x0a\x0f" + b"\0" * 9
+    return (pack + system + video) * 3 + b"\x00\x00\x01\xb9"
+
+
+def pe_executable_bytes() -> bytes:
+    return b"MZ" + b"\0" * 58 + struct.pack("<I", 0x80) + b"\0" * 64 + b"PE\0\0" + b"\0" * 200
+
+
+# --- the accepted-format list -----------------------------------------------------------------
+def test_the_list_covers_every_format_the_standard_accepts() -> None:
+    assert {entry.id for entry in REGISTRY.formats} == {
+        "ofd", "pdf-a", "pdf", "docx", "wps", "rtf", "jpeg", "tiff", "png", "wav", "mp3",
+        "mp4", "mpg", "xml", "xls", "xlsx", "csv",
+    }  # fmt: skip
+    categories = {entry.id: entry.category for entry in REGISTRY.formats}
+    assert categories["ofd"] == categories["pdf-a"] == "fixed-layout"
+    assert {categories[i] for i in ("pdf", "docx", "wps", "rtf")} == {"text"}
+    assert {categories[i] for i in ("jpeg", "tiff", "png")} == {"image"}
+    assert {categories[i] for i in ("xml", "xls", "xlsx", "csv")} == {"data"}
+    assert REGISTRY.version
+
+
+def test_pdf_a_puids_are_fixed_layout_and_plain_pdf_is_not() -> None:
+    for puid in [*PDF_A_PUIDS, "fmt/1910", "fmt/1911", "fmt/1912"]:
+        entry = REGISTRY.by_puid(puid)
+        assert entry is not None and entry.id == "pdf-a", puid
+    for puid in ("fmt/17", "fmt/276", "fmt/1129"):
+        entry = REGISTRY.by_puid(puid)
+        assert entry is not None and entry.category == "text", puid
+    assert REGISTRY.by_puid("fmt/1451") is None  # PDF Portfolio: wraps unidentified files
+
+
+def test_every_reader_names_a_listed_format() -> None:
+    assert set(READERS) <= {entry.id for entry in REGISTRY.formats}
+
+
+def test_a_puid_listed_for_two_formats_is_refused() -> None:
+    data = yaml.safe_load(DEFAULT_FORMATS_FILE.read_text(encoding="utf-8"))
+    data["formats"][0]["puids"] = ["fmt/17"]
+    with pytest.raises(ValidationError, match="fmt/17"):
+        FormatRegistry.model_validate(data)
+
+
+def test_extensions_and_media_types_are_written_the_one_way_they_are_compared() -> None:
+    data = yaml.safe_load(DEFAULT_FORMATS_FILE.read_text(encoding="utf-8"))
+    data["formats"][0]["extensions"] = [".OFD"]
+    with pytest.raises(ValidationError, match="lowercase"):
+        FormatRegistry.model_validate(data)
+
+
+# --- accepted formats, identified by content --------------------------------------------------
+ACCEPTED_SAMPLES = [
+    # file name, content, PUID (None: no PRONOM signature), format id
+    ("通知.pdf", lambda: pdf_bytes(header=b"%PDF-1.4"), "fmt/18", "pdf"),
+    ("report.pdf", lambda: pdf_bytes(header=b"%PDF-1.7"), "fmt/276", "pdf"),
+    ("report.pdf", lambda: pdf_bytes(header=b"%PDF-2.0"), "fmt/1129", "pdf"),
+    ("pdfa1b.pdf", lambda: pdf_a_bytes("1", "B"), "fmt/354", "pdf-a"),
+    ("pdfa2b.pdf", lambda: pdf_a_bytes("2", "B"), "fmt/477", "pdf-a"),
+    ("pdfa3u.pdf", lambda: pdf_a_bytes("3", "U"), "fmt/481", "pdf-a"),
+    ("公文.ofd", ofd_bytes, None, "ofd"),
+    ("letter.docx", docx_bytes, "fmt/412", "docx"),
+    ("letter.wps", word_binary_bytes, "fmt/609", "wps"),
+    ("letter.rtf", lambda: rb"{\rtf1\ansi\deff0 {\fonttbl{\f0 Times;}} hello}", "fmt/45", "rtf"),
+    ("scan.jpg", lambda: image_bytes("JPEG", dpi=(300, 300)), "fmt/43", "jpeg"),
+    ("scan.tif", lambda: image_bytes("TIFF", dpi=(300, 300)), "fmt/353", "tiff"),
+    ("scan.png", lambda: image_bytes("PNG", dpi=(300, 300)), "fmt/11", "png"),
+    ("hearing.wav", wav_bytes, "fmt/141", "wav"),
+    ("hearing.mp3", mp3_bytes, "fmt/134", "mp3"),
+    ("meeting.mp4", mp4_bytes, "fmt/199", "mp4"),
+    ("meeting.mpg", mpeg1_program_stream_bytes, "x-fmt/385", "mpg"),
+    ("data.xml", lambda: b'<?xml version="1.0" encoding="UTF-8"?>\n<r>1</r>\n', "fmt/101", "xml"),
+    ("budget.xls", xls_bytes, "fmt/61", "xls"),
+    ("budget.xlsx", xlsx_bytes, "fmt/214", "xlsx"),
+    ("table.csv", lambda: "编号,题名\n1,通知\n".encode(), "x-fmt/18", "csv"),
+]
+
+
+@pytest.mark.parametrize(("file_name", "make", "puid", "format_id"), ACCEPTED_SAMPLES)
+def test_an_accepted_format_is_identified_by_its_content(
+    tmp_path: Path, file_name: str, make: Callable[[], bytes], puid: str | None, format_id: str
+) -> None:
+    info = identify(write(tmp_path, file_name, make()), file_name, None)
+    entry = REGISTRY.get(format_id)
+    assert entry is not None
+    assert (info.puid, info.category, info.accepted) == (puid, entry.category, True)
+    assert info.mime_type == entry.media_types[0]
+    assert info.name
+    assert info.problems == ()
+
+
+def test_a_pdf_reports_its_page_count_and_that_it_is_not_encrypted(tmp_path: Path) -> None:
+    info = identify(write(tmp_path, "a.pdf", pdf_bytes(pages=3)), "a.pdf", "application/pdf")
+    assert info.technical["page_count"] == "3"
+    assert info.technical["encrypted"] == "false"
+    assert info.technical["producer"].startswith("ReportLab")
+    assert info.version == "1.4"
+
+
+def test_a_pdf_a_is_named_as_siegfried_names_it(tmp_path: Path) -> None:
+    info = identify(write(tmp_path, "a.pdf", pdf_a_bytes("1", "B")), "a.pdf", None)
+    assert info.name == "Acrobat PDF/A - Portable Document Format"
+    assert (info.version, info.category) == ("1b", "fixed-layout")
+
+
+def test_images_report_pixel_size_resolution_and_mode(tmp_path: Path) -> None:
+    jpeg = identify(
+        write(tmp_path, "a.jpg", image_bytes("JPEG", "L", dpi=(200, 200))), "a.jpg", None
+    )
+    assert jpeg.technical == {
+        "width_px": "64",
+        "height_px": "48",
+        "colour_mode": "L",
+        "x_resolution_dpi": "200",
+        "y_resolution_dpi": "200",
+    }
+    png = identify(
+        write(tmp_path, "a.png", image_bytes("PNG", "RGB", dpi=(300, 300))), "a.png", None
+    )
+    # PNG stores pixels per metre: 300 dpi comes back as 299.9994, reported as 300.
+    assert png.technical["x_resolution_dpi"] == "300"
+    assert "compression" not in png.technical  # only TIFF's compression varies enough to report
+
+
+def test_a_tiff_reports_compression_bits_pages_and_software(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    pages = [Image.new("1", (64, 48), 1), Image.new("1", (64, 48), 0)]
+    pages[0].save(
+        buffer,
+        "TIFF",
+        compression="group4",
+        dpi=(600, 600),
+        save_all=True,
+        append_images=pages[1:],
+        tiffinfo={305: "ScanStation 3"},
+    )
+    info = identify(write(tmp_path, "scan.tiff", buffer.getvalue()), "scan.tiff", "image/tiff")
+    assert info.technical["compression"] == "CCITT Group 4"
+    assert info.technical["bits_per_sample"] == "1"
+    assert info.technical["page_count"] == "2"
+    assert info.technical["software"] == "ScanStation 3"
+    assert info.technical["x_resolution_dpi"] == "600"
+    lzw = identify(
+        write(tmp_path, "lzw.tif", image_bytes("TIFF", compression="tiff_lzw")), "lzw.tif", None
+    )
+    assert (lzw.technical["compression"], lzw.technical["bits_per_sample"]) == ("LZW", "8,8,8")
+
+
+def test_a_huge_image_is_measured_from_its_header_without_decoding(tmp_path: Path) -> None:
+    # 100000 x 100000 pixels: Image.open would refuse it as a decompression bomb.
+    path = write(tmp_path, "huge.png", png_header_only(100_000, 100_000))
+    info = identify(path, "huge.png", None)
+    assert (info.puid, info.problems) == ("fmt/11", ())
+    assert (info.technical["width_px"], info.technical["height_px"]) == ("100000", "100000")
+
+
+def test_a_wav_reports_channels_rate_sample_size_and_duration(tmp_path: Path) -> None:
+    info = identify(write(tmp_path, "a.wav", wav_bytes(0.5, 8000)), "a.wav", "audio/x-wav")
+    assert info.technical == {
+        "channels": "2",
+        "sample_rate_hz": "8000",
+        "bits_per_sample": "16",
+        "duration_s": "0.5",
+    }
+    assert info.problems == ()
+
+
+def test_ofd_is_found_by_its_container_with_its_version(tmp_path: Path) -> None:
+    info = identify(write(tmp_path, "a.ofd", ofd_bytes()), "a.ofd", "application/ofd")
+    assert (info.puid, info.name, info.version, info.basis) == (
+        None,
+        "OFD (GB/T 33190)",
+        "1.1",
+        "ofd container",
+    )
+    assert info.technical == {"encrypted": "false"}
+
+
+def test_a_zip_with_some_other_ofd_xml_is_only_a_zip(tmp_path: Path) -> None:
+    other = '<?xml version="1.0"?><OFD xmlns="urn:not-gbt-33190"/>'
+    info = identify(write(tmp_path, "a.ofd", ofd_bytes(other)), "a.ofd", None)
+    assert (info.puid, info.accepted) == ("x-fmt/263", False)
+    assert info.problems == ("not-accepted", "extension-mismatch")
+
+
+def test_word_binary_content_is_wps_only_when_named_wps(tmp_path: Path) -> None:
+    path = write(tmp_path, "letter", word_binary_bytes())
+    wps = identify(path, "letter.wps", None)
+    doc = identify(path, "letter.doc", None)
+    assert (wps.name, wps.accepted) == ("WPS (Kingsoft WPS Writer)", True)
+    assert (doc.puid, doc.accepted, doc.problems) == (wps.puid, False, ("not-accepted",))
+
+
+def test_rtf_that_siegfried_misses_is_still_rtf(tmp_path: Path) -> None:
+    # What Word 2007 and later writes: no PRONOM RTF signature matches it.
+    word = rb"{\rtf1\adeflang1025\ansi\ansicpg1252\uc1\adeff31507\deff0 {\fonttbl{\f0 Times;}} hi}"
+    info = identify(write(tmp_path, "a.rtf", word), "a.rtf", "text/rtf")
+    assert (info.puid, info.name, info.accepted, info.problems) == (
+        None,
+        "Rich Text Format",
+        True,
+        (),
+    )
+
+
+def test_csv_in_gbk_is_text_and_accepted(tmp_path: Path) -> None:
+    gbk = "编号,题名\n1,通知\n".encode("gbk")
+    info = identify(write(tmp_path, "a.csv", gbk), "a.csv", None)
+    assert (info.puid, info.accepted, info.problems) == ("x-fmt/18", True, ())
+
+
+def test_the_file_name_not_the_path_gives_the_extension(tmp_path: Path) -> None:
+    # A staging download named without an extension: CSV can only be told by the sent name.
+    path = write(tmp_path, "upload-0001", b"a,b\n1,2\n")
+    assert identify(path, "表.csv", "text/csv").puid == "x-fmt/18"
+    assert identify(path, "表.CSV", None).puid == "x-fmt/18"
+    pdf = identify(write(tmp_path, "upload-0002", pdf_bytes()), "通知.pdf", None)
+    assert (pdf.puid, pdf.problems) == ("fmt/18", ())
+
+
+# --- problems ---------------------------------------------------------------------------------
+def test_zero_length(tmp_path: Path) -> None:
+    empty = identify(write(tmp_path, "a.pdf", b""), "a.pdf", "application/pdf")
+    assert empty == FormatInfo(
+        None, None, None, None, "zero-length file", None, False, {}, ("zero-length",)
+    )
+    one_byte = identify(write(tmp_path, "b.txt", b"x"), "b.txt", None)
+    assert "zero-length" not in one_byte.problems
+
+
+def test_unidentified(tmp_path: Path) -> None:
+    noise = bytes(range(256)) * 4
+    info = identify(write(tmp_path, "blob.csv", noise), "blob.csv", "text/csv")
+    # Siegfried matches CSV on the name alone; binary content does not make a CSV.
+    assert (info.puid, info.accepted, info.problems) == (None, False, ("unidentified",))
+    assert (
+        "unidentified" not in identify(write(tmp_path, "a.csv", b"a,b\n"), "a.csv", None).problems
+    )
+
+
+@pytest.mark.parametrize(
+    ("file_name", "make", "puid"),
+    [
+        ("setup.exe", pe_executable_bytes, "x-fmt/411"),
+        ("photo.gif", lambda: image_bytes("GIF"), "fmt/3"),
+        ("letter.doc", word_binary_bytes, "fmt/609"),
+        ("notes.txt", lambda: b"plain text\n", "x-fmt/111"),
+    ],
+)
+def test_not_accepted(tmp_path: Path, file_name: str, make: Callable[[], bytes], puid: str) -> None:
+    info = identify(write(tmp_path, file_name, make()), file_name, None)
+    assert (info.puid, info.accepted, info.category) == (puid, False, None)
+    assert info.problems == ("not-accepted",)
+
+
+def test_encrypted_pdf(tmp_path: Path) -> None:
+    locked = identify(write(tmp_path, "a.pdf", encrypted_pdf_bytes("secret")), "a.pdf", None)
+    assert locked.problems == ("encrypted",)
+    assert locked.technical == {"encrypted": "true"}  # pages cannot be counted without the password
+    # Only an owner password: anyone can open it, but it is still encrypted.
+    owner_only = identify(write(tmp_path, "b.pdf", encrypted_pdf_bytes("")), "b.pdf", None)
+    assert owner_only.problems == ("encrypted",)
+    assert owner_only.technical["page_count"] == "3"
+    plain = identify(write(tmp_path, "c.pdf", pdf_bytes()), "c.pdf", None)
+    assert "encrypted" not in plain.problems
+
+
+def test_pdf_under_a_non_standard_security_handler_is_encrypted(tmp_path: Path) -> None:
+    # Certificate or DRM handlers (Adobe.PubSec, rights-management plug-ins) are not public.
+    data = encrypted_pdf_bytes("").replace(b"/Standard", b"/VendorDRM", 1)
+    info = identify(write(tmp_path, "a.pdf", data), "a.pdf", None)
+    assert (info.accepted, info.problems, info.technical) == (
+        True,
+        ("encrypted",),
+        {"encrypted": "true"},
+    )
+
+
+def test_encrypted_office_document(tmp_path: Path) -> None:
+    info_stream = struct.pack("<HHI", 4, 4, 0x40)  # agile encryption header
+    data = compound_file({"EncryptionInfo": info_stream, "EncryptedPackage": b""})
+    info = identify(write(tmp_path, "a.docx", data), "a.docx", None)
+    assert (info.puid, info.problems) == ("fmt/494", ("not-accepted", "encrypted"))
+
+
+def test_encrypted_ofd_container(tmp_path: Path) -> None:
+    data = bytearray(ofd_bytes())
+    # Set the "encrypted" flag of every entry, in the local headers and the central directory.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start != -1:
+            data[start + offset] |= 0x1
+            start = data.find(signature, start + 4)
+    info = identify(write(tmp_path, "a.ofd", bytes(data)), "a.ofd", None)
+    assert info.name == "OFD (GB/T 33190)"
+    assert info.problems == ("unreadable", "encrypted")
+
+
+def test_unreadable_truncated_pdf(tmp_path: Path) -> None:
+    whole = pdf_bytes(pages=3)
+    info = identify(write(tmp_path, "cut.pdf", whole[: len(whole) // 2]), "cut.pdf", None)
+    assert info.problems == ("unidentified", "unreadable")
+    assert "unreadable" not in identify(write(tmp_path, "a.pdf", whole), "a.pdf", None).problems
+
+
+def test_unreadable_pdf_that_siegfried_recognises(tmp_path: Path) -> None:
+    # Header and end-of-file marker are what the PRONOM signature looks at; nothing between parses.
+    data = b"%PDF-1.4\n" + b"not an object " * 50 + b"\n%%EOF\n"
+    info = identify(write(tmp_path, "a.pdf", data), "a.pdf", None)
+    assert (info.puid, info.accepted, info.problems) == ("fmt/18", True, ("unreadable",))
+    assert "page_count" not in info.technical
+
+
+def test_a_damaged_pdf_is_not_read_whole_to_repair_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No cross-reference table, and 200 kB before the trailer: pypdf can repair that, by reading
+    # the whole file into memory to find every object.
+    whole = pdf_bytes(pages=3)
+    xref, trailer = whole.index(b"xref\n"), whole.index(b"trailer")
+    damaged = write(
+        tmp_path, "d.pdf", whole[:xref] + b"%" + b"x" * 200_000 + b"\n" + whole[trailer:]
+    )
+    repaired = identify(damaged, "d.pdf", None)
+    assert (repaired.puid, repaired.problems, repaired.technical["page_count"]) == (
+        "fmt/18",
+        (),
+        "3",
+    )
+    # The budget (64 MiB in earnest, 64 kB here) refuses that; a sound PDF needs far less.
+    monkeypatch.setattr(formats, "MAX_PDF_READ_BYTES", 64 * 1024)
+    assert identify(damaged, "d.pdf", None).problems == ("unreadable",)
+    sound = identify(write(tmp_path, "sound.pdf", pdf_bytes(pages=40)), "sound.pdf", None)
+    assert (sound.problems, sound.technical["page_count"]) == ((), "40")
+
+
+def test_unreadable_image_that_claims_to_be_one(tmp_path: Path) -> None:
+    info = identify(write(tmp_path, "a.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40), "a.png", None)
+    assert info.problems == ("unidentified", "unreadable")
+
+
+def test_unreadable_ofd_entry_file(tmp_path: Path) -> None:
+    info = identify(write(tmp_path, "a.ofd", ofd_bytes("<ofd:OFD unclosed")), "a.ofd", None)
+    assert (info.name, info.accepted, info.problems) == ("OFD (GB/T 33190)", True, ("unreadable",))
+
+
+def test_extension_mismatch(tmp_path: Path) -> None:
+    jpeg = write(tmp_path, "upload", image_bytes("JPEG"))
+    as_pdf = identify(jpeg, "scan.pdf", None)
+    assert (as_pdf.puid, as_pdf.accepted, as_pdf.problems) == (
+        "fmt/43",
+        True,
+        ("extension-mismatch",),
+    )
+    assert identify(jpeg, "scan.JPEG", None).problems == ()
+    assert identify(write(tmp_path, "x", docx_bytes()), "a.zip", None).problems == (
+        "extension-mismatch",
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "mismatch"),
+    [
+        ("image/png", True),
+        ("image/jpeg", True),
+        ("application/pdf", False),
+        ("Application/PDF; charset=binary", False),
+        ("application/x-pdf", False),
+        ("application/octet-stream", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_declared_type_mismatch_for_a_pdf(
+    tmp_path: Path, declared: str | None, mismatch: bool
+) -> None:
+    info = identify(write(tmp_path, "a.pdf", pdf_bytes()), "a.pdf", declared)
+    assert ("declared-type-mismatch" in info.problems) is mismatch
+
+
+@pytest.mark.parametrize(
+    ("file_name", "make", "declared"),
+    [
+        ("a.jpg", lambda: image_bytes("JPEG"), "image/jpg"),
+        ("a.wav", wav_bytes, "audio/wave"),
+        ("a.mp4", mp4_bytes, "application/mp4"),
+        ("a.xml", lambda: b'<?xml version="1.0"?><r/>', "text/xml"),
+        ("a.csv", lambda: b"a,b\n", "application/vnd.ms-excel"),
+        ("a.ofd", ofd_bytes, "application/zip"),
+    ],
+)
+def test_another_spelling_of_the_type_is_no_mismatch(
+    tmp_path: Path, file_name: str, make: Callable[[], bytes], declared: str
+) -> None:
+    assert identify(write(tmp_path, file_name, make()), file_name, declared).problems == ()
+
+
+def test_declared_type_is_compared_for_formats_off_the_list_too(tmp_path: Path) -> None:
+    gif = write(tmp_path, "a.gif", image_bytes("GIF"))
+    assert identify(gif, "a.gif", "image/jpeg").problems == (
+        "not-accepted",
+        "declared-type-mismatch",
+    )
+    assert identify(gif, "a.gif", "image/gif").problems == ("not-accepted",)
+
+
+# --- any input --------------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(
+    content=st.one_of(
+        st.binary(min_size=0, max_size=512),
+        st.sampled_from(
+            [b"%PDF-1.4\n", b"PK\x03\x04", b"\xff\xd8\xff\xe0", b"{\\rtf1", b"RIFF"]
+        ).flatmap(lambda head: st.binary(max_size=256).map(lambda tail: head + tail)),
+    ),
+    extension=st.sampled_from(["pdf", "ofd", "jpg", "png", "tif", "wav", "csv", "rtf", "", "x y"]),
+    declared=st.sampled_from([None, "application/pdf", "image/png", "text/csv", "nonsense"]),
+)
+def test_any_input_gets_a_consistent_answer(
+    content: bytes, extension: str, declared: str | None
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(content)
+        info = identify(path, f"file.{extension}" if extension else "file", declared)
+    assert set(info.problems) <= set(PROBLEMS)
+    assert list(info.problems) == sorted(info.problems, key=PROBLEMS.index)
+    assert not {"unidentified", "not-accepted"} <= set(info.problems)
+    assert info.accepted == (info.category is not None)
+    assert ("zero-length" in info.problems) == (content == b"")
+    assert all(isinstance(value, str) for value in info.technical.values())
+
+
+def test_unreadable_container_that_siegfried_cannot_parse(tmp_path: Path) -> None:
+    whole = xls_bytes()
+    cut = identify(write(tmp_path, "cut.xls", whole[:600]), "cut.xls", None)
+    # The OLE2 header still matches; its directory is past the end of the file.
+    assert (cut.puid, cut.problems) == ("fmt/111", ("unreadable", "not-accepted"))
+    assert "siegfried:" in cut.basis
+    assert identify(write(tmp_path, "a.xls", whole), "a.xls", None).problems == ()
+
+
+CORRUPTIBLE = [(name, make()) for name, make, _, _ in ACCEPTED_SAMPLES]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns of the corrupt metadata it skips
+@settings(max_examples=150, deadline=None)
+@given(
+    sample=st.integers(0, len(CORRUPTIBLE) - 1),
+    cut=st.floats(min_value=0.01, max_value=1.0),
+    flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=6),
+)
+def test_a_damaged_sample_gets_an_answer_not_an_exception(
+    sample: int, cut: float, flips: list[tuple[float, int]]
+) -> None:
+    file_name, original = CORRUPTIBLE[sample]
+    data = bytearray(original[: max(1, int(len(original) * cut))])
+    for where, value in flips:
+        data[int(where * len(data))] = value
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(bytes(data))
+        info = identify(path, file_name, None)
+    if bytes(data) == original:
+        assert info.problems == ()
+    else:
+        assert set(info.problems) <= set(PROBLEMS)

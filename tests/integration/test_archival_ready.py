@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +18,14 @@ from connectors.sdk import FileToSubmit, Submitter
 from recordflow.samples import render_pdf, render_scan
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
+from tests.integration.cli import run_cli
 
 TIMEOUT_S = 90.0
 
 
 def _metadata(document_id: str, title: str) -> dict[str, Any]:
     return {"document_id": document_id, "title": title, "responsible_party": "市人民政府办公厅",
+            "document_number": f"市府办发〔2026〕{document_id}号",  # a 通知 has its 文号 (metadata_rules.yaml)
             "document_date": "2026-06-01", "document_type": "通知", "unit_code": "BGS",
             "source_system": "OA"}  # fmt: skip
 
@@ -108,11 +107,8 @@ def test_formats_check_provenance_and_package(
     assert flagged["flags"] == ["usability-review"]
     assert {i["code"]: i["result"] for i in flagged["check"]["items"]}["YJ-3-3"] == "fail"
 
-    env = {**os.environ, "RECORDFLOW_TOPIC_PREFIX": pipeline_settings.topic_prefix,
-           "RECORDFLOW_BUCKET_PREFIX": pipeline_settings.bucket_prefix}  # fmt: skip
-    exported = subprocess.run([sys.executable, "-m", "recordflow", "records", "export", record["reference_code"],
-                               str(tmp_path / "export"), "--json"], capture_output=True, text=True, env=env,
-                              timeout=120)  # fmt: skip
+    exported = run_cli(pipeline_settings, "records", "export", record["reference_code"], str(tmp_path / "export"),
+                       "--json")  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     bag_dir = Path(json.loads(exported.stdout)["bag"])
     bag = bagit.Bag(str(bag_dir))

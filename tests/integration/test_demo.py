@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from avro_schemas.codec import Codec
 from connectors.readback import catalog
 from recordflow.samples import SAMPLES
 from recordflow.settings import Settings
+from tests.integration.cli import run_cli
 
 
 def _demo(settings: Settings) -> list[dict[str, object]]:
-    env = {
-        **os.environ,
-        "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
-        "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix,
-    }
-    result = subprocess.run([sys.executable, "-m", "recordflow", "demo", "--json"], capture_output=True,
-                            text=True, env=env, timeout=600)  # fmt: skip
+    result = run_cli(settings, "demo", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     rows: list[dict[str, object]] = json.loads(result.stdout)
     return rows

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from recordflow.demo import submit_sample
 from recordflow.samples import SAMPLES
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
+from tests.integration.cli import run_cli
 
 OUTCOME_TIMEOUT_S = 90.0
 
@@ -37,21 +36,6 @@ def _metadata(document_id: str, **overrides: object) -> dict[str, object]:
         "unit_code": "BGS",
         **overrides,
     }
-
-
-def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
-        "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "recordflow", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_submitted_document_is_archived_with_its_checksum(
@@ -77,7 +61,7 @@ def test_submitted_document_is_archived_with_its_checksum(
     assert outcome.status == "archived", outcome
     assert outcome.reference_code == "Z101-WS·2026-D10-BGS-0001"
 
-    shown = _cli(pipeline_settings, "records", "show", outcome.reference_code, "--json")
+    shown = run_cli(pipeline_settings, "records", "show", outcome.reference_code, "--json")
     assert shown.returncode == 0, shown.stderr
     record = json.loads(shown.stdout)
     stored = {
@@ -256,7 +240,7 @@ def test_worker_metrics_reach_prometheus(
 def test_cli_rejects_bad_arguments_with_one_line(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
-    bad_code = _cli(pipeline_settings, "records", "show", "not-a-code")
+    bad_code = run_cli(pipeline_settings, "records", "show", "not-a-code")
     assert bad_code.returncode == 2
     assert bad_code.stderr.strip().count("\n") == 0 and "reference code" in bad_code.stderr
 
@@ -264,13 +248,13 @@ def test_cli_rejects_bad_arguments_with_one_line(
     metadata.write_text(json.dumps(_metadata("X-1")), encoding="utf-8")
     document = tmp_path / "d.pdf"
     document.write_bytes(b"%PDF-1.4")
-    unknown = _cli(
+    unknown = run_cli(
         pipeline_settings, "submit", "--agency", "nope", "--metadata", str(metadata), str(document)
     )
     assert unknown.returncode == 1
     assert "unknown agency 'nope'" in unknown.stderr
 
-    missing = _cli(
+    missing = run_cli(
         pipeline_settings, "submit", "--agency", "bgt", "--metadata", str(metadata), "/no/such.pdf"
     )
     assert missing.returncode == 2 and "no such file" in missing.stderr
@@ -281,7 +265,7 @@ def test_submit_cli_prints_a_receipt(pipeline_settings: Settings, tmp_path: Path
     metadata.write_text(json.dumps(_metadata("BGT-CLI-1")), encoding="utf-8")
     document = tmp_path / "通知.pdf"
     document.write_bytes(b"%PDF-1.4 cli")
-    result = _cli(
+    result = run_cli(
         pipeline_settings,
         "submit",
         "--agency",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,15 +14,9 @@ from connectors.readback import catalog, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
+from tests.integration.cli import run_cli
 
 TIMEOUT_S = 90.0
-
-
-def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
-           "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "recordflow", *args], capture_output=True, text=True,
-                          env=env, timeout=120)  # fmt: skip
 
 
 def test_undecided_document_waits_for_review_then_is_archived_as_decided(
@@ -45,7 +37,7 @@ def test_undecided_document_waits_for_review_then_is_archived_as_decided(
     assert (outcome.status, outcome.reason) == ("review", "retention-undecided")
     assert outcome.detail and "bdc-schedule@2026.1 or city-default@2026.1" in outcome.detail
 
-    listed = _cli(pipeline_settings, "review", "list", "--json")
+    listed = run_cli(pipeline_settings, "review", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     pending = json.loads(listed.stdout)
     assert [(item["event_id"], item["status"]) for item in pending] == [
@@ -53,15 +45,15 @@ def test_undecided_document_waits_for_review_then_is_archived_as_decided(
     ]
     assert catalog(pipeline_settings, codec) == {}
 
-    bad_period = _cli(
+    bad_period = run_cli(
         pipeline_settings, "review", "decide", receipt.event_id, "--period", "D20", "--by", "王档案"
     )
     assert bad_period.returncode == 2 and "--period must be one of" in bad_period.stderr
 
-    decided = _cli(pipeline_settings, "review", "decide", receipt.event_id, "--period", "D10", "--by", "王档案",
+    decided = run_cli(pipeline_settings, "review", "decide", receipt.event_id, "--period", "D10", "--by", "王档案",
                    "--note", "窗口日常事务，定期10年")  # fmt: skip
     assert decided.returncode == 0, decided.stderr
-    again = _cli(
+    again = run_cli(
         pipeline_settings, "review", "decide", receipt.event_id, "--period", "Y", "--by", "李档案"
     )
     assert again.returncode == 1 and "already decided" in again.stderr
@@ -76,4 +68,4 @@ def test_undecided_document_waits_for_review_then_is_archived_as_decided(
     assert record["retention_rule_id"].startswith("retention-review@") and record[
         "retention_rule_id"
     ].endswith("/王档案")
-    assert json.loads(_cli(pipeline_settings, "review", "list", "--json").stdout) == []
+    assert json.loads(run_cli(pipeline_settings, "review", "list", "--json").stdout) == []

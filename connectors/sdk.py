@@ -28,7 +28,12 @@ from connectors.storage import Storage, safe_filename
 from recordflow.agencies import Agency, AgencyRegistry, load_registry
 from recordflow.errors import RecordRejected, SubmitError
 from recordflow.settings import Settings
-from streams.validate import validate_components, validate_description
+from streams.validate import (
+    MetadataRules,
+    load_metadata_rules,
+    validate_components,
+    validate_description,
+)
 
 EVENT_NAMESPACE = uuid.UUID("9b7f3c52-5a0e-4d8f-9a7c-2f1d6c0e8b41")
 DELIVERY_TIMEOUT_S = 30.0
@@ -146,9 +151,15 @@ def event_id_for(agency: str, document_id: str, action: str, sha256s: Sequence[s
 class Submitter:
     """Reusable: one producer, codec and S3 client for many submissions. Close it when done."""
 
-    def __init__(self, settings: Settings, registry: AgencyRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: AgencyRegistry | None = None,
+        metadata_rules: MetadataRules | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry or load_registry(settings.agencies_file)
+        self.metadata_rules = metadata_rules or load_metadata_rules(settings.metadata_rules_file)
         self.storage = Storage(settings)
         self.codec = Codec.from_url(settings.schema_registry_url)
         self.producer = Producer({**settings.producer_config(), "error_cb": self._on_error})
@@ -165,6 +176,19 @@ class Submitter:
             raise SubmitError(f"unknown agency {code!r}; registered agencies: {known}")
         return agency
 
+    def describe(
+        self, agency: Agency, metadata: dict[str, Any], *, validate: bool = True
+    ) -> dict[str, Any]:
+        """The RecordDescription for a submission's metadata, checked against the pipeline's
+        metadata rules unless `validate` is false (SubmitError with the reason code)."""
+        description = description_from_metadata(metadata)
+        if validate:
+            try:
+                validate_description(description, agency, self.metadata_rules)
+            except RecordRejected as exc:
+                raise SubmitError(f"{exc.reason}: {exc.message}") from exc
+        return description
+
     def stage(
         self, agency: Agency, upload_id: str, files: Sequence[FileToSubmit]
     ) -> list[dict[str, Any]]:
@@ -174,19 +198,21 @@ class Submitter:
             if not file.path.is_file():
                 raise SubmitError(f"{file.path}: no such file")
             name = safe_filename(file.file_name)
-            mime_type = (
+            # The declared type is what the agency system says; the SDK does not guess one for it
+            # (a guess from the extension could contradict the content and fail the check).
+            content_type = (
                 file.mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
             )
             key = f"{agency.code}/{upload_id}/{sequence:02d}-{name}"
             with file.path.open("rb") as stream:
-                digests = self.storage.stage(key, stream, file.path.stat().st_size, mime_type)
+                digests = self.storage.stage(key, stream, file.path.stat().st_size, content_type)
             components.append(
                 {
                     "sequence": sequence,
                     "is_main": sequence == 1,
                     "title": None,
                     "file_name": file.file_name,
-                    "mime_type": mime_type,
+                    "mime_type": file.mime_type,
                     "size_bytes": digests.size,
                     "checksums": [
                         {"algorithm": "SHA256", "value": digests.sha256.hexdigest()},
@@ -216,10 +242,9 @@ class Submitter:
         when the broker acknowledges it (all in-sync replicas)."""
         if self._fatal is not None:
             raise SubmitError(f"the Kafka producer failed fatally: {self._fatal.str()}")
-        description = description_from_metadata(metadata)
+        description = self.describe(agency, metadata, validate=validate)
         if validate:
             try:
-                validate_description(description, agency)
                 validate_components(
                     components,
                     agency,
@@ -291,6 +316,9 @@ class Submitter:
         agency = self.agency(agency_code)
         if not files:
             raise SubmitError("a submission needs at least one file (the main document first)")
+        # Metadata first: a submission the archives would refuse (a classified record, above all)
+        # uploads nothing.
+        self.describe(agency, metadata, validate=validate)
         upload_id = uuid.uuid4().hex
         receipt = self.publish(agency, metadata, self.stage(agency, upload_id, files), upload_id,
                                validate=validate)  # fmt: skip

@@ -70,6 +70,7 @@ def run_bench(
                     metadata = {
                         "document_id": f"BENCH-{run_id}-{index:06d}",
                         "title": f"基准测试文件 {index}",
+                        "document_number": f"基准〔{run_id}〕{index}号",
                         "responsible_party": "市人民政府办公厅",
                         "document_date": dt.date.today().isoformat(),
                         "document_type": "通知",

@@ -1,4 +1,4 @@
-"""The verbs that work the pipeline: agencies, submit, worker, records, demo, bench."""
+"""The verbs that work the pipeline: agencies, submit, worker, records, review, verify, demo, bench."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from recordflow.errors import SubmitError
 from recordflow.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.verify import RecordResult
 
 # Wide enough for a reference code and a title when the output goes to a file or a CI log.
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -264,6 +267,101 @@ def records_export(
     )
 
 
+# --- verify ---------------------------------------------------------------------------------
+def verify(
+    agency: Annotated[str | None, typer.Option(help="Only this agency's records.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only records archived from this date (YYYY-MM-DD, China Standard Time) or "
+            "ISO 8601 time on."
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-check archived records against the archive (DA/T 70 长期保存 CQ); alert on any that differ.
+
+    Reads back every content object version and package a record names, recomputing SHA-256 and
+    SM3, and checks each version's object lock. Exit status 1 when any record has a problem.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from avro_schemas.codec import Codec
+    from connectors.readback import catalog
+    from connectors.storage import Storage
+    from connectors.verify import Verifier, parse_since, publish_alerts, select
+
+    try:
+        after = None if since is None else parse_since(since)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    settings = Settings()
+    codec = Codec.from_url(settings.schema_registry_url)
+    try:
+        records = select(catalog(settings, codec).values(), agency, after)
+    except Exception as exc:  # a CLI boundary: any failure becomes one line
+        raise fail(f"cannot read {settings.catalog_topic}: {exc}") from exc
+    verifier = Verifier(Storage(settings))
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[code]}"))  # fmt: skip
+    try:
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("长期保存检测 Verifying", total=len(records), code="")
+            for record in records:
+                progress.update(task, code=record["reference_code"])
+                results.append(verifier.verify(record))
+                progress.advance(task)
+    except Exception as exc:  # a CLI boundary: storage unreachable, access refused …
+        raise fail(f"verify stopped, no alerts sent: {exc}") from exc
+    failed = [result for result in results if not result.ok]
+    alert_error = None
+    try:
+        publish_alerts(settings, codec, failed)
+    except Exception as exc:  # a CLI boundary: report the results, then fail on one line
+        alert_error = exc
+    if as_json:
+        print_json([result.as_json() for result in results])
+    else:
+        _verify_table(results)
+    if alert_error is not None:
+        raise fail(f"cannot send alerts to {settings.preservation_alert_topic}: {alert_error}")
+    if failed:
+        raise fail(f"{len(failed)} of {len(results)} record(s) no longer match the archive; "
+                   f"alerts sent to {settings.preservation_alert_topic}")  # fmt: skip
+
+
+def _verify_table(results: list[RecordResult]) -> None:
+    failed = sum(not result.ok for result in results)
+    table = Table(
+        title=f"长期保存检测 Long-term check (CQ): {len(results)} record(s), {failed} with problems"
+    )
+    for column in (
+        "档号 reference code",
+        "单位",
+        "期限",
+        "对象 objects",
+        "结果 status",
+        "问题 problems",
+    ):
+        table.add_column(column, no_wrap=column.startswith("档号"))
+    notes = []
+    for result in results:
+        if result.ok:
+            status, codes = "[green]ok[/]", ""
+        else:
+            status = "[red]problems[/]"
+            codes = ", ".join(dict.fromkeys(problem.code for problem in result.problems))
+            notes += [f"  {result.reference_code}: {problem.code}: {problem.detail}"
+                      for problem in result.problems]  # fmt: skip
+        table.add_row(result.reference_code, result.agency_code, result.retention_period,
+                      str(result.objects_checked), status, codes)  # fmt: skip
+    console.print(table)
+    if notes:
+        console.print("说明 What no longer matches:", highlight=False)
+        console.print("\n".join(notes), highlight=False, soft_wrap=True)
+
+
 # --- retention review -----------------------------------------------------------------------
 @review_app.command("list")
 def review_list(
@@ -408,5 +506,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(review_app, name="review")
     app.command()(submit)
     app.command()(worker)
+    app.command()(verify)
     app.command()(demo)
     app.command()(bench)

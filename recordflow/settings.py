@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Data
     agencies_file: Path = PACKAGE_DIR / "agencies.yaml"
     retention_dir: Path = PACKAGE_DIR / "retention"
+    # Metadata rules: required elements, lengths, value domains … (intake, SDK and DA/T 70 check).
+    metadata_rules_file: Path = PACKAGE_DIR / "metadata_rules.yaml"
     max_file_bytes: int = 512 * 1024 * 1024
     # ClamAV's clamd for the virus check, e.g. tcp://127.0.0.1:3310 or unix:///run/clamav/clamd.ctl.
     # Unset, the check reports "not checked" (never "pass").
@@ -95,6 +97,11 @@ class Settings(BaseSettings):
     def review_topic(self) -> str:
         """Records no retention rule decides, waiting for archive staff (`recordflow review`)."""
         return self.topic("records.retention-review.v1")
+
+    @property
+    def preservation_alert_topic(self) -> str:
+        """Records that no longer match what the archive holds (`recordflow verify`)."""
+        return self.topic("records.preservation-alert.v1")
 
     @property
     def register_topic(self) -> str:

@@ -1,7 +1,9 @@
 """The four-property check at receipt (移交接收检测, DA/T 70-2018, stage YJ): pure functions, no I/O.
 
 The check items are data (`recordflow/checks.yaml`): codes, names, and the value lists they check
-against. This module has one checker per item code. `check_receipt` runs them all over the
+against; the metadata items (YJ-1-2, YJ-2-1) read the same `MetadataRules`
+(`recordflow/metadata_rules.yaml`) that intake validates against, so the two cannot disagree. This
+module has one checker per item code. `check_receipt` runs them all over the
 `Evidence` the register stage gathers for one record (its metadata, what was received, format
 identification, the virus scan, what was read back from the archive) and returns a `CheckReport`:
 one pass / fail / not-checked result with a reason per item.
@@ -31,7 +33,7 @@ from connectors.clamd import ScanResult
 from recordflow.agencies import UNIT_CODE
 from recordflow.settings import PACKAGE_DIR
 from streams.reference import parse
-from streams.validate import EARLIEST_YEAR, MAX_TITLE_CHARS, STRAY_CHARACTERS
+from streams.validate import MetadataRules, TextRules, is_empty
 
 Result = Literal["pass", "fail", "not-checked"]
 PASS: Result = "pass"
@@ -194,15 +196,6 @@ class NotAtReceipt(_Frozen):
     why: str
 
 
-class MetadataRules(_Frozen):
-    required: tuple[str, ...]
-    max_length: dict[str, int]
-    max_keywords: int
-    max_page_count: int
-    value_domains: dict[str, tuple[str, ...]]
-    patterns: dict[str, str]
-
-
 class FormatRules(_Frozen):
     problem_items: dict[str, str]  # problem code → the item it fails; others fail FORMAT_ITEM
     public_compression: tuple[str, ...]
@@ -216,7 +209,7 @@ class CheckItems(_Frozen):
     properties: dict[int, PropertyName]
     items: tuple[CheckItem, ...]
     not_at_receipt: tuple[NotAtReceipt, ...] = ()
-    metadata: MetadataRules
+    metadata: MetadataRules  # not from checks.yaml: the pipeline's metadata_rules.yaml
     mojibake_markers: tuple[str, ...]
     formats: FormatRules
 
@@ -234,19 +227,20 @@ class CheckItems(_Frozen):
             raise ValueError(f"no checker for items {unknown}")
         if stray := sorted(set(self.formats.problem_items.values()) - set(codes)):
             raise ValueError(f"formats.problem_items names items {stray} that are not listed")
-        for name, pattern in self.metadata.patterns.items():
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"pattern for {name!r} is not a regular expression: {exc}"
-                ) from exc
         return self
 
 
-def load_items(path: Path = DEFAULT_ITEMS_FILE) -> CheckItems:
+def load_items(path: Path = DEFAULT_ITEMS_FILE, *, metadata_rules: MetadataRules) -> CheckItems:
+    """The check items of `path`, checking metadata against `metadata_rules` (the rules intake
+    validates against: load them once, with streams.validate.load_metadata_rules)."""
     with path.open(encoding="utf-8") as handle:
-        return CheckItems.model_validate(yaml.safe_load(handle))
+        data = yaml.safe_load(handle)
+    if isinstance(data, dict) and "metadata" in data:
+        raise ValueError(
+            f"{path}: metadata rules live in metadata_rules.yaml (Settings.metadata_rules_file), "
+            "not in the check items"
+        )
+    return CheckItems.model_validate({**(data or {}), "metadata": metadata_rules})
 
 
 # --- the check ---------------------------------------------------------------------------
@@ -315,7 +309,7 @@ def check_metadata_accurate(evidence: Evidence, items: CheckItems, now: dt.datet
 def _metadata_problems(
     description: Mapping[str, Any], rules: MetadataRules, today: dt.date
 ) -> Iterator[str]:
-    limits = {"title": MAX_TITLE_CHARS, **rules.max_length}
+    limits = {rule.element: rule.chars for rule in rules.max_length}
     for field in TEXT_ELEMENTS:
         value = description.get(field)
         if value is None or value == "":
@@ -326,30 +320,37 @@ def _metadata_problems(
             continue
         if field in limits and len(value) > limits[field]:
             yield f"{label} has {len(value)} characters, more than {limits[field]}"
-        yield from _text_problems(label, value)
+        yield from _text_problems(label, value, rules.text)
         domain = rules.value_domains.get(field)
-        if domain is not None and value not in domain:
-            yield f"{label} {value!r} is not one of {', '.join(domain)}"
-        pattern = rules.patterns.get(field)
-        if pattern is not None and not re.fullmatch(pattern, value):
-            yield f"{label} {value!r} does not match {pattern}"
+        if domain is not None and not domain.allows(value):
+            yield f"{label} {value!r} is not one of {_listed(domain.values)}"
     unit = description.get("unit_code")
     if isinstance(unit, str) and unit and not UNIT_CODE.fullmatch(unit):
         yield f"{_label('unit_code')} {unit!r} is not 1-8 capital letters or digits"
     yield from _keyword_problems(description.get("keywords"), rules)
-    yield from _date_problems(description.get("document_date"), description.get("year"), today)
-    pages = description.get("page_count")
-    if pages is not None and (
-        not _is_int(pages) or not 1 <= pages <= rules.max_page_count
-    ):  # fmt: skip
-        yield f"{_label('page_count')} {pages!r} is not a whole number 1..{rules.max_page_count}"
+    yield from _date_problems(
+        description.get("document_date"), description.get("year"), rules.dates.earliest, today
+    )
+    pages, least, most = description.get("page_count"), rules.page_count.min, rules.page_count.max
+    if pages is not None and (not _is_int(pages) or not least <= pages <= most):
+        yield f"{_label('page_count')} {pages!r} is not a whole number {least}..{most}"
 
 
-def _text_problems(label: str, value: str) -> Iterator[str]:
-    if STRAY_CHARACTERS.search(value):
+MAX_LISTED = 10
+
+
+def _listed(values: Sequence[str]) -> str:
+    """A value domain for a reason: in full when short, else how many values it has."""
+    if len(values) <= MAX_LISTED:
+        return ", ".join(values)
+    return f"the {len(values)} values of its domain (metadata_rules.yaml)"
+
+
+def _text_problems(label: str, value: str, text: TextRules) -> Iterator[str]:
+    if text.stray_characters.search(value):
         yield f"{label} contains control or replacement characters"
-    if unicodedata.normalize("NFC", value) != value:
-        yield f"{label} is not in Unicode NFC form"
+    if unicodedata.normalize(text.normal_form, value) != value:
+        yield f"{label} is not in Unicode {text.normal_form} form"
 
 
 def _keyword_problems(keywords: Any, rules: MetadataRules) -> Iterator[str]:
@@ -359,20 +360,22 @@ def _keyword_problems(keywords: Any, rules: MetadataRules) -> Iterator[str]:
     if not isinstance(keywords, list | tuple) or not all(isinstance(k, str) for k in keywords):
         yield f"{label} is not a list of text"
         return
-    if len(keywords) > rules.max_keywords:
-        yield f"{label}: {len(keywords)}, more than {rules.max_keywords}"
-    limit = rules.max_length.get("keyword")
+    if len(keywords) > rules.keywords.max_count:
+        yield f"{label}: {len(keywords)}, more than {rules.keywords.max_count}"
+    limit = rules.keywords.max_chars
     for keyword in keywords:
         if not keyword.strip():
             yield f"{label} has an empty keyword"
-        elif limit is not None and len(keyword) > limit:
+        elif len(keyword) > limit:
             yield f"{label} {keyword[:20]!r}… has more than {limit} characters"
-        yield from _text_problems(label, keyword)
+        yield from _text_problems(label, keyword, rules.text)
     if len(set(keywords)) != len(keywords):
         yield f"{label} repeat a keyword"
 
 
-def _date_problems(document_date: Any, year: Any, today: dt.date) -> Iterator[str]:
+def _date_problems(
+    document_date: Any, year: Any, earliest: dt.date, today: dt.date
+) -> Iterator[str]:
     date_label, year_label = _label("document_date"), _label("year")
     if document_date is not None:
         if not isinstance(document_date, dt.date) or isinstance(document_date, dt.datetime):
@@ -380,11 +383,13 @@ def _date_problems(document_date: Any, year: Any, today: dt.date) -> Iterator[st
             document_date = None
         elif document_date > today:
             yield f"{date_label} {document_date} is in the future"
+        elif document_date < earliest:
+            yield f"{date_label} {document_date} is before {earliest}"
     if year is not None:
         if not _is_int(year):
             yield f"{year_label} {year!r} is not a whole number"
-        elif not EARLIEST_YEAR <= year <= today.year:
-            yield f"{year_label} {year} is outside {EARLIEST_YEAR}..{today.year}"
+        elif not earliest.year <= year <= today.year:
+            yield f"{year_label} {year} is outside {earliest.year}..{today.year}"
         elif document_date is not None and document_date.year > year:
             yield f"{year_label} {year} is before the document date {document_date}"
 
@@ -479,20 +484,11 @@ def check_storage_location(evidence: Evidence, items: CheckItems, now: dt.dateti
 
 # YJ-2-1 --------------------------------------------------------------------------------------
 def check_required_metadata(evidence: Evidence, items: CheckItems, now: dt.datetime) -> Outcome:
-    missing = [
-        field for field in items.metadata.required if _empty(evidence.description.get(field))
-    ]
+    required = items.metadata.required_elements(evidence.description)
+    missing = [field for field in required if is_empty(evidence.description.get(field))]
     if missing:
         return FAIL, "必填著录项缺失 required metadata missing: " + ", ".join(map(_label, missing))
-    return PASS, f"all {len(items.metadata.required)} required metadata elements present 著录完整"
-
-
-def _empty(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    return isinstance(value, list | tuple) and not value
+    return PASS, f"all {len(required)} required metadata elements present 著录完整"
 
 
 # YJ-2-2 --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from recordflow.metrics import PipelineMetrics
 from recordflow.settings import Settings
 from streams.checks import CheckItems, load_items
 from streams.classify import Schedules, load_schedules
+from streams.validate import MetadataRules, load_metadata_rules
 
 
 @dataclass
@@ -28,6 +29,7 @@ class PipelineContext:
     settings: Settings
     agencies: AgencyRegistry
     schedules: Schedules
+    metadata_rules: MetadataRules
     codec: Codec
     storage: Storage
     metrics: PipelineMetrics
@@ -39,14 +41,16 @@ class PipelineContext:
     def build(
         cls, settings: Settings, registry: CollectorRegistry | None = None
     ) -> PipelineContext:
+        metadata_rules = load_metadata_rules(settings.metadata_rules_file)
         return cls(
             settings=settings,
             agencies=load_registry(settings.agencies_file),
             schedules=load_schedules(settings.retention_dir),
+            metadata_rules=metadata_rules,
             codec=Codec.from_url(settings.schema_registry_url),
             storage=Storage(settings),
             metrics=PipelineMetrics(registry or CollectorRegistry()),
-            check_items=load_items(),
+            check_items=load_items(metadata_rules=metadata_rules),
             scanner=scanner(settings.clamd_address),
         )
 

@@ -76,6 +76,7 @@ def accept(
             event,
             agency,
             ctx.agencies,
+            ctx.metadata_rules,
             max_file_bytes=ctx.settings.max_file_bytes,
             staging_bucket=ctx.settings.staging_bucket,
             today=today,

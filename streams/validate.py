@@ -1,8 +1,13 @@
-"""Validation of a decoded DocumentLifecycleEvent: pure functions, no I/O.
+"""Validation of a decoded DocumentLifecycleEvent: pure functions (no I/O but loading the rules).
 
 The agency is the owner of the topic the event arrived on, never a field of the payload: the
 payload's agency must agree with it. The producer SDK runs the same checks before it sends, so an
 agency system hears about a bad submission at once rather than from the dead-letter topic.
+
+The rules for the content description are data (`recordflow/metadata_rules.yaml`, loaded once at
+an entry point with `load_metadata_rules` and passed in): required and conditional elements,
+lengths, value domains, refused values, stray characters, reasonable dates and page counts. The
+DA/T 70 check at receipt (streams/checks.py) reads the same `MetadataRules`.
 """
 
 from __future__ import annotations
@@ -10,17 +15,194 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Any
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from avro_schemas.codec import shared_types
 from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import RecordRejected
 
-# Control characters other than tab and newline have no place in archival metadata (DA/T 70 1-2).
-STRAY_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
-MAX_TITLE_CHARS = 500
-EARLIEST_YEAR = 1949
+DESCRIPTION_TYPE = "recordflow.common.RecordDescription"
 
 
+# --- the rules (data) --------------------------------------------------------------------
+@cache
+def description_elements() -> tuple[str, ...]:
+    """The elements of a RecordDescription: the fields of its shared Avro schema, in order."""
+    return tuple(field["name"] for field in shared_types()[DESCRIPTION_TYPE]["fields"])
+
+
+def _known_element(name: str) -> str:
+    if name not in description_elements():
+        known = ", ".join(description_elements())
+        raise ValueError(f"{name!r} is not an element of RecordDescription ({known})")
+    return name
+
+
+Element = Annotated[str, AfterValidator(_known_element)]
+ReasonCode = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)*$")]
+Value = Annotated[str, Field(min_length=1)]
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Refused(_Rule):
+    """Values of an element the pipeline does not accept at all (classified records)."""
+
+    element: Element
+    values: tuple[Value, ...] = Field(min_length=1)
+    reason: ReasonCode
+
+
+class RequiredElement(_Rule):
+    element: Element
+    reason: ReasonCode
+
+
+class ConditionalElement(_Rule):
+    """An element required when every element named in `when` has one of the values listed."""
+
+    element: Element
+    reason: ReasonCode
+    when: dict[Element, tuple[Value, ...]] = Field(min_length=1)
+
+    def applies(self, description: Mapping[str, Any]) -> bool:
+        return all(description.get(name) in values for name, values in self.when.items())
+
+
+class TextRules(_Rule):
+    elements: tuple[Element, ...]
+    stray_characters: re.Pattern[str]
+    normal_form: Literal["NFC", "NFD", "NFKC", "NFKD"]
+
+
+class MaxLength(_Rule):
+    element: Element
+    chars: PositiveInt
+    reason: ReasonCode = "value-too-long"
+
+
+class KeywordRules(_Rule):
+    max_count: PositiveInt
+    max_chars: PositiveInt
+
+
+class ValueDomain(_Rule):
+    reason: ReasonCode
+    values: tuple[Value, ...] = Field(min_length=1)
+    nullable: bool = False
+
+    @model_validator(mode="after")
+    def _unique(self) -> ValueDomain:
+        if repeated := sorted({value for value in self.values if self.values.count(value) > 1}):
+            raise ValueError(f"values listed twice: {', '.join(repeated)}")
+        return self
+
+    def allows(self, value: Any) -> bool:
+        return (value is None and self.nullable) or value in self.values
+
+
+class DateRules(_Rule):
+    earliest: dt.date
+
+
+class PageCountRange(_Rule):
+    min: PositiveInt
+    max: PositiveInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PageCountRange:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class MetadataRules(_Rule):
+    """recordflow/metadata_rules.yaml: what a RecordDescription must satisfy."""
+
+    version: Literal[1]
+    refused: tuple[Refused, ...] = ()
+    required: tuple[RequiredElement, ...]
+    text: TextRules
+    max_length: tuple[MaxLength, ...]
+    keywords: KeywordRules
+    value_domains: dict[Element, ValueDomain]
+    conditional: tuple[ConditionalElement, ...] = ()
+    dates: DateRules
+    page_count: PageCountRange
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MetadataRules:
+        for section, elements in (
+            ("required", [rule.element for rule in self.required]),
+            ("max_length", [rule.element for rule in self.max_length]),
+        ):
+            if repeated := sorted({e for e in elements if elements.count(e) > 1}):
+                raise ValueError(f"{section} lists {', '.join(repeated)} more than once")
+        required = {rule.element for rule in self.required}
+        for rule in self.conditional:
+            if rule.element in required:
+                raise ValueError(f"conditional: {rule.element} is required anyway")
+            for name, values in rule.when.items():
+                self._within_domain(f"conditional {rule.element}: when {name}", name, values)
+        for refusal in self.refused:
+            domain = self.value_domains.get(refusal.element)
+            if domain is None:
+                raise ValueError(f"refused: {refusal.element} has no value domain")
+            self._within_domain(f"refused {refusal.element}", refusal.element, refusal.values)
+        return self
+
+    def _within_domain(self, where: str, element: str, values: tuple[str, ...]) -> None:
+        """A value outside the element's domain is rejected before this rule could see it."""
+        domain = self.value_domains.get(element)
+        if domain is not None and (outside := [v for v in values if v not in domain.values]):
+            raise ValueError(f"{where}: {', '.join(outside)} not in the value domain of {element}")
+
+    def required_elements(self, description: Mapping[str, Any]) -> list[str]:
+        """The elements this description must not leave empty: the required ones and the
+        conditional ones whose condition it meets."""
+        return [rule.element for rule in self.required] + [
+            rule.element for rule in self.conditional if rule.applies(description)
+        ]
+
+    def max_chars(self, element: str) -> int | None:
+        return next((rule.chars for rule in self.max_length if rule.element == element), None)
+
+
+def load_metadata_rules(path: Path) -> MetadataRules:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    try:
+        return MetadataRules.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: not valid metadata rules: {exc}") from exc
+
+
+def is_empty(value: Any) -> bool:
+    """Null, blank text or an empty list: a required element given no value."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, list | tuple) and not value
+
+
+# --- validation --------------------------------------------------------------------------
 def agency_for_topic(topic: str, registry: AgencyRegistry, topic_prefix: str = "") -> Agency:
     """The registered agency that owns an ingest topic `ingest.<code>.lifecycle.v1`."""
     name = topic.removeprefix(topic_prefix)
@@ -37,6 +219,7 @@ def validate_event(
     event: dict[str, Any],
     owner: Agency,
     registry: AgencyRegistry,
+    rules: MetadataRules,
     *,
     max_file_bytes: int,
     staging_bucket: str,
@@ -51,45 +234,109 @@ def validate_event(
             "agency-mismatch",
             f"event names agency {claimed!r} but arrived on {owner.code!r}'s topic",
         )
-    validate_description(event["description"], owner, today=today)
+    validate_description(event["description"], owner, rules, today=today)
     validate_components(
         event["components"], owner, max_file_bytes=max_file_bytes, staging_bucket=staging_bucket
     )
 
 
 def validate_description(
-    description: dict[str, Any], agency: Agency, *, today: dt.date | None = None
+    description: Mapping[str, Any],
+    agency: Agency,
+    rules: MetadataRules,
+    *,
+    today: dt.date | None = None,
 ) -> None:
+    """Raise RecordRejected for the first metadata rule the description breaks, in the order of
+    metadata_rules.yaml's sections."""
     today = today or dt.date.today()
-    for field, reason in (
-        ("title", "missing-title"),
-        ("responsible_party", "missing-responsible-party"),
-        ("document_type", "missing-document-type"),
-        ("unit_code", "missing-unit"),
-    ):
-        if not str(description.get(field) or "").strip():
-            raise RecordRejected(reason, f"required metadata element {field!r} is empty")
-    for field in ("title", "responsible_party", "document_number", "abstract"):
-        value = description.get(field)
-        if value and STRAY_CHARACTERS.search(value):
+    for refusal in rules.refused:
+        value = description.get(refusal.element)
+        if value in refusal.values:
             raise RecordRejected(
-                "stray-characters", f"{field!r} contains control or replacement characters"
+                refusal.reason,
+                f"records whose {refusal.element} is {value!r} are not accepted by this pipeline",
             )
-        if value and unicodedata.normalize("NFC", value) != value:
-            raise RecordRejected("not-normalized", f"{field!r} is not in Unicode NFC form")
-    if len(description["title"]) > MAX_TITLE_CHARS:
-        raise RecordRejected("title-too-long", f"title is longer than {MAX_TITLE_CHARS} characters")
+    for rule in rules.required:
+        if is_empty(description.get(rule.element)):
+            raise RecordRejected(
+                rule.reason, f"required metadata element {rule.element!r} is empty"
+            )
+    _validate_text(description, rules.text)
+    for limit in rules.max_length:
+        value = description.get(limit.element)
+        if value is not None and len(value) > limit.chars:
+            raise RecordRejected(
+                limit.reason, f"{limit.element} is longer than {limit.chars} characters"
+            )
+    _validate_keywords(description.get("keywords") or [], rules.keywords)
+    for element, domain in rules.value_domains.items():
+        value = description.get(element)
+        if not domain.allows(value):
+            raise RecordRejected(
+                domain.reason, f"{element} {value!r} is not one of {', '.join(domain.values)}"
+            )
+    for conditional in rules.conditional:
+        if conditional.applies(description) and is_empty(description.get(conditional.element)):
+            condition = " and ".join(
+                f"{name} is {description.get(name)!r}" for name in conditional.when
+            )
+            raise RecordRejected(
+                conditional.reason,
+                f"metadata element {conditional.element!r} is required when {condition}",
+            )
     if agency.unit(description["unit_code"]) is None:
         raise RecordRejected(
             "unknown-unit", f"unit {description['unit_code']!r} is not one of {agency.code}'s units"
         )
-    document_date: dt.date = description["document_date"]
+    _validate_dates(description["document_date"], description["year"], rules.dates, today)
+    pages = description.get("page_count")
+    if pages is not None and not rules.page_count.min <= pages <= rules.page_count.max:
+        raise RecordRejected(
+            "page-count-out-of-range",
+            f"page count {pages} is outside {rules.page_count.min}..{rules.page_count.max}",
+        )
+
+
+def _validate_text(description: Mapping[str, Any], text: TextRules) -> None:
+    for element in text.elements:
+        value = description.get(element)
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if not item:
+                continue
+            if text.stray_characters.search(item):
+                raise RecordRejected(
+                    "stray-characters", f"{element!r} contains control or replacement characters"
+                )
+            if unicodedata.normalize(text.normal_form, item) != item:
+                raise RecordRejected(
+                    "not-normalized", f"{element!r} is not in Unicode {text.normal_form} form"
+                )
+
+
+def _validate_keywords(keywords: list[str], rules: KeywordRules) -> None:
+    if len(keywords) > rules.max_count:
+        raise RecordRejected(
+            "too-many-keywords", f"{len(keywords)} keywords, more than {rules.max_count}"
+        )
+    for keyword in keywords:
+        if len(keyword) > rules.max_chars:
+            raise RecordRejected(
+                "value-too-long",
+                f"keyword {keyword[:20]!r}… is longer than {rules.max_chars} characters",
+            )
+
+
+def _validate_dates(document_date: dt.date, year: int, dates: DateRules, today: dt.date) -> None:
     if document_date > today:
         raise RecordRejected("future-date", f"document date {document_date} is in the future")
-    year = description["year"]
-    if not EARLIEST_YEAR <= year <= today.year:
+    if document_date < dates.earliest:
         raise RecordRejected(
-            "invalid-year", f"filing year {year} is outside {EARLIEST_YEAR}..{today.year}"
+            "date-too-early", f"document date {document_date} is before {dates.earliest}"
+        )
+    if not dates.earliest.year <= year <= today.year:
+        raise RecordRejected(
+            "invalid-year", f"filing year {year} is outside {dates.earliest.year}..{today.year}"
         )
     if document_date.year > year:
         raise RecordRejected(

@@ -14,16 +14,18 @@ from avro_schemas.codec import ARCHIVAL_RECORD, DEAD_LETTER, Codec, CodecError, 
 from recordflow.settings import Settings
 from recordflow.setup import register_schemas
 from recordflow.stack import Stack
+from topics.catalog import desired_topics
 
 
 def test_every_subject_is_backward_transitive(pipeline_settings: Settings) -> None:
     codec = Codec.from_url(pipeline_settings.schema_registry_url)
     subjects = [
-        s for s in codec.registry.get_subjects() if s.startswith(pipeline_settings.topic_prefix)
+        f"{spec.name}-value" for spec in desired_topics(pipeline_settings) if spec.value_schema
     ]
     assert f"{pipeline_settings.archival_ready_topic}-value" in subjects
     assert f"{pipeline_settings.ingest_topic('bgt')}-value" in subjects
     for subject in subjects:
+        assert codec.registry.get_latest_version(subject).schema_id > 0
         assert codec.registry.get_compatibility(subject) == "BACKWARD_TRANSITIVE"
 
 

@@ -21,6 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.clamd import ScanResult
+from recordflow.agencies import load_registry
+from recordflow.errors import RecordRejected
+from recordflow.settings import PACKAGE_DIR
 from streams.checks import (
     CHECKERS,
     DEFAULT_ITEMS_FILE,
@@ -36,9 +39,11 @@ from streams.checks import (
     load_items,
     mojibake,
 )
-from streams.validate import MAX_TITLE_CHARS
+from streams.validate import load_metadata_rules, validate_description
 
-ITEMS = load_items()
+RULES = load_metadata_rules(PACKAGE_DIR / "metadata_rules.yaml")
+ITEMS = load_items(metadata_rules=RULES)
+MAX_TITLE_CHARS = RULES.max_chars("title") or 0
 NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
 CONTENT = b"%PDF-1.7 the record's main document"
 SHA256 = hashlib.sha256(CONTENT).hexdigest()
@@ -143,7 +148,12 @@ CASES: list[Case] = [
     ("YJ-1-2", lambda: with_description(security_classification="保密"), FAIL, "not one of"),
     ("YJ-1-2", lambda: with_description(urgency="很急"), FAIL, "urgency 紧急程度 '很急'"),
     ("YJ-1-2", lambda: with_description(urgency="特急"), PASS, "元数据准确"),
-    ("YJ-1-2", lambda: with_description(document_type="tongzhi"), FAIL, "文种 'tongzhi' does not match"),
+    ("YJ-1-2", lambda: with_description(document_type="tongzhi"), FAIL,
+     "文种 'tongzhi' is not one of the 37 values of its domain"),
+    ("YJ-1-2", lambda: with_description(document_date=dt.date(1949, 9, 30), year=1949), FAIL,
+     "is before 1949-10-01"),
+    ("YJ-1-2", lambda: with_description(page_count=10_001), FAIL, "页数 10001 is not a whole number 1..10000"),
+    ("YJ-1-2", lambda: with_description(keywords=[f"词{n}" for n in range(21)]), FAIL, "21, more than 20"),
     ("YJ-1-2", lambda: with_description(language="zh-CN"), FAIL, "语种 'zh-CN'"),
     ("YJ-1-2", lambda: with_description(document_date=dt.date(2026, 7, 1)), FAIL, "in the future"),
     ("YJ-1-2", lambda: with_description(document_date="2026-01-20"), FAIL, "is not a date"),
@@ -194,6 +204,10 @@ CASES: list[Case] = [
     ("YJ-2-1", lambda: with_description(title="  "), FAIL, "missing: title 题名"),
     ("YJ-2-1", lambda: with_description(responsible_party=None, document_type=""), FAIL,
      "responsible_party 责任者, document_type 文种"),
+    ("YJ-2-1", lambda: with_description(document_type="请示", document_number=None), FAIL,
+     "missing: document_number 文件编号"),
+    ("YJ-2-1", lambda: with_description(document_type="会议纪要", document_number=None), PASS,
+     "all 8 required metadata elements present"),
     # YJ-2-2 content present
     ("YJ-2-2", evidence, PASS, "all 1 declared files received"),
     ("YJ-2-2", lambda: evidence(components=[]), FAIL, "no computer files"),
@@ -422,7 +436,7 @@ def test_an_item_without_a_checker_is_refused(tmp_path: Path) -> None:
     extra = {"code": "YJ-1-9", "zh": "新", "en": "new", "checks": "something new"}
     path = _write_items(tmp_path, lambda data: data["items"].append(extra))
     with pytest.raises(ValueError, match=r"no checker for items \['YJ-1-9'\]"):
-        load_items(path)
+        load_items(path, metadata_rules=RULES)
 
 
 def test_a_badly_coded_item_is_refused(tmp_path: Path) -> None:
@@ -430,7 +444,7 @@ def test_a_badly_coded_item_is_refused(tmp_path: Path) -> None:
         data["items"][0]["code"] = "GD-1-1"
 
     with pytest.raises(ValueError, match="not YJ-<property 1-4>-<n>"):
-        load_items(_write_items(tmp_path, recode))
+        load_items(_write_items(tmp_path, recode), metadata_rules=RULES)
 
 
 def test_a_format_problem_for_an_unlisted_item_is_refused(tmp_path: Path) -> None:
@@ -438,17 +452,85 @@ def test_a_format_problem_for_an_unlisted_item_is_refused(tmp_path: Path) -> Non
         data["formats"]["problem_items"]["unreadable"] = "YJ-3-9"
 
     with pytest.raises(ValueError, match=r"names items \['YJ-3-9'\]"):
-        load_items(_write_items(tmp_path, claim))
+        load_items(_write_items(tmp_path, claim), metadata_rules=RULES)
 
 
 def test_a_duplicate_item_is_refused(tmp_path: Path) -> None:
     path = _write_items(tmp_path, lambda data: data["items"].append(data["items"][0]))
     with pytest.raises(ValueError, match="duplicate item codes"):
-        load_items(path)
+        load_items(path, metadata_rules=RULES)
 
 
 def test_the_shipped_items_load_unchanged_through_a_round_trip(tmp_path: Path) -> None:
-    assert load_items(_write_items(tmp_path, lambda data: None)) == ITEMS
+    assert load_items(_write_items(tmp_path, lambda data: None), metadata_rules=RULES) == ITEMS
+
+
+def test_metadata_rules_in_the_check_items_are_refused(tmp_path: Path) -> None:
+    """The value lists the metadata items check against are intake's, never a copy."""
+
+    def copy_rules(data: dict[str, Any]) -> None:
+        data["metadata"] = {"value_domains": {"urgency": ["特急"]}}
+
+    with pytest.raises(ValueError, match=r"metadata rules live in metadata_rules\.yaml"):
+        load_items(_write_items(tmp_path, copy_rules), metadata_rules=RULES)
+
+
+# --- the metadata items and intake agree -------------------------------------------------
+REGISTRY = load_registry(PACKAGE_DIR / "agencies.yaml")
+BGT = REGISTRY.get("bgt")
+
+
+def _intake_accepts(**changes: Any) -> bool:
+    assert BGT is not None
+    try:
+        validate_description(description(**changes), BGT, RULES, today=NOW.date())
+    except RecordRejected:
+        return False
+    return True
+
+
+def _receipt_passes(**changes: Any) -> bool:
+    report = check(with_description(**changes))
+    return report.item("YJ-1-2").result == PASS and report.item("YJ-2-1").result == PASS
+
+
+def test_the_metadata_items_read_intakes_rules() -> None:
+    assert ITEMS.metadata is RULES
+
+
+# Description changes both judge; the classified 密级 are left out on purpose: they are accurate
+# metadata (YJ-1-2 passes them) that intake refuses outright (classified-not-accepted).
+AGREEMENT: list[dict[str, Any]] = [
+    *({element: value} for element, domain in RULES.value_domains.items()
+      for value in domain.values if value not in ("秘密", "机密", "绝密")),
+    *({element: value + "?"} for element, domain in RULES.value_domains.items()
+      for value in domain.values[:2]),
+    {"urgency": None},
+    *({rule.element: "题" * rule.chars} for rule in RULES.max_length),
+    *({rule.element: "题" * (rule.chars + 1)} for rule in RULES.max_length),
+    *({rule.element: None if rule.element != "title" else " "} for rule in RULES.required
+      if rule.element not in ("document_date", "year")),
+    {"document_type": "函", "document_number": None},
+    {"document_type": "纪要", "document_number": None},
+    {"keywords": [f"词{n}" for n in range(RULES.keywords.max_count)]},
+    {"keywords": [str(n) for n in range(RULES.keywords.max_count + 1)]},
+    {"keywords": ["词" * RULES.keywords.max_chars]},
+    {"keywords": ["词" * (RULES.keywords.max_chars + 1)]},
+    {"page_count": RULES.page_count.min}, {"page_count": RULES.page_count.min - 1},
+    {"page_count": RULES.page_count.max}, {"page_count": RULES.page_count.max + 1},
+    {"document_date": RULES.dates.earliest, "year": RULES.dates.earliest.year},
+    {"document_date": RULES.dates.earliest - dt.timedelta(days=1),
+     "year": RULES.dates.earliest.year},
+    {"document_date": NOW.date() + dt.timedelta(days=1), "year": NOW.year},
+    {"year": RULES.dates.earliest.year - 1}, {"year": NOW.year + 1},
+    {"title": "通知\x0b"}, {"title": "Cafe\u0301"}, {"abstract": "摘要\ufffd"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", AGREEMENT, ids=lambda changes: repr(changes)[:60])
+def test_intake_and_the_receipt_check_agree(changes: dict[str, Any]) -> None:
+    """What intake accepts, the metadata items pass; what it rejects, one of them fails."""
+    assert _intake_accepts(**changes) == _receipt_passes(**changes)
 
 
 # --- mojibake, over many inputs ----------------------------------------------------------

@@ -31,10 +31,11 @@ from recordflow.samples import (
 from recordflow.settings import PACKAGE_DIR
 from streams.classify import classify, load_schedules
 from streams.register import verify
-from streams.validate import validate_event
+from streams.validate import load_metadata_rules, validate_event
 
 REGISTRY = load_registry(PACKAGE_DIR / "agencies.yaml")
 SCHEDULES = load_schedules(PACKAGE_DIR / "retention")
+RULES = load_metadata_rules(PACKAGE_DIR / "metadata_rules.yaml")
 STAGING = "staging"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 GOOD = [sample for sample in SAMPLES if sample.bad is None]
@@ -99,7 +100,12 @@ def event_for(sample: Sample, directory: Path) -> dict[str, Any]:
 
 def validate(event: dict[str, Any], sample: Sample) -> None:
     validate_event(
-        event, owner_of(sample), REGISTRY, max_file_bytes=MAX_FILE_BYTES, staging_bucket=STAGING
+        event,
+        owner_of(sample),
+        REGISTRY,
+        RULES,
+        max_file_bytes=MAX_FILE_BYTES,
+        staging_bucket=STAGING,
     )
 
 

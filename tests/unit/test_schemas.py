@@ -26,6 +26,7 @@ from avro_schemas.codec import (
     ARCHIVAL_RECORD,
     DEAD_LETTER,
     DOCUMENT_LIFECYCLE_EVENT,
+    PRESERVATION_ALERT,
     RECORD_TYPES,
     RETENTION_REVIEW,
     SCHEMA_DIR,
@@ -240,6 +241,7 @@ def test_topics_carry_the_record_types_the_design_names() -> None:
     assert by_topic["records.catalog.v1"] == {ARCHIVAL_RECORD}
     assert by_topic["records.deadletter.v1"] == {DEAD_LETTER}
     assert by_topic["records.retention-review.v1"] == {RETENTION_REVIEW}
+    assert by_topic["records.preservation-alert.v1"] == {PRESERVATION_ALERT}
 
 
 # --- data: every version reads every earlier one -------------------------------------------
@@ -495,11 +497,36 @@ def retention_review_record() -> dict[str, Any]:
     return item
 
 
+def preservation_alert_record() -> dict[str, Any]:
+    code = archival_record()["reference_code"]
+    return {
+        "reference_code": code,
+        "agency_code": "zjj",
+        "stage": "CQ",
+        "problems": [
+            {
+                "code": "checksum-mismatch",
+                "detail": f"关于申请老旧小区改造专项资金的请示.pdf: SHA256 recorded {SHA256}, "
+                f"the stored bytes give {SM3}",
+                "sequence": 1,
+            },
+            {
+                "code": "retention-weakened",
+                "detail": f"package archive/Z109/2026/{code}/package-….tar: retained until "
+                "2030-01-01, the record needs 2057-01-01",
+                "sequence": None,
+            },
+        ],
+        "checked_at": FILED_AT + dt.timedelta(days=365),
+    }
+
+
 REALISTIC = {
     DOCUMENT_LIFECYCLE_EVENT: lifecycle_event,
     ARCHIVAL_RECORD: archival_record,
     DEAD_LETTER: dead_letter_record,
     RETENTION_REVIEW: retention_review_record,
+    PRESERVATION_ALERT: preservation_alert_record,
 }
 
 

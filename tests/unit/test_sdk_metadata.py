@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from connectors import sdk
 from connectors.sdk import (
     DESCRIPTION_FIELDS,
     EVENT_FIELDS,
     EVENT_NAMESPACE,
+    FileToSubmit,
+    Submitter,
     description_from_metadata,
     event_id_for,
 )
 from recordflow.errors import SubmitError
+from recordflow.settings import Settings
 
 METADATA: dict[str, Any] = {
     "document_id": "ZJJ-2026-0041",
@@ -238,3 +243,44 @@ def test_order_of_files_matters() -> None:
     assert event_id_for("zjj", "D", "FILED", [first, second]) != event_id_for(
         "zjj", "D", "FILED", [second, first]
     )
+
+
+# --- the Submitter checks metadata before it uploads anything -----------------------------
+class _NoProducer:
+    """Stands in for confluent_kafka.Producer: these tests never reach Kafka."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"security_classification": "机密"}, "classified-not-accepted"),
+        ({"document_number": None}, "missing-document-number"),  # a 请示 has its 文号
+        ({"document_type": "请求"}, "unknown-document-type"),
+    ],
+)
+def test_a_refused_submission_uploads_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, changes: dict[str, Any], reason: str
+) -> None:
+    monkeypatch.setattr(sdk, "Producer", _NoProducer)
+    submitter = Submitter(Settings(kafka_bootstrap="127.0.0.1:9"))
+    staged: list[object] = []
+
+    def stage(*args: object) -> list[dict[str, Any]]:
+        staged.append(args)
+        return []
+
+    monkeypatch.setattr(submitter, "stage", stage)
+    document = tmp_path / "请示.pdf"
+    document.write_bytes(b"%PDF-1.7")
+
+    with pytest.raises(SubmitError, match=f"^{reason}: "):
+        submitter.submit("zjj", [FileToSubmit(document)], {**METADATA, **changes})
+    assert staged == []
+
+    # The same submission with good metadata gets as far as staging its file.
+    with pytest.raises(SubmitError, match=r"^no-content: "):  # the stand-in staged nothing
+        submitter.submit("zjj", [FileToSubmit(document)], METADATA)
+    assert len(staged) == 1

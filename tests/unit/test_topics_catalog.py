@@ -37,6 +37,7 @@ EXPECTED_RECORD_TYPES = {
     "records.catalog.v1": "archival_record",
     "records.deadletter.v1": "dead_letter",
     "records.retention-review.v1": "retention_review",
+    "records.preservation-alert.v1": "preservation_alert",
     "recordflow.register.v1": "document_lifecycle_event",
     "recordflow.item-numbers.changelog": None,
 }
@@ -82,6 +83,7 @@ def test_names_match_settings() -> None:
         settings.catalog_topic,
         settings.deadletter_topic,
         settings.review_topic,
+        settings.preservation_alert_topic,
         settings.register_topic,
         settings.item_numbers_changelog_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
@@ -136,6 +138,8 @@ def test_topic_properties() -> None:
     assert changelog.value_schema is None
     assert specs["records.archival-ready.v1"].partitions == 6
     assert specs["records.deadletter.v1"].config["retention.ms"] == str(90 * 24 * 3600 * 1000)
+    alerts = specs["records.preservation-alert.v1"]
+    assert alerts.config == {"cleanup.policy": "delete", "retention.ms": "-1"}  # kept forever
     assert all(spec.replication_factor == 1 for spec in specs.values())
 
 

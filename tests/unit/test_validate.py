@@ -1,35 +1,60 @@
-"""Validation of decoded lifecycle events (streams/validate.py): every rule has an input that
-passes it and one that breaks it with the exact reason code."""
+"""Validation of decoded lifecycle events (streams/validate.py) and the metadata rules it reads
+(recordflow/metadata_rules.yaml): every rule has an input that passes it and one that breaks it
+with the exact reason code, every entry of the YAML included; a malformed rules file fails to load,
+saying where."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from recordflow.agencies import Agency, load_registry
 from recordflow.errors import RecordRejected
-from recordflow.settings import PACKAGE_DIR
+from recordflow.settings import PACKAGE_DIR, Settings
+from streams.classify import load_schedules
 from streams.validate import (
-    EARLIEST_YEAR,
-    MAX_TITLE_CHARS,
+    MetadataRules,
     agency_for_topic,
+    description_elements,
+    load_metadata_rules,
     validate_components,
     validate_description,
     validate_event,
 )
 
+RULES_FILE = PACKAGE_DIR / "metadata_rules.yaml"
+RULES = load_metadata_rules(RULES_FILE)
 REGISTRY = load_registry(PACKAGE_DIR / "agencies.yaml")
 TODAY = dt.date(2026, 6, 30)
 STAGING = "staging"
 MAX_FILE_BYTES = 10_000
 SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+MAX_TITLE_CHARS = 500
+EARLIEST = dt.date(1949, 10, 1)
+
+# Every reason code description validation can give. Reason codes end up in dead-letter records,
+# logs and metric labels: a change here is a change to what operators and dashboards see.
+DESCRIPTION_REASONS = {
+    "classified-not-accepted",
+    "missing-title", "missing-responsible-party", "missing-document-type", "missing-unit",
+    "missing-document-date", "missing-year", "missing-security-class", "missing-language",
+    "stray-characters", "not-normalized",
+    "title-too-long", "value-too-long", "too-many-keywords",
+    "unknown-document-type", "unknown-security-class", "unknown-urgency", "unknown-language",
+    "missing-document-number",
+    "unknown-unit",
+    "future-date", "date-too-early", "invalid-year",
+    "page-count-out-of-range",
+}  # fmt: skip
 
 
 def agency(code: str = "bgt") -> Agency:
@@ -97,6 +122,7 @@ def check(candidate: dict[str, Any], owner: str = "bgt") -> None:
         candidate,
         agency(owner),
         REGISTRY,
+        RULES,
         max_file_bytes=MAX_FILE_BYTES,
         staging_bucket=STAGING,
         today=TODAY,
@@ -109,38 +135,85 @@ def reason_of(candidate: dict[str, Any], owner: str = "bgt") -> str:
     return caught.value.reason
 
 
+def validate(candidate: dict[str, Any], owner: str = "bgt") -> None:
+    validate_description(candidate, agency(owner), RULES, today=TODAY)
+
+
 def test_the_reference_event_passes() -> None:
     check(event())
 
 
-# --- description -------------------------------------------------------------------------
+# --- description: the rules, by hand ----------------------------------------------------
 # (rule, description changes that pass it, description changes that break it, reason)
 DESCRIPTION_RULES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
+    ("classified", {"security_classification": "内部"}, {"security_classification": "秘密"},
+     "classified-not-accepted"),
+    ("classified-first", {"security_classification": "非密", "title": "题"},
+     {"security_classification": "绝密", "title": ""}, "classified-not-accepted"),
     ("title", {"title": "题"}, {"title": "   "}, "missing-title"),
     ("title-none", {"title": "题"}, {"title": None}, "missing-title"),
     ("responsible", {"responsible_party": "办公厅"}, {"responsible_party": ""},
      "missing-responsible-party"),
     ("document-type", {"document_type": "函"}, {"document_type": " "}, "missing-document-type"),
     ("unit", {"unit_code": "MSK"}, {"unit_code": ""}, "missing-unit"),
-    ("stray-title", {"title": "第一行\n第二行\t续"}, {"title": "通知\x00"}, "stray-characters"),
+    ("date", {"document_date": dt.date(2026, 1, 1)}, {"document_date": None},
+     "missing-document-date"),
+    ("year", {"year": 2026}, {"year": None}, "missing-year"),
+    ("security", {"security_classification": "内部"}, {"security_classification": ""},
+     "missing-security-class"),
+    ("language", {"language": "en"}, {"language": None}, "missing-language"),
+    ("stray-title", {"title": "第一行\n第二行\t续\r"}, {"title": "通知\x00"}, "stray-characters"),
     ("stray-party", {"responsible_party": "办公厅"}, {"responsible_party": "办公厅\x1b"},
      "stray-characters"),
     ("stray-number", {"document_number": "〔2026〕3号"}, {"document_number": "〔2026〕\ufffd号"},
      "stray-characters"),
     ("stray-abstract", {"abstract": "摘要\n第二段"}, {"abstract": "摘要\x7f"}, "stray-characters"),
+    ("stray-keyword", {"keywords": ["值班", "春节"]}, {"keywords": ["值班", "春\x0c节"]},
+     "stray-characters"),
     ("nfc-title", {"title": "Caf\u00e9"}, {"title": "Cafe\u0301"}, "not-normalized"),
     ("nfc-abstract", {"abstract": "\u00c5"}, {"abstract": "A\u030a"}, "not-normalized"),
+    ("nfc-keyword", {"keywords": ["\u00c5"]}, {"keywords": ["A\u030a"]}, "not-normalized"),
     ("title-length", {"title": "题" * MAX_TITLE_CHARS}, {"title": "题" * (MAX_TITLE_CHARS + 1)},
      "title-too-long"),
+    ("number-length", {"document_number": "号" * 100}, {"document_number": "号" * 101},
+     "value-too-long"),
+    ("party-length", {"responsible_party": "厅" * 200}, {"responsible_party": "厅" * 201},
+     "value-too-long"),
+    ("abstract-length", {"abstract": "摘" * 2000}, {"abstract": "摘" * 2001}, "value-too-long"),
+    ("keyword-length", {"keywords": ["词" * 50]}, {"keywords": ["词" * 51]}, "value-too-long"),
+    ("keyword-count", {"keywords": [f"词{n}" for n in range(20)]},
+     {"keywords": [f"词{n}" for n in range(21)]}, "too-many-keywords"),
+    ("no-keywords", {"keywords": []}, {"keywords": [f"词{n}" for n in range(99)]},
+     "too-many-keywords"),
+    ("document-type-domain", {"document_type": "备忘录"}, {"document_type": "通知书"},
+     "unknown-document-type"),
+    ("old-minutes-name", {"document_type": "会议纪要"}, {"document_type": "会议记要"},
+     "unknown-document-type"),
+    ("security-domain", {"security_classification": "内部"}, {"security_classification": "保密"},
+     "unknown-security-class"),
+    ("urgency-domain", {"urgency": "特急"}, {"urgency": "很急"}, "unknown-urgency"),
+    ("urgency-null", {"urgency": None}, {"urgency": ""}, "unknown-urgency"),
+    ("language-domain", {"language": "bo"}, {"language": "zh-CN"}, "unknown-language"),
+    ("language-case", {"language": "en"}, {"language": "EN"}, "unknown-language"),
+    ("number-for-request", {"document_type": "请示", "document_number": "市建请〔2026〕41号"},
+     {"document_type": "请示", "document_number": None}, "missing-document-number"),
+    ("number-for-letter", {"document_type": "函", "document_number": "（2026）市中法函字第219号"},
+     {"document_type": "函", "document_number": "  "}, "missing-document-number"),
+    ("no-number-for-minutes", {"document_type": "会议纪要", "document_number": None},
+     {"document_type": "通知", "document_number": None}, "missing-document-number"),
     ("unit-known", {"unit_code": "DCS"}, {"unit_code": "GHK"}, "unknown-unit"),
     ("future-date", {"document_date": TODAY}, {"document_date": TODAY + dt.timedelta(days=1)},
      "future-date"),
-    ("year-earliest", {"year": EARLIEST_YEAR, "document_date": dt.date(EARLIEST_YEAR, 10, 1)},
-     {"year": EARLIEST_YEAR - 1, "document_date": dt.date(EARLIEST_YEAR - 1, 10, 1)},
-     "invalid-year"),
+    ("earliest-date", {"document_date": EARLIEST, "year": EARLIEST.year},
+     {"document_date": EARLIEST - dt.timedelta(days=1), "year": EARLIEST.year}, "date-too-early"),
+    ("year-earliest", {"year": EARLIEST.year, "document_date": EARLIEST},
+     {"year": EARLIEST.year - 1, "document_date": EARLIEST}, "invalid-year"),
     ("year-future", {"year": TODAY.year}, {"year": TODAY.year + 1}, "invalid-year"),
     ("year-before-date", {"year": 2026, "document_date": dt.date(2025, 12, 31)},
      {"year": 2025, "document_date": dt.date(2026, 1, 2)}, "invalid-year"),
+    ("page-count-min", {"page_count": 1}, {"page_count": 0}, "page-count-out-of-range"),
+    ("page-count-max", {"page_count": 10_000}, {"page_count": 10_001}, "page-count-out-of-range"),
+    ("page-count-none", {"page_count": None}, {"page_count": -3}, "page-count-out-of-range"),
 ]  # fmt: skip
 
 
@@ -154,9 +227,135 @@ def test_description_rule(passes: dict[str, Any], breaks: dict[str, Any], reason
     assert reason_of(event(description=description(**breaks))) == reason
 
 
+def test_every_reason_code_has_a_hand_written_case() -> None:
+    assert {rule[3] for rule in DESCRIPTION_RULES} == DESCRIPTION_REASONS
+
+
+# --- description: every rule of the YAML -------------------------------------------------
+Case = tuple[str, dict[str, Any], dict[str, Any], str]
+
+
+def _other_value(element: str) -> str:
+    """A value the element's domain does not hold."""
+    return "未知" if element != "language" else "xx"
+
+
+def yaml_cases(rules: MetadataRules) -> Iterator[tuple[str, Case]]:
+    """(section, case) for every entry of the rules: changes that pass the entry, changes that
+    break it, and the reason the YAML (or, for fixed codes, the code) gives."""
+    refused = {(r.element, v) for r in rules.refused for v in r.values}
+    passes: dict[str, Any]
+    breaks: dict[str, Any]
+    for rule in rules.refused:
+        allowed = next(
+            v for v in rules.value_domains[rule.element].values if (rule.element, v) not in refused
+        )
+        for value in rule.values:
+            passes, breaks = {rule.element: allowed}, {rule.element: value}
+            yield "refused", (f"refused:{value}", passes, breaks, rule.reason)
+    for required in rules.required:
+        breaks = {required.element: None}
+        yield "required", (f"required:{required.element}", {}, breaks, required.reason)
+    for element in rules.text.elements:
+        wrap: Callable[[str], Any] = (lambda v: [v]) if element == "keywords" else (lambda v: v)
+        clean = {element: wrap("Caf\u00e9 通知")}
+        stray, decomposed = {element: wrap("通知\x01")}, {element: wrap("Cafe\u0301")}
+        yield "text", (f"stray:{element}", clean, stray, "stray-characters")
+        yield "text", (f"normal-form:{element}", clean, decomposed, "not-normalized")
+    for limit in rules.max_length:
+        passes, breaks = (
+            {limit.element: "文" * limit.chars},
+            {limit.element: "文" * (limit.chars + 1)},
+        )
+        yield "max_length", (f"length:{limit.element}", passes, breaks, limit.reason)
+    count, chars = rules.keywords.max_count, rules.keywords.max_chars
+    passes = {"keywords": [f"词{n}" for n in range(count)]}
+    breaks = {"keywords": [f"词{n}" for n in range(count + 1)]}
+    yield "keywords", ("keywords:count", passes, breaks, "too-many-keywords")
+    passes, breaks = {"keywords": ["词" * chars]}, {"keywords": ["词" * (chars + 1)]}
+    yield "keywords", ("keywords:chars", passes, breaks, "value-too-long")
+    for element, domain in rules.value_domains.items():
+        breaks = {element: _other_value(element)}
+        for value in domain.values:
+            if (element, value) not in refused:
+                yield (
+                    "value_domains",
+                    (f"{element}={value}", {element: value}, breaks, domain.reason),
+                )
+        if domain.nullable:
+            yield "value_domains", (f"{element}=null", {element: None}, breaks, domain.reason)
+    for conditional in rules.conditional:
+        missing: dict[str, Any] = {conditional.element: None}
+        for name, values in conditional.when.items():
+            for value in values:  # required: given passes, missing breaks
+                passes, breaks = {name: value}, {name: value, **missing}
+                yield "conditional", (f"{conditional.element}:{name}={value}", passes, breaks,
+                                      conditional.reason)  # fmt: skip
+            for value in rules.value_domains[name].values:
+                if value not in values and (name, value) not in refused:  # not required
+                    passes, breaks = {name: value, **missing}, {name: values[0], **missing}
+                    yield "conditional", (f"{conditional.element}:{name}={value}", passes, breaks,
+                                          conditional.reason)  # fmt: skip
+    earliest = rules.dates.earliest
+    passes = {"document_date": earliest, "year": earliest.year}
+    breaks = {"document_date": earliest - dt.timedelta(days=1), "year": earliest.year}
+    yield "dates", ("dates:earliest", passes, breaks, "date-too-early")
+    breaks = {"document_date": earliest, "year": earliest.year - 1}
+    yield "dates", ("dates:year", passes, breaks, "invalid-year")
+    least, most = rules.page_count.min, rules.page_count.max
+    pages = "page-count-out-of-range"
+    yield "page_count", ("pages:min", {"page_count": least}, {"page_count": least - 1}, pages)
+    yield "page_count", ("pages:max", {"page_count": most}, {"page_count": most + 1}, pages)
+
+
+YAML_CASES = list(yaml_cases(RULES))
+
+
+@pytest.mark.parametrize(
+    ("passes", "breaks", "reason"),
+    [case[1:] for _, case in YAML_CASES],
+    ids=[case[0] for _, case in YAML_CASES],
+)
+def test_every_yaml_rule(passes: dict[str, Any], breaks: dict[str, Any], reason: str) -> None:
+    validate(description(**passes))
+    with pytest.raises(RecordRejected) as caught:
+        validate(description(**breaks))
+    assert caught.value.reason == reason, caught.value.message
+
+
+def test_every_section_of_the_yaml_has_cases() -> None:
+    sections = set(MetadataRules.model_fields) - {"version"}
+    assert {section for section, _ in YAML_CASES} == sections
+
+
+def test_the_yaml_gives_only_known_reason_codes() -> None:
+    assert {case[3] for _, case in YAML_CASES} <= DESCRIPTION_REASONS
+
+
+def test_the_shipped_rules_are_the_settings_default() -> None:
+    assert Settings().metadata_rules_file == RULES_FILE
+
+
+def test_every_document_type_a_retention_schedule_names_is_in_the_value_domain() -> None:
+    schedules = load_schedules(PACKAGE_DIR / "retention")
+    named = {
+        document_type
+        for ruleset in (schedules.city, *schedules.agencies.values())
+        for rule in ruleset.rules
+        for document_type in rule.document_types
+    }
+    assert named <= set(RULES.value_domains["document_type"].values)
+
+
+def test_the_yaml_names_only_description_elements() -> None:
+    assert "title" in description_elements()
+    assert set(description()) == set(description_elements())
+
+
+# --- description: order and messages -----------------------------------------------------
 def test_description_rules_report_the_validate_stage() -> None:
     with pytest.raises(RecordRejected) as caught:
-        validate_description(description(title=""), agency(), today=TODAY)
+        validate(description(title=""))
     assert caught.value.stage == "validate"
     assert "title" in caught.value.message
 
@@ -166,10 +365,22 @@ def test_first_broken_rule_decides() -> None:
     assert reason_of(event(description=description(title="", unit_code="XXX"))) == "missing-title"
 
 
+def test_a_missing_document_number_names_the_condition() -> None:
+    with pytest.raises(RecordRejected, match="required when document_type is '批复'"):
+        validate(description(document_type="批复", document_number=None))
+
+
+def test_an_unknown_value_names_the_domain() -> None:
+    with pytest.raises(RecordRejected, match="not one of 特急, 加急, 特提, 平急"):
+        validate(description(urgency="很急"))
+
+
 def test_today_defaults_to_the_real_date() -> None:
     tomorrow = dt.date.today() + dt.timedelta(days=1)
     with pytest.raises(RecordRejected, match="in the future") as caught:
-        validate_description(description(document_date=tomorrow, year=tomorrow.year), agency())
+        validate_description(
+            description(document_date=tomorrow, year=tomorrow.year), agency(), RULES
+        )
     assert caught.value.reason == "future-date"
 
 
@@ -194,7 +405,7 @@ def test_any_stray_character_is_rejected(field: str, text: str, stray: str, at: 
     position = at % (len(text) + 1)
     value = text[:position] + stray + text[position:]
     with pytest.raises(RecordRejected) as caught:
-        validate_description(description(**{field: value}), agency(), today=TODAY)
+        validate(description(**{field: value}))
     assert caught.value.reason == "stray-characters"
 
 
@@ -202,36 +413,122 @@ def test_any_stray_character_is_rejected(field: str, text: str, stray: str, at: 
 def test_printable_normalized_metadata_passes(title: str, abstract: str | None) -> None:
     title = unicodedata.normalize("NFC", title)
     abstract = abstract and unicodedata.normalize("NFC", abstract)
-    validate_description(description(title=title, abstract=abstract), agency(), today=TODAY)
+    validate(description(title=title, abstract=abstract))
 
 
 @given(
     year=st.integers(min_value=1800, max_value=2100),
-    document_year=st.integers(min_value=1800, max_value=2100),
+    document_date=st.dates(min_value=dt.date(1800, 1, 1), max_value=dt.date(2100, 12, 31)),
 )
-def test_year_rule(year: int, document_year: int) -> None:
-    candidate = description(year=year, document_date=dt.date(document_year, 1, 1))
-    valid = EARLIEST_YEAR <= year <= TODAY.year and document_year <= year
-    if valid:
-        validate_description(candidate, agency(), today=TODAY)
+def test_date_and_year_rules(year: int, document_date: dt.date) -> None:
+    candidate = description(year=year, document_date=document_date)
+    if document_date > TODAY:
+        expected = "future-date"
+    elif document_date < EARLIEST:
+        expected = "date-too-early"
+    elif not EARLIEST.year <= year <= TODAY.year or document_date.year > year:
+        expected = "invalid-year"
+    else:
+        validate(candidate)
         return
     with pytest.raises(RecordRejected) as caught:
-        validate_description(candidate, agency(), today=TODAY)
-    assert caught.value.reason in ("invalid-year", "future-date")
-    if document_year <= TODAY.year:
-        assert caught.value.reason == "invalid-year"
+        validate(candidate)
+    assert caught.value.reason == expected
 
 
 @pytest.mark.parametrize("code", [a.code for a in REGISTRY.agencies])
 def test_units_are_checked_against_the_agencys_own_list(code: str) -> None:
     owner = agency(code)
     for unit in owner.units:
-        validate_description(description(unit_code=unit.code), owner, today=TODAY)
+        validate(description(unit_code=unit.code), code)
     foreign = {u.code for a in REGISTRY.agencies for u in a.units} - {u.code for u in owner.units}
     for unit_code in foreign:
         with pytest.raises(RecordRejected) as caught:
-            validate_description(description(unit_code=unit_code), owner, today=TODAY)
+            validate(description(unit_code=unit_code), code)
         assert caught.value.reason == "unknown-unit"
+
+
+# --- the rules file ----------------------------------------------------------------------
+def _write_rules(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    data = yaml.safe_load(RULES_FILE.read_text("utf-8"))
+    change(data)
+    path = tmp_path / "metadata_rules.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return path
+
+
+def test_the_shipped_rules_load_unchanged_through_a_round_trip(tmp_path: Path) -> None:
+    assert load_metadata_rules(_write_rules(tmp_path, lambda data: None)) == RULES
+
+
+def _set(*path: str | int, to: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        node: Any = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = to
+
+    return change
+
+
+def _delete(key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda data: data.pop(key)
+
+
+# (what is wrong, the change, what the error must say)
+MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("unknown-section", _set("colours", to=["红"]), r"colours\s+Extra inputs are not permitted"),
+    ("unknown-rule-key", _set("value_domains", "urgency", "default", to="特急"),
+     r"value_domains\.urgency\.default\s+Extra inputs are not permitted"),
+    ("unknown-required-key", _set("required", 0, "severity", to="high"),
+     r"required\.0\.severity\s+Extra inputs"),
+    ("missing-section", _delete("dates"), r"dates\s+Field required"),
+    ("version", _set("version", to=2), r"version\s+Input should be 1"),
+    ("unknown-element", _set("required", 0, "element", to="titel"),
+     r"required\.0\.element\s+Value error, 'titel' is not an element of RecordDescription"),
+    ("unknown-domain-element", _set("value_domains", "colour", to={"reason": "x", "values": ["红"]}),
+     r"'colour' is not an element"),
+    ("reason-code", _set("required", 0, "reason", to="Missing Title"),
+     r"required\.0\.reason\s+String should match pattern"),
+    ("no-reason", _set("required", 0, to={"element": "title"}), r"required\.0\.reason\s+Field required"),
+    ("bad-regex", _set("text", "stray_characters", to="[\\x00-"), r"text\.stray_characters"),
+    ("normal-form", _set("text", "normal_form", to="NFX"), r"text\.normal_form"),
+    ("zero-length", _set("max_length", 0, "chars", to=0), r"max_length\.0\.chars\s+Input should be greater than 0"),
+    ("length-twice", lambda data: data["max_length"].append(data["max_length"][0]),
+     r"max_length lists title more than once"),
+    ("required-twice", lambda data: data["required"].append(data["required"][0]),
+     r"required lists title more than once"),
+    ("empty-domain", _set("value_domains", "urgency", "values", to=[]), r"values\s+Tuple should have at least 1"),
+    ("domain-value-twice", _set("value_domains", "urgency", "values", to=["特急", "特急"]),
+     r"values listed twice: 特急"),
+    ("domain-not-text", _set("value_domains", "language", "values", to=["zh", False]),
+     r"value_domains\.language\.values\.1\s+Input should be a valid string"),
+    ("refused-outside-domain", _set("refused", 0, "values", to=["秘密", "顶级"]),
+     r"refused security_classification: 顶级 not in the value domain"),
+    ("refused-without-domain", _set("refused", 0, "element", to="title"),
+     r"refused: title has no value domain"),
+    ("condition-outside-domain", _set("conditional", 0, "when", "document_type", to=["通知", "通知书"]),
+     r"when document_type: 通知书 not in the value domain of document_type"),
+    ("condition-on-unknown", _set("conditional", 0, "when", to={"doc_type": ["通知"]}),
+     r"'doc_type' is not an element"),
+    ("conditional-but-required", _set("conditional", 0, "element", to="title"),
+     r"conditional: title is required anyway"),
+    ("pages-reversed", _set("page_count", to={"min": 10, "max": 1}), r"min 10 is greater than max 1"),
+    ("earliest-not-a-date", _set("dates", "earliest", to="the founding"), r"dates\.earliest"),
+    ("no-sections", lambda data: data.clear(), r"Field required"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "says"), [case[1:] for case in MALFORMED], ids=[case[0] for case in MALFORMED]
+)
+def test_malformed_rules_fail_to_load_and_say_where(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], says: str
+) -> None:
+    path = _write_rules(tmp_path, change)
+    with pytest.raises(ValueError, match=says) as caught:
+        load_metadata_rules(path)
+    assert str(path) in str(caught.value)
 
 
 # --- agency ------------------------------------------------------------------------------

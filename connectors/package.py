@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from minio.error import S3Error
 
 from connectors.storage import CHUNK, Storage, safe_filename
+from recordflow.errors import ReasonedError
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 RESERVED_TAG_FILES = ("bagit.txt", "bag-info.txt", "fetch.txt")
@@ -70,17 +71,9 @@ MAIN_FLAG = {True: "正本", False: "附件"}
 DIGEST_NAMES = {"SHA256": "SHA-256", "SM3": "SM3"}
 
 
-class PackageError(Exception):
+class PackageError(ReasonedError):
     """A package that cannot be built or exported as it is: missing objects, a digest that does
     not match the manifest, a malformed package. `reason` is a stable code for logs and metrics."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
 
 
 @dataclass(frozen=True)

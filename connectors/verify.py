@@ -37,6 +37,7 @@ from minio.error import S3Error
 from avro_schemas.codec import PRESERVATION_ALERT, Codec, Subject
 from connectors.package import CST, bag_path, s3_url
 from connectors.storage import CHUNK, Storage, safe_filename
+from recordflow.errors import ReasonedError
 from recordflow.settings import Settings
 
 STAGE = "CQ"  # DA/T 70: 长期保存 long-term preservation
@@ -65,17 +66,9 @@ MISSING = ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "InvalidArgument")
 DELIVERY_TIMEOUT_S = 30.0
 
 
-class VerifyError(Exception):
+class VerifyError(ReasonedError):
     """The check could not be done (storage or Kafka unreachable, access refused): says nothing
     about the records. `reason` is a stable code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,20 @@ def _catalog(settings: Settings) -> dict[str, dict[str, Any]]:
         raise fail(f"cannot read {settings.catalog_topic}: {exc}") from exc
 
 
+def _record(settings: Settings, code: str) -> dict[str, Any]:
+    """One archived record by its reference code; a malformed code is a usage error."""
+    from streams.reference import parse
+
+    try:
+        parse(code)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    record = _catalog(settings).get(code)
+    if record is None:
+        raise fail(f"no archived record {code}")
+    return record
+
+
 @records_app.command("list")
 def records_list(
     agency: Annotated[str | None, typer.Option(help="Only this agency's records.")] = None,
@@ -182,15 +196,7 @@ def records_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one archived record."""
-    from streams.reference import parse
-
-    try:
-        parse(code)
-    except ValueError as exc:
-        raise fail(str(exc), 2) from exc
-    record = _catalog(Settings()).get(code)
-    if record is None:
-        raise fail(f"no archived record {code}")
+    record = _record(Settings(), code)
     if as_json:
         print_json(record)
         return
@@ -208,6 +214,13 @@ def records_show(
         ("电子文件号 document id", record["document_id"]),
         ("归档时间 archived", record["archived_at"].isoformat()),
     ]
+    check = record.get("check")
+    if check:
+        failed = [f"{i['code']} {i['result']}" for i in check["items"] if i["result"] != "pass"]
+        rows.append(("四性检测 check", f"{check['verdict']}  {', '.join(failed)}".strip()))
+    if record.get("flags"):
+        rows.append(("标记 flags", ", ".join(record["flags"])))
+    formats = {f["sequence"]: f for f in record.get("formats") or []}
     for component in record["components"]:
         sha256 = next(c["value"] for c in component["checksums"] if c["algorithm"] == "SHA256")
         role = "正本 main" if component["is_main"] else "附件 attachment"
@@ -221,6 +234,13 @@ def records_show(
             ("  存储位置 stored", f"{component['payload']['bucket']}/{component['payload']['key']}")
         )
         rows.append(("  SHA-256", sha256))
+        found = formats.get(component["sequence"])
+        if found:
+            rows.append(
+                ("  格式 format", f"{found['puid'] or '-'} {found['name'] or 'unidentified'}")
+            )
+    if record.get("package"):
+        rows.append(("档案包 package", f"{record['package']['bucket']}/{record['package']['key']}"))
     for label, value in rows:
         table.add_row(label, value)
     console.print(table)
@@ -239,16 +259,9 @@ def records_export(
 
     from connectors.package import PackageError, export_record
     from connectors.storage import Storage
-    from streams.reference import parse
 
-    try:
-        parse(code)
-    except ValueError as exc:
-        raise fail(str(exc), 2) from exc
     settings = Settings()
-    record = _catalog(settings).get(code)
-    if record is None:
-        raise fail(f"no archived record {code}")
+    record = _record(settings, code)
     if not record.get("package"):
         raise fail(f"{code} was archived before records had packages; it has none to export")
     try:

@@ -578,7 +578,7 @@ class S3(Service):
                 go,
                 "install",
                 "-v",
-                f"github.com/versity/versitygw/cmd/versitygw@{VERSITYGW_VERSION}",
+                f"{VERSITYGW_PACKAGE}@{VERSITYGW_VERSION}",
             ],
             self.install_log,
             report,

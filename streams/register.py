@@ -1,21 +1,25 @@
-"""Register: verify and store each accepted record, number it in its series, publish it.
+"""Register: check, number, store and publish each accepted record.
 
 Input:  recordflow.register.v1, key = archival series, value = the original event bytes
 Output: records.archival-ready.v1 and records.catalog.v1, key = archival reference code;
-        records.deadletter.v1 for content that does not match what the agency declared (or,
-        rarely, for an event whose series has no item number left).
+        records.deadletter.v1 for content that does not match what the agency declared or fails
+        the four-property check (or, rarely, for an event whose series has no item number left).
 State:  the item-numbers table (changelog recordflow.item-numbers.changelog), co-partitioned with
         the input, so that one worker owns a series at a time.
 
 Order of work for one event, chosen so that a crash at any point loses nothing and a redelivered
 event gets the record it already had:
-1. fetch each staged file once, hashing it, and compare with the declared size and digests;
-2. take the event's item number from the table, or the series' next one (a new number is only
-   given to content that verified, so rejected input leaves no gap);
-3. write each file to the archive under object lock (skipped when a redelivery finds it there);
-4. publish the record to both topics and wait for the broker;
-5. mark the event published, so a later redelivery is recognised as a duplicate.
-Once a number is given, steps 3 and 4 are retried until they succeed, whatever the failure (a
+1. fetch each staged file once into a local copy, hashing it, and compare with the declared size
+   and digests; identify its format and scan it (streams/receipt.py);
+2. run the DA/T 70 check at receipt: a failure of authenticity or integrity, or an infection,
+   rejects the event here, before it takes a number;
+3. take the event's item number from the table, or the series' next one (so rejected input
+   leaves no gap), with the archive time that the record and its package will carry;
+4. write each file to the archive under object lock (skipped when a redelivery finds it there),
+   check again now that the storage location is known, and write the record's BagIt package;
+5. publish the record to both topics and wait for the broker;
+6. mark the event published, so a later redelivery is recognised as a duplicate.
+Once a number is given, steps 4 and 5 are retried until they succeed, whatever the failure (a
 failed or unverifiable write, an unforeseen error): the content has verified, so the fault is not
 the input's, and dead-lettering the event would leave a gap in the series.
 """

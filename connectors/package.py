@@ -270,11 +270,15 @@ def record_xml(record: Mapping[str, Any]) -> bytes:
 
     `<电子文件>` holds the record entity `<文件实体>` (来源, 电子文件号, 档号 — its parts as child
     elements, the whole code in its `值` attribute —, 内容描述, 形式特征, 存储位置, one `<文档>` per
-    component with 电子属性 and 固定性信息), the agent entity `<机构人员实体>` (the producing
-    agency) and a business entity `<业务实体>` per step (归档 by the agency, 接收 by the archive).
-    Missing or None fields are left out; times are ISO 8601 in China Standard Time.
+    component with 电子属性, 数字化属性, 固定性信息 and 电子签名), the agent entity `<机构人员实体>`
+    (the producing agency, then any others the agency named), a business entity `<业务实体>` per
+    step (the agency's history, then 归档 by the agency and 接收 by the archive) and an
+    `<实体关系>` per relation to another record. Missing or None fields are left out; times are
+    ISO 8601 in China Standard Time.
     """
     description = record.get("description") or {}
+    extra = record.get("supplementary") or {}
+    details = {detail["sequence"]: detail for detail in record.get("file_details") or []}
     components = sorted(record.get("components") or [], key=lambda c: c["sequence"])
     root = ET.Element("电子文件")
     entity = ET.SubElement(root, "文件实体")
@@ -295,40 +299,75 @@ def record_xml(record: Mapping[str, Any]) -> bytes:
     _add(code, "件号", _item_number(record.get("item_number")))
     content = ET.SubElement(entity, "内容描述")
     _add(content, "题名", description.get("title"))
+    _add(content, "并列题名", extra.get("parallel_title"))
+    _add(content, "副题名", extra.get("subtitle"))
+    for term in extra.get("subject_terms") or []:
+        _add(content, "主题词", term)
     for keyword in description.get("keywords") or []:
         _add(content, "关键词", keyword)
     _add(content, "摘要", description.get("abstract"))
+    _add(content, "分类号", extra.get("classification_code"))
     _add(content, "文件编号", description.get("document_number"))
     _add(content, "责任者", description.get("responsible_party"))
     _add(content, "日期", description.get("document_date"))
     _add(content, "文种", description.get("document_type"))
     _add(content, "紧急程度", description.get("urgency"))
+    for recipient in extra.get("primary_recipients") or []:
+        _add(content, "主送", recipient)
+    for recipient in extra.get("copy_recipients") or []:
+        _add(content, "抄送", recipient)
     _add(content, "密级", description.get("security_classification"))
+    _add(content, "保密期限", extra.get("secrecy_term"))
     form = ET.SubElement(entity, "形式特征")
     _add(form, "件数", 1)  # a record is one 件 (item); its computer files are its 文档
     _add(form, "页数", description.get("page_count"))
     _add(form, "语种", description.get("language"))
+    _add(form, "稿本", extra.get("draft_state"))
     location = ET.SubElement(entity, "存储位置")
     for component in components:
         _add(location, "当前位置", _payload_url(component.get("payload") or {}))
+    rights = ET.SubElement(entity, "权限管理")
+    _add(rights, "权限声明", extra.get("rights_statement"))
+    for mark in extra.get("control_marks") or []:
+        _add(rights, "控制标识", mark)
     for component in components:
-        _add_document(entity, component)
+        _add_document(entity, component, details.get(component.get("sequence")) or {})
     agency = record.get("agency") or {}
     if agency:
         agent = ET.SubElement(root, "机构人员实体")
         _add(agent, "机构人员类型", "单位")
         _add(agent, "机构人员名称", agency.get("name"))
         _add(agent, "组织机构代码", agency.get("code"))
+    for other in record.get("agents") or []:
+        agent = ET.SubElement(root, "机构人员实体")
+        _add(agent, "机构人员类型", other.get("agent_type"))
+        _add(agent, "机构人员名称", other.get("name"))
+        _add(agent, "组织机构代码", other.get("organisation_code"))
+        _add(agent, "个人职位", other.get("position"))
+    for step in record.get("history") or []:
+        business = ET.SubElement(root, "业务实体")
+        _add(business, "业务状态", step.get("status"))
+        _add(business, "业务行为", step.get("action"))
+        _add(business, "行为时间", step.get("time"))
+        _add(business, "行为依据", step.get("basis"))
+        _add(business, "行为描述", step.get("description"))
     for action, time in (("归档", record.get("filed_at")), ("接收", record.get("archived_at"))):
         if time is not None:
             business = ET.SubElement(root, "业务实体")
             _add(business, "业务行为", action)
             _add(business, "行为时间", time)
+    for relation in record.get("relations") or []:
+        related = ET.SubElement(root, "实体关系")
+        _add(related, "关联标识", relation.get("related_id"))
+        _add(related, "关系类型", relation.get("relation_type"))
+        _add(related, "关系描述", relation.get("description"))
     _prune(root)
     return _serialize(root)
 
 
-def _add_document(parent: ET.Element, component: Mapping[str, Any]) -> None:
+def _add_document(
+    parent: ET.Element, component: Mapping[str, Any], detail: Mapping[str, Any]
+) -> None:
     document = ET.SubElement(parent, "文档")
     _add(document, "文档序号", component.get("sequence"))
     is_main = component.get("is_main")
@@ -338,11 +377,29 @@ def _add_document(parent: ET.Element, component: Mapping[str, Any]) -> None:
     _add(electronic, "格式信息", component.get("mime_type"))
     _add(electronic, "计算机文件名", component.get("file_name"))
     _add(electronic, "计算机文件大小", component.get("size_bytes"))
+    _add(electronic, "文档创建程序", detail.get("creating_application"))
+    digitization = detail.get("digitization") or {}
+    if digitization:
+        digitized = ET.SubElement(document, "数字化属性")
+        _add(digitized, "数字化对象形态", digitization.get("form"))
+        _add(digitized, "扫描分辨率", digitization.get("resolution_dpi"))
+        _add(digitized, "扫描色彩模式", digitization.get("colour_mode"))
+        _add(digitized, "图像压缩方案", digitization.get("compression"))
+        _add(digitized, "数字化设备信息", digitization.get("device"))
     for checksum in component.get("checksums") or []:
         fixity = ET.SubElement(document, "固定性信息")
         algorithm = checksum.get("algorithm")
         _add(fixity, "摘要算法", DIGEST_NAMES.get(algorithm, algorithm))
         _add(fixity, "摘要值", checksum.get("value"))
+    for signature in detail.get("signatures") or []:  # the certificate's bytes stay out
+        signed = ET.SubElement(document, "电子签名")
+        _add(signed, "签名标识符", signature.get("signature_id"))
+        _add(signed, "签名规则", signature.get("rule"))
+        _add(signed, "签名时间", signature.get("time"))
+        _add(signed, "签名人", signature.get("signer"))
+        _add(signed, "签名结果", signature.get("result"))
+        _add(signed, "证书引证", signature.get("certificate_reference"))
+        _add(signed, "签名算法标识", signature.get("algorithm"))
 
 
 def _payload_url(payload: Mapping[str, Any]) -> str | None:

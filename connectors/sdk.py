@@ -11,6 +11,8 @@ the same document again is recognisably the same event and the archive keeps one
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import mimetypes
 import re
@@ -23,7 +25,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, Codec, Subject
+from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, Codec, Subject, shared_types
 from connectors.storage import Storage, safe_filename
 from recordflow.agencies import Agency, AgencyRegistry, load_registry
 from recordflow.errors import RecordRejected, SubmitError
@@ -33,6 +35,7 @@ from streams.validate import (
     load_metadata_rules,
     validate_components,
     validate_description,
+    validate_entities,
 )
 
 EVENT_NAMESPACE = uuid.UUID("9b7f3c52-5a0e-4d8f-9a7c-2f1d6c0e8b41")
@@ -43,6 +46,14 @@ DESCRIPTION_FIELDS = {
     "page_count", "language",
 }  # fmt: skip
 EVENT_FIELDS = {"document_id", "source_system", "actor", "action"}
+# The rest of DA/T 46, each carried on the event as it is (v2 of the event), with its shared type.
+DA_T_46_FIELDS = {
+    "supplementary": ["null", "recordflow.common.SupplementaryDescription"],
+    "file_details": {"type": "array", "items": "recordflow.common.FileDetail"},
+    "history": {"type": "array", "items": "recordflow.common.BusinessActivity"},
+    "agents": {"type": "array", "items": "recordflow.common.AgentEntity"},
+    "relations": {"type": "array", "items": "recordflow.common.RecordRelation"},
+}
 OPTIONAL_TEXT_FIELDS = ("document_number", "urgency", "abstract")
 
 
@@ -97,7 +108,7 @@ class Receipt:
 
 def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The RecordDescription for a submission's metadata (the JSON `recordflow submit` reads)."""
-    unknown = set(metadata) - DESCRIPTION_FIELDS - EVENT_FIELDS
+    unknown = set(metadata) - DESCRIPTION_FIELDS - EVENT_FIELDS - set(DA_T_46_FIELDS)
     if unknown:
         raise SubmitError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
     try:
@@ -131,6 +142,78 @@ def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         "page_count": page_count,
         "language": str(metadata.get("language") or "zh"),
     }
+
+
+def da_t_46_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The event's DA/T 46 fields beyond the RecordDescription (supplementary, file_details,
+    history, agents, relations) from submission metadata, shaped by their shared Avro types:
+    times as ISO 8601 strings with a zone become aware datetimes, a certificate is base64 text.
+    Absent fields get their defaults; a wrong shape is a SubmitError naming where it is."""
+    return {
+        name: _convert(metadata.get(name), avro_type, name)
+        for name, avro_type in DA_T_46_FIELDS.items()
+    }
+
+
+def _convert(value: Any, avro_type: Any, where: str) -> Any:
+    """`value` (parsed JSON) as the Python value fastavro writes for `avro_type`."""
+    if isinstance(avro_type, list):  # ["null", T]
+        return None if value is None else _convert(value, avro_type[1], where)
+    if isinstance(avro_type, dict):
+        if avro_type.get("logicalType") == "timestamp-millis":
+            return _aware_time(value, where)
+        if avro_type["type"] == "array":
+            if value is None:
+                return []
+            if not isinstance(value, list):
+                raise SubmitError(f"{where} must be a list, not {type(value).__name__}")
+            items = avro_type["items"]
+            return [_convert(item, items, f"{where}[{n}]") for n, item in enumerate(value)]
+        raise AssertionError(f"unexpected Avro type {avro_type!r}")  # pragma: no cover
+    if avro_type == "string":
+        if not isinstance(value, str):
+            raise SubmitError(f"{where} must be a string, not {type(value).__name__}")
+        return value
+    if avro_type == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SubmitError(f"{where} must be a whole number, not {value!r}")
+        return value
+    if avro_type == "bytes":
+        try:
+            if not isinstance(value, str):
+                raise ValueError(f"not {type(value).__name__}")
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SubmitError(f"{where} must be base64 text: {exc}") from exc
+    return _convert_record(value, shared_types()[avro_type], where)
+
+
+def _convert_record(value: Any, record: dict[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SubmitError(f"{where} must be an object, not {type(value).__name__}")
+    fields = {spec["name"]: spec for spec in record["fields"]}
+    if unknown := set(value) - set(fields):
+        raise SubmitError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    converted = {}
+    for name, spec in fields.items():
+        if name not in value and "default" not in spec:
+            raise SubmitError(f"{where}.{name} is required")
+        converted[name] = _convert(value.get(name, spec.get("default")), spec["type"],
+                                   f"{where}.{name}")  # fmt: skip
+    return converted
+
+
+def _aware_time(value: Any, where: str) -> dt.datetime:
+    example = "like 2026-05-18T09:30:00+08:00"
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise SubmitError(f"{where} must be an ISO 8601 time {example}, not {value!r}")
+    if moment.tzinfo is None:
+        raise SubmitError(f"{where} must carry its time zone, {example}: {value!r}")
+    return moment
 
 
 def whole_number(name: str, value: object) -> int:
@@ -189,6 +272,17 @@ class Submitter:
                 raise SubmitError(f"{exc.reason}: {exc.message}") from exc
         return description
 
+    def entities(self, metadata: dict[str, Any], *, validate: bool = True) -> dict[str, Any]:
+        """The event's other DA/T 46 fields (supplementary, file_details, history, agents,
+        relations), checked against the metadata rules' entity domains unless `validate` is false."""
+        extras = da_t_46_from_metadata(metadata)
+        if validate:
+            try:
+                validate_entities(extras, self.metadata_rules)
+            except RecordRejected as exc:
+                raise SubmitError(f"{exc.reason}: {exc.message}") from exc
+        return extras
+
     def stage(
         self, agency: Agency, upload_id: str, files: Sequence[FileToSubmit]
     ) -> list[dict[str, Any]]:
@@ -243,6 +337,7 @@ class Submitter:
         if self._fatal is not None:
             raise SubmitError(f"the Kafka producer failed fatally: {self._fatal.str()}")
         description = self.describe(agency, metadata, validate=validate)
+        extras = self.entities(metadata, validate=validate)
         if validate:
             try:
                 validate_components(
@@ -271,6 +366,7 @@ class Submitter:
             "actor": metadata.get("actor"),
             "description": description,
             "components": components,
+            **extras,
         }
         return self.produce_event(agency.code, event)
 
@@ -319,6 +415,7 @@ class Submitter:
         # Metadata first: a submission the archives would refuse (a classified record, above all)
         # uploads nothing.
         self.describe(agency, metadata, validate=validate)
+        self.entities(metadata, validate=validate)
         upload_id = uuid.uuid4().hex
         receipt = self.publish(agency, metadata, self.stage(agency, upload_id, files), upload_id,
                                validate=validate)  # fmt: skip

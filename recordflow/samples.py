@@ -62,6 +62,11 @@ def _meta(document_id: str, title: str, document_type: str, unit: str, date: str
     }
 
 
+def _step(action: str, time: str, basis: str) -> dict[str, Any]:
+    """A 业务实体 step of a sample's history, at a fixed time (the demo stays deterministic)."""
+    return {"action": action, "time": time, "organisation": "市政务服务数据管理局", "basis": basis}
+
+
 SAMPLES: tuple[Sample, ...] = (
     Sample("bgt", _meta("BGT-2026-0003", "关于做好2026年春节期间值班工作的通知", "通知", "BGS", "2026-01-20",
                         "市人民政府办公厅", "市府办发〔2026〕3号", ("值班", "春节"))),
@@ -74,10 +79,19 @@ SAMPLES: tuple[Sample, ...] = (
                         "市住房和城乡建设局", "市建发〔2026〕7号", ("住房保障",))),
     Sample("bdc", _meta("BDC-2026-0102", "关于2026年第一季度不动产登记情况的报告", "报告", "DJK", "2026-04-10",
                         "市不动产登记中心", "市不动产报〔2026〕5号", ("不动产登记", "季度报告"))),
-    Sample("zwfw", _meta("ZWFW-2026-0033", "关于同意设立市民服务中心南山分中心的批复", "批复", "SPK", "2026-05-18",
-                         "市政务服务数据管理局", "市政数复〔2026〕33号", ("市民服务中心",))),
-    Sample("fy", _meta("FY-2026-0219", "关于商请协助送达法律文书的函", "函", "LAT", "2026-06-03",
-                       "市中级人民法院", "（2026）市中法函字第219号", ("送达",)), kind="scan"),
+    Sample("zwfw", {**_meta("ZWFW-2026-0033", "关于同意设立市民服务中心南山分中心的批复", "批复", "SPK", "2026-05-18",
+                            "市政务服务数据管理局", "市政数复〔2026〕33号", ("市民服务中心",)),
+                    "relations": [{"related_id": "ZWFW-2026-0029", "relation_type": "responds-to",
+                                   "description": "答复南山区《关于设立市民服务中心南山分中心的请示》"}],
+                    "history": [_step("received", "2026-05-06T10:12:00+08:00", "收文登记"),
+                                _step("approved", "2026-05-15T16:40:00+08:00", "局务会议审议同意"),
+                                _step("issued", "2026-05-18T09:00:00+08:00", "市政数复〔2026〕33号"),
+                                _step("filed", "2026-05-20T14:30:00+08:00", "文书归档")]}),
+    Sample("fy", {**_meta("FY-2026-0219", "关于商请协助送达法律文书的函", "函", "LAT", "2026-06-03",
+                          "市中级人民法院", "（2026）市中法函字第219号", ("送达",)),
+                  "file_details": [{"sequence": 1, "digitization": {
+                      "form": "扫描件", "resolution_dpi": 300, "colour_mode": "灰度", "compression": "JPEG"}}]},
+           kind="scan"),
     Sample("zwfw", _meta("ZWFW-2026-0051", "关于开展政务服务“一网通办”专项检查的通知", "通知", "BGS", "2026-07-01",
                          "市政务服务数据管理局", "市政数发〔2026〕51号", ("一网通办",)),
            attachment="检查清单"),

@@ -194,6 +194,12 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str,
         "filed_at": event["event_time"],
         "archived_at": archived_at,
         "retain_until": retain_until(series.period, series.year),
+        # The rest of DA/T 46, as the agency gave it (v2 of the event; defaults for v1 events).
+        "supplementary": event.get("supplementary"),
+        "file_details": event.get("file_details") or [],
+        "history": event.get("history") or [],
+        "agents": event.get("agents") or [],
+        "relations": event.get("relations") or [],
     }
 
 

@@ -36,6 +36,12 @@ from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import RecordRejected
 
 DESCRIPTION_TYPE = "recordflow.common.RecordDescription"
+# The event's lists of other DA/T 46 entities (v2 of the event) and the shared type of their items.
+ENTITY_LISTS = {
+    "history": "recordflow.common.BusinessActivity",
+    "agents": "recordflow.common.AgentEntity",
+    "relations": "recordflow.common.RecordRelation",
+}
 
 
 # --- the rules (data) --------------------------------------------------------------------
@@ -52,7 +58,22 @@ def _known_element(name: str) -> str:
     return name
 
 
+def _known_entity_element(name: str) -> str:
+    """`<event list>.<field>`, e.g. relations.relation_type."""
+    list_name, _, field = name.partition(".")
+    item_type = ENTITY_LISTS.get(list_name)
+    if item_type is None or field not in {f["name"] for f in shared_types()[item_type]["fields"]}:
+        known = ", ".join(
+            f"{entity_list}.{f['name']}"
+            for entity_list, entity_type in ENTITY_LISTS.items()
+            for f in shared_types()[entity_type]["fields"]
+        )
+        raise ValueError(f"{name!r} is not an element of the event's entity lists ({known})")
+    return name
+
+
 Element = Annotated[str, AfterValidator(_known_element)]
+EntityElement = Annotated[str, AfterValidator(_known_entity_element)]
 ReasonCode = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)*$")]
 Value = Annotated[str, Field(min_length=1)]
 
@@ -142,6 +163,7 @@ class MetadataRules(_Rule):
     max_length: tuple[MaxLength, ...]
     keywords: KeywordRules
     value_domains: dict[Element, ValueDomain]
+    entity_domains: dict[EntityElement, ValueDomain] = {}
     conditional: tuple[ConditionalElement, ...] = ()
     dates: DateRules
     page_count: PageCountRange
@@ -235,6 +257,7 @@ def validate_event(
             f"event names agency {claimed!r} but arrived on {owner.code!r}'s topic",
         )
     validate_description(event["description"], owner, rules, today=today)
+    validate_entities(event, rules)
     validate_components(
         event["components"], owner, max_file_bytes=max_file_bytes, staging_bucket=staging_bucket
     )
@@ -296,6 +319,21 @@ def validate_description(
             "page-count-out-of-range",
             f"page count {pages} is outside {rules.page_count.min}..{rules.page_count.max}",
         )
+
+
+def validate_entities(event: Mapping[str, Any], rules: MetadataRules) -> None:
+    """Raise RecordRejected for the first item of the event's entity lists (relations, agents …)
+    whose value is outside its domain (metadata_rules.yaml `entity_domains`)."""
+    for key, domain in rules.entity_domains.items():
+        list_name, _, field = key.partition(".")
+        for number, item in enumerate(event.get(list_name) or []):
+            value = item.get(field)
+            if not domain.allows(value):
+                raise RecordRejected(
+                    domain.reason,
+                    f"{list_name}[{number}].{field} {value!r} is not one of "
+                    f"{', '.join(domain.values)}",
+                )
 
 
 def _validate_text(description: Mapping[str, Any], text: TextRules) -> None:

@@ -21,6 +21,13 @@ from recordflow.workers import WorkerProcess
 from tests.integration.cli import run_cli
 
 TIMEOUT_S = 90.0
+# The rest of DA/T 46 for BGT-A-1: it must come back in the catalog record and its record.xml.
+DA_T_46: dict[str, Any] = {
+    "history": [{"action": "approved", "time": "2026-05-30T16:00:00+08:00",
+                 "basis": "市政府常务会议决定", "status": "已签发"}],
+    "relations": [{"related_id": "BGT-2026-0003", "relation_type": "references"}],
+    "file_details": [{"sequence": 1, "creating_application": "WPS Office 12"}],
+}  # fmt: skip
 
 
 def _metadata(document_id: str, title: str) -> dict[str, Any]:
@@ -34,7 +41,11 @@ def _outcomes(
     settings: Settings, submitter: Submitter, files: dict[str, list[FileToSubmit]]
 ) -> dict[str, Any]:
     receipts = {
-        doc: submitter.submit("bgt", fs, _metadata(doc, f"关于{doc}的通知"))
+        doc: submitter.submit(
+            "bgt",
+            fs,
+            {**_metadata(doc, f"关于{doc}的通知"), **(DA_T_46 if doc == "BGT-A-1" else {})},
+        )
         for doc, fs in files.items()
     }
     submitter.close()
@@ -101,6 +112,13 @@ def test_formats_check_provenance_and_package(
         "validation",
         "appraisal",
     ]
+    assert [(h["action"], h["basis"], h["time"].isoformat()) for h in record["history"]] == [
+        ("approved", "市政府常务会议决定", "2026-05-30T08:00:00+00:00")]  # fmt: skip
+    assert [(r["related_id"], r["relation_type"]) for r in record["relations"]] == [
+        ("BGT-2026-0003", "references")]  # fmt: skip
+    assert record["file_details"][0]["creating_application"] == "WPS Office 12"
+    assert record["supplementary"] is None and record["agents"] == []
+    assert records["BGT-A-2"]["history"] == [] and records["BGT-A-2"]["relations"] == []
     assert record["package"]["key"].startswith(f"Z101/2026/{record['reference_code']}/package-")
 
     flagged = records["BGT-A-2"]
@@ -114,7 +132,9 @@ def test_formats_check_provenance_and_package(
     bag = bagit.Bag(str(bag_dir))
     bag.validate()  # the bagit library alone
     assert (bag_dir / "data" / "01-通知.pdf").read_bytes() == good.read_bytes()
-    assert "<题名>关于BGT-A-1的通知</题名>" in (bag_dir / "metadata" / "record.xml").read_text(
-        "utf-8"
-    )
+    record_xml = (bag_dir / "metadata" / "record.xml").read_text("utf-8")
+    assert "<题名>关于BGT-A-1的通知</题名>" in record_xml
+    assert "<业务实体>" in record_xml and "<行为依据>市政府常务会议决定</行为依据>" in record_xml
+    assert "<实体关系>" in record_xml and "<关联标识>BGT-2026-0003</关联标识>" in record_xml
+    assert "<文档创建程序>WPS Office 12</文档创建程序>" in record_xml
     assert "fixity check" in (bag_dir / "metadata" / "premis.xml").read_text("utf-8")

@@ -488,3 +488,89 @@ def test_premis_xml_events() -> None:
 def test_premis_xml_without_subject_or_events() -> None:
     root = ET.fromstring(premis_xml([]))
     assert root.tag == f"{{{PREMIS_NS}}}premis" and len(root) == 0
+
+
+def children(parent: ET.Element, path: str) -> dict[str, str | None]:
+    found = parent.find(path)
+    assert found is not None, path
+    return {child.tag: child.text for child in found}
+
+
+def test_record_xml_carries_the_rest_of_da_t_46() -> None:
+    record = {
+        **archival_record(),
+        "supplementary": {
+            "parallel_title": "Request for renovation funds", "subtitle": "2026年度",
+            "subject_terms": ["城市更新"], "classification_code": "F299.27",
+            "primary_recipients": ["市人民政府"], "copy_recipients": ["市财政局", "市发展改革委"],
+            "secrecy_term": None, "draft_state": "正本", "rights_statement": "依申请公开",
+            "control_marks": ["限制利用"],
+        },
+        "file_details": [
+            {"sequence": 2, "creating_application": None, "signatures": [],
+             "digitization": {"form": "扫描件", "resolution_dpi": 300, "colour_mode": "灰度",
+                              "compression": "JPEG", "device": None}},
+            {"sequence": 1, "creating_application": "WPS Office 12", "digitization": None,
+             "signatures": [{"signature_id": "sig-1", "rule": "GB/T 38540", "time": FILED_AT,
+                             "signer": "市住房和城乡建设局", "result": "MEUCIQ", "certificate": b"\x30",
+                             "certificate_reference": "https://ca.example.cn/zjj.cer",
+                             "algorithm": "SM2"}]},
+        ],
+        "history": [
+            {"action": "approved", "time": FILED_AT - dt.timedelta(days=1), "actor": "李四",
+             "organisation": "市住房和城乡建设局", "status": "已签发", "basis": "局长办公会议决定",
+             "description": "同意上报"},
+        ],
+        "agents": [{"agent_type": "个人", "name": "李四", "organisation_code": None,
+                    "position": "局长"}],
+        "relations": [{"related_id": "ZJJ-2026-0040", "relation_type": "references",
+                       "description": "依据上年度调查报告"}],
+    }  # fmt: skip
+    root = ET.fromstring(record_xml(record))
+    content = "文件实体/内容描述"
+    assert text(root, f"{content}/并列题名") == "Request for renovation funds"
+    assert text(root, f"{content}/副题名") == "2026年度"
+    assert text(root, f"{content}/主题词") == "城市更新"
+    assert text(root, f"{content}/分类号") == "F299.27"
+    assert text(root, f"{content}/主送") == "市人民政府"
+    assert [e.text for e in root.findall(f"{content}/抄送")] == ["市财政局", "市发展改革委"]
+    assert root.find(f"{content}/保密期限") is None  # absent: left out
+    assert text(root, "文件实体/形式特征/稿本") == "正本"
+    assert text(root, "文件实体/权限管理/权限声明") == "依申请公开"
+    assert text(root, "文件实体/权限管理/控制标识") == "限制利用"
+    main, photo = root.findall("文件实体/文档")  # in sequence order, details matched by sequence
+    assert text(main, "电子属性/文档创建程序") == "WPS Office 12"
+    assert main.find("数字化属性") is None
+    assert children(main, "电子签名") == {
+        "签名标识符": "sig-1",
+        "签名规则": "GB/T 38540",
+        "签名时间": "2026-04-02T17:30:15.123+08:00",
+        "签名人": "市住房和城乡建设局",
+        "签名结果": "MEUCIQ",
+        "证书引证": "https://ca.example.cn/zjj.cer",
+        "签名算法标识": "SM2",
+    }  # fmt: skip  (the certificate's bytes are not written)
+    assert children(photo, "数字化属性") == {
+        "数字化对象形态": "扫描件", "扫描分辨率": "300", "扫描色彩模式": "灰度", "图像压缩方案": "JPEG",
+    }  # fmt: skip
+    assert photo.find("电子签名") is None and photo.find("电子属性/文档创建程序") is None
+    agents = root.findall("机构人员实体")
+    assert [(text(a, "机构人员类型"), text(a, "机构人员名称")) for a in agents] == [
+        ("单位", "市住房和城乡建设局"), ("个人", "李四")]  # fmt: skip
+    assert text(agents[1], "个人职位") == "局长" and agents[1].find("组织机构代码") is None
+    steps = root.findall("业务实体")
+    assert [text(step, "业务行为") for step in steps] == ["approved", "归档", "接收"]
+    assert {child.tag: child.text for child in steps[0]} == {
+        "业务状态": "已签发", "业务行为": "approved", "行为时间": "2026-04-01T17:30:15.123+08:00",
+        "行为依据": "局长办公会议决定", "行为描述": "同意上报",
+    }  # fmt: skip
+    assert [{child.tag: child.text for child in r} for r in root.findall("实体关系")] == [
+        {"关联标识": "ZJJ-2026-0040", "关系类型": "references", "关系描述": "依据上年度调查报告"}]  # fmt: skip
+
+
+def test_record_xml_of_a_v2_record_is_unchanged_by_empty_da_t_46_fields() -> None:
+    empty: dict[str, Any] = {"supplementary": None, "file_details": [], "history": [], "agents": [],
+             "relations": []}  # fmt: skip
+    assert record_xml({**archival_record(), **empty}) == record_xml(archival_record())
+    root = ET.fromstring(record_xml(archival_record()))
+    assert root.find("文件实体/权限管理") is None and root.find("实体关系") is None

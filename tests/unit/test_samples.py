@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from connectors import sdk
 from connectors.sdk import description_from_metadata, event_id_for
 from connectors.storage import Digests, safe_filename
 from recordflow.agencies import Agency, load_registry
@@ -252,3 +253,25 @@ def test_write_files_is_reproducible(tmp_path: Path) -> None:
         assert len(first) == (2 if sample.attachment else 1)
         if sample.attachment:
             assert sample.attachment in first[1].name and first[1].suffix == ".jpg"
+
+
+def test_samples_carry_da_t_46_history_relations_and_digitization() -> None:
+    """The 批复 answers a 请示 and has its history; the scanned court letter its capture details.
+    Fixed times keep the demo deterministic; the SDK accepts both as they stand."""
+    by_id = {sample_id(sample): sample for sample in SAMPLES}
+    reply = sdk.da_t_46_from_metadata(by_id["ZWFW-2026-0033"].metadata)
+    assert [r["relation_type"] for r in reply["relations"]] == ["responds-to"]
+    assert [step["action"] for step in reply["history"]] == [
+        "received",
+        "approved",
+        "issued",
+        "filed",
+    ]
+    times = [step["time"] for step in reply["history"]]
+    assert times == sorted(times) and all(time.tzinfo is not None for time in times)
+    scan = sdk.da_t_46_from_metadata(by_id["FY-2026-0219"].metadata)
+    assert scan["file_details"][0]["digitization"] == {
+        "form": "扫描件", "resolution_dpi": 300, "colour_mode": "灰度", "compression": "JPEG",
+        "device": None,
+    }  # fmt: skip
+    assert sdk.da_t_46_from_metadata(by_id["ZWFW-2026-0033"].metadata) == reply  # deterministic

@@ -387,6 +387,73 @@ def lifecycle_event() -> dict[str, Any]:
                 },
             },
         ],
+        **da_t_46_extras(),
+    }
+
+
+def da_t_46_extras() -> dict[str, Any]:
+    """The DA/T 46 elements v2 of the event (and v3 of the record) add."""
+    return {
+        "supplementary": {
+            "parallel_title": None,
+            "subtitle": "2026年度",
+            "subject_terms": ["城市更新", "资金"],
+            "classification_code": "F299.27",
+            "primary_recipients": ["市人民政府"],
+            "copy_recipients": ["市财政局"],
+            "secrecy_term": None,
+            "draft_state": "正本",
+            "rights_statement": "依申请公开",
+            "control_marks": ["限制利用"],
+        },
+        "file_details": [
+            {
+                "sequence": 1,
+                "creating_application": "WPS Office 12",
+                "digitization": None,
+                "signatures": [
+                    {
+                        "signature_id": "sig-1",
+                        "rule": "GB/T 38540",
+                        "time": FILED_AT - dt.timedelta(days=1),
+                        "signer": "市住房和城乡建设局",
+                        "result": "MEUCIQ…",
+                        "certificate": b"0\x82\x01\x0a",
+                        "certificate_reference": "https://ca.example.cn/certs/zjj.cer",
+                        "algorithm": "SM2",
+                    }
+                ],
+            },
+            {
+                "sequence": 2,
+                "creating_application": None,
+                "digitization": {
+                    "form": "扫描件",
+                    "resolution_dpi": 300,
+                    "colour_mode": "彩色",
+                    "compression": "JPEG",
+                    "device": None,
+                },
+                "signatures": [],
+            },
+        ],
+        "history": [
+            {
+                "action": "approved",
+                "time": FILED_AT - dt.timedelta(days=1),
+                "actor": "李四",
+                "organisation": "市住房和城乡建设局",
+                "status": "已签发",
+                "basis": "局长办公会议决定",
+                "description": None,
+            }
+        ],
+        "agents": [
+            {"agent_type": "个人", "name": "李四", "organisation_code": None, "position": "局长"}
+        ],
+        "relations": [
+            {"related_id": "ZJJ-2026-0040", "relation_type": "references", "description": None}
+        ],
     }
 
 
@@ -465,6 +532,7 @@ def archival_record() -> dict[str, Any]:
             "version_id": "v1",
             "inline_content": None,
         },
+        **{name: event[name] for name in da_t_46_extras()},
     }
 
 

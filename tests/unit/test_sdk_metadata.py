@@ -4,6 +4,7 @@ RecordDescription, and deriving the event id that makes a resubmission recognisa
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, load_schema_json
 from connectors import sdk
 from connectors.sdk import (
     DESCRIPTION_FIELDS,
@@ -284,3 +286,123 @@ def test_a_refused_submission_uploads_nothing(
     with pytest.raises(SubmitError, match=r"^no-content: "):  # the stand-in staged nothing
         submitter.submit("zjj", [FileToSubmit(document)], METADATA)
     assert len(staged) == 1
+
+
+# --- the rest of DA/T 46: supplementary, file_details, history, agents, relations --------------
+DA_T_46: dict[str, Any] = {
+    "supplementary": {"subtitle": "2026年度", "primary_recipients": ["市人民政府"],
+                      "draft_state": "正本", "control_marks": ["限制利用"]},
+    "file_details": [
+        {"sequence": 1, "creating_application": "WPS Office 12",
+         "signatures": [{"signature_id": "sig-1", "time": "2026-04-02T09:30:00+08:00",
+                         "signer": "市住房和城乡建设局", "certificate": "MIIB",
+                         "algorithm": "SM2"}]},
+        {"sequence": 2, "digitization": {"form": "扫描件", "resolution_dpi": 300,
+                                         "colour_mode": "灰度", "compression": "JPEG"}},
+    ],
+    "history": [{"action": "approved", "time": "2026-04-01T16:00:00Z", "basis": "局长办公会议"}],
+    "agents": [{"agent_type": "个人", "name": "李四", "position": "局长"}],
+    "relations": [{"related_id": "ZJJ-2026-0040", "relation_type": "references"}],
+}  # fmt: skip
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def test_da_t_46_fields_are_accepted_and_converted() -> None:
+    metadata = {**METADATA, **DA_T_46}
+    assert set(description_from_metadata(metadata)) == DESCRIPTION_FIELDS  # as before
+    extras = sdk.da_t_46_from_metadata(metadata)
+    assert extras["supplementary"] == {
+        "parallel_title": None, "subtitle": "2026年度", "subject_terms": [],
+        "classification_code": None, "primary_recipients": ["市人民政府"], "copy_recipients": [],
+        "secrecy_term": None, "draft_state": "正本", "rights_statement": None,
+        "control_marks": ["限制利用"],
+    }  # fmt: skip
+    first, second = extras["file_details"]
+    assert first["digitization"] is None and second["signatures"] == []
+    assert first["signatures"][0] == {
+        "signature_id": "sig-1", "rule": None, "time": dt.datetime(2026, 4, 2, 9, 30, tzinfo=CST),
+        "signer": "市住房和城乡建设局", "result": None, "certificate": b"0\x82\x01",
+        "certificate_reference": None, "algorithm": "SM2",
+    }  # fmt: skip
+    assert second["digitization"] == {"form": "扫描件", "resolution_dpi": 300,
+                                      "colour_mode": "灰度", "compression": "JPEG",
+                                      "device": None}  # fmt: skip
+    assert extras["history"] == [
+        {"action": "approved", "time": dt.datetime(2026, 4, 1, 16, tzinfo=dt.UTC), "actor": None,
+         "organisation": None, "status": None, "basis": "局长办公会议", "description": None}
+    ]  # fmt: skip
+    assert extras["agents"] == [
+        {"agent_type": "个人", "name": "李四", "organisation_code": None, "position": "局长"}
+    ]
+    assert extras["relations"] == [
+        {"related_id": "ZJJ-2026-0040", "relation_type": "references", "description": None}
+    ]
+    event_fields = json.loads(load_schema_json(DOCUMENT_LIFECYCLE_EVENT))["fields"]
+    assert set(sdk.DA_T_46_FIELDS) <= {f["name"] for f in event_fields}
+
+
+def test_da_t_46_fields_default_when_absent() -> None:
+    assert sdk.da_t_46_from_metadata(METADATA) == {
+        "supplementary": None, "file_details": [], "history": [], "agents": [], "relations": [],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"supplementary": ["正本"]}, "supplementary must be an object, not list"),
+        ({"supplementary": {"draft": "正本"}}, "supplementary: unknown field(s) draft"),
+        ({"supplementary": {"subject_terms": "城市"}}, "supplementary.subject_terms must be a list"),
+        ({"supplementary": {"subject_terms": [1]}},
+         "supplementary.subject_terms[0] must be a string, not int"),
+        ({"history": {"action": "filed"}}, "history must be a list, not dict"),
+        ({"history": ["filed"]}, "history[0] must be an object, not str"),
+        ({"history": [{"time": "2026-04-01T16:00:00Z"}]}, "history[0].action is required"),
+        ({"history": [{"action": "filed"}]}, "history[0].time is required"),
+        ({"history": [{"action": "filed", "time": "yesterday"}]},
+         "history[0].time must be an ISO 8601 time like 2026-05-18T09:30:00+08:00"),
+        ({"history": [{"action": "filed", "time": "2026-04-01T16:00:00"}]},
+         "history[0].time must carry its time zone"),
+        ({"history": [{"action": "filed", "time": 1775000000}]}, "history[0].time must be an ISO"),
+        ({"file_details": [{"sequence": "1"}]},
+         "file_details[0].sequence must be a whole number, not '1'"),
+        ({"file_details": [{"sequence": 1, "digitization": {"resolution_dpi": True}}]},
+         "file_details[0].digitization.resolution_dpi must be a whole number"),
+        ({"file_details": [{"sequence": 1, "signatures": [{"signature_id": "s",
+                                                           "certificate": "not base64!"}]}]},
+         "file_details[0].signatures[0].certificate must be base64 text"),
+        ({"file_details": [{"sequence": 1, "signatures": [{"signature_id": "s",
+                                                           "certificate": 12}]}]},
+         "file_details[0].signatures[0].certificate must be base64 text: not int"),
+        ({"agents": [{"agent_type": "个人"}]}, "agents[0].name is required"),
+        ({"agents": [{"agent_type": "个人", "name": None}]},
+         "agents[0].name must be a string, not NoneType"),
+        ({"relations": [{"related_id": "X"}]}, "relations[0].relation_type is required"),
+    ],
+)  # fmt: skip
+def test_da_t_46_fields_of_the_wrong_shape(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(SubmitError) as caught:
+        sdk.da_t_46_from_metadata({**METADATA, **changes})
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"relations": [{"related_id": "X", "relation_type": "answers"}]},
+         "unknown-relation-type"),
+        ({"agents": [{"agent_type": "部门", "name": "办公室"}]}, "unknown-agent-type"),
+    ],
+)  # fmt: skip
+def test_entity_values_outside_their_domain_upload_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, changes: dict[str, Any], reason: str
+) -> None:
+    monkeypatch.setattr(sdk, "Producer", _NoProducer)
+    submitter = Submitter(Settings(kafka_bootstrap="127.0.0.1:9"))
+    monkeypatch.setattr(submitter, "stage", lambda *args: pytest.fail("staged a file"))
+    document = tmp_path / "请示.pdf"
+    document.write_bytes(b"%PDF-1.7")
+    with pytest.raises(SubmitError, match=f"^{reason}: "):
+        submitter.submit("zjj", [FileToSubmit(document)], {**METADATA, **changes})
+    assert submitter.entities({**METADATA, **changes}, validate=False)  # unchecked: converted

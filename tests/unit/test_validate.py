@@ -16,6 +16,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from recordflow.agencies import Agency, load_registry
 from recordflow.errors import RecordRejected
@@ -324,8 +325,53 @@ def test_every_yaml_rule(passes: dict[str, Any], breaks: dict[str, Any], reason:
 
 
 def test_every_section_of_the_yaml_has_cases() -> None:
-    sections = set(MetadataRules.model_fields) - {"version"}
+    # entity_domains apply to the event's entity lists, not the description: tested below.
+    sections = set(MetadataRules.model_fields) - {"version", "entity_domains"}
     assert {section for section, _ in YAML_CASES} == sections
+
+
+# --- the other DA/T 46 entities: relation and agent types ---------------------------------
+ENTITY_ITEMS: dict[str, dict[str, Any]] = {
+    "relations": {"related_id": "BGT-2026-0001", "relation_type": "references",
+                  "description": None},
+    "agents": {"agent_type": "个人", "name": "张三", "organisation_code": None, "position": None},
+}  # fmt: skip
+
+
+def test_the_entity_domains_are_relation_and_agent_types() -> None:
+    assert {key: domain.reason for key, domain in RULES.entity_domains.items()} == {
+        "relations.relation_type": "unknown-relation-type",
+        "agents.agent_type": "unknown-agent-type",
+    }
+    assert set(RULES.entity_domains["agents.agent_type"].values) == {"单位", "内设机构", "个人"}
+
+
+@pytest.mark.parametrize("key", sorted(RULES.entity_domains))
+def test_every_entity_domain_value(key: str) -> None:
+    list_name, _, element = key.partition(".")
+    domain = RULES.entity_domains[key]
+    item = ENTITY_ITEMS[list_name]
+    for value in domain.values:
+        check(event(**{list_name: [item, {**item, element: value}]}))
+    broken = event(**{list_name: [item, {**item, element: "未知"}]})
+    with pytest.raises(RecordRejected) as caught:
+        check(broken)
+    assert caught.value.reason == domain.reason
+    assert f"{list_name}[1].{element} '未知'" in caught.value.message
+
+
+def test_an_event_without_entity_lists_passes() -> None:
+    """A v1 event (decoded as v2 it has empty lists; built by hand it has none) is unaffected."""
+    check(event(relations=[], agents=[]))
+    check(event())
+
+
+@pytest.mark.parametrize("key", ["relations.kind", "agents", "description.title", "unknown.x"])
+def test_entity_domains_name_fields_of_the_entity_lists(key: str) -> None:
+    data = yaml.safe_load(RULES_FILE.read_text("utf-8"))
+    data["entity_domains"] = {key: {"reason": "unknown-x", "values": ["a"]}}
+    with pytest.raises(ValidationError, match="not an element of the event's entity lists"):
+        MetadataRules.model_validate(data)
 
 
 def test_the_yaml_gives_only_known_reason_codes() -> None:

@@ -20,7 +20,7 @@ from recordflow.errors import SubmitError
 from recordflow.settings import Settings
 from streams.classify import Decision, Period
 from streams.deadletter import Origin
-from streams.intake import register_headers
+from streams.intake import partition_key, register_headers
 from streams.reference import Series
 
 PERIODS = ("Y", "D30", "D10")
@@ -73,8 +73,9 @@ def decide(settings: Settings, codec: Codec, event_id: str, period: str, by: str
         if error is not None:
             failures.append(error.str())
 
-    producer.produce(settings.register_topic, key=str(series).encode(), value=item["original_value"],
-                     headers=list(register_headers(decision, origin).items()), on_delivery=delivered)  # fmt: skip
+    producer.produce(settings.register_topic, key=partition_key(series), value=item["original_value"],
+                     headers=list(register_headers(series, decision, origin).items()),
+                     on_delivery=delivered)  # fmt: skip
     subject = Subject.for_topic(settings.review_topic, RETENTION_REVIEW)
     producer.produce(settings.review_topic, key=event_id.encode(), value=codec.encode(subject, decided),
                      on_delivery=delivered)  # fmt: skip

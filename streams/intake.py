@@ -1,8 +1,9 @@
 """Intake: decode, validate and classify each agency's lifecycle events.
 
 Input:  ingest.<agency>.lifecycle.v1 (every registered agency), key = document id
-Output: recordflow.register.v1, key = archival series (fonds, year, retention, unit), value = the
-        original event bytes, unchanged, with the retention decision and the origin in headers;
+Output: recordflow.register.v1, key = fonds and year (every series of a fonds-year, and every
+        document that could duplicate another, in one partition), value = the original event
+        bytes, unchanged, with the series, the retention decision and the origin in headers;
         records.retention-review.v1 for what no retention rule decides (archive staff decide);
         records.deadletter.v1 for anything rejected.
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 STAGE = "intake"
 FILED = "FILED"
+SERIES_HEADER = "recordflow.series"
 RETENTION_HEADER = "recordflow.retention"
 RULE_HEADER = "recordflow.retention-rule"
 SOURCE_HEADERS = (
@@ -97,9 +99,17 @@ def accept(
     return Accepted(event, agency, decision, series)
 
 
-def register_headers(decision: Decision, origin: Origin) -> dict[str, bytes]:
-    """What the register stage needs beside the event: the retention decision and the origin."""
+def partition_key(series: Series) -> bytes:
+    """The register topic's key: the fonds and year. The item-number table and the duplicate
+    check are then co-partitioned with every record they must see together."""
+    return f"{series.fonds_code}·{series.year}".encode()
+
+
+def register_headers(series: Series, decision: Decision, origin: Origin) -> dict[str, bytes]:
+    """What the register stage needs beside the event: its series, the retention decision and
+    the origin."""
     return {
+        SERIES_HEADER: str(series).encode(),
         RETENTION_HEADER: decision.period.encode(),
         RULE_HEADER: decision.rule_id.encode(),
         SOURCE_HEADERS[0]: origin.topic.encode(),
@@ -184,9 +194,9 @@ def attach(
                     ctx.metrics.events.labels(agency_code, STAGE, "review").inc()
                     continue
                 delivery = await register_topic.send(
-                    key=str(accepted.series).encode(),
+                    key=partition_key(accepted.series),
                     value=origin.value,
-                    headers=register_headers(accepted.decision, origin),
+                    headers=register_headers(accepted.series, accepted.decision, origin),
                 )
                 await delivery  # durable before this event's offset may be committed
                 ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()

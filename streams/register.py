@@ -1,18 +1,21 @@
 """Register: check, number, store and publish each accepted record.
 
-Input:  recordflow.register.v1, key = archival series, value = the original event bytes
+Input:  recordflow.register.v1, key = fonds·year, value = the original event bytes, the series in
+        a header
 Output: records.archival-ready.v1 and records.catalog.v1, key = archival reference code;
         records.deadletter.v1 for content that does not match what the agency declared or fails
         the four-property check (or, rarely, for an event whose series has no item number left).
 State:  the item-numbers table (changelog recordflow.item-numbers.changelog), co-partitioned with
-        the input, so that one worker owns a series at a time.
+        the input, so that one worker owns a fonds-year at a time: its series counters, which event
+        has which number, and which 文号 + 题名 it already holds (the duplicate check).
 
 Order of work for one event, chosen so that a crash at any point loses nothing and a redelivered
 event gets the record it already had:
 1. fetch each staged file once into a local copy, hashing it, and compare with the declared size
    and digests; identify its format and scan it (streams/receipt.py);
 2. run the DA/T 70 check at receipt: a failure of authenticity or integrity, or an infection,
-   rejects the event here, before it takes a number;
+   rejects the event here, before it takes a number, as does a 文号 + 题名 already archived in
+   the fonds and year by another event;
 3. take the event's item number from the table, or the series' next one (so rejected input
    leaves no gap), with the archive time that the record and its package will carry;
 4. write each file to the archive under object lock (skipped when a redelivery finds it there),
@@ -45,7 +48,13 @@ from streams import receipt
 from streams.checks import CheckReport, check_receipt
 from streams.context import PipelineContext
 from streams.deadletter import Origin
-from streams.intake import RETENTION_HEADER, RULE_HEADER, SOURCE_HEADERS, origin_of
+from streams.intake import (
+    RETENTION_HEADER,
+    RULE_HEADER,
+    SERIES_HEADER,
+    SOURCE_HEADERS,
+    origin_of,
+)
 from streams.reference import parse
 from streams.resilience import retry_transient, retry_until_done, send_dead_letter
 
@@ -89,6 +98,17 @@ def allocate(
         table[f"series:{series}"] = {"last": number, "event": event_id}
     table[f"event:{event_id}"] = {"n": number, "published": False, "at": now.isoformat()}
     return Allocation(number, fresh=fresh, published=False, at=now)
+
+
+def duplicate_key(series: str, description: dict[str, Any]) -> str | None:
+    """The table key under which a record's 文号 + 题名 is known within its fonds and year (DA/T 70:
+    no duplicates of 文号+题名), or None for a record without a 文号. Every series of a fonds-year
+    is in one partition of the register topic, so one worker sees all candidates."""
+    number = (description.get("document_number") or "").strip()
+    if not number:
+        return None
+    fonds_code = series.split("-", 1)[0]
+    return f"duplicate:{fonds_code}|{description['year']}|{number}|{description['title'].strip()}"
 
 
 def mark_published(table: MutableMapping[str, Any], event_id: str, allocation: Allocation) -> None:
@@ -255,8 +275,8 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
     async def register(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             origin = origin_from_headers(event.message)
-            series = (event.key or b"").decode()
             headers = dict(origin_of(event.message).headers)
+            series = (headers.get(SERIES_HEADER) or b"").decode()
             agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
             with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
                 try:
@@ -313,8 +333,20 @@ async def _archive(ctx: PipelineContext, numbers: Any, series: str, headers: dic
             "four-property-check-failed", f"DA/T 70 check failed: {failed}", "check"
         )
 
+    same = duplicate_key(series, event["description"])
+    earlier = numbers.get(same) if same else None
+    if earlier is not None and earlier["event"] != event["event_id"]:
+        description = event["description"]
+        raise RecordRejected(
+            "duplicate-record",
+            f"文号 {description['document_number']} 题名 {description['title']!r} was archived in "
+            f"{series.split('-')[0]} {description['year']} as {earlier['code']}",
+            "check",
+        )
     allocation = allocate(numbers, series, event["event_id"])
     code = f"{series}-{allocation.item_number:04d}"
+    if same:
+        numbers[same] = {"event": event["event_id"], "code": code}
     try:
         parse(code)
     except ValueError as exc:  # a full series (item 10000): no retry could make this code valid

@@ -29,7 +29,7 @@ def _metadata(document_id: str, **overrides: object) -> dict[str, object]:
     return {
         "document_id": document_id,
         "title": "关于做好2026年防汛工作的通知",
-        "document_number": "市府办发〔2026〕21号",
+        "document_number": f"市府办发〔2026〕{document_id}号",
         "responsible_party": "市人民政府办公厅",
         "document_date": "2026-05-06",
         "document_type": "通知",

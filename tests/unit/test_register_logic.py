@@ -18,6 +18,7 @@ from streams.register import (
     Allocation,
     allocate,
     archive_key,
+    duplicate_key,
     mark_published,
     retain_until,
     verify,
@@ -277,3 +278,37 @@ def test_archive_key_is_safe_for_any_file_name(file_name: str, sequence: int, co
 def test_archive_key_without_extension(file_name: str) -> None:
     key = archive_key(CODE, {"file_name": file_name, "sequence": 1}, SHA)
     assert key == f"Z109/2011/{CODE}/01-{SHA}"
+
+
+# --- duplicates (DA/T 70: no duplicates of 文号 + 题名) -----------------------------------------
+def test_duplicate_key_names_fonds_year_number_and_title() -> None:
+    description = {
+        "document_number": " 市建发〔2026〕7号 ",
+        "title": "关于印发办法的决定 ",
+        "year": 2026,
+    }
+    assert (
+        duplicate_key("Z109-WS·2026-Y-ZFK", description)
+        == "duplicate:Z109|2026|市建发〔2026〕7号|关于印发办法的决定"
+    )
+    # the same number and title in another series of the same fonds and year is the same key
+    assert duplicate_key("Z109-WS·2026-D10-BGS", description) == duplicate_key(
+        "Z109-WS·2026-Y-ZFK", description
+    )
+    assert duplicate_key("Z101-WS·2026-Y-ZFK", description) != duplicate_key(
+        "Z109-WS·2026-Y-ZFK", description
+    )
+    assert duplicate_key("Z109-WS·2026-Y-ZFK", {**description, "title": "另一件"}) != duplicate_key(
+        "Z109-WS·2026-Y-ZFK", description
+    )
+
+
+def test_a_record_without_a_document_number_has_no_duplicate_key() -> None:
+    assert (
+        duplicate_key("Z109-WS·2026-Y-ZFK", {"document_number": None, "title": "t", "year": 2026})
+        is None
+    )
+    assert (
+        duplicate_key("Z109-WS·2026-Y-ZFK", {"document_number": "  ", "title": "t", "year": 2026})
+        is None
+    )

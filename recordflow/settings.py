@@ -109,6 +109,10 @@ class Settings(BaseSettings):
         return self.topic("recordflow.register.v1")
 
     @property
+    def lifecycle_history_changelog_topic(self) -> str:
+        return self.topic("recordflow.lifecycle-history.changelog")
+
+    @property
     def item_numbers_changelog_topic(self) -> str:
         return self.topic("recordflow.item-numbers.changelog")
 

@@ -7,13 +7,16 @@ Output: recordflow.register.v1, key = fonds and year (every series of a fonds-ye
         records.retention-review.v1 for what no retention rule decides (archive staff decide);
         records.deadletter.v1 for anything rejected.
 
-Only FILED events become archival records here; the other lifecycle actions are counted and
-passed over (they become business-entity history of the record in a later stage).
+Only FILED events become archival records. The lifecycle steps before filing (created, approved,
+issued …) are kept in the lifecycle-history table, keyed like the ingest topics by agency and
+document id, and travel with the filing event (a header) to become the record's business-entity
+history (业务实体).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -30,12 +33,14 @@ from streams.deadletter import Origin
 from streams.reference import Series
 from streams.resilience import retry_transient, send_dead_letter
 from streams.validate import agency_for_topic, validate_event
+from topics.catalog import desired_topics
 
 log = logging.getLogger(__name__)
 
 STAGE = "intake"
 FILED = "FILED"
 SERIES_HEADER = "recordflow.series"
+HISTORY_HEADER = "recordflow.history"  # JSON: the lifecycle steps intake kept before filing
 RETENTION_HEADER = "recordflow.retention"
 RULE_HEADER = "recordflow.retention-rule"
 SOURCE_HEADERS = (
@@ -55,6 +60,14 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class Noted:
+    """A lifecycle step before filing (created, approved …): kept until the document is filed."""
+
+    event: dict[str, Any]
+    agency: Agency
+
+
+@dataclass(frozen=True)
 class Undecided:
     """Valid, but no retention rule decides it: archive staff must (records.retention-review.v1)."""
 
@@ -65,9 +78,9 @@ class Undecided:
 
 def accept(
     ctx: PipelineContext, topic: str, value: bytes | None, today: dt.date | None = None
-) -> Accepted | Undecided | None:
-    """Decide what becomes of one input: Accepted, Undecided (to review), None for a non-filing
-    action, or RecordRejected (to the dead-letter topic)."""
+) -> Accepted | Undecided | Noted:
+    """Decide what becomes of one input: Accepted, Undecided (to review), Noted for a lifecycle
+    step before filing, or RecordRejected (to the dead-letter topic)."""
     agency = agency_for_topic(topic, ctx.agencies, ctx.settings.topic_prefix)
     try:
         event = ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT)
@@ -84,7 +97,7 @@ def accept(
             today=today,
         )
         if event["action"] != FILED:
-            return None
+            return Noted(event, agency)
     except RecordRejected as rejection:
         rejection.event_id = event["event_id"]
         raise
@@ -103,6 +116,33 @@ def partition_key(series: Series) -> bytes:
     """The register topic's key: the fonds and year. The item-number table and the duplicate
     check are then co-partitioned with every record they must see together."""
     return f"{series.fonds_code}·{series.year}".encode()
+
+
+def history_key(event: dict[str, Any]) -> str:
+    return f"{event['agency']['code']}|{event['document_id']}"
+
+
+def activity(event: dict[str, Any], agency: Agency) -> dict[str, Any]:
+    """A lifecycle event as a BusinessActivity (业务实体), JSON-ready (the time as ISO text)."""
+    return {
+        "event_id": event["event_id"],
+        "action": str(event["action"]).lower(),
+        "time": event["event_time"].isoformat(),
+        "actor": event["actor"],
+        "organisation": agency.name,
+        "status": None,
+        "basis": None,
+        "description": f"{event['action']} in {event['source_system'] or 'the agency system'}",
+    }
+
+
+def remember(
+    steps: list[dict[str, Any]], event: dict[str, Any], agency: Agency
+) -> list[dict[str, Any]]:
+    """The document's steps so far with this one added once (a redelivery adds nothing), by time."""
+    if any(step["event_id"] == event["event_id"] for step in steps):
+        return steps
+    return sorted([*steps, activity(event, agency)], key=lambda step: step["time"])
 
 
 def register_headers(series: Series, decision: Decision, origin: Origin) -> dict[str, bytes]:
@@ -160,6 +200,18 @@ def attach(
     app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT, deadletters: faust.TopicT
 ) -> None:
     review = app.topic(ctx.settings.review_topic, key_serializer="raw", value_serializer="raw")
+    partitions = {
+        spec.name: spec.partitions for spec in desired_topics(ctx.settings, registry=ctx.agencies)
+    }
+    changelog = ctx.settings.lifecycle_history_changelog_topic
+    history = app.Table(
+        f"{ctx.settings.topic_prefix}lifecycle-history",
+        default=None,
+        partitions=partitions[changelog],
+        key_type=str,
+        value_type=list,  # JSON, faust's default for tables
+        changelog_topic=app.topic(changelog, partitions=partitions[changelog], compacting=True),
+    )
     ingest = app.topic(
         *(ctx.settings.ingest_topic(agency.code) for agency in ctx.agencies.agencies),
         key_serializer="raw",
@@ -181,8 +233,10 @@ def attach(
                         ctx, deadletters, origin, rejection, agency_code, rejection.event_id
                     )
                     continue
-                if accepted is None:
-                    ctx.metrics.events.labels(agency_code, STAGE, "skipped").inc()
+                key = history_key(accepted.event)
+                if isinstance(accepted, Noted):
+                    history[key] = remember(history.get(key) or [], accepted.event, accepted.agency)
+                    ctx.metrics.events.labels(agency_code, STAGE, "history").inc()
                     continue
                 if isinstance(accepted, Undecided):
                     item = review_item(accepted.event, accepted.reason, origin)
@@ -196,7 +250,12 @@ def attach(
                 delivery = await register_topic.send(
                     key=partition_key(accepted.series),
                     value=origin.value,
-                    headers=register_headers(accepted.series, accepted.decision, origin),
+                    headers={
+                        **register_headers(accepted.series, accepted.decision, origin),
+                        HISTORY_HEADER: json.dumps(
+                            history.get(key) or [], ensure_ascii=False
+                        ).encode(),
+                    },
                 )
                 await delivery  # durable before this event's offset may be committed
                 ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import json
 import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from streams.checks import CheckReport, check_receipt
 from streams.context import PipelineContext
 from streams.deadletter import Origin
 from streams.intake import (
+    HISTORY_HEADER,
     RETENTION_HEADER,
     RULE_HEADER,
     SERIES_HEADER,
@@ -98,6 +100,23 @@ def allocate(
         table[f"series:{series}"] = {"last": number, "event": event_id}
     table[f"event:{event_id}"] = {"n": number, "published": False, "at": now.isoformat()}
     return Allocation(number, fresh=fresh, published=False, at=now)
+
+
+def merge_history(
+    kept: list[dict[str, Any]], carried: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The record's business history: the steps intake kept before filing (JSON, times as ISO
+    text) and those the filing event carried itself, in time order, each once."""
+    steps = [
+        {
+            **{k: v for k, v in step.items() if k != "event_id"},
+            "time": dt.datetime.fromisoformat(step["time"]),
+        }
+        for step in kept
+    ]
+    seen = {(step["action"], step["time"]) for step in steps}
+    steps += [step for step in carried if (step["action"], step["time"]) not in seen]
+    return sorted(steps, key=lambda step: step["time"])
 
 
 def duplicate_key(series: str, description: dict[str, Any]) -> str | None:
@@ -371,6 +390,9 @@ async def _archive(ctx: PipelineContext, numbers: Any, series: str, headers: dic
     events = receipt.provenance(event, intake_at=intake_at, archived_at=allocation.at, rule_id=rule_id,
                                 code=code, files=files, report=report)  # fmt: skip
     record = build_record(ctx, code, rule_id, event, components, archived_at=allocation.at)
+    record["history"] = merge_history(
+        json.loads(headers.get(HISTORY_HEADER) or b"[]"), record["history"]
+    )
     record.update(formats=receipt.formats(files), check=receipt.summary(report), flags=flags,
                   provenance=events)  # fmt: skip
     record["package"] = await retry_until_done(

@@ -40,6 +40,7 @@ EXPECTED_RECORD_TYPES = {
     "records.preservation-alert.v1": "preservation_alert",
     "recordflow.register.v1": "document_lifecycle_event",
     "recordflow.item-numbers.changelog": None,
+    "recordflow.lifecycle-history.changelog": None,
 }
 
 
@@ -86,6 +87,7 @@ def test_names_match_settings() -> None:
         settings.preservation_alert_topic,
         settings.register_topic,
         settings.item_numbers_changelog_topic,
+        settings.lifecycle_history_changelog_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
     }
 

@@ -254,8 +254,3 @@ class Storage:
                 "store-unversioned", f"archive/{key}: no version id; is versioning on?", "store"
             )
         return result.version_id
-
-    def legal_hold(self, key: str, version_id: str) -> bool:
-        return bool(
-            self.client.is_object_legal_hold_enabled(self.settings.archive_bucket, key, version_id)
-        )

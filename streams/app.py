@@ -56,7 +56,8 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
     register_topic = app.topic(settings.register_topic, key_serializer="raw", value_serializer="raw",
                                partitions=partitions)  # fmt: skip
     deadletters = app.topic(settings.deadletter_topic, key_serializer="raw", value_serializer="raw")
-    intake.attach(app, ctx, register_topic, deadletters)
+    history_partitions = specs[settings.lifecycle_history_changelog_topic].partitions
+    intake.attach(app, ctx, register_topic, deadletters, history_partitions)
     register.attach(app, ctx, register_topic, deadletters, partitions)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is too narrow

@@ -9,7 +9,6 @@ from prometheus_client import CollectorRegistry
 from avro_schemas.codec import (
     ARCHIVAL_RECORD,
     DEAD_LETTER,
-    DOCUMENT_LIFECYCLE_EVENT,
     RETENTION_REVIEW,
     Codec,
     Subject,
@@ -54,16 +53,9 @@ class PipelineContext:
             scanner=scanner(settings.clamd_address),
         )
 
-    def event_subject(self, topic: str) -> Subject:
-        return Subject.for_topic(topic, DOCUMENT_LIFECYCLE_EVENT)
-
     @property
     def archival_ready_subject(self) -> Subject:
         return Subject.for_topic(self.settings.archival_ready_topic, ARCHIVAL_RECORD)
-
-    @property
-    def catalog_subject(self) -> Subject:
-        return Subject.for_topic(self.settings.catalog_topic, ARCHIVAL_RECORD)
 
     @property
     def review_subject(self) -> Subject:

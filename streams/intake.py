@@ -33,7 +33,6 @@ from streams.deadletter import Origin
 from streams.reference import Series
 from streams.resilience import retry_transient, send_dead_letter
 from streams.validate import agency_for_topic, validate_event
-from topics.catalog import desired_topics
 
 log = logging.getLogger(__name__)
 
@@ -197,20 +196,21 @@ def origin_of(message: Any) -> Origin:
 
 
 def attach(
-    app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT, deadletters: faust.TopicT
+    app: faust.App,
+    ctx: PipelineContext,
+    register_topic: faust.TopicT,
+    deadletters: faust.TopicT,
+    history_partitions: int,
 ) -> None:
     review = app.topic(ctx.settings.review_topic, key_serializer="raw", value_serializer="raw")
-    partitions = {
-        spec.name: spec.partitions for spec in desired_topics(ctx.settings, registry=ctx.agencies)
-    }
     changelog = ctx.settings.lifecycle_history_changelog_topic
     history = app.Table(
         f"{ctx.settings.topic_prefix}lifecycle-history",
         default=None,
-        partitions=partitions[changelog],
+        partitions=history_partitions,
         key_type=str,
         value_type=list,  # JSON, faust's default for tables
-        changelog_topic=app.topic(changelog, partitions=partitions[changelog], compacting=True),
+        changelog_topic=app.topic(changelog, partitions=history_partitions, compacting=True),
     )
     ingest = app.topic(
         *(ctx.settings.ingest_topic(agency.code) for agency in ctx.agencies.agencies),

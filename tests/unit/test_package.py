@@ -30,6 +30,7 @@ from connectors.package import (
     record_xml,
     s3_url,
 )
+from tests.examples import request_description
 
 CODE = "Z109-WS·2026-D30-GHK-0007"
 MAIN = "关于申请老旧小区改造专项资金的请示（定稿）.pdf".encode() * 40  # stand-in bytes
@@ -81,21 +82,7 @@ def archival_record(bucket: str = "archive") -> dict[str, Any]:
         "event_id": "5d2b1c7e-8f3a-5b6c-9d0e-1f2a3b4c5d6e",
         "document_id": "ZJJ-2026-0041",
         "source_system": "OA",
-        "description": {
-            "title": "关于申请老旧小区改造专项资金的请示",
-            "document_number": "市建请〔2026〕41号",
-            "responsible_party": "市住房和城乡建设局",
-            "document_date": dt.date(2026, 4, 2),
-            "document_type": "请示",
-            "security_classification": "公开",
-            "urgency": "加急",
-            "keywords": ["老旧小区", "专项资金"],
-            "abstract": None,
-            "unit_code": "GHK",
-            "year": 2026,
-            "page_count": 3,
-            "language": "zh",
-        },
+        "description": request_description(),
         "components": [
             component(2, "现场 照片.jpg", PHOTO, "image/jpeg", bucket),  # out of order on purpose
             component(1, "关于申请老旧小区改造专项资金的请示.pdf", MAIN, "application/pdf", bucket),

@@ -41,6 +41,7 @@ from avro_schemas.codec import (
 from recordflow.errors import RecordRejected
 from streams.deadletter import Origin, dead_letter
 from streams.intake import review_item
+from tests.examples import request_description
 from topics.catalog import default_catalog
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*/v*.avsc"))
@@ -337,21 +338,7 @@ def lifecycle_event() -> dict[str, Any]:
         "upload_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
         "source_system": "OA",
         "actor": "张三",
-        "description": {
-            "title": "关于申请老旧小区改造专项资金的请示",
-            "document_number": "市建请〔2026〕41号",
-            "responsible_party": "市住房和城乡建设局",
-            "document_date": dt.date(2026, 4, 2),
-            "document_type": "请示",
-            "security_classification": "公开",
-            "urgency": "加急",
-            "keywords": ["老旧小区", "专项资金"],
-            "abstract": None,
-            "unit_code": "GHK",
-            "year": 2026,
-            "page_count": 3,
-            "language": "zh",
-        },
+        "description": request_description(),
         "components": [
             {
                 "sequence": 1,

@@ -426,20 +426,21 @@ class Kafka(Service):
         if not (self.data_dir / "meta.properties").exists():  # format once; later starts reuse
             report("formatting KRaft storage")
             _run_tool(
-                [
-                    _java(),
-                    *self._java_args(),
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "--standalone",
-                    "-t",
-                    new_cluster_id(),
-                    "-c",
-                    str(self.properties_file),
-                ],
-                self.log_file,
-                report,
+                self.format_command(new_cluster_id(), self.properties_file), self.log_file, report
             )
+
+    def format_command(self, cluster_id: str, properties_file: Path) -> list[str]:
+        """Kafka's storage format for a single-node (standalone) KRaft quorum."""
+        return [
+            _java(),
+            *self._java_args(),
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            # `=` form: a random id may begin with "-", which would otherwise read as an option
+            f"--cluster-id={cluster_id}",
+            f"--config={properties_file}",
+        ]
 
     def command(self) -> list[str]:
         return [_java(), "-Xmx768m", *self._java_args(), "kafka.Kafka", str(self.properties_file)]

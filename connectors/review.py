@@ -2,8 +2,9 @@
 that sends each on to be numbered and archived (`recordflow review list | decide`).
 
 A decision is written twice, both idempotently: the original event goes to recordflow.register.v1
-with the decided period (the register stage gives a redelivered event the number it already had),
-and the review item becomes DECIDED in the compacted records.retention-review.v1.
+with the decided period and the steps intake kept before filing (the register stage gives a
+redelivered event the number it already had), and the review item becomes DECIDED in the
+compacted records.retention-review.v1.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from recordflow.errors import SubmitError
 from recordflow.settings import Settings
 from streams.classify import Decision, Period
 from streams.deadletter import Origin
-from streams.intake import partition_key, register_headers
+from streams.intake import HISTORY_HEADER, history_header, partition_key, register_headers
 from streams.reference import Series
 
 PERIODS = ("Y", "D30", "D10")
@@ -73,9 +74,12 @@ def decide(settings: Settings, codec: Codec, event_id: str, period: str, by: str
         if error is not None:
             failures.append(error.str())
 
+    headers = {
+        **register_headers(series, decision, origin),
+        HISTORY_HEADER: history_header(item["history_before_filing"]),
+    }
     producer.produce(settings.register_topic, key=partition_key(series), value=item["original_value"],
-                     headers=list(register_headers(series, decision, origin).items()),
-                     on_delivery=delivered)  # fmt: skip
+                     headers=list(headers.items()), on_delivery=delivered)  # fmt: skip
     subject = Subject.for_topic(settings.review_topic, RETENTION_REVIEW)
     producer.produce(settings.review_topic, key=event_id.encode(), value=codec.encode(subject, decided),
                      on_delivery=delivered)  # fmt: skip

@@ -21,7 +21,15 @@ from avro_schemas.codec import Codec
 from connectors.readback import Outcome, watch_outcomes
 from connectors.sdk import FileToSubmit, Receipt, Submitter, description_from_metadata, event_id_for
 from recordflow.errors import SubmitError
-from recordflow.samples import SAMPLES, TAMPERED, UNKNOWN_AGENCY, Sample, write_files
+from recordflow.samples import (
+    FORGED,
+    SAMPLES,
+    TAMPERED,
+    UNKNOWN_AGENCY,
+    Sample,
+    submission_metadata,
+    write_files,
+)
 from recordflow.settings import Settings
 from recordflow.setup import prepare
 from recordflow.workers import WorkerProcess
@@ -38,9 +46,12 @@ class DemoRow:
 
 def submit_sample(submitter: Submitter, sample: Sample, directory: Path) -> Receipt:
     """Submit one sample the way an agency system would, or, for a bad one, the way it goes wrong."""
-    files = [FileToSubmit(path) for path in write_files(sample, directory)]
-    if sample.bad is None:
-        return submitter.submit(sample.agency, files, sample.metadata, wait=False)
+    paths = write_files(sample, directory)
+    files = [FileToSubmit(path) for path in paths]
+    if sample.bad in (None, FORGED):  # a forged signature looks right to the agency's system
+        return submitter.submit(
+            sample.agency, files, submission_metadata(sample, paths), wait=False
+        )
     agency = submitter.agency(sample.agency)
     upload_id = uuid.uuid4().hex
     components = submitter.stage(agency, upload_id, files)

@@ -8,6 +8,8 @@ submits byte-identical files and the archive recognises them as the same records
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from recordflow.signing import sm2_certificate, sm2_private_key, sm2_sign
+
 CJK_FONT = "STSong-Light"
 
 # What a bad sample is meant to show (the reason the pipeline should give).
@@ -26,6 +30,7 @@ TAMPERED = "tampered"  # staged bytes changed after hashing → checksum-mismatc
 NO_TITLE = "no-title"  # 题名 empty → missing-title
 UNKNOWN_AGENCY = "unknown-agency"  # payload names an agency that is not registered
 UNDECIDED = "undecided"  # no retention rule decides it → retention review by archive staff
+FORGED = "forged-signature"  # signed over other bytes → four-property-check-failed (YJ-1-1)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Sample:
     bad: str | None = None
     expected_reason: str | None = None
     claimed_agency: dict[str, str] = field(default_factory=dict)
+    signed: bool = False  # the agency's system signed the main document (SM2 with SM3)
 
     @property
     def expected_status(self) -> str:
@@ -76,7 +82,7 @@ SAMPLES: tuple[Sample, ...] = (
                         "市住房和城乡建设局", "市建请〔2026〕41号", ("老旧小区", "专项资金")),
            attachment="现场照片"),
     Sample("zjj", _meta("ZJJ-2026-0007", "关于印发《市住房保障管理办法》的决定", "决定", "ZFK", "2026-02-15",
-                        "市住房和城乡建设局", "市建发〔2026〕7号", ("住房保障",))),
+                        "市住房和城乡建设局", "市建发〔2026〕7号", ("住房保障",)), signed=True),
     Sample("bdc", _meta("BDC-2026-0102", "关于2026年第一季度不动产登记情况的报告", "报告", "DJK", "2026-04-10",
                         "市不动产登记中心", "市不动产报〔2026〕5号", ("不动产登记", "季度报告"))),
     Sample("zwfw", {**_meta("ZWFW-2026-0033", "关于同意设立市民服务中心南山分中心的批复", "批复", "SPK", "2026-05-18",
@@ -106,7 +112,40 @@ SAMPLES: tuple[Sample, ...] = (
            claimed_agency={"code": "swj", "name": "市水务局"}),
     Sample("bdc", _meta("BDC-2026-0150", "窗口服务工作备忘录", "备忘录", "BGS", "2026-09-09",
                         "市不动产登记中心"), bad=UNDECIDED, expected_reason="retention-undecided"),
+    Sample("bdc", _meta("BDC-2026-0161", "关于调整不动产登记收费标准的通知", "通知", "BGS", "2026-09-15",
+                        "市不动产登记中心", "市不动产发〔2026〕16号"),
+           bad=FORGED, expected_reason="four-property-check-failed"),
 )  # fmt: skip
+
+
+# The agencies' signing certificates: self-issued here; a real agency's is issued by its CA.
+CERTIFICATE_VALIDITY = (
+    dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
+)
+
+
+def submission_metadata(sample: Sample, files: list[Path]) -> dict[str, Any]:
+    """What is submitted for a sample: its metadata, plus the agency's signature on the main
+    document (DA/T 46 电子签名) when the sample is signed, or a forged one."""
+    if not sample.signed and sample.bad != FORGED:
+        return sample.metadata
+    meta = sample.metadata
+    key = sm2_private_key(f"recordflow sample agency {sample.agency}")
+    party = meta["responsible_party"]
+    certificate = sm2_certificate(key, party, party, *CERTIFICATE_VALIDITY)
+    # A forged signature is a real one, taken from another document.
+    signed = b"another document" if sample.bad == FORGED else files[0].read_bytes()
+    signature = {
+        "signature_id": f"{meta['document_id']}-SIG-1",
+        "rule": "GB/T 38540-2020",
+        "time": f"{meta['document_date']}T09:00:00+08:00",
+        "signer": party,
+        "result": sm2_sign(key, [signed]),
+        "certificate": base64.b64encode(certificate).decode(),
+        "algorithm": "SM2-with-SM3",
+    }
+    return {**meta, "file_details": [{"sequence": 1, "signatures": [signature]}]}
 
 
 def render_pdf(title: str, number: str | None, party: str, date: str, body: str) -> bytes:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools the local stack needs, from Debian's packages, when they are missing:
 # Java 17 (runs Kafka and the schema registry), Maven (fetches their jars from Maven Central),
-# Go (builds versitygw from the Go module proxy), Prometheus. Python packages go into .venv.
+# Go (builds versitygw from the Go module proxy), Prometheus, OpenSSL (the SM2 tests compare with
+# it). Python packages go into .venv.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)  # the SM2 tests check against OpenSSL
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 
 if ((${#missing[@]})); then

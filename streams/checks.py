@@ -73,6 +73,15 @@ class FormatLike(Protocol):
 
 
 @dataclass(frozen=True)
+class SignatureCheck:
+    """What verifying one electronic signature on a file found (streams/signatures.py)."""
+
+    signature_id: str
+    result: Result
+    reason: str
+
+
+@dataclass(frozen=True)
 class ComponentEvidence:
     """One computer file (文档) of the record: what was declared, received, identified and stored."""
 
@@ -85,6 +94,7 @@ class ComponentEvidence:
     scan: ScanResult | None  # None: no virus scanner is configured
     stored_key: str | None = None  # the archive key, once stored
     stored_sha256: str | None = None  # SHA-256 read back from stored_key; None if not read back
+    signatures: Sequence[SignatureCheck] = ()  # one per electronic signature the producer sent
 
 
 @dataclass(frozen=True)
@@ -100,11 +110,21 @@ class Evidence:
 
 # --- results -----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class SubResult:
+    """One part of an item checked on its own: one signature of one file, for YJ-1-1."""
+
+    subject: str
+    result: Result
+    reason: str
+
+
+@dataclass(frozen=True)
 class ItemResult:
     code: str
     property: int
     result: Result
     reason: str
+    sub_results: tuple[SubResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,7 +172,13 @@ class CheckReport:
             "quarantines": self.quarantines,
             "failing_codes": list(self.failing_codes),
             "items": [
-                {"code": i.code, "property": i.property, "result": i.result, "reason": i.reason}
+                {
+                    "code": i.code,
+                    "property": i.property,
+                    "result": i.result,
+                    "reason": i.reason,
+                    "sub_results": [vars(sub) for sub in i.sub_results],
+                }
                 for i in self.items
             ],
         }
@@ -252,7 +278,8 @@ def check_receipt(
     results = []
     for item in items.items:
         result, reason = CHECKERS[item.code](evidence, items, checked_at)
-        results.append(ItemResult(item.code, item.property, result, reason))
+        parts = SUB_RESULTS[item.code](evidence) if item.code in SUB_RESULTS else ()
+        results.append(ItemResult(item.code, item.property, result, reason, parts))
     return CheckReport(items.stage, tuple(results), checked_at)
 
 
@@ -287,9 +314,26 @@ def check_fixity(evidence: Evidence, items: CheckItems, now: dt.datetime) -> Out
                 f"SHA-256 {component.actual_sha256} differs from the producer's digest "
                 f"{component.declared_sha256} 固定性信息不符"
             )
-        return PASS, "SHA-256 matches the producer's digest 固定性信息有效"
+        signatures = [
+            f"signature {s.signature_id} {s.result}: {s.reason}" for s in component.signatures
+        ]
+        if failed := [s for s in component.signatures if s.result == FAIL]:
+            return FAIL, "; ".join(f"signature {s.signature_id} fails: {s.reason}" for s in failed)
+        return PASS, "; ".join(
+            ["SHA-256 matches the producer's digest 固定性信息有效", *signatures]
+        )
 
     return _per_file(evidence, one)
+
+
+def signature_results(evidence: Evidence) -> tuple[SubResult, ...]:
+    return tuple(
+        SubResult(
+            f"{component.file_name} signature {check.signature_id}", check.result, check.reason
+        )
+        for component in evidence.components
+        for check in component.signatures
+    )
 
 
 # YJ-1-2 --------------------------------------------------------------------------------------
@@ -540,7 +584,9 @@ def mojibake(text: str, markers: Sequence[str] = ()) -> str | None:
     if found := next((marker for marker in markers if marker in text), None):
         return f"mojibake marker {found!r}"
     for run in LATIN_RUN.findall(text):
-        if found := _latin_mojibake(run):
+        # Punctuation alone (“”, ……, ——: Chinese text is full of it) is not mojibake: misread
+        # UTF-8 always has a Latin-1 letter (lead bytes 0xC2-0xF4), and so does misread GB2312.
+        if any("\u00a0" <= char <= "\u00ff" for char in run) and (found := _latin_mojibake(run)):
             return found
     for run in NON_ASCII_RUN.findall(text):
         try:
@@ -720,4 +766,8 @@ CHECKERS: dict[str, Checker] = {
     "YJ-3-4": check_environment_metadata,
     "YJ-4-1": check_virus_scan,
     "YJ-4-2": check_authenticated_source,
+}
+# Items whose parts are reported one by one as well as summed up in the item's result.
+SUB_RESULTS: dict[str, Callable[[Evidence], tuple[SubResult, ...]]] = {
+    "YJ-1-1": signature_results,
 }

@@ -4,13 +4,15 @@ Input:  ingest.<agency>.lifecycle.v1 (every registered agency), key = document i
 Output: recordflow.register.v1, key = fonds and year (every series of a fonds-year, and every
         document that could duplicate another, in one partition), value = the original event
         bytes, unchanged, with the series, the retention decision and the origin in headers;
-        records.retention-review.v1 for what no retention rule decides (archive staff decide);
+        records.retention-review.v1 for what no retention rule decides (archive staff decide),
+        with the steps kept before filing, which the decision sends on;
         records.deadletter.v1 for anything rejected.
 
 Only FILED events become archival records. The lifecycle steps before filing (created, approved,
 issued …) are kept in the lifecycle-history table, keyed like the ingest topics by agency and
 document id, and travel with the filing event (a header) to become the record's business-entity
-history (业务实体).
+history (业务实体). A filing event no rule decides carries them in its review item instead, and
+`recordflow review decide` puts them back in the header.
 """
 
 from __future__ import annotations
@@ -144,6 +146,27 @@ def remember(
     return sorted([*steps, activity(event, agency)], key=lambda step: step["time"])
 
 
+def as_business_activity(step: dict[str, Any]) -> dict[str, Any]:
+    """A kept step as Avro writes a BusinessActivity: the time a datetime, and no event id (it only
+    keeps a redelivered step from being kept twice)."""
+    return {
+        **{key: value for key, value in step.items() if key != "event_id"},
+        "time": dt.datetime.fromisoformat(step["time"]),
+    }
+
+
+def history_header(steps: list[dict[str, Any]]) -> bytes:
+    """The HISTORY_HEADER value: the steps as JSON, times as ISO text, whether they come from the
+    lifecycle-history table (text already) or from a review item (datetimes)."""
+    return json.dumps(steps, ensure_ascii=False, default=_iso_time).encode()
+
+
+def _iso_time(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 def register_headers(series: Series, decision: Decision, origin: Origin) -> dict[str, bytes]:
     """What the register stage needs beside the event: its series, the retention decision and
     the origin."""
@@ -158,8 +181,11 @@ def register_headers(series: Series, decision: Decision, origin: Origin) -> dict
     }
 
 
-def review_item(event: dict[str, Any], reason: str, origin: Origin) -> dict[str, Any]:
-    """A PENDING RetentionReview for an event no rule decides."""
+def review_item(
+    event: dict[str, Any], reason: str, origin: Origin, kept: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A PENDING RetentionReview for an event no rule decides, with the steps kept before filing:
+    only the review item can carry them on to the register stage."""
     return {
         "event_id": event["event_id"],
         "status": "PENDING",
@@ -177,6 +203,7 @@ def review_item(event: dict[str, Any], reason: str, origin: Origin) -> dict[str,
         "decided_by": None,
         "decided_at": None,
         "note": None,
+        "history_before_filing": [as_business_activity(step) for step in kept],
     }
 
 
@@ -239,7 +266,9 @@ def attach(
                     ctx.metrics.events.labels(agency_code, STAGE, "history").inc()
                     continue
                 if isinstance(accepted, Undecided):
-                    item = review_item(accepted.event, accepted.reason, origin)
+                    item = review_item(
+                        accepted.event, accepted.reason, origin, history.get(key) or []
+                    )
                     value = await retry_transient(
                         partial(ctx.codec.encode, ctx.review_subject, item), STAGE
                     )
@@ -252,9 +281,7 @@ def attach(
                     value=origin.value,
                     headers={
                         **register_headers(accepted.series, accepted.decision, origin),
-                        HISTORY_HEADER: json.dumps(
-                            history.get(key) or [], ensure_ascii=False
-                        ).encode(),
+                        HISTORY_HEADER: history_header(history.get(key) or []),
                     },
                 )
                 await delivery  # durable before this event's offset may be committed

@@ -13,8 +13,9 @@ from typing import Any
 
 from connectors.clamd import ClamdClient, ScanResult
 from connectors.storage import Fetched
-from streams.checks import CheckReport, ComponentEvidence, Evidence
+from streams.checks import CheckReport, ComponentEvidence, Evidence, SignatureCheck
 from streams.formats import FormatInfo, identify
+from streams.signatures import check_signature
 
 REGISTER_AGENT = "recordflow.register"
 INTAKE_AGENT = "recordflow.intake"
@@ -22,22 +23,31 @@ INTAKE_AGENT = "recordflow.intake"
 
 @dataclass(frozen=True)
 class Inspected:
-    """One received file: its bytes (spooled locally, digests known), format and scan."""
+    """One received file: its bytes (spooled locally, digests known), format, scan and the
+    verification of the signatures on it."""
 
     component: dict[str, Any]
     fetched: Fetched
     format: FormatInfo
     scan: ScanResult | None
+    signatures: tuple[SignatureCheck, ...] = ()
 
 
-def inspect(component: dict[str, Any], fetched: Fetched, scanner: ClamdClient | None) -> Inspected:
-    """Identify the file's format and scan it, from the local copy made while fetching."""
+def inspect(event: dict[str, Any], component: dict[str, Any], fetched: Fetched,
+            scanner: ClamdClient | None) -> Inspected:  # fmt: skip
+    """Identify the file's format, scan it and verify its signatures, from the local copy made
+    while fetching."""
     info = identify(fetched.path, component["file_name"], component["mime_type"])
     scan = None
     if scanner is not None:
         with fetched.path.open("rb") as content:
             scan = scanner.scan(content, fetched.digests.size)
-    return Inspected(component, fetched, info, scan)
+    details = event.get("file_details") or []
+    signed: list[dict[str, Any]] = next(
+        (d["signatures"] for d in details if d["sequence"] == component["sequence"]), []
+    )
+    checks = tuple(check_signature(signature, fetched.path) for signature in signed)
+    return Inspected(component, fetched, info, scan, checks)
 
 
 def evidence(event: dict[str, Any], files: Sequence[Inspected], *, authenticated_source: bool,
@@ -60,6 +70,7 @@ def evidence(event: dict[str, Any], files: Sequence[Inspected], *, authenticated
                 stored_key=stored_component["payload"]["key"] if stored_component else None,
                 # Storage.archive verified the write by its ETag against these very bytes.
                 stored_sha256=item.fetched.digests.sha256.hexdigest() if stored_component else None,
+                signatures=item.signatures,
             )
         )
     return Evidence(
@@ -116,11 +127,14 @@ def provenance(event: dict[str, Any], *, intake_at: dt.datetime, archived_at: dt
         virus = ("warning", "not checked: " + "; ".join(scan.detail if scan else "no scanner configured"
                                                        for scan in scans))  # fmt: skip
     verdict = "flagged for usability review" if report.flags_for_review else "passed"
+    signatures = [
+        (item.component["file_name"], check) for item in files for check in item.signatures
+    ]
 
     def step(kind: str, time: dt.datetime, agent: str, outcome: str, detail: str) -> dict[str, Any]:
         return {"type": kind, "time": time, "agent": agent, "outcome": outcome, "detail": detail}
 
-    return [
+    steps = [
         step("ingestion", event["event_time"], source, "success", f"filed by the agency ({event['action']})"),
         step("validation", intake_at, INTAKE_AGENT, "success", "DA/T 46 metadata valid; agency = topic owner"),
         step("appraisal", intake_at, INTAKE_AGENT, "success", f"retention decided by {rule_id}"),
@@ -131,3 +145,11 @@ def provenance(event: dict[str, Any], *, intake_at: dt.datetime, archived_at: dt
         step("replication", archived_at, REGISTER_AGENT, "success", "stored under object lock in the archive"),
         step("accession", archived_at, REGISTER_AGENT, "success", f"registered as {code}"),
     ]  # fmt: skip
+    if signatures:  # after the fixity check: verifying a signature is part of YJ-1-1
+        everyone_passed = all(check.result == "pass" for _, check in signatures)
+        steps.insert(4, step(
+            "digital signature validation", archived_at, REGISTER_AGENT,
+            "success" if everyone_passed else "warning",
+            "; ".join(f"{name} {check.signature_id}: {check.result}" for name, check in signatures),
+        ))  # fmt: skip
+    return steps

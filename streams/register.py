@@ -55,6 +55,7 @@ from streams.intake import (
     RULE_HEADER,
     SERIES_HEADER,
     SOURCE_HEADERS,
+    as_business_activity,
     origin_of,
 )
 from streams.reference import parse
@@ -107,13 +108,7 @@ def merge_history(
 ) -> list[dict[str, Any]]:
     """The record's business history: the steps intake kept before filing (JSON, times as ISO
     text) and those the filing event carried itself, in time order, each once."""
-    steps = [
-        {
-            **{k: v for k, v in step.items() if k != "event_id"},
-            "time": dt.datetime.fromisoformat(step["time"]),
-        }
-        for step in kept
-    ]
+    steps = [as_business_activity(step) for step in kept]
     seen = {(step["action"], step["time"]) for step in steps}
     steps += [step for step in carried if (step["action"], step["time"]) not in seen]
     return sorted(steps, key=lambda step: step["time"])
@@ -324,7 +319,9 @@ async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers
     try:
         for component in event["components"]:
             fetched = await retry_transient(partial(fetch_verified, ctx, component), STAGE)
-            files.append(await asyncio.to_thread(receipt.inspect, component, fetched, ctx.scanner))
+            files.append(
+                await asyncio.to_thread(receipt.inspect, event, component, fetched, ctx.scanner)
+            )
         await _archive(ctx, numbers, series, headers, origin, event, files, archival_ready, catalog)
     except RecordRejected as rejection:
         rejection.event_id = event_id

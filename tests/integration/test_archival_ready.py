@@ -15,7 +15,8 @@ from pypdf import PdfReader, PdfWriter
 from avro_schemas.codec import Codec
 from connectors.readback import catalog, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
-from recordflow.samples import render_pdf, render_scan
+from recordflow.demo import submit_sample
+from recordflow.samples import FORGED, SAMPLES, render_pdf, render_scan
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
 from tests.integration.cli import run_cli
@@ -138,3 +139,43 @@ def test_formats_check_provenance_and_package(
     assert "<实体关系>" in record_xml and "<关联标识>BGT-2026-0003</关联标识>" in record_xml
     assert "<文档创建程序>WPS Office 12</文档创建程序>" in record_xml
     assert "fixity check" in (bag_dir / "metadata" / "premis.xml").read_text("utf-8")
+
+
+def test_signatures_verify_at_receipt_and_a_forged_one_keeps_the_record_out(
+    pipeline_settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    signed = next(sample for sample in SAMPLES if sample.signed)
+    forged = next(sample for sample in SAMPLES if sample.bad == FORGED)
+    submitter = Submitter(pipeline_settings)
+    receipts = [submit_sample(submitter, sample, tmp_path) for sample in (signed, forged)]
+    submitter.close()
+    codec = Codec.from_url(pipeline_settings.schema_registry_url)
+    outcomes = watch_outcomes(
+        pipeline_settings, codec, {r.event_id for r in receipts}, timeout_s=TIMEOUT_S
+    )
+    rejected = outcomes[receipts[1].event_id]
+    assert (rejected.status, rejected.reason) == ("rejected", "four-property-check-failed")
+    assert rejected.detail and "YJ-1-1" in rejected.detail and "签名验证失败" in rejected.detail
+
+    assert outcomes[receipts[0].event_id].status == "archived"
+    (record,) = catalog(pipeline_settings, codec).values()
+    fixity = next(item for item in record["check"]["items"] if item["code"] == "YJ-1-1")
+    assert fixity["result"] == "pass"
+    assert (
+        "signature ZJJ-2026-0007-SIG-1 pass: SM2 with SM3 signature by 市住房和城乡建设局"
+        in (fixity["reason"])
+    )
+    (validation,) = [e for e in record["provenance"] if e["type"] == "digital signature validation"]
+    assert validation["outcome"] == "success"
+    assert record["file_details"][0]["signatures"][0]["algorithm"] == "SM2-with-SM3"
+
+    exported = run_cli(pipeline_settings, "records", "export", record["reference_code"],
+                       str(tmp_path / "export"), "--json")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    report = json.loads(
+        (Path(json.loads(exported.stdout)["bag"]) / "metadata" / "check-report.json").read_text()
+    )
+    (item,) = [item for item in report["items"] if item["code"] == "YJ-1-1"]
+    assert [(sub["subject"], sub["result"]) for sub in item["sub_results"]] == [
+        ("ZJJ-2026-0007.pdf signature ZJJ-2026-0007-SIG-1", "pass")
+    ]

@@ -8,9 +8,20 @@ import signal
 import time
 
 import pytest
+from confluent_kafka.schema_registry import Schema
 from rich.console import Console
 
-from avro_schemas.codec import ARCHIVAL_RECORD, DEAD_LETTER, Codec, CodecError, Subject
+from avro_schemas.codec import (
+    ARCHIVAL_RECORD,
+    COMPATIBILITY,
+    DEAD_LETTER,
+    RECORD_TYPES,
+    Codec,
+    CodecError,
+    Subject,
+    load_schema_json,
+    versions,
+)
 from recordflow.settings import Settings
 from recordflow.setup import register_schemas
 from recordflow.stack import Stack
@@ -27,6 +38,20 @@ def test_every_subject_is_backward_transitive(pipeline_settings: Settings) -> No
     for subject in subjects:
         assert codec.registry.get_latest_version(subject).schema_id is not None
         assert codec.registry.get_compatibility(subject) == "BACKWARD_TRANSITIVE"
+
+
+def test_each_version_registers_over_the_earlier_ones(pipeline_settings: Settings) -> None:
+    """The registry itself accepts every schema version as a BACKWARD_TRANSITIVE successor of the
+    earlier ones, as it must when a running cluster moves to the next version."""
+    codec = Codec.from_url(pipeline_settings.schema_registry_url)
+    for record_type in RECORD_TYPES:
+        subject = f"{pipeline_settings.topic_prefix}evolution.{record_type}-value"
+        ids = []
+        for version in versions(record_type):
+            schema = Schema(load_schema_json(record_type, version), "AVRO")
+            ids.append(codec.registry.register_schema(subject, schema))
+            codec.registry.set_compatibility(subject, COMPATIBILITY)
+        assert len(set(ids)) == len(ids) == len(codec.registry.get_versions(subject))
 
 
 def test_round_trip_and_wire_format(pipeline_settings: Settings) -> None:

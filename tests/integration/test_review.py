@@ -1,5 +1,6 @@
 """Retention review on the real stack: a document no rule decides waits for archive staff, and
-their decision sends it on to be numbered and archived under the decided period."""
+their decision sends it on to be numbered and archived under the decided period, with the
+lifecycle steps it went through before filing as its business history."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ from recordflow.workers import WorkerProcess
 from tests.integration.cli import run_cli
 
 TIMEOUT_S = 90.0
+
+
+def archived_records(settings: Settings, codec: Codec) -> dict[str, dict[str, Any]]:
+    """The catalog once something is in it (or empty after the timeout)."""
+    archived: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + TIMEOUT_S
+    while not archived and time.monotonic() < deadline:
+        archived = catalog(settings, codec)
+        time.sleep(0.5)
+    return archived
 
 
 def test_undecided_document_waits_for_review_then_is_archived_as_decided(
@@ -58,14 +69,47 @@ def test_undecided_document_waits_for_review_then_is_archived_as_decided(
     )
     assert again.returncode == 1 and "already decided" in again.stderr
 
-    archived: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + TIMEOUT_S
-    while not archived and time.monotonic() < deadline:
-        archived = catalog(pipeline_settings, codec)
-        time.sleep(0.5)
+    archived = archived_records(pipeline_settings, codec)
     assert list(archived) == ["Z215-WS·2026-D10-BGS-0001"]
     record = archived["Z215-WS·2026-D10-BGS-0001"]
     assert record["retention_rule_id"].startswith("retention-review@") and record[
         "retention_rule_id"
     ].endswith("/王档案")
     assert json.loads(run_cli(pipeline_settings, "review", "list", "--json").stdout) == []
+
+
+def test_steps_before_filing_survive_the_review(
+    pipeline_settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    memo = tmp_path / "备忘录.pdf"
+    memo.write_bytes(b"%PDF-1.4 memo " + os.urandom(300))
+    meta: dict[str, Any] = {"document_id": "BDC-R-2", "title": "窗口服务工作备忘录",
+                            "responsible_party": "市不动产登记中心", "document_date": "2026-09-09",
+                            "document_type": "备忘录", "unit_code": "BGS", "source_system": "OA",
+                            "actor": "赵科员"}  # fmt: skip
+    submitter = Submitter(pipeline_settings)
+    for action in ("CREATED", "APPROVED"):  # each stamped with the time it is sent
+        submitter.submit("bdc", [FileToSubmit(memo)], {**meta, "action": action})
+    filed = submitter.submit("bdc", [FileToSubmit(memo)], {**meta, "action": "FILED"})
+    submitter.close()
+    codec = Codec.from_url(pipeline_settings.schema_registry_url)
+    outcome = watch_outcomes(pipeline_settings, codec, {filed.event_id}, timeout_s=TIMEOUT_S)[
+        filed.event_id
+    ]
+    assert outcome.status == "review"
+
+    listed = run_cli(pipeline_settings, "review", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (pending,) = json.loads(listed.stdout)
+    assert [step["action"] for step in pending["history_before_filing"]] == ["created", "approved"]
+
+    decided = run_cli(
+        pipeline_settings, "review", "decide", filed.event_id, "--period", "D10", "--by", "王档案"
+    )
+    assert decided.returncode == 0, decided.stderr
+    archived = archived_records(pipeline_settings, codec)
+    assert list(archived) == ["Z215-WS·2026-D10-BGS-0001"]
+    history = archived["Z215-WS·2026-D10-BGS-0001"]["history"]
+    assert [step["action"] for step in history] == ["created", "approved"]
+    assert {step["actor"] for step in history} == {"赵科员"}
+    assert all(step["organisation"] == "市不动产登记中心" for step in history)

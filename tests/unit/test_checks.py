@@ -387,6 +387,7 @@ def test_report_as_dict_is_json() -> None:
     assert data["items"][0] == {
         "code": "YJ-1-1", "property": 1, "result": PASS,
         "reason": "通知.pdf: SHA-256 matches the producer's digest 固定性信息有效",
+        "sub_results": [],
     }  # fmt: skip
     assert len(data["items"]) == len(ITEMS.items)
 
@@ -548,7 +549,15 @@ def _gb2312_level_1() -> list[str]:
 
 HANZI = _gb2312_level_1()
 chinese = st.text(st.sampled_from(HANZI), min_size=1, max_size=30)
-mixed = st.text(st.sampled_from([*HANZI, *"0123456789 -〔〕《》“”（）、，。ABCxyz"]), max_size=60)
+mixed = st.text(
+    st.sampled_from([*HANZI, *"0123456789 -〔〕《》“”‘’…—（）、，。ABCxyz"]), max_size=60
+)
+
+
+@pytest.mark.parametrize("text", ["““一网通办””", "有关事项……", "——以上", "‘’“”…—"])
+def test_chinese_punctuation_alone_is_not_mojibake(text: str) -> None:
+    # Each is a run of Windows-1252 characters whose bytes happen to decode as GBK (…… → 厖).
+    assert mojibake(text, ITEMS.mojibake_markers) is None
 
 
 @given(mixed)

@@ -1,15 +1,32 @@
 """Lifecycle steps before filing become the record's business history (业务实体): intake keeps
-them once each, in time order; register merges them with what the filing event carries."""
+them once each, in time order; register merges them with what the filing event carries. A
+document no rule decides carries them in its review item, and the decision sends them on."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import io
+import json
+from typing import Any, ClassVar, cast
 
+import fastavro
+import pytest
+
+from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW, parsed_schema
+from connectors import review
 from recordflow.agencies import load_registry
-from recordflow.settings import PACKAGE_DIR
-from streams.intake import activity, history_key, remember
+from recordflow.settings import PACKAGE_DIR, Settings
+from streams.deadletter import Origin
+from streams.intake import (
+    HISTORY_HEADER,
+    activity,
+    history_header,
+    history_key,
+    remember,
+    review_item,
+)
 from streams.register import merge_history
+from tests.examples import request_description
 
 AGENCY = load_registry(PACKAGE_DIR / "agencies.yaml").get("zjj")
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -49,3 +66,98 @@ def test_merge_keeps_order_and_drops_what_the_filing_event_repeats() -> None:
     assert minutes == [("created", 0), ("approved", 30), ("issued", 60)]
     assert all("event_id" not in step for step in merged)
     assert merge_history([], carried) == carried
+
+
+# --- a document no rule decides: the steps travel in its review item -----------------------
+def kept_steps() -> list[dict[str, Any]]:
+    """Two steps as intake's lifecycle-history table holds them (JSON, times as ISO text)."""
+    assert AGENCY is not None
+    return remember(
+        remember([], event("a", "CREATED", 0), AGENCY), event("b", "APPROVED", 30), AGENCY
+    )
+
+
+def filed() -> dict[str, Any]:
+    return {**event("f", "FILED", 90), "description": request_description()}
+
+
+def origin() -> Origin:
+    return Origin("ingest.zjj.lifecycle.v1", 0, 7, None, b"ZJJ-1", b"\x00\x00\x00\x00\x01", [])
+
+
+def test_review_item_holds_the_kept_steps_as_business_activities() -> None:
+    item = review_item(filed(), "no rule decides a 请示", origin(), kept_steps())
+    history = item["history_before_filing"]
+    assert [(s["action"], s["time"]) for s in history] == [
+        ("created", T0), ("approved", T0 + dt.timedelta(minutes=30))
+    ]  # fmt: skip
+    assert all("event_id" not in step for step in history)
+    schema = parsed_schema(RETENTION_REVIEW, 2)
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, schema, item)
+    buffer.seek(0)
+    read = fastavro.schemaless_reader(buffer, schema, schema)
+    assert isinstance(read, dict) and read["history_before_filing"] == history
+    assert review_item(filed(), "no rule", origin(), [])["history_before_filing"] == []
+
+
+def test_a_v1_review_item_reads_with_no_kept_steps() -> None:
+    """Items queued before v2 still decide; their documents simply had no steps to carry."""
+    item = review_item(filed(), "no rule decides a 请示", origin(), [])
+    del item["history_before_filing"]
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, parsed_schema(RETENTION_REVIEW, 1), item)
+    buffer.seek(0)
+    read = fastavro.schemaless_reader(
+        buffer, parsed_schema(RETENTION_REVIEW, 1), parsed_schema(RETENTION_REVIEW, 2)
+    )
+    assert isinstance(read, dict) and read["history_before_filing"] == []
+
+
+def test_the_header_reads_the_same_from_the_table_and_from_a_review_item() -> None:
+    """Register merges what `review decide` sends exactly as what intake sends directly."""
+    item = review_item(filed(), "no rule decides a 请示", origin(), kept_steps())
+    direct = json.loads(history_header(kept_steps()))
+    decided = json.loads(history_header(item["history_before_filing"]))
+    assert direct == kept_steps()
+    assert merge_history(decided, []) == merge_history(direct, []) == item["history_before_filing"]
+
+
+class RecordingProducer:
+    """What `review decide` produces, kept instead of sent."""
+
+    sent: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        RecordingProducer.sent = []
+
+    def produce(self, topic: str, **message: Any) -> None:
+        RecordingProducer.sent.append({"topic": topic, **message})
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
+class EventCodec:
+    """Reads any bytes as the filing event; writes a placeholder."""
+
+    def decode(self, data: bytes, record_type: str) -> dict[str, Any]:
+        assert record_type == DOCUMENT_LIFECYCLE_EVENT
+        return filed()
+
+    def encode(self, subject: Any, value: dict[str, Any]) -> bytes:
+        return b"decided"
+
+
+def test_the_decision_sends_the_kept_steps_on_as_the_history_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings()
+    item = review_item(filed(), "no rule decides a 请示", origin(), kept_steps())
+    monkeypatch.setattr(review, "review_items", lambda *_: {item["event_id"]: item})
+    monkeypatch.setattr(review, "Producer", RecordingProducer)
+    review.decide(settings, cast(Any, EventCodec()), item["event_id"], "D10", "王档案", None)
+    (message,) = [m for m in RecordingProducer.sent if m["topic"] == settings.register_topic]
+    sent_on = merge_history(json.loads(dict(message["headers"])[HISTORY_HEADER]), [])
+    assert sent_on == merge_history(kept_steps(), [])
+    assert [step["action"] for step in sent_on] == ["created", "approved"]

@@ -19,6 +19,7 @@ from connectors.storage import Digests, safe_filename
 from recordflow.agencies import Agency, load_registry
 from recordflow.errors import RecordRejected
 from recordflow.samples import (
+    FORGED,
     NO_TITLE,
     SAMPLES,
     TAMPERED,
@@ -27,11 +28,13 @@ from recordflow.samples import (
     Sample,
     render_pdf,
     render_scan,
+    submission_metadata,
     write_files,
 )
 from recordflow.settings import PACKAGE_DIR
 from streams.classify import classify, load_schedules
 from streams.register import verify
+from streams.signatures import check_signature
 from streams.validate import load_metadata_rules, validate_event
 
 REGISTRY = load_registry(PACKAGE_DIR / "agencies.yaml")
@@ -114,7 +117,7 @@ def validate(event: dict[str, Any], sample: Sample) -> None:
 def test_samples_cover_every_agency_and_every_kind_of_fault() -> None:
     assert {sample.agency for sample in GOOD} == {agency.code for agency in REGISTRY.agencies}
     assert sorted(str(sample.bad) for sample in BAD) == sorted(
-        [TAMPERED, NO_TITLE, UNKNOWN_AGENCY, UNDECIDED]
+        [TAMPERED, NO_TITLE, UNKNOWN_AGENCY, UNDECIDED, FORGED]
     )
     assert all(sample.expected_reason for sample in BAD)
     assert not any(sample.expected_reason for sample in GOOD)
@@ -275,3 +278,32 @@ def test_samples_carry_da_t_46_history_relations_and_digitization() -> None:
         "device": None,
     }  # fmt: skip
     assert sdk.da_t_46_from_metadata(by_id["ZWFW-2026-0033"].metadata) == reply  # deterministic
+
+
+def _signature_checks(sample: Sample, directory: Path) -> list[tuple[str, str]]:
+    files = write_files(sample, directory)
+    details = sdk.da_t_46_from_metadata(submission_metadata(sample, files))["file_details"]
+    (signed,) = details  # the main document, as the SDK sends it
+    assert signed["sequence"] == 1
+    return [
+        (check.result, check.reason)
+        for check in (check_signature(s, files[0]) for s in signed["signatures"])
+    ]
+
+
+def test_the_signed_sample_carries_an_agency_signature_that_verifies(tmp_path: Path) -> None:
+    (sample,) = [sample for sample in GOOD if sample.signed]
+    [(result, reason)] = _signature_checks(sample, tmp_path)
+    assert result == "pass", reason
+    assert sample.metadata["responsible_party"] in reason
+    unsigned = next(sample for sample in GOOD if not sample.signed)
+    assert submission_metadata(unsigned, write_files(unsigned, tmp_path)) is unsigned.metadata
+
+
+def test_forged_signature_fails(tmp_path: Path) -> None:
+    sample = bad(FORGED)
+    event = event_for(sample, tmp_path)
+    validate(event, sample)  # intake finds nothing wrong: the signature is the register's to check
+    [(result, reason)] = _signature_checks(sample, tmp_path)
+    assert result == "fail" and "does not match the file" in reason
+    assert sample.expected_reason == "four-property-check-failed"

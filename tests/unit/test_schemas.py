@@ -545,9 +545,13 @@ def retention_review_record() -> dict[str, Any]:
     origin = Origin(
         "ingest.bdc.lifecycle.v1", 1, 77, None, b"BDC-2026-0150", b"\x00\x00\x00\x00\x01\x02", []
     )
-    item = review_item(
-        event, "no rule of bdc-schedule@2026.1 or city-default@2026.1 decides a 备忘录", origin
-    )
+    kept = [  # as intake's lifecycle-history table holds them
+        {"event_id": "1c9e", "action": "created", "time": "2026-04-01T01:20:00.123000+00:00",
+         "actor": "张三", "organisation": "市不动产登记中心", "status": None, "basis": None,
+         "description": "CREATED in OA"},
+    ]  # fmt: skip
+    reason = "no rule of bdc-schedule@2026.1 or city-default@2026.1 decides a 备忘录"
+    item = review_item(event, reason, origin, kept)
     item["queued_at"] = FILED_AT
     return item
 

@@ -266,6 +266,7 @@ def test_schema_versions_must_name_one_record_type() -> None:
 def test_value_schema_for() -> None:
     assert value_schema_for("records.catalog.v1") == "archival_record/v3.avsc"
     assert value_schema_for("recordflow.register.v1") == "document_lifecycle_event/v2.avsc"
+    assert value_schema_for("records.retention-review.v1") == "retention_review/v2.avsc"
     assert value_schema_for("t1.records.deadletter.v1", topic_prefix="t1.") == "dead_letter/v1.avsc"
     assert value_schema_for("recordflow.item-numbers.changelog") is None
     with pytest.raises(UnknownTopic):

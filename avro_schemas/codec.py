@@ -22,6 +22,8 @@ from typing import Any
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from fastavro.read import SchemaResolutionError
+from fastavro.schema import SchemaParseException
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 MAGIC_BYTE = 0
@@ -43,7 +45,16 @@ RECORD_TYPES = (
 
 
 class CodecError(Exception):
-    """Bytes that cannot be read as one of our records. `reason` is a stable reason code."""
+    """Bytes that cannot be read as one of our records. `reason` is a stable reason code:
+
+    not-avro         not the Confluent wire format (empty, short, wrong magic byte, a schema
+                     that is not Avro)
+    unknown-schema   a schema id the registry does not know
+    invalid-schema   the registry's schema for the id does not parse as Avro
+    schema-mismatch  written with a schema our record type cannot read (a required field missing,
+                     a field of another type: not BACKWARD compatible with ours)
+    malformed-avro   the body does not decode: truncated, trailing bytes, values out of range
+    """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -150,17 +161,28 @@ class Codec:
         return buffer.getvalue()
 
     def decode(self, data: bytes | None, record_type: str) -> dict[str, Any]:
-        """Read `data` written with any registered version, as the latest local version."""
+        """Read `data` written with any registered version, as the latest local version.
+
+        Raises CodecError, with a reason code, for anything that is not such a record: never
+        another exception (a property test and the fuzz harness in tests/fuzz hold it to that),
+        except the registry's own failures (unreachable, 5xx), which are worth retrying.
+        """
         if data is None or len(data) < HEADER.size:
             raise CodecError("not-avro", "message is empty or shorter than the wire-format header")
         magic, schema_id = HEADER.unpack_from(data)
         if magic != MAGIC_BYTE:
             raise CodecError("not-avro", f"first byte is {magic}, not the wire-format magic byte 0")
         writer = self._writer_schema(schema_id)
+        reader = parsed_schema(record_type)
         body = io.BytesIO(data[HEADER.size :])
         try:
-            record = fastavro.schemaless_reader(body, writer, parsed_schema(record_type))
-        except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, KeyError) as exc:
+            record = fastavro.schemaless_reader(body, writer, reader)
+        except SchemaResolutionError as exc:
+            raise CodecError(
+                "schema-mismatch", f"schema {schema_id} cannot be read as {record_type}: {exc}"
+            ) from exc
+        except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, KeyError,
+                OverflowError, MemoryError, RecursionError) as exc:  # fmt: skip
             raise CodecError(
                 "malformed-avro", f"cannot read body with schema {schema_id}: {exc}"
             ) from exc
@@ -168,7 +190,7 @@ class Codec:
             raise CodecError("malformed-avro", "trailing bytes after the Avro body")
         if not isinstance(record, dict):
             raise CodecError("malformed-avro", f"schema {schema_id} does not describe a record")
-        return record
+        return _conformed(record, reader, schema_id)
 
     def _writer_schema(self, schema_id: int) -> Any:
         cached = self._writer_schemas.get(schema_id)
@@ -186,6 +208,30 @@ class Codec:
             raise CodecError(
                 "not-avro", f"schema {schema_id} is {registered.schema_type}, not Avro"
             )
-        writer = fastavro.parse_schema(json.loads(registered.schema_str or "null"))
+        try:
+            writer = fastavro.parse_schema(json.loads(registered.schema_str or "null"))
+        except (ValueError, TypeError, KeyError, AttributeError, SchemaParseException) as exc:
+            raise CodecError(
+                "invalid-schema", f"schema {schema_id} in the registry is not valid Avro: {exc}"
+            ) from exc
         self._writer_schemas[schema_id] = writer
         return writer
+
+
+def _conformed(record: dict[str, Any], reader: Any, schema_id: int) -> dict[str, Any]:
+    """The record as our own schema types it. fastavro applies the *writer's* logical types, so a
+    writer schema that declares a date or a timestamp as a plain int or long hands back numbers
+    where our schema has dates, numbers that may lie outside any calendar: written again with our
+    schema and read back, they become dates or the input is refused, here, rather than failing in
+    validation or, worse, in every consumer of the record we would publish from it."""
+    buffer = io.BytesIO()
+    try:
+        fastavro.schemaless_writer(buffer, reader, record)
+        buffer.seek(0)
+        conformed = fastavro.schemaless_reader(buffer, reader, reader)
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
+        raise CodecError(
+            "malformed-avro", f"body of schema {schema_id} holds a value out of range: {exc}"
+        ) from exc
+    assert isinstance(conformed, dict)
+    return conformed

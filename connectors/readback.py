@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from rich.console import Console
 from rich.progress import Progress
 
@@ -30,7 +30,9 @@ def read_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None, b
         **settings.kafka_config(),
         "group.id": f"recordflow-readback-{uuid.uuid4().hex}",
         "enable.auto.commit": False,
-        "enable.partition.eof": False,
+        # End of partition is reported too: a partition whose last offset is a transaction
+        # marker (a replayed dead letter) never delivers a message at high watermark - 1.
+        "enable.partition.eof": True,
     })  # fmt: skip
     try:
         metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
@@ -53,9 +55,13 @@ def read_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None, b
             message = consumer.poll(POLL_TIMEOUT_S)
             if message is None:
                 continue
-            if message.error():
-                raise KafkaException(message.error())
             partition, offset = message.partition() or 0, message.offset() or 0
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    ends.pop(partition, None)  # caught up with a high watermark >= ends' own
+                    continue
+                raise KafkaException(error)
             yield message.key(), message.value()
             if partition in ends and offset + 1 >= ends[partition]:
                 del ends[partition]

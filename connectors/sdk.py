@@ -7,6 +7,13 @@ and returns a receipt once the broker has confirmed it.
 
 The event id is derived from the agency, document id, action and the files' digests, so sending
 the same document again is recognisably the same event and the archive keeps one record of it.
+
+Given an `Outbox` (connectors/outbox.py), as `recordflow submit` does, a Submitter first copies
+the submission into it and then delivers from there: transient failures of S3, the schema
+registry or Kafka are retried with exponential backoff and jitter until a deadline, after which
+the submission stays held in the outbox (`SubmissionHeld`) and `flush_outbox()` delivers it later,
+also from another process after a restart. A submission the archives can never take as it is
+fails at once with its reason and is not kept pending.
 """
 
 from __future__ import annotations
@@ -14,18 +21,55 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import io
+import json
+import logging
 import mimetypes
+import os
 import re
+import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+import certifi
+import fastavro
+import httpx
+import urllib3
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from minio import Minio
+from minio.error import S3Error, ServerError
+from pydantic import SecretStr
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, Codec, Subject, shared_types
+from avro_schemas.codec import (
+    DOCUMENT_LIFECYCLE_EVENT,
+    Codec,
+    Subject,
+    parsed_schema,
+    shared_types,
+)
+from connectors.outbox import (
+    ACCEPTED,
+    FAILED,
+    PUBLISHED,
+    Backoff,
+    Claim,
+    Deadline,
+    Entry,
+    FlushOutcome,
+    Outbox,
+    OutboxError,
+    SpooledFile,
+    SubmissionFailed,
+    SubmissionHeld,
+    new_upload_id,
+    redact,
+)
 from connectors.storage import Storage, safe_filename
 from recordflow.agencies import Agency, AgencyRegistry, load_registry
 from recordflow.errors import RecordRejected, SubmitError
@@ -38,8 +82,18 @@ from streams.validate import (
     validate_entities,
 )
 
+log = logging.getLogger(__name__)
+
 EVENT_NAMESPACE = uuid.UUID("9b7f3c52-5a0e-4d8f-9a7c-2f1d6c0e8b41")
 DELIVERY_TIMEOUT_S = 30.0
+# With an outbox: how long librdkafka keeps one send of an event before it reports a timeout
+# (and the outbox backs off and sends it again, while the deadline allows), how often the wait
+# for the report looks at the deadline, and how long one S3 or registry call may take.
+MESSAGE_TIMEOUT_MS = 30_000
+POLL_INTERVAL_S = 0.2
+S3_CONNECT_TIMEOUT_S = 10.0
+S3_READ_TIMEOUT_S = 120.0
+REGISTRY_TIMEOUT_S = 10.0
 DESCRIPTION_FIELDS = {
     "title", "document_number", "responsible_party", "document_date", "document_type",
     "security_classification", "urgency", "keywords", "abstract", "unit_code", "year",
@@ -78,7 +132,12 @@ class Receipt:
     upload_id: str
     topic: str
     components: list[dict[str, Any]]
-    delivery: Future[Message] = field(default_factory=Future, repr=False)
+    delivery: Future[Message | None] = field(default_factory=Future, repr=False)
+    # Where the event is, when it was delivered through the outbox (which records it).
+    partition: int | None = None
+    offset: int | None = None
+    # The outbox had delivered this very event before; nothing was sent this time.
+    already_delivered: bool = False
 
     def wait(self, timeout: float = DELIVERY_TIMEOUT_S) -> Receipt:
         self.delivery.result(timeout)
@@ -92,8 +151,9 @@ class Receipt:
             "agency": self.agency,
             "upload_id": self.upload_id,
             "topic": self.topic,
-            "partition": message.partition() if message else None,
-            "offset": message.offset() if message else None,
+            "partition": message.partition() if message else self.partition,
+            "offset": message.offset() if message else self.offset,
+            "already_delivered": self.already_delivered,
             "files": [
                 {
                     "file_name": component["file_name"],
@@ -231,24 +291,271 @@ def event_id_for(agency: str, document_id: str, action: str, sha256s: Sequence[s
     return str(uuid.uuid5(EVENT_NAMESPACE, "|".join([agency, document_id, action, *sha256s])))
 
 
+def staged_key(agency_code: str, upload_id: str, sequence: int, file_name: str) -> str:
+    """Where a submission's file goes in the staging bucket."""
+    return f"{agency_code}/{upload_id}/{sequence:02d}-{safe_filename(file_name)}"
+
+
+def content_type(file_name: str, mime_type: str | None) -> str:
+    # The declared type is what the agency system says; the SDK does not guess one for it (a
+    # guess from the extension could contradict the content and fail the check). The guess is
+    # only what S3 serves the staged object as.
+    return mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+
+
+def component(
+    sequence: int,
+    file_name: str,
+    mime_type: str | None,
+    *,
+    size_bytes: int,
+    sha256: str,
+    sm3: str,
+    bucket: str,
+    key: str,
+) -> dict[str, Any]:
+    """The event's Component record for one staged file."""
+    return {
+        "sequence": sequence,
+        "is_main": sequence == 1,
+        "title": None,
+        "file_name": file_name,
+        "mime_type": mime_type,
+        "size_bytes": size_bytes,
+        "checksums": [
+            {"algorithm": "SHA256", "value": sha256},
+            {"algorithm": "SM3", "value": sm3},
+        ],
+        "payload": {"bucket": bucket, "key": key, "version_id": None, "inline_content": None},
+    }
+
+
+def spooled_components(
+    files: Sequence[SpooledFile], agency_code: str, upload_id: str, bucket: str
+) -> list[dict[str, Any]]:
+    """The Component records of an outbox submission, from the digests taken when it was spooled."""
+    return [
+        component(
+            file.sequence, file.file_name, file.mime_type, size_bytes=file.size_bytes,
+            sha256=file.sha256, sm3=file.sm3, bucket=bucket,
+            key=staged_key(agency_code, upload_id, file.sequence, file.file_name),
+        )
+        for file in files
+    ]  # fmt: skip
+
+
+def event_headers(event: dict[str, Any]) -> dict[str, str | bytes | None]:
+    """CloudEvents binary-mode headers for a lifecycle event."""
+    return {
+        "ce_specversion": "1.0",
+        "ce_id": event["event_id"],
+        "ce_source": f"/agencies/{event['agency']['code']}/{event.get('source_system') or 'sdk'}",
+        "ce_type": f"cn.gov.recordflow.document.{str(event['action']).lower()}.v1",
+        "ce_time": event["event_time"].isoformat(),
+        "content-type": "application/avro",
+    }
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The secret values in `settings`, for `redact`: nothing the outbox stores or prints
+    carries them, whatever an error message from a client library quotes."""
+    secrets = [value.get_secret_value() for _, value in settings if isinstance(value, SecretStr)]
+    password = httpx.URL(settings.schema_registry_url).password
+    if password:
+        secrets.append(password)
+    return secrets
+
+
+# --- telling a bad moment from a bad submission ------------------------------------------------
+TRANSIENT, HELD, REJECTED = "transient", "held", "rejected"
+KAFKA_REJECTS = {
+    KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG, KafkaError.INVALID_RECORD,
+    KafkaError.RECORD_LIST_TOO_LARGE, KafkaError._BAD_MSG, KafkaError._INVALID_ARG,
+}  # fmt: skip
+KAFKA_TRANSIENT = {
+    KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
+    KafkaError._QUEUE_FULL, KafkaError._RESOLVE, KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.NETWORK_EXCEPTION, KafkaError.NOT_ENOUGH_REPLICAS,
+    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+}  # fmt: skip
+S3_TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "ServerError"}
+S3_REJECTS = {"EntityTooLarge"}
+
+
+class KafkaDeliveryError(SubmitError):
+    """Kafka refused an event (in its delivery report, or when it was handed to the producer)."""
+
+    def __init__(self, error: KafkaError) -> None:
+        super().__init__(f"Kafka refused the event: {error.str()}")
+        self.error = error
+
+
+class KafkaUnconfirmed(SubmitError):
+    """No delivery report came before the deadline: the brokers are unreachable, most likely."""
+
+
+class SpoolDamaged(SubmitError):
+    """The outbox's copy of a file is gone, or no longer what was accepted."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed delivery attempt means: `transient` (retry after a pause, while the deadline
+    allows), `held` (stop now and keep the submission pending: an operator can mend the cause,
+    e.g. credentials, a missing bucket or topic, a bug), `rejected` (the submission itself can
+    never be taken: not pending any more)."""
+
+    kind: str
+    reason: str
+    unexpected: bool = False  # no rule foresaw it: a bug, most likely
+
+
+def classify_failure(exc: BaseException) -> Failure:
+    if isinstance(exc, SpoolDamaged):
+        return Failure(REJECTED, str(exc))
+    if isinstance(exc, KafkaUnconfirmed):
+        return Failure(TRANSIENT, str(exc))
+    if isinstance(exc, KafkaDeliveryError | KafkaException):
+        error = exc.error if isinstance(exc, KafkaDeliveryError) else exc.args[0]
+        if not isinstance(error, KafkaError):
+            return Failure(HELD, str(exc))
+        reason = f"{error.name()}: {error.str()}"
+        if error.code() in KAFKA_REJECTS:
+            return Failure(REJECTED, reason)
+        transient = error.retriable() or error.fatal() or error.code() in KAFKA_TRANSIENT
+        return Failure(TRANSIENT if transient else HELD, reason)
+    if isinstance(exc, BufferError):
+        return Failure(TRANSIENT, f"the producer's queue is full: {exc}")
+    if isinstance(exc, S3Error):
+        reason = f"{exc.code}: {exc.message}"
+        if exc.code in S3_REJECTS:
+            return Failure(REJECTED, reason)
+        return Failure(TRANSIENT if exc.code in S3_TRANSIENT else HELD, reason)
+    if isinstance(exc, ServerError):
+        return Failure(TRANSIENT, f"HTTP {exc.status_code}: {exc}")
+    if isinstance(exc, SchemaRegistryError):
+        status = exc.http_status_code
+        transient = status in (-1, 408, 429) or status >= 500
+        return Failure(TRANSIENT if transient else HELD, f"HTTP {status}: {exc.error_message}")
+    if isinstance(exc, urllib3.exceptions.HTTPError | httpx.TransportError | OSError):
+        return Failure(TRANSIENT, _connection_failure(exc))
+    if isinstance(exc, SubmitError):  # unknown agency, invalid metadata …
+        return Failure(REJECTED, str(exc))
+    return Failure(HELD, f"unexpected {type(exc).__name__}: {exc}", unexpected=True)
+
+
+def _connection_failure(exc: BaseException) -> str:
+    """A connection failure in a few words, without urllib3's object reprs and URLs."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    text = str(exc)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        text = (
+            text.rpartition(": ")[2] or text
+        )  # "<HTTPConnection object at …>: Failed …: [Errno 111] …"
+    return text or type(exc).__name__
+
+
+class _LibrdkafkaLog:
+    """librdkafka's own log lines (for an outbox submitter), through Python logging at INFO or
+    below: what they tell (brokers down, connections refused) the outbox reports once, in its
+    own words, instead of a stream of lines on stderr."""
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger(f"{__name__}.librdkafka")
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        self.logger.log(min(level, logging.INFO), message, *args)
+
+
+def _bounded_minio(settings: Settings) -> Minio:
+    """An S3 client whose calls end in bounded time (minio's default waits five minutes to
+    connect and retries five times), so that the deadline holds when S3 is unreachable. Built
+    as Storage builds its own, with a different HTTP pool."""
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=S3_CONNECT_TIMEOUT_S, read=S3_READ_TIMEOUT_S),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),  # as minio's default does
+        retries=False,  # the outbox retries, with backoff, and without a warning each time
+    )
+    return Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+        http_client=http,
+    )
+
+
+def _json_data(metadata: dict[str, Any]) -> dict[str, Any]:
+    """`metadata` as the outbox stores it (JSON text), read back."""
+    try:
+        stored = json.loads(json.dumps(metadata, ensure_ascii=False, default=str))
+    except (TypeError, ValueError) as exc:
+        raise SubmitError(f"metadata must be JSON data: {exc}") from exc
+    if not isinstance(stored, dict):
+        raise SubmitError("metadata must be a JSON object")
+    return stored
+
+
+def _check_encodable(event: dict[str, Any]) -> None:
+    """Encode the event with the local schema (no registry needed): what would not encode later,
+    when the outbox delivers it, is refused now."""
+    try:
+        fastavro.schemaless_writer(io.BytesIO(), parsed_schema(DOCUMENT_LIFECYCLE_EVENT), event)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SubmitError(f"the event does not fit its schema: {str(exc)[:300]}") from exc
+
+
 class Submitter:
-    """Reusable: one producer, codec and S3 client for many submissions. Close it when done."""
+    """Reusable: one producer, codec and S3 client for many submissions. Close it when done.
+
+    Without an outbox, `submit` stages and publishes directly and raises SubmitError when a
+    server fails. With one, `submit` copies the submission into the outbox first and delivers it
+    from there, retrying transient failures until the deadline (`Settings.submit_deadline_s`);
+    it then returns the receipt, or raises SubmissionHeld (kept, `flush_outbox` delivers it) or
+    SubmissionFailed (refused for good). The outbox belongs to the caller, who closes it.
+    """
 
     def __init__(
         self,
         settings: Settings,
         registry: AgencyRegistry | None = None,
         metadata_rules: MetadataRules | None = None,
+        *,
+        outbox: Outbox | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry or load_registry(settings.agencies_file)
         self.metadata_rules = metadata_rules or load_metadata_rules(settings.metadata_rules_file)
+        self.outbox = outbox
         self.storage = Storage(settings)
-        self.codec = Codec.from_url(settings.schema_registry_url)
-        self.producer = Producer({**settings.producer_config(), "error_cb": self._on_error})
+        if outbox is None:
+            self.codec = Codec.from_url(settings.schema_registry_url)
+        else:
+            self.storage.client = _bounded_minio(settings)
+            self.codec = Codec(
+                SchemaRegistryClient(
+                    {"url": settings.schema_registry_url, "timeout": REGISTRY_TIMEOUT_S}
+                )
+            )
+        self._secrets = secrets_of(settings)
         self._fatal: KafkaError | None = None
+        self._kafka_trouble: KafkaError | None = None
+        self.producer = self._new_producer()
+
+    def _new_producer(self) -> Producer:
+        config: dict[str, Any] = {**self.settings.producer_config(), "error_cb": self._on_error}
+        if self.outbox is not None:
+            config |= {"message.timeout.ms": MESSAGE_TIMEOUT_MS, "logger": _LibrdkafkaLog()}
+        return Producer(config)
 
     def _on_error(self, error: KafkaError) -> None:
+        self._kafka_trouble = error
         if error.fatal():
             self._fatal = error
 
@@ -291,38 +598,24 @@ class Submitter:
         for sequence, file in enumerate(files, start=1):
             if not file.path.is_file():
                 raise SubmitError(f"{file.path}: no such file")
-            name = safe_filename(file.file_name)
-            # The declared type is what the agency system says; the SDK does not guess one for it
-            # (a guess from the extension could contradict the content and fail the check).
-            content_type = (
-                file.mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-            )
-            key = f"{agency.code}/{upload_id}/{sequence:02d}-{name}"
+            key = staged_key(agency.code, upload_id, sequence, file.file_name)
             with file.path.open("rb") as stream:
-                digests = self.storage.stage(key, stream, file.path.stat().st_size, content_type)
+                digests = self.storage.stage(
+                    key,
+                    stream,
+                    file.path.stat().st_size,
+                    content_type(safe_filename(file.file_name), file.mime_type),
+                )
             components.append(
-                {
-                    "sequence": sequence,
-                    "is_main": sequence == 1,
-                    "title": None,
-                    "file_name": file.file_name,
-                    "mime_type": file.mime_type,
-                    "size_bytes": digests.size,
-                    "checksums": [
-                        {"algorithm": "SHA256", "value": digests.sha256.hexdigest()},
-                        {"algorithm": "SM3", "value": digests.sm3.hexdigest()},
-                    ],
-                    "payload": {
-                        "bucket": self.settings.staging_bucket,
-                        "key": key,
-                        "version_id": None,
-                        "inline_content": None,
-                    },
-                }
-            )
+                component(
+                    sequence, file.file_name, file.mime_type, size_bytes=digests.size,
+                    sha256=digests.sha256.hexdigest(), sm3=digests.sm3.hexdigest(),
+                    bucket=self.settings.staging_bucket, key=key,
+                )
+            )  # fmt: skip
         return components
 
-    def publish(
+    def build_event(
         self,
         agency: Agency,
         metadata: dict[str, Any],
@@ -331,11 +624,8 @@ class Submitter:
         *,
         validate: bool = True,
         event_time: dt.datetime | None = None,
-    ) -> Receipt:
-        """Produce the lifecycle event for staged components. The receipt's delivery completes
-        when the broker acknowledges it (all in-sync replicas)."""
-        if self._fatal is not None:
-            raise SubmitError(f"the Kafka producer failed fatally: {self._fatal.str()}")
+    ) -> dict[str, Any]:
+        """The lifecycle event for staged components, checked unless `validate` is false."""
         description = self.describe(agency, metadata, validate=validate)
         extras = self.entities(metadata, validate=validate)
         if validate:
@@ -355,7 +645,7 @@ class Submitter:
             )
         action = str(metadata.get("action") or "FILED")
         sha256s = [component["checksums"][0]["value"] for component in components]
-        event = {
+        return {
             "event_id": event_id_for(agency.code, document_id, action, sha256s),
             "action": action,
             "event_time": event_time or dt.datetime.now(dt.UTC),
@@ -368,6 +658,24 @@ class Submitter:
             "components": components,
             **extras,
         }
+
+    def publish(
+        self,
+        agency: Agency,
+        metadata: dict[str, Any],
+        components: list[dict[str, Any]],
+        upload_id: str,
+        *,
+        validate: bool = True,
+        event_time: dt.datetime | None = None,
+    ) -> Receipt:
+        """Produce the lifecycle event for staged components. The receipt's delivery completes
+        when the broker acknowledges it (all in-sync replicas)."""
+        if self._fatal is not None:
+            raise SubmitError(f"the Kafka producer failed fatally: {self._fatal.str()}")
+        event = self.build_event(
+            agency, metadata, components, upload_id, validate=validate, event_time=event_time
+        )
         return self.produce_event(agency.code, event)
 
     def produce_event(self, topic_owner: str, event: dict[str, Any]) -> Receipt:
@@ -381,22 +689,12 @@ class Submitter:
 
         def delivered(error: KafkaError | None, message: Message) -> None:
             if error is not None:
-                receipt.delivery.set_exception(
-                    SubmitError(f"Kafka refused the event: {error.str()}")
-                )
+                receipt.delivery.set_exception(KafkaDeliveryError(error))
             else:
                 receipt.delivery.set_result(message)
 
-        headers = {
-            "ce_specversion": "1.0",
-            "ce_id": event["event_id"],
-            "ce_source": f"/agencies/{event['agency']['code']}/{event.get('source_system') or 'sdk'}",
-            "ce_type": f"cn.gov.recordflow.document.{str(event['action']).lower()}.v1",
-            "ce_time": event["event_time"].isoformat(),
-            "content-type": "application/avro",
-        }
-        self.producer.produce(topic, value=value, key=event["document_id"].encode(), headers=headers,
-                              on_delivery=delivered)  # fmt: skip
+        self.producer.produce(topic, value=value, key=event["document_id"].encode(),
+                              headers=event_headers(event), on_delivery=delivered)  # fmt: skip
         self.producer.poll(0)
         return receipt
 
@@ -408,7 +706,10 @@ class Submitter:
         *,
         validate: bool = True,
         wait: bool = True,
+        deadline_s: float | None = None,
     ) -> Receipt:
+        """Hand a document over. With an outbox, see the class: `wait` must stay true, and
+        `deadline_s` (default `Settings.submit_deadline_s`) bounds the retries."""
         agency = self.agency(agency_code)
         if not files:
             raise SubmitError("a submission needs at least one file (the main document first)")
@@ -416,6 +717,15 @@ class Submitter:
         # uploads nothing.
         self.describe(agency, metadata, validate=validate)
         self.entities(metadata, validate=validate)
+        if self.outbox is not None:
+            if not wait:
+                raise ValueError("with an outbox, submit waits for Kafka's confirmation")
+            deadline = Deadline.after(
+                self.settings.submit_deadline_s if deadline_s is None else deadline_s
+            )
+            claim = self._accept(agency, files, metadata, validate=validate, deadline=deadline)
+            with claim:
+                return self._deliver(claim, deadline)
         upload_id = uuid.uuid4().hex
         receipt = self.publish(agency, metadata, self.stage(agency, upload_id, files), upload_id,
                                validate=validate)  # fmt: skip
@@ -423,6 +733,251 @@ class Submitter:
             self.flush()
             receipt.wait()
         return receipt
+
+    # --- through the outbox -------------------------------------------------------------------
+    def _accept(
+        self,
+        agency: Agency,
+        files: Sequence[FileToSubmit],
+        metadata: dict[str, Any],
+        *,
+        validate: bool,
+        deadline: Deadline,
+    ) -> Claim:
+        """Copy the files into the outbox, build and check the event from the copies, record it:
+        from here on the submission no longer needs the caller or its files."""
+        outbox = self._outbox()
+        for file in files:
+            if not file.path.is_file():
+                raise SubmitError(f"{file.path}: no such file")
+        upload_id = new_upload_id()
+        try:
+            spooled = outbox.spool(upload_id, [(f.path, f.file_name, f.mime_type) for f in files])
+        except OSError as exc:
+            raise SubmitError(f"cannot copy the files into the outbox: {exc}") from exc
+        try:
+            event_time = dt.datetime.now(dt.UTC)
+            bucket = self.settings.staging_bucket
+            components = spooled_components(spooled, agency.code, upload_id, bucket)
+            event = self.build_event(agency, metadata, components, upload_id, validate=validate,
+                                     event_time=event_time)  # fmt: skip
+            stored = _json_data(metadata)
+            again = self.build_event(agency, stored, components, upload_id, validate=False,
+                                     event_time=event_time)  # fmt: skip
+            if again != event:
+                raise SubmitError("metadata must be JSON data: it reads back differently")
+            _check_encodable(event)
+        except BaseException:
+            outbox.discard_spool(upload_id)
+            raise
+        claim = outbox.add(
+            upload_id=upload_id, event_id=event["event_id"], agency=agency.code,
+            document_id=event["document_id"], title=event["description"]["title"],
+            topic=self.settings.ingest_topic(agency.code), bucket=bucket, metadata=stored,
+            event_time=event_time, files=spooled, wait_s=deadline.remaining(),
+        )  # fmt: skip
+        if claim is None:
+            raise SubmitError(
+                f"the same document (event {event['event_id']}) is in the outbox already and "
+                "another process is delivering it now"
+            )
+        return claim
+
+    def _outbox(self) -> Outbox:
+        if self.outbox is None:
+            raise SubmitError("this Submitter has no outbox")
+        return self.outbox
+
+    def deliver(self, claim: Claim, deadline: Deadline) -> Receipt:
+        """Deliver a claimed outbox submission: stage its files unless staged, then produce its
+        event and wait for Kafka's confirmation, retrying transient failures with backoff until
+        the deadline. Returns the receipt; raises SubmissionHeld or SubmissionFailed."""
+        return self._deliver(claim, deadline)
+
+    def _deliver(self, claim: Claim, deadline: Deadline) -> Receipt:
+        outbox = self._outbox()
+        backoff = Backoff()
+        while True:
+            entry = claim.entry
+            if entry.state == PUBLISHED:
+                return self._receipt(entry, already_delivered=True)
+            if entry.state == FAILED:
+                raise SubmissionFailed(entry, entry.last_error or "failed earlier")
+            self._check_destination(entry)
+            phase = "outbox"
+            try:
+                event = self._event_for(entry)
+                if entry.state == ACCEPTED:
+                    phase = f"S3 {self.settings.s3_endpoint}"
+                    self._stage_entry(entry)
+                    entry = outbox.mark_staged(entry.upload_id)
+                if entry.event_value is None:
+                    phase = "schema registry"
+                    subject = Subject.for_topic(entry.topic, DOCUMENT_LIFECYCLE_EVENT)
+                    entry = outbox.set_event_value(
+                        entry.upload_id, self.codec.encode(subject, event)
+                    )
+                phase = f"Kafka {self.settings.kafka_bootstrap}"
+                message = self._produce_and_wait(entry, event, deadline)
+                entry = outbox.mark_published(
+                    entry.upload_id, message.partition() or 0, message.offset() or 0
+                )
+                log.info("outbox: delivered %s (event %s)", entry.document_id, entry.event_id)
+                return self._receipt(entry)
+            except (OutboxError, sqlite3.Error):
+                raise  # the outbox itself, not the delivery: nothing to retry
+            except Exception as exc:
+                failure = classify_failure(exc)
+                if failure.unexpected:
+                    log.warning("outbox: %s failed unexpectedly", phase, exc_info=True)
+                where = "outbox" if isinstance(exc, SpoolDamaged) else phase
+                reason = redact(f"{where}: {failure.reason}", self._secrets)
+                if failure.kind == REJECTED:
+                    entry = outbox.mark_failed(entry.upload_id, reason)
+                    log.info("outbox: %s refused for good: %s", entry.document_id, reason)
+                    raise SubmissionFailed(entry, reason) from exc
+                entry = outbox.record_attempt(entry.upload_id, reason)
+                if failure.kind == HELD or not backoff.pause(deadline):
+                    log.info("outbox: %s held: %s", entry.document_id, reason)
+                    raise SubmissionHeld(entry, reason) from exc
+                log.info("outbox: %s, attempt %d failed, retrying: %s",
+                         entry.document_id, entry.attempts, reason)  # fmt: skip
+
+    def _check_destination(self, entry: Entry) -> None:
+        """An entry goes where it was addressed when accepted, or nowhere: a process configured
+        for other topics or buckets (another environment, a test's prefixes) leaves it alone."""
+        topic, bucket = self.settings.ingest_topic(entry.agency), self.settings.staging_bucket
+        if (entry.topic, entry.bucket) != (topic, bucket):
+            raise SubmissionHeld(
+                entry,
+                f"accepted for topic {entry.topic} and bucket {entry.bucket}, but these settings "
+                f"deliver to {topic} and {bucket}; flush it with the settings it was submitted with",
+            )
+
+    def _event_for(self, entry: Entry) -> dict[str, Any]:
+        """The entry's event, rebuilt as it was built at acceptance (same time, same upload id)."""
+        components = spooled_components(entry.files, entry.agency, entry.upload_id, entry.bucket)
+        return self.build_event(self.agency(entry.agency), entry.metadata, components,
+                                entry.upload_id, validate=False, event_time=entry.event_time)  # fmt: skip
+
+    def _stage_entry(self, entry: Entry) -> None:
+        """Upload the spooled copies to the entry's keys. After a failed attempt a file that is
+        already there with the same bytes (its ETag says so) is not sent again."""
+        outbox = self._outbox()
+        for file in entry.files:
+            path = outbox.spooled_path(entry, file)
+            key = staged_key(entry.agency, entry.upload_id, file.sequence, file.file_name)
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError as exc:
+                raise SpoolDamaged(f"{file.file_name}: the outbox's copy {path} is gone") from exc
+            if size != file.size_bytes:
+                raise SpoolDamaged(
+                    f"{file.file_name}: the outbox's copy {path} has {size} bytes, not the "
+                    f"{file.size_bytes} accepted"
+                )
+            if entry.attempts and self._is_staged(entry.bucket, key, file):
+                continue
+            with path.open("rb") as stream:
+                digests = self.storage.stage(
+                    key, stream, size, content_type(file.spool_name, file.mime_type)
+                )
+            if digests.sha256.hexdigest() != file.sha256:
+                raise SpoolDamaged(
+                    f"{file.file_name}: the outbox's copy {path} is no longer the file accepted "
+                    f"(SHA-256 {file.sha256})"
+                )
+
+    def _is_staged(self, bucket: str, key: str, file: SpooledFile) -> bool:
+        try:
+            stat = self.storage.client.stat_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchVersion"):
+                return False
+            raise
+        return (stat.etag or "").strip('"') == file.etag and stat.size == file.size_bytes
+
+    def _produce_and_wait(self, entry: Entry, event: dict[str, Any], deadline: Deadline) -> Message:
+        """Send the entry's stored event bytes and wait for the delivery report until the
+        deadline; then purge it from the producer, so that nothing is left to send later."""
+        if self._fatal is not None:  # an idempotent producer that failed fatally is done for
+            self.producer, self._fatal = self._new_producer(), None
+        assert entry.event_value is not None
+        delivery: Future[Message] = Future()
+
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            if delivery.done():
+                return
+            if error is not None:
+                delivery.set_exception(KafkaDeliveryError(error))
+            else:
+                delivery.set_result(message)
+
+        self._kafka_trouble = None
+        try:
+            self.producer.produce(entry.topic, value=entry.event_value,
+                                  key=entry.document_id.encode(), headers=event_headers(event),
+                                  on_delivery=delivered)  # fmt: skip
+        except KafkaException as exc:
+            raise KafkaDeliveryError(exc.args[0]) from exc
+        while not delivery.done():
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                self.producer.purge()
+                self.producer.poll(0)
+                trouble = self._kafka_trouble
+                raise KafkaUnconfirmed(
+                    f"no confirmation within the deadline ({deadline.seconds:g} s)"
+                    + (f"; last error: {trouble.str()}" if trouble is not None else "")
+                )
+            self.producer.poll(min(remaining, POLL_INTERVAL_S))
+        return delivery.result()
+
+    def _receipt(self, entry: Entry, *, already_delivered: bool = False) -> Receipt:
+        receipt = Receipt(
+            entry.event_id, entry.document_id, entry.agency, entry.upload_id, entry.topic,
+            spooled_components(entry.files, entry.agency, entry.upload_id, entry.bucket),
+            partition=entry.partition, offset=entry.offset, already_delivered=already_delivered,
+        )  # fmt: skip
+        receipt.delivery.set_result(None)
+        return receipt
+
+    def flush_outbox(
+        self,
+        deadline_s: float | None = None,
+        on_outcome: Callable[[FlushOutcome], None] | None = None,
+    ) -> list[FlushOutcome]:
+        """Deliver what is pending in the outbox, oldest first, within one deadline (default
+        `Settings.submit_deadline_s`): what it does not reach stays pending. A submission that
+        another process is delivering is left to it ("busy")."""
+        outbox = self._outbox()
+        outbox.sweep()
+        deadline = Deadline.after(
+            self.settings.submit_deadline_s if deadline_s is None else deadline_s
+        )
+        outcomes = []
+        for entry in outbox.pending():
+            outcome = self._flush_one(entry, deadline)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return outcomes
+
+    def _flush_one(self, entry: Entry, deadline: Deadline) -> FlushOutcome:
+        if deadline.expired:
+            return FlushOutcome(entry, "not-attempted", "the deadline passed first")
+        claim = self._outbox().claim(entry.upload_id)
+        if claim is None:
+            return FlushOutcome(entry, "busy", "another process is delivering it")
+        with claim:
+            try:
+                receipt = self._deliver(claim, deadline)
+            except SubmissionHeld as exc:
+                return FlushOutcome(exc.entry, "held", exc.reason)
+            except SubmissionFailed as exc:
+                return FlushOutcome(exc.entry, "failed", exc.reason)
+            status = "already-delivered" if receipt.already_delivered else "delivered"
+            return FlushOutcome(claim.entry, status)
 
     def flush(self, timeout: float = DELIVERY_TIMEOUT_S) -> None:
         remaining = self.producer.flush(timeout)
@@ -432,4 +987,10 @@ class Submitter:
             )
 
     def close(self) -> None:
+        if self.outbox is not None:
+            # Whatever Kafka has not confirmed is still pending in the outbox: drop it here
+            # rather than wait for it (an interrupted submit ends at once, and is flushed later).
+            self.producer.purge()
+            self.producer.poll(0)
+            return
         self.flush()

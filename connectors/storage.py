@@ -3,8 +3,9 @@ versitygw locally and MinIO (or any S3) in production.
 
 Buckets (DESIGN.md, "Storage"):
 - staging: `<agency>/<upload-id>/<safe-filename>`, where producers put files (claim check);
-- archive: object lock and versioning on; every object version carries write-once retention
-  until its retention period ends, and permanent records carry a legal hold.
+- archive: object lock and versioning on; every object version carries write-once (COMPLIANCE)
+  retention until its retention period ends; permanent records are retained until
+  PERMANENT_UNTIL and carry a legal hold as well.
 
 Files are hashed while they stream through (upload, fetch), never read twice.
 """
@@ -31,6 +32,10 @@ from recordflow.settings import Settings
 # Files up to this size go up in one PUT, so the ETag is the MD5 of the bytes and verifies the
 # write; larger ones go as multipart uploads of this part size, whose ETag we can compute too.
 PART_SIZE = 64 * 1024 * 1024
+# Retention for permanent records. A legal hold alone is not enough: whoever may put a hold may
+# release it (the root account always can) and then delete the version. COMPLIANCE retention
+# can be lengthened but never shortened or removed, by anyone.
+PERMANENT_UNTIL = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 CHUNK = 1024 * 1024
 MAX_FILENAME_BYTES = 120
 MAX_EXTENSION_CHARS = 16
@@ -147,6 +152,13 @@ class Fetched:
         return cls(local, digests)
 
 
+def _larger(bucket: str, key: str, declared: int, what: str) -> RecordRejected:
+    return RecordRejected(
+        "size-mismatch", f"{bucket}/{key}: larger than the declared {declared} bytes ({what})",
+        "register",
+    )  # fmt: skip
+
+
 class Storage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -179,10 +191,16 @@ class Storage:
         return digests
 
     # --- archive (pipeline side) -----------------------------------------------------------
-    def fetch(self, bucket: str, key: str, version_id: str | None = None) -> Fetched:
-        """Read a staged object once, hashing it as it streams into a local spool file."""
-        spool = tempfile.NamedTemporaryFile(prefix="recordflow-")  # noqa: SIM115 - returned open
-        digests = Digests()
+    def fetch(
+        self, bucket: str, key: str, version_id: str | None = None, *, max_bytes: int | None = None
+    ) -> Fetched:
+        """Read a staged object once, hashing it as it streams into a local spool file.
+
+        `max_bytes` (the size the agency declared) bounds what is read: an object that turns out
+        larger is refused as size-mismatch as soon as that shows, from its Content-Length before
+        a byte is read or else while reading, so a file far larger than declared is never copied
+        whole to local disk.
+        """
         try:
             response = self.client.get_object(bucket, key, version_id=version_id)
         except S3Error as exc:
@@ -191,10 +209,20 @@ class Storage:
                     "payload-missing", f"{bucket}/{key} does not exist", "store"
                 ) from exc
             raise
+        spool = tempfile.NamedTemporaryFile(prefix="recordflow-")  # noqa: SIM115 - returned open
+        digests = Digests()
         try:
+            length = response.headers.get("Content-Length") if response.headers else None
+            if max_bytes is not None and length is not None and int(length) > max_bytes:
+                raise _larger(bucket, key, max_bytes, f"staged {length} bytes; none read")
             for chunk in response.stream(CHUNK):
                 digests.update(chunk)
                 spool.write(chunk)
+                if max_bytes is not None and digests.size > max_bytes:
+                    raise _larger(bucket, key, max_bytes, f"stopped after {digests.size} bytes")
+        except BaseException:
+            spool.close()
+            raise
         finally:
             response.close()
             response.release_conn()
@@ -225,12 +253,11 @@ class Storage:
     ) -> str:
         """Write one object version under object lock and verify the write; return its version id.
 
-        `retain_until=None` means permanent: the version gets a legal hold instead of a date.
+        `retain_until=None` means permanent: retention until PERMANENT_UNTIL and a legal hold.
         """
-        retention = None
+        until = PERMANENT_UNTIL
         if retain_until is not None:
             until = dt.datetime.combine(retain_until, dt.time(), tzinfo=dt.UTC)
-            retention = Retention(COMPLIANCE, until)
         result = self.client.put_object(
             self.settings.archive_bucket,
             key,
@@ -239,7 +266,7 @@ class Storage:
             content_type=content_type,
             metadata={"sha256": digests.sha256.hexdigest(), "sm3": digests.sm3.hexdigest()},
             part_size=PART_SIZE,
-            retention=retention,
+            retention=Retention(COMPLIANCE, until),
             legal_hold=retain_until is None,
         )
         etag = (result.etag or "").strip('"')

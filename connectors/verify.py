@@ -11,7 +11,8 @@ For every record it reads back:
 - the package object version: its SHA-256 against the `package-<sha256>.tar` its key names, and
   its manifest-sha256.txt, fetch.txt and External-Identifier against the record;
 - the object lock of every one of those versions: a COMPLIANCE retention until at least the
-  record's retain_until (D30, D10), or a legal hold (Y, permanent).
+  record's retain_until (D30, D10), or, for a permanent (Y) record, a legal hold and a
+  COMPLIANCE retention until storage.PERMANENT_UNTIL.
 
 What no longer matches becomes a `Problem` with a stable code (PROBLEM_CODES). The comparisons
 are pure functions of what was read (`ObjectRead`, `Lock`, the package's bytes), tested without
@@ -36,7 +37,7 @@ from minio.error import S3Error
 
 from avro_schemas.codec import PRESERVATION_ALERT, Codec, Subject
 from connectors.package import CST, bag_path, s3_url
-from connectors.storage import CHUNK, Storage, safe_filename
+from connectors.storage import CHUNK, PERMANENT_UNTIL, Storage, safe_filename
 from recordflow.errors import ReasonedError
 from recordflow.settings import Settings
 
@@ -235,13 +236,24 @@ def lock_problems(
     otherwise a COMPLIANCE retention until at least `retain_until` (compared as UTC dates, as the
     archive writes midnight UTC of that date)."""
     if period == PERMANENT:
-        if lock.legal_hold:
-            return []
-        return [
-            Problem(
+        problems = []
+        if not lock.legal_hold:
+            problems.append(Problem(
                 LEGAL_HOLD_MISSING, f"{what}: a permanent (Y) record without a legal hold", sequence
-            )
-        ]
+            ))  # fmt: skip
+        if (
+            lock.mode != COMPLIANCE
+            or lock.retain_until is None
+            or (lock.retain_until < PERMANENT_UNTIL)
+        ):
+            problems.append(Problem(
+                RETENTION_WEAKENED,
+                f"{what}: a permanent (Y) record retained {lock.mode or 'without retention'} until "
+                f"{lock.retain_until or '-'}, not COMPLIANCE until {PERMANENT_UNTIL:%Y-%m-%d}: "
+                "its legal hold alone can be released and the version deleted",
+                sequence,
+            ))  # fmt: skip
+        return problems
     if retain_until is None:
         return [
             Problem(
@@ -515,16 +527,13 @@ class Verifier:
         bucket, key, version = payload["bucket"], payload["key"], payload["version_id"]
         client = self.storage.client
         try:
-            if period == PERMANENT:
-                return Lock(
-                    legal_hold=bool(client.is_object_legal_hold_enabled(bucket, key, version))
-                )
+            held = period == PERMANENT and client.is_object_legal_hold_enabled(bucket, key, version)
             retention = client.get_object_retention(bucket, key, version)
         except S3Error as exc:
             raise _storage_error(exc, payload) from exc
         if retention is None:
-            return Lock()
-        return Lock(retention.mode, retention.retain_until_date)
+            return Lock(legal_hold=bool(held))
+        return Lock(retention.mode, retention.retain_until_date, legal_hold=bool(held))
 
 
 def _storage_error(exc: S3Error, payload: Mapping[str, Any]) -> VerifyError:

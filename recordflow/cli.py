@@ -1,6 +1,7 @@
 """The `recordflow` console script: one CLI, a verb per job (see DESIGN.md, "CLI").
 
-Exit status: 0 on success, 1 on failure, 2 on a usage error. Human output by default,
+Exit status: 0 on success, 1 on failure, 2 on a usage error, 75 when a submission is held in the
+producer's outbox for later delivery (`submit`, `outbox flush`). Human output by default,
 `--json` where a program reads it.
 """
 
@@ -26,10 +27,18 @@ def settings() -> Settings:
 
 
 def _register_subcommands() -> None:
-    from recordflow import commands, commands_stack, commands_topics
+    from recordflow import (
+        commands,
+        commands_deadletters,
+        commands_outbox,
+        commands_stack,
+        commands_topics,
+    )
 
     app.add_typer(commands_stack.app, name="stack")
     app.add_typer(commands_topics.app, name="topics")
+    app.add_typer(commands_deadletters.app, name="deadletters")
+    app.add_typer(commands_outbox.app, name="outbox")
     commands.register(app)
 
 

@@ -76,6 +76,21 @@ def agencies_list(as_json: JsonFlag = False) -> None:
 
 
 # --- submit ---------------------------------------------------------------------------------
+# sysexits.h EX_TEMPFAIL, which mail transfer agents return for a message queued for later: the
+# submission is safe in the outbox and `recordflow outbox flush` will deliver it.
+EXIT_HELD = 75
+
+DeadlineOption = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        min=0,
+        help="Seconds to keep retrying while Kafka or S3 is unreachable "
+        "(default: RECORDFLOW_SUBMIT_DEADLINE_S, 60).",
+    ),
+]
+
+
 def submit(
     agency: Annotated[
         str, typer.Option("--agency", help="Agency code from `recordflow agencies list`.")
@@ -84,9 +99,16 @@ def submit(
         Path, typer.Option("--metadata", help="JSON file with the record's metadata.")
     ],
     files: Annotated[list[Path], typer.Argument(help="The main document first, then attachments.")],
+    deadline: DeadlineOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Submit a document (and attachments) to the archives, as the producer SDK does."""
+    """Submit a document (and attachments) to the archives, as the producer SDK does.
+
+    The submission goes through the outbox (RECORDFLOW_OUTBOX_DIR): once accepted it is safe
+    there, whatever happens to the files given. If Kafka or S3 stays unreachable past the
+    deadline, it is held there (exit status 75) and `recordflow outbox flush` delivers it later.
+    """
+    from connectors.outbox import Outbox, OutboxError, SubmissionHeld
     from connectors.sdk import FileToSubmit, Submitter
 
     try:
@@ -98,17 +120,41 @@ def submit(
     for path in files:
         if not path.is_file():
             raise fail(f"{path}: no such file", 2)
+    settings = Settings()
     try:
-        submitter = Submitter(Settings())
-        receipt = submitter.submit(agency, [FileToSubmit(path) for path in files], meta)
-    except SubmitError as exc:
+        with Outbox(settings.outbox_path) as outbox:
+            submitter = Submitter(settings, outbox=outbox)
+            try:
+                receipt = submitter.submit(
+                    agency, [FileToSubmit(path) for path in files], meta, deadline_s=deadline
+                )
+            finally:
+                submitter.close()
+    except SubmissionHeld as exc:
+        entry = exc.entry
+        if as_json:
+            print_json({"status": "held", "reason": exc.reason, "outbox": str(settings.outbox_path),
+                        **entry.as_json()})  # fmt: skip
+        err.print(
+            f"[yellow]held:[/] 已存入发件箱 {entry.document_id} (event {entry.event_id}) is held "
+            f"in the outbox, not yet delivered ({exc.reason}); `recordflow outbox flush` delivers "
+            "it when Kafka and S3 are back",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        raise typer.Exit(EXIT_HELD) from exc
+    except (SubmitError, OutboxError) as exc:
         raise fail(str(exc)) from exc
-    if as_json:
-        print_json(receipt.as_json())
-        return
     result = receipt.as_json()
-    console.print(f"[green]已提交 submitted[/] event {result['event_id']} → {result['topic']} "
-                  f"partition {result['partition']} offset {result['offset']}")  # fmt: skip
+    if as_json:
+        print_json({"status": "delivered", **result})
+        return
+    if receipt.already_delivered:
+        console.print(f"[green]已提交 submitted earlier[/] event {result['event_id']} → "
+                      f"{result['topic']} partition {result['partition']} offset {result['offset']}; "
+                      "the outbox had delivered this very document, nothing was sent again")  # fmt: skip
+    else:
+        console.print(f"[green]已提交 submitted[/] event {result['event_id']} → {result['topic']} "
+                      f"partition {result['partition']} offset {result['offset']}")  # fmt: skip
     for file in result["files"]:
         console.print(f"  {file['file_name']}  {file['size_bytes']} B  sha256 {file['sha256']}")
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from recordflow.cli import settings
+from recordflow.secure import secure_settings
 from recordflow.stack import SERVICES, ServiceStatus, Stack, StackError, tail
 
 app = typer.Typer(
@@ -23,6 +24,15 @@ app = typer.Typer(
 )
 
 SERVICE_HELP = f"One of {', '.join(SERVICES)}."
+
+Secure = Annotated[
+    bool,
+    typer.Option(
+        "--secure",
+        help="The secure profile: SASL/SCRAM Kafka with ACLs and an S3 server with IAM accounts, "
+        "on ports of their own beside the plain stack (which keeps running).",
+    ),
+]
 
 console = Console()
 errors = Console(stderr=True)
@@ -40,10 +50,10 @@ def _table(statuses: list[ServiceStatus]) -> Table:
 
 
 @app.command()
-def up() -> None:
+def up(secure: Secure = False) -> None:
     """Install what is missing, start what is not running, wait until everything is healthy."""
     try:
-        statuses = Stack(settings()).up(errors)
+        statuses = _stack(secure, create=True).up(errors)
     except StackError as exc:
         # As Text, not markup: the message quotes log lines, which are full of [brackets].
         errors.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
@@ -53,10 +63,18 @@ def up() -> None:
 
 @app.command()
 def down(
+    services: Annotated[
+        list[str] | None, typer.Argument(metavar="[SERVICE]...", help="Only these; default all.")
+    ] = None,
     purge: Annotated[bool, typer.Option(help="Also delete the servers' data.")] = False,
+    secure: Secure = False,
 ) -> None:
     """Stop the servers `stack up` started (nothing else). Data is kept unless --purge."""
-    stopped = Stack(settings()).down(purge=purge)
+    try:
+        stopped = _stack(secure).down(purge=purge, only=services or ())
+    except StackError as exc:
+        errors.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
+        raise typer.Exit(1) from exc
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     if purge:
         console.print("data deleted")
@@ -65,9 +83,10 @@ def down(
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
+    secure: Secure = False,
 ) -> None:
     """Show each server and whether it answers. Exit 1 unless all are healthy."""
-    statuses = Stack(settings()).status()
+    statuses = _stack(secure).status()
     if as_json:
         print(json.dumps([s.to_json() for s in statuses], indent=2))
     else:
@@ -81,11 +100,12 @@ def logs(
     service: Annotated[str, typer.Argument(metavar="SERVICE", help=SERVICE_HELP)],
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+    secure: Secure = False,
 ) -> None:
     """Print the end of a server's log."""
     if service not in SERVICES:
         raise typer.BadParameter(SERVICE_HELP, param_hint="SERVICE")
-    log_file = Stack(settings()).service(service).log_file
+    log_file = _stack(secure).service(service).log_file
     if not log_file.exists():
         errors.print(f"no log yet: {log_file}")
         raise typer.Exit(1)
@@ -94,6 +114,13 @@ def logs(
         print(text, flush=True)
     if follow:
         _follow(log_file)
+
+
+def _stack(secure: bool, *, create: bool = False) -> Stack:
+    """The plain stack, or with `secure` the secure profile beside it (signed in as its admin;
+    `create` generates the profile's credentials the first time)."""
+    plain = settings()
+    return Stack(secure_settings(plain, create=create) if secure else plain)
 
 
 def _follow(log_file: Path) -> None:

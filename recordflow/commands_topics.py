@@ -20,6 +20,7 @@ ACTION_STYLES = {
     "create": "green",
     "alter-config": "yellow",
     "add-partitions": "cyan",
+    "add-acl": "magenta",
     CONFLICT: "bold red",
 }
 
@@ -47,7 +48,8 @@ def apply(
         float, typer.Option(min=0.1, help="Seconds to wait for Kafka on each request.")
     ] = DEFAULT_TIMEOUT_S,
 ) -> None:
-    """Create missing topics, set differing configs, add partitions. Never deletes anything."""
+    """Create missing topics, set differing configs, add partitions and, on a cluster with an
+    authorizer, the ACLs derived from the agency registry. Never deletes anything."""
     settings = Settings()
     try:
         changes = reconcile(

@@ -8,6 +8,7 @@ same names at a real Kafka cluster, schema registry and MinIO.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,13 @@ class Settings(BaseSettings):
 
     # Where the local stack keeps its downloads, data and logs (git-ignored).
     home: Path = Path(".recordflow")
+    # Set for the secure profile: the plain stack's home, whose installs (so the secure profile
+    # installs nothing the plain one has not) and schema registry it shares.
+    stack_shared_home: Path | None = None
+    # The local stack's profile: "plain" (no authentication; what most tests share) or "secure"
+    # (SASL/SCRAM and ACLs on Kafka, IAM accounts and bucket policies on S3; recordflow/secure.py
+    # builds its Settings, `recordflow stack up --secure` runs it).
+    stack_profile: Literal["plain", "secure"] = "plain"
 
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:19092"
@@ -52,6 +60,10 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 19093
     schema_registry_port: int = 18081
     s3_port: int = 17070
+    # The secure profile's own servers, beside the plain ones (it shares the schema registry).
+    secure_kafka_port: int = 19192
+    secure_kafka_controller_port: int = 19193
+    secure_s3_port: int = 17170
 
     # Data
     agencies_file: Path = PACKAGE_DIR / "agencies.yaml"
@@ -62,6 +74,14 @@ class Settings(BaseSettings):
     # ClamAV's clamd for the virus check, e.g. tcp://127.0.0.1:3310 or unix:///run/clamav/clamd.ctl.
     # Unset, the check reports "not checked" (never "pass").
     clamd_address: str | None = None
+
+    # The producer's outbox (`recordflow submit`, `recordflow outbox`): a SQLite database and a
+    # spool of file copies holding each submission until S3 and Kafka have confirmed it. Unset:
+    # <home>/outbox. Keep it on a disk that survives a restart of the producing machine.
+    outbox_dir: Path | None = None
+    # How long `recordflow submit` (and each `outbox flush`) keeps retrying while Kafka or S3 is
+    # unreachable before it leaves the submission held in the outbox.
+    submit_deadline_s: float = 60.0
 
     @model_validator(mode="after")
     def _local_stack_addresses(self) -> Settings:
@@ -115,6 +135,11 @@ class Settings(BaseSettings):
     @property
     def item_numbers_changelog_topic(self) -> str:
         return self.topic("recordflow.item-numbers.changelog")
+
+    @property
+    def outbox_path(self) -> Path:
+        """The outbox folder: `outbox_dir`, or `<home>/outbox`."""
+        return self.outbox_dir if self.outbox_dir is not None else self.home / "outbox"
 
     @property
     def staging_bucket(self) -> str:

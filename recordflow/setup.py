@@ -1,5 +1,6 @@
-"""Getting a cluster ready for the pipeline: topics from the catalog, schemas in the registry with
-their compatibility, buckets with object lock. Idempotent; the demo, the benchmark and the test
+"""Getting a cluster ready for the pipeline: topics (and, where Kafka has an authorizer, ACLs)
+from the catalog, schemas in the registry with their compatibility, buckets with object lock and,
+on the secure profile, their bucket policies. Idempotent; the demo, the benchmark and the test
 fixtures all start here."""
 
 from __future__ import annotations
@@ -7,7 +8,9 @@ from __future__ import annotations
 from rich.console import Console
 
 from avro_schemas.codec import Codec, Subject
+from connectors.bucket_policies import apply_bucket_policies, bucket_policies
 from connectors.storage import Storage
+from recordflow.agencies import load_registry
 from recordflow.settings import Settings
 from recordflow.stack import Stack
 from topics.catalog import desired_topics
@@ -32,4 +35,8 @@ def prepare(settings: Settings, console: Console, *, local_stack: bool = True) -
     with console.status("准备主题、模式与存储桶 Applying topics, schemas and buckets…"):
         reconcile(settings)
         register_schemas(settings)
-        Storage(settings).ensure_buckets()
+        storage = Storage(settings)
+        storage.ensure_buckets()
+        if settings.stack_profile == "secure":
+            registry = load_registry(settings.agencies_file)
+            apply_bucket_policies(storage.client, bucket_policies(settings, registry))

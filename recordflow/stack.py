@@ -27,7 +27,7 @@ import subprocess
 import tarfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,18 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from recordflow.agencies import load_registry
+from recordflow.secure import (
+    ADMIN as ADMIN_PRINCIPAL,
+)
+from recordflow.secure import (
+    Secrets,
+    SecureProfileError,
+    ensure_s3_accounts,
+    ensure_scram_users,
+    principals,
+    secrets_path,
+)
 from recordflow.settings import Settings
 
 KAFKA_VERSION = "4.1.1"
@@ -92,9 +104,16 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-def kafka_server_properties(port: int, controller_port: int, log_dir: Path) -> str:
+def kafka_server_properties(
+    port: int, controller_port: int, log_dir: Path, *, admin_password: str | None = None
+) -> str:
     """A single-node KRaft broker+controller, replication factors of 1, no topic auto-creation
-    (topics come from the catalog in `topics/`)."""
+    (topics come from the catalog in `topics/`).
+
+    With `admin_password`, the secure profile's broker: clients sign in with SASL/SCRAM-SHA-512,
+    the broker signs in to its own controller as the admin with SASL/PLAIN (KRaft controllers
+    cannot use SCRAM), and StandardAuthorizer allows nothing that no ACL grants, except to the
+    admin, the super user."""
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -112,7 +131,34 @@ def kafka_server_properties(port: int, controller_port: int, log_dir: Path) -> s
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
     }
+    if admin_password is not None:
+        props.update(_secure_kafka_properties(port, controller_port, admin_password))
     return "".join(f"{key}={value}\n" for key, value in props.items())
+
+
+def _secure_kafka_properties(
+    port: int, controller_port: int, admin_password: str
+) -> dict[str, str]:
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    admin = f'username="{ADMIN_PRINCIPAL}" password="{admin_password}"'
+    return {
+        "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": f"{scram} required {admin};",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": (
+            f'{plain} required {admin} user_{ADMIN_PRINCIPAL}="{admin_password}";'
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN_PRINCIPAL}",
+    }
 
 
 KAFKA_LOG4J2_YAML = """\
@@ -229,11 +275,16 @@ def _run_tool(
     report: Report,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    redact: Sequence[str] = (),
 ) -> None:
-    """Run an install step, copying its output to `log_file` and its latest line to `report`."""
+    """Run an install step, copying its output to `log_file` and its latest line to `report`.
+    Each string in `redact` (a password on the command line) is masked in the log."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    shown = " ".join(cmd)
+    for secret in redact:
+        shown = shown.replace(secret, "********")
     with log_file.open("a") as log:
-        log.write(f"\n$ {' '.join(cmd)}\n")
+        log.write(f"\n$ {shown}\n")
         began = time.monotonic()
         proc = subprocess.Popen(
             cmd,
@@ -255,7 +306,7 @@ def _run_tool(
         log.write(f"\n(exit {code} after {time.monotonic() - began:.1f} s)\n")
     if code != 0:
         raise StackError(
-            f"`{' '.join(cmd[:2])} …` failed (exit {code}); end of {log_file}:\n{tail(log_file)}"
+            f"`{shown[:60]} …` failed (exit {code}); end of {log_file}:\n{tail(log_file)}"
         )
 
 
@@ -271,6 +322,16 @@ class Service(abc.ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.home.resolve()
+
+    @property
+    def secure(self) -> bool:
+        return self.settings.stack_profile == "secure"
+
+    @property
+    def downloads(self) -> Path:
+        """Installs: the secure profile uses the plain stack's."""
+        shared = self.settings.stack_shared_home
+        return (shared.resolve() if shared is not None else self.home) / "downloads"
 
     @property
     def data_dir(self) -> Path:
@@ -305,6 +366,11 @@ class Service(abc.ABC):
     def prepare(self, report: Report) -> None:
         """Write config files and create data folders; runs before every start."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def provision(self, report: Report) -> None:
+        """Once healthy, on every `up`: idempotent setup the server needs (the secure profile's
+        accounts). Nothing by default."""
+        return
 
     @abc.abstractmethod
     def command(self) -> list[str]: ...
@@ -366,7 +432,7 @@ class Kafka(Service):
 
     @property
     def install_dir(self) -> Path:
-        return self.home / "downloads" / f"kafka-{KAFKA_VERSION}"
+        return self.downloads / f"kafka-{KAFKA_VERSION}"
 
     @property
     def port(self) -> int:
@@ -382,7 +448,17 @@ class Kafka(Service):
 
     @property
     def properties_file(self) -> Path:
+        # A profile that shares the plain stack's install keeps its config in its own home (the
+        # secure profile's holds the admin's password).
+        if self.settings.stack_shared_home is not None:
+            return self.home / "config" / "server.properties"
         return self.install_dir / "server.properties"
+
+    def _admin_password(self) -> str:
+        stored = Secrets.load(secrets_path(self.settings))
+        if stored is None:
+            raise StackError(f"kafka: no {secrets_path(self.settings)}; run `stack up --secure`")
+        return stored[ADMIN_PRINCIPAL].kafka_password.get_secret_value()
 
     @property
     def log4j_file(self) -> Path:
@@ -419,18 +495,46 @@ class Kafka(Service):
 
     def prepare(self, report: Report) -> None:
         super().prepare(report)
-        self.properties_file.write_text(
-            kafka_server_properties(self.port, self.settings.kafka_controller_port, self.data_dir)
+        password = self._admin_password() if self.secure else None
+        properties = kafka_server_properties(
+            self.port, self.settings.kafka_controller_port, self.data_dir, admin_password=password
         )
+        self.properties_file.parent.mkdir(parents=True, exist_ok=True)
+        # 0600 from the start: the secure profile's holds the admin's password.
+        fd = os.open(self.properties_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(properties)
         self.log4j_file.write_text(KAFKA_LOG4J2_YAML)
         if not (self.data_dir / "meta.properties").exists():  # format once; later starts reuse
             report("formatting KRaft storage")
-            _run_tool(
-                self.format_command(new_cluster_id(), self.properties_file), self.log_file, report
+            command = self.format_command(
+                new_cluster_id(), self.properties_file, admin_password=password
             )
+            _run_tool(command, self.log_file, report, redact=[password] if password else [])
 
-    def format_command(self, cluster_id: str, properties_file: Path) -> list[str]:
-        """Kafka's storage format for a single-node (standalone) KRaft quorum."""
+    def provision(self, report: Report) -> None:
+        if not self.secure:
+            return
+        report("SCRAM credentials")
+        names = [p.name for p in principals(load_registry(self.settings.agencies_file))]
+        try:
+            stored = Secrets.load_or_create(secrets_path(self.settings), names)
+            ensure_scram_users(self.settings, stored, names)
+        except SecureProfileError as exc:
+            raise StackError(f"kafka: {exc}") from exc
+
+    def format_command(
+        self, cluster_id: str, properties_file: Path, *, admin_password: str | None = None
+    ) -> list[str]:
+        """Kafka's storage format for a single-node (standalone) KRaft quorum; with
+        `admin_password`, the admin's SCRAM credential goes into the initial metadata, so the
+        broker can sign in to itself before anyone could have created it."""
+        scram = (
+            # `=` form: the value may begin with "-" once someone chooses the password
+            [f"--add-scram=SCRAM-SHA-512=[name={ADMIN_PRINCIPAL},password={admin_password}]"]
+            if admin_password is not None
+            else []
+        )
         return [
             _java(),
             *self._java_args(),
@@ -440,6 +544,7 @@ class Kafka(Service):
             # `=` form: a random id may begin with "-", which would otherwise read as an option
             f"--cluster-id={cluster_id}",
             f"--config={properties_file}",
+            *scram,
         ]
 
     def command(self) -> list[str]:
@@ -456,7 +561,15 @@ class Kafka(Service):
         if not port_open(self.port):  # skip the client's timeout when nothing listens
             return False
         # log_level 0: a broker that is still starting is expected, not worth a stderr line.
-        admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0})
+        config: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.address,
+            "log_level": 0,
+        }
+        if self.secure:  # the admin signs in; the plain stack takes anyone
+            config |= {
+                k: v for k, v in self.settings.kafka_config().items() if k != "bootstrap.servers"
+            }
+        admin = AdminClient(config)
         try:
             admin.list_topics(timeout=PROBE_TIMEOUT_S)
         except KafkaException:
@@ -470,7 +583,7 @@ class Registry(Service):
 
     @property
     def install_dir(self) -> Path:
-        return self.home / "downloads" / f"apicurio-registry-{APICURIO_VERSION}"
+        return self.downloads / f"apicurio-registry-{APICURIO_VERSION}"
 
     @property
     def jar(self) -> Path:
@@ -553,7 +666,7 @@ class S3(Service):
 
     @property
     def binary(self) -> Path:
-        return self.home / "downloads" / f"versitygw-{VERSITYGW_VERSION}" / "versitygw"
+        return self.downloads / f"versitygw-{VERSITYGW_VERSION}" / "versitygw"
 
     @property
     def versions_dir(self) -> Path:
@@ -586,17 +699,40 @@ class S3(Service):
             env={**os.environ, "GOBIN": str(self.binary.parent)},
         )
 
+    @property
+    def iam_dir(self) -> Path:
+        """The secure profile's accounts (versitygw's internal IAM: a JSON file)."""
+        return self.home / "data" / "s3-iam"
+
     def prepare(self, report: Report) -> None:
         super().prepare(report)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            self.iam_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def provision(self, report: Report) -> None:
+        if not self.secure:
+            return
+        report("IAM accounts")
+        names = [p.name for p in principals(load_registry(self.settings.agencies_file))]
+        try:
+            stored = Secrets.load_or_create(secrets_path(self.settings), names)
+            ensure_s3_accounts(self.settings, stored, names)
+        except SecureProfileError as exc:
+            raise StackError(f"s3: {exc}") from exc
 
     def command(self) -> list[str]:
+        # The secure profile adds versitygw's internal IAM: accounts besides the root, which
+        # may do only what bucket policies grant them (the root and admins bypass policies,
+        # never object locks).
+        iam = ["--iam-dir", str(self.iam_dir)] if self.secure else []
         return [
             str(self.binary),
             "--access",
             self.settings.s3_access_key,
             "--port",
             self.address,
+            *iam,
             "posix",
             "--versioning-dir",
             str(self.versions_dir),
@@ -710,12 +846,27 @@ SERVICES: dict[str, type[Service]] = {cls.name: cls for cls in (Kafka, Registry,
 
 
 class Stack:
-    """The four servers for one Settings: `up`, `down`, `status`, `ensure_up`."""
+    """The servers for one Settings: `up`, `down`, `status`, `ensure_up`.
+
+    The plain profile runs all four. The secure profile (recordflow/secure.py; Settings for its
+    admin) runs its own Kafka and S3 server and uses the plain stack's schema registry: `up`
+    starts that registry if it is not running, `down` leaves it to the plain stack."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.home.resolve()
-        self.services = [cls(settings) for cls in SERVICES.values()]
+        self.shared: set[str] = set()  # services that belong to the plain stack
+        if settings.stack_profile == "secure":
+            if settings.stack_shared_home is None or settings.s3_access_key != ADMIN_PRINCIPAL:
+                raise StackError("the secure stack takes secure_settings() for its admin")
+            plain = settings.model_copy(
+                update={"home": settings.stack_shared_home, "stack_profile": "plain",
+                        "stack_shared_home": None}
+            )  # fmt: skip
+            self.services: list[Service] = [Kafka(settings), Registry(plain), S3(settings)]
+            self.shared = {Registry.name}
+        else:
+            self.services = [cls(settings) for cls in SERVICES.values()]
         # Processes this object started: polling them reaps them (no zombies in a test session).
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -740,8 +891,15 @@ class Stack:
         """For test fixtures and the demo: quick when everything already answers."""
         statuses = self.status()
         if all(status.healthy for status in statuses):
+            self.provision()
             return statuses
         return self.up(console)
+
+    def provision(self, report: Report | None = None) -> None:
+        """Each own service's idempotent setup (the secure profile's accounts)."""
+        for service in self.services:
+            if service.name not in self.shared:
+                service.provision(report or (lambda _: None))
 
     def up(self, console: Console | None = None) -> list[ServiceStatus]:
         """Install what is missing, start what is not running, wait until all are healthy.
@@ -789,6 +947,8 @@ class Stack:
                 report("waiting until healthy")
                 try:
                     self._wait_healthy(service)
+                    if service.name not in self.shared:
+                        service.provision(report)
                 except StackError:
                     report("[red]failed[/]")
                     raise
@@ -814,7 +974,10 @@ class Stack:
         while time.monotonic() < deadline:
             if service.healthy():
                 return
-            if service.running_pid() is None:
+            # Our own child is asked directly: until it has exec'd, its command line is still
+            # ours, and running_pid() would take it for gone.
+            child = self._children.get(service.name)
+            if (child.poll() is not None) if child else service.running_pid() is None:
                 raise StackError(
                     f"{service.name} exited while starting; end of {service.log_file}:\n"
                     f"{tail(service.log_file)}"
@@ -825,11 +988,16 @@ class Stack:
             f"end of {service.log_file}:\n{tail(service.log_file)}"
         )
 
-    def down(self, purge: bool = False) -> list[str]:
-        """Stop the servers we started (SIGTERM, then SIGKILL after a grace period).
+    def down(self, purge: bool = False, only: Sequence[str] = ()) -> list[str]:
+        """Stop the servers we started (SIGTERM, then SIGKILL after a grace period), or `only`
+        the ones named (an outage for the chaos tests; `up` starts them again).
 
-        Returns the names of the services stopped. Data stays unless `purge`."""
-        running = {s.name: pid for s in self.services if (pid := s.running_pid()) is not None}
+        Returns the names of the services stopped. Data stays unless `purge` (of all of them)."""
+        if purge and only:
+            raise StackError("--purge deletes every server's data: stop them all to purge")
+        own = [s for s in self.services if s.name not in self.shared]  # not the plain stack's
+        chosen = [self.service(name) for name in only if name not in self.shared] if only else own
+        running = {s.name: pid for s in chosen if (pid := s.running_pid()) is not None}
         by_name = {s.name: s for s in self.services}
         for pid in running.values():
             with contextlib.suppress(ProcessLookupError):  # it may have just exited
@@ -840,7 +1008,7 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 self._wait_gone(service, pid, STOP_TIMEOUT_S)
-        for service in self.services:
+        for service in chosen:
             service.pid_file.unlink(missing_ok=True)
         if purge:
             shutil.rmtree(self.home / "data", ignore_errors=True)

@@ -10,12 +10,17 @@ import sys
 import time
 import urllib.request
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from recordflow.settings import Settings
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
+
+
+def _env_value(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 class WorkerProcess:
@@ -34,9 +39,14 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.unlink(missing_ok=True)
+        # By environment, not argv: the credentials among them stay out of `ps`.
         env = {
             **os.environ,
-            **{f"RECORDFLOW_{k.upper()}": str(v) for k, v in self._overrides().items()},
+            **{
+                f"RECORDFLOW_{k.upper()}": _env_value(v)
+                for k, v in self._overrides().items()
+                if v is not None
+            },
         }
         command = [sys.executable, "-m", "recordflow", "worker", "--metrics-port", str(self.metrics_port),
                    "--port-file", str(self.port_file), "--loglevel", self.loglevel]  # fmt: skip
@@ -55,6 +65,15 @@ class WorkerProcess:
             "s3_endpoint": self.settings.s3_endpoint,
             "agencies_file": self.settings.agencies_file,
             "retention_dir": self.settings.retention_dir,
+            # Who the worker is: the plain stack's anonymous client, or the secure profile's
+            # pipeline principal.
+            "stack_profile": self.settings.stack_profile,
+            "kafka_security_protocol": self.settings.kafka_security_protocol,
+            "kafka_sasl_mechanism": self.settings.kafka_sasl_mechanism,
+            "kafka_sasl_username": self.settings.kafka_sasl_username,
+            "kafka_sasl_password": self.settings.kafka_sasl_password,
+            "s3_access_key": self.settings.s3_access_key,
+            "s3_secret_key": self.settings.s3_secret_key,
         }
 
     @property

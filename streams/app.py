@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 from pathlib import Path
 
 import faust
@@ -69,6 +70,8 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
 
 
 def _credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """SASL from Settings (the secure profile's pipeline principal, or production's user); with
+    SASL_SSL, TLS verified against the system's CAs."""
     if not settings.kafka_sasl_mechanism:
         return None
     return faust.SASLCredentials(
@@ -77,6 +80,9 @@ def _credentials(settings: Settings) -> faust.SASLCredentials | None:
         if settings.kafka_sasl_password
         else None,
         mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=ssl.create_default_context()
+        if settings.kafka_security_protocol == "SASL_SSL"
+        else None,
     )
 
 

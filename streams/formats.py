@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import mmap
 import os
 import re
 import struct
@@ -41,6 +42,9 @@ DEFAULT_FORMATS_FILE = PACKAGE_DIR / "formats.yaml"
 
 # Problem codes, in the order they are reported:
 #   zero-length             the file is empty (nothing else is said of it)
+#   compression-bomb        the file expands far beyond its size when decompressed (a ZIP/OFD
+#                           container, PDF streams): nothing else is said of it, because saying
+#                           more means expanding it; the register stage refuses the file
 #   unidentified            no PRONOM signature or rule here matches the content; implies not
 #                           accepted, so never reported together with not-accepted
 #   unreadable              the content claims a format (by its bytes, name or declared type) but
@@ -51,6 +55,7 @@ DEFAULT_FORMATS_FILE = PACKAGE_DIR / "formats.yaml"
 #   declared-type-mismatch  the declared media type is not one the identified format has
 PROBLEMS = (
     "zero-length",
+    "compression-bomb",
     "unidentified",
     "unreadable",
     "not-accepted",
@@ -68,6 +73,16 @@ ZIP_MAGIC = b"PK\x03\x04"
 EXTENSION_ONLY = "match on extension only"  # siegfried's warning when no content signature matched
 
 SNIFF_BYTES = 64 * 1024  # how much of the start of a file is read to tell text from binary
+# A compression bomb: a file whose compressed parts expand to more than MAX_EXPANDED_BYTES, at
+# more than MAX_EXPANSION_RATIO times the compressed bytes they come from. Sound documents stay far
+# below the ratio (text and vector pages: 3-20; a scanned page in Flate: rarely 50), and below the
+# size unless they are huge images, which compress far less than 100:1.
+MAX_EXPANDED_BYTES = 256 * 1024 * 1024
+MAX_EXPANSION_RATIO = 100
+INFLATE_CHUNK = 1024 * 1024
+PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+PDF_DICTIONARY_LOOKBACK = 2048  # how far before `stream` its dictionary (and /Filter) is sought
+PDF_FLATE = re.compile(rb"/(FlateDecode|Fl)(?![A-Za-z])")
 MAX_PDF_READ_BYTES = 64 * 1024 * 1024  # what pypdf may read of one PDF (a sound one needs far less)
 MAX_TEXT_LENGTH = 200  # technical strings taken from the file (producer, software) are cut here
 ZIP_ENCRYPTED = 0x1  # general-purpose flag bit 0 of a ZIP entry
@@ -287,6 +302,9 @@ def identify(
     declared = registry.media_type(declared_mime)
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
+    if bomb := compression_bomb(path, head):
+        # Siegfried would expand it (it reads OOXML and ODF parts whole), and so would any reader.
+        return FormatInfo(None, None, None, None, bomb, None, False, {}, ("compression-bomb",))
     problems: set[str] = set()
     technical: dict[str, str] = {}
 
@@ -426,6 +444,98 @@ def _looks_like_text(head: bytes) -> bool:
             continue
         return bool(text) and not CONTROL_CHARACTERS.search(text)
     return False
+
+
+# --- compression bombs ------------------------------------------------------------------------
+def compression_bomb(path: Path, head: bytes) -> str | None:
+    """Why the file at `path` is a compression bomb, or None.
+
+    A ZIP container (OFD, OOXML, ODF, plain ZIP) is judged by its central directory alone, without
+    inflating anything: readers stop at an entry's recorded size, so the recorded sizes are what it
+    can expand to. A PDF's Flate streams are inflated in bounded chunks and thrown away, stopping as
+    soon as the verdict is known, so at most about MAX_EXPANDED_BYTES are ever produced.
+    """
+    if head.startswith(ZIP_MAGIC):
+        return _zip_bomb(path)
+    if b"%PDF-" in head[:1024]:
+        return _pdf_bomb(path)
+    return None
+
+
+def _bomb(expanded: int, compressed: int) -> bool:
+    return expanded > MAX_EXPANDED_BYTES and expanded > MAX_EXPANSION_RATIO * max(compressed, 1)
+
+
+def _zip_bomb(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError):
+        return None  # not a container it can open: nothing would expand it either
+    expanded = sum(entry.file_size for entry in entries)
+    compressed = sum(entry.compress_size for entry in entries)
+    if not _bomb(expanded, compressed):
+        return None
+    largest = max(entries, key=lambda entry: entry.file_size)
+    return (
+        f"ZIP container: {len(entries)} entries expand to {expanded} bytes from {compressed} "
+        f"({expanded // max(compressed, 1)}:1; {largest.filename[:80]!r} alone to "
+        f"{largest.file_size}); refused unexpanded, the limit is {MAX_EXPANDED_BYTES} bytes "
+        f"at {MAX_EXPANSION_RATIO}:1"
+    )
+
+
+def _pdf_bomb(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return None
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as content:
+            expanded = compressed = 0
+            for match in PDF_STREAM.finditer(content):
+                start = match.start()
+                dictionary = content[max(0, start - PDF_DICTIONARY_LOOKBACK) : start]
+                dictionary = dictionary[dictionary.rfind(b"obj") + 1 :]
+                if not PDF_FLATE.search(dictionary):
+                    continue
+                out, used = _inflate_bounded(content, match.end(), MAX_EXPANDED_BYTES - expanded)
+                expanded, compressed = expanded + out, compressed + used
+                if _bomb(expanded, compressed):
+                    return (
+                        f"PDF: Flate streams expand to more than {expanded} bytes from {compressed} "
+                        f"({expanded // max(compressed, 1)}:1); refused after inflating that much "
+                        f"and no more, the limit is {MAX_EXPANDED_BYTES} bytes at "
+                        f"{MAX_EXPANSION_RATIO}:1"
+                    )
+                if expanded > MAX_EXPANDED_BYTES:
+                    return None  # large, but it came from large streams: not a bomb
+    return None
+
+
+def _inflate_bounded(content: mmap.mmap, start: int, budget: int) -> tuple[int, int]:
+    """Inflate the zlib stream at `start` until it ends, breaks, or yields more than `budget`
+    bytes (each chunk thrown away); return the bytes it yielded and the compressed bytes used."""
+    inflater = zlib.decompressobj()
+    view = memoryview(content)[start:]
+    produced = 0
+    pending: bytes | memoryview = view[:INFLATE_CHUNK]
+    offset = len(pending)
+    try:
+        while pending and produced <= budget:
+            produced += len(inflater.decompress(pending, INFLATE_CHUNK))
+            if inflater.eof:
+                break
+            tail = inflater.unconsumed_tail
+            if not tail:
+                pending = view[offset : offset + INFLATE_CHUNK]
+                offset += len(pending)
+            else:
+                pending = tail
+    except zlib.error:
+        pass  # a broken stream: whatever it yielded so far counts
+    finally:
+        view.release()
+    used = offset - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+    return produced, max(used, 0)
 
 
 # --- technical metadata -----------------------------------------------------------------------

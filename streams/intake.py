@@ -13,6 +13,16 @@ issued …) are kept in the lifecycle-history table, keyed like the ingest topic
 document id, and travel with the filing event (a header) to become the record's business-entity
 history (业务实体). A filing event no rule decides carries them in its review item instead, and
 `recordflow review decide` puts them back in the header.
+
+Order and repetition, as they arrive on one ingest partition (a document's events share its key,
+so they keep the order its system sent them in):
+- steps may arrive in any order before the filing: the history is kept in time order;
+- a step sent again (the same event id) is kept once;
+- the filing closes the document's history (the table keeps `filed|<agency>|<document>`): a step
+  that arrives after it, not seen before, cannot join the archived record and is dead-lettered as
+  lifecycle-after-filing, whole, so that nothing sent is dropped silently;
+- the same filing event again is the same record (the register stage knows it by its event id);
+  another document under an event id already archived is dead-lettered there (event-id-conflict).
 """
 
 from __future__ import annotations
@@ -121,6 +131,33 @@ def partition_key(series: Series) -> bytes:
 
 def history_key(event: dict[str, Any]) -> str:
     return f"{event['agency']['code']}|{event['document_id']}"
+
+
+def filed_key(event: dict[str, Any]) -> str:
+    """The lifecycle-history table's note that the document was filed: [event id, event time]."""
+    return f"filed|{history_key(event)}"
+
+
+def filed_note(event: dict[str, Any]) -> list[str]:
+    return [event["event_id"], event["event_time"].isoformat()]
+
+
+def late_step(
+    event: dict[str, Any], kept: list[dict[str, Any]], filed: list[str] | None
+) -> RecordRejected | None:
+    """A RecordRejected for a step that arrives once its document was filed, else None. A step
+    already kept (a redelivery after a crash) is no news, however late it comes again."""
+    if filed is None or any(step["event_id"] == event["event_id"] for step in kept):
+        return None
+    filing_id, filed_at = filed
+    return RecordRejected(
+        "lifecycle-after-filing",
+        f"{event['action']} step of {event['document_id']!r} ({event['event_time'].isoformat()}) "
+        f"arrived after the document was filed by event {filing_id} ({filed_at}): the archived "
+        "record's history is closed",
+        STAGE,
+        event["event_id"],
+    )
 
 
 def activity(event: dict[str, Any], agency: Agency) -> dict[str, Any]:
@@ -262,7 +299,14 @@ def attach(
                     continue
                 key = history_key(accepted.event)
                 if isinstance(accepted, Noted):
-                    history[key] = remember(history.get(key) or [], accepted.event, accepted.agency)
+                    kept = history.get(key) or []
+                    late = late_step(accepted.event, kept, history.get(filed_key(accepted.event)))
+                    if late is not None:
+                        await send_dead_letter(
+                            ctx, deadletters, origin, late, agency_code, late.event_id
+                        )
+                        continue
+                    history[key] = remember(kept, accepted.event, accepted.agency)
                     ctx.metrics.events.labels(agency_code, STAGE, "history").inc()
                     continue
                 if isinstance(accepted, Undecided):
@@ -274,6 +318,7 @@ def attach(
                     )
                     delivery = await review.send(key=item["event_id"].encode(), value=value)
                     await delivery
+                    history[filed_key(accepted.event)] = filed_note(accepted.event)
                     ctx.metrics.events.labels(agency_code, STAGE, "review").inc()
                     continue
                 delivery = await register_topic.send(
@@ -285,4 +330,5 @@ def attach(
                     },
                 )
                 await delivery  # durable before this event's offset may be committed
+                history[filed_key(accepted.event)] = filed_note(accepted.event)
                 ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()

@@ -38,6 +38,8 @@ def inspect(event: dict[str, Any], component: dict[str, Any], fetched: Fetched,
     """Identify the file's format, scan it and verify its signatures, from the local copy made
     while fetching."""
     info = identify(fetched.path, component["file_name"], component["mime_type"])
+    if "compression-bomb" in info.problems:
+        return Inspected(component, fetched, info, None)  # refused: nothing else may expand it
     scan = None
     if scanner is not None:
         with fetched.path.open("rb") as content:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -77,9 +78,17 @@ class Allocation:
 
 
 def allocate(
-    table: MutableMapping[str, Any], series: str, event_id: str, now: dt.datetime | None = None
+    table: MutableMapping[str, Any],
+    series: str,
+    event_id: str,
+    now: dt.datetime | None = None,
+    *,
+    claim: dict[str, str] | None = None,
 ) -> Allocation:
     """The event's item number in its series: the one it already has, or the next free one.
+
+    `claim` (see `claim_of`) is kept in the event's entry: what the event id stands for, so that
+    another document arriving under the same id is told apart from a redelivery.
 
     Two table entries change per new number, in this order: the series counter (which also names
     the event it was last given to) and then the event's own entry. The changelog keeps that order,
@@ -99,8 +108,40 @@ def allocate(
         number = counter["last"] + 1
         fresh = True
         table[f"series:{series}"] = {"last": number, "event": event_id}
-    table[f"event:{event_id}"] = {"n": number, "published": False, "at": now.isoformat()}
+    table[f"event:{event_id}"] = {
+        "n": number, "published": False, "at": now.isoformat(), **(claim or {})
+    }  # fmt: skip
     return Allocation(number, fresh=fresh, published=False, at=now)
+
+
+def claim_of(event: dict[str, Any]) -> dict[str, str]:
+    """What an event id stands for: the agency, document, action and the files' SHA-256 digests,
+    the inputs the SDK derives the id from (connectors.sdk.event_id_for). The same event sent
+    again, or resent with corrected metadata, makes the same claim; another document does not."""
+    digests = [
+        next((c["value"].lower() for c in component["checksums"] if c["algorithm"] == "SHA256"), "")
+        for component in sorted(event["components"], key=lambda component: component["sequence"])
+    ]
+    parts = [event["agency"]["code"], event["document_id"], str(event["action"]), *digests]
+    return {
+        "claim": hashlib.sha256("|".join(parts).encode()).hexdigest(),
+        "document_id": event["document_id"][:200],
+    }
+
+
+def conflicting_claim(known: dict[str, Any] | None, event: dict[str, Any]) -> RecordRejected | None:
+    """A RecordRejected when the event's id already numbers another document (event-id-conflict),
+    else None: first come keeps the id; the other is dead-lettered, whole, for its sender to fix.
+    Entries written before claims were kept have none and conflict with nothing."""
+    if known is None or "claim" not in known or known["claim"] == claim_of(event)["claim"]:
+        return None
+    return RecordRejected(
+        "event-id-conflict",
+        f"event id {event['event_id']} already stands for document {known.get('document_id')!r} "
+        f"(item {known['n']}); this is document {event['document_id'][:200]!r} or other files",
+        STAGE,
+        event["event_id"],
+    )
 
 
 def merge_history(
@@ -126,8 +167,9 @@ def duplicate_key(series: str, description: dict[str, Any]) -> str | None:
 
 
 def mark_published(table: MutableMapping[str, Any], event_id: str, allocation: Allocation) -> None:
+    known = table.get(f"event:{event_id}") or {}
     table[f"event:{event_id}"] = {
-        "n": allocation.item_number, "published": True, "at": allocation.at.isoformat()
+        **known, "n": allocation.item_number, "published": True, "at": allocation.at.isoformat()
     }  # fmt: skip
 
 
@@ -157,7 +199,8 @@ def fetch_verified(ctx: PipelineContext, component: dict[str, Any]) -> Fetched:
     if payload["inline_content"] is not None:
         fetched = Fetched.from_bytes(payload["inline_content"])
     else:
-        fetched = ctx.storage.fetch(payload["bucket"], payload["key"], payload["version_id"])
+        fetched = ctx.storage.fetch(payload["bucket"], payload["key"], payload["version_id"],
+                                    max_bytes=component["size_bytes"])  # fmt: skip
     verify(component, fetched.digests)
     return fetched
 
@@ -303,15 +346,22 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
                     )
 
 
-async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers: dict[str, Any],
-                        origin: Origin, archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
     try:
-        event = ctx.codec.decode(origin.value, DOCUMENT_LIFECYCLE_EVENT)
+        return ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT)
     except CodecError as exc:
         raise RecordRejected(exc.reason, str(exc), "decode") from exc
+
+
+async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers: dict[str, Any],
+                        origin: Origin, archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+    # Through the registry (a new writer schema): waited out while it is down, like intake's.
+    event = await retry_transient(partial(_decode, ctx, origin.value), STAGE)
     agency_code = event["agency"]["code"]
     event_id = event["event_id"]
     done = numbers.get(f"event:{event_id}")
+    if conflict := conflicting_claim(done, event):
+        raise conflict
     if done is not None and done["published"]:
         ctx.metrics.events.labels(agency_code, STAGE, "duplicate").inc()
         return
@@ -319,9 +369,8 @@ async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers
     try:
         for component in event["components"]:
             fetched = await retry_transient(partial(fetch_verified, ctx, component), STAGE)
-            files.append(
-                await asyncio.to_thread(receipt.inspect, event, component, fetched, ctx.scanner)
-            )
+            files.append(await _inspect(ctx, event, component, fetched))
+            refuse_bomb(files[-1])
         await _archive(ctx, numbers, series, headers, origin, event, files, archival_ready, catalog)
     except RecordRejected as rejection:
         rejection.event_id = event_id
@@ -329,6 +378,33 @@ async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers
     finally:
         for item in files:
             item.fetched.content.close()
+
+
+async def _inspect(ctx: PipelineContext, event: dict[str, Any], component: dict[str, Any],
+                   fetched: Fetched) -> receipt.Inspected:  # fmt: skip
+    """Format identification, the scan and signatures of one fetched file. A failure nobody
+    foresaw in them (a parser's bug on hostile bytes) is the input's dead letter, not a crash of
+    the agent, which would stop the partition and meet the same bytes again on restart."""
+    try:
+        return await asyncio.to_thread(receipt.inspect, event, component, fetched, ctx.scanner)
+    except Exception as exc:
+        fetched.content.close()
+        log.exception("%s: inspecting %s failed", STAGE, component["file_name"])
+        raise RecordRejected(
+            "inspection-failed",
+            f"{component['file_name']}: format identification or scan failed: "
+            f"{type(exc).__name__}: {exc}",
+            STAGE,
+        ) from exc
+
+
+def refuse_bomb(item: receipt.Inspected) -> None:
+    """A compression bomb is refused before anything else reads it (streams/formats.py found it
+    from the container's directory, or by inflating a bounded part of it)."""
+    if "compression-bomb" in item.format.problems:
+        raise RecordRejected(
+            "compression-bomb", f"{item.component['file_name']}: {item.format.basis}", STAGE
+        )
 
 
 async def _archive(ctx: PipelineContext, numbers: Any, series: str, headers: dict[str, Any],
@@ -359,7 +435,7 @@ async def _archive(ctx: PipelineContext, numbers: Any, series: str, headers: dic
             f"{series.split('-')[0]} {description['year']} as {earlier['code']}",
             "check",
         )
-    allocation = allocate(numbers, series, event["event_id"])
+    allocation = allocate(numbers, series, event["event_id"], claim=claim_of(event))
     code = f"{series}-{allocation.item_number:04d}"
     if same:
         numbers[same] = {"event": event["event_id"], "code": code}

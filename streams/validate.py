@@ -36,6 +36,13 @@ from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import RecordRejected
 
 DESCRIPTION_TYPE = "recordflow.common.RecordDescription"
+MAX_DOCUMENT_ID_CHARS = 200  # 电子文件号: an agency system's own id, never a text
+MAX_FILE_NAME_BYTES = 255  # what ext4, NTFS and most other file systems take as one name
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Names Windows gives to devices, whatever extensions follow (`nul.tar.gz` is NUL).
+WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))]
+)
 # The event's lists of other DA/T 46 entities (v2 of the event) and the shared type of their items.
 ENTITY_LISTS = {
     "history": "recordflow.common.BusinessActivity",
@@ -256,6 +263,7 @@ def validate_event(
             "agency-mismatch",
             f"event names agency {claimed!r} but arrived on {owner.code!r}'s topic",
         )
+    validate_document_id(event["document_id"])
     validate_description(event["description"], owner, rules, today=today)
     validate_entities(event, rules)
     validate_components(
@@ -382,6 +390,47 @@ def _validate_dates(document_date: dt.date, year: int, dates: DateRules, today: 
         )
 
 
+def validate_document_id(document_id: str) -> None:
+    """The agency system's id of the document (电子文件号): present, short, printable."""
+    if is_empty(document_id):
+        raise RecordRejected("invalid-document-id", "the document id is empty")
+    if len(document_id) > MAX_DOCUMENT_ID_CHARS:
+        raise RecordRejected(
+            "invalid-document-id",
+            f"document id {document_id[:20]!r}… has {len(document_id)} characters, "
+            f"more than {MAX_DOCUMENT_ID_CHARS}",
+        )
+    if CONTROL.search(document_id):
+        raise RecordRejected("invalid-document-id", "the document id holds control characters")
+
+
+def file_name_problem(name: str) -> str | None:
+    """What makes `name` unsafe as a computer file name (计算机文件名), or None for a plain one.
+
+    The name travels into the record, its package and every export: it must be one name, not a
+    path (no `/` or `\\`, not `.` or `..`), hold no control characters (NUL above all, which cuts
+    a name short in C and so in most file systems), fit in 255 bytes, and not be a Windows
+    device (`CON.pdf` opens the console) or end in a space or a dot (which Windows drops).
+    The SDK makes a safe staging key of any name (connectors.storage.safe_filename), but keeps
+    the name the agency gave in the event: this is what that name must be.
+    """
+    if not name.strip():
+        return "is empty"
+    if name in (".", ".."):
+        return "is a path, not a file name"
+    if "/" in name or "\\" in name:
+        return "holds a directory separator: a path, not a file name"
+    if CONTROL.search(name):
+        return "holds control characters (NUL, newline …)"
+    if len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES:
+        return f"is {len(name.encode('utf-8'))} bytes long, more than {MAX_FILE_NAME_BYTES}"
+    if name.partition(".")[0].rstrip(" ").lower() in WINDOWS_DEVICES:
+        return "is a Windows device name"
+    if name.endswith((" ", ".")):
+        return "ends in a space or a dot"
+    return None
+
+
 def validate_components(
     components: list[dict[str, Any]], agency: Agency, *, max_file_bytes: int, staging_bucket: str
 ) -> None:
@@ -397,11 +446,17 @@ def validate_components(
         )
     for component in components:
         name = component["file_name"]
+        if problem := file_name_problem(name):
+            raise RecordRejected(
+                "unsafe-file-name", f"file {component['sequence']} name {name[:80]!r} {problem}"
+            )
         if component["size_bytes"] < 0 or component["size_bytes"] > max_file_bytes:
             raise RecordRejected(
                 "size-limit",
                 f"{name}: size {component['size_bytes']} is outside 0..{max_file_bytes}",
             )
+        if component["size_bytes"] == 0:  # DA/T 70 YJ-2-2: no file is empty
+            raise RecordRejected("empty-file", f"{name}: declared empty (0 bytes)")
         if not any(checksum["algorithm"] == "SHA256" for checksum in component["checksums"]):
             raise RecordRejected("missing-checksum", f"{name}: no SHA-256 digest")
         payload = component["payload"]

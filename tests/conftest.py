@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.table import Table
 
 from recordflow.settings import Settings
 from recordflow.setup import prepare
@@ -47,6 +49,34 @@ def worker(pipeline_settings: Settings) -> Iterator[WorkerProcess]:
     process.wait_ready()
     yield process
     process.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos suite stops and starts the shared servers: it runs after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The chaos suite's ledger, one row per fault, when it ran."""
+    from tests.chaos.test_chaos import LEDGERS
+
+    if not LEDGERS:
+        return
+    table = Table(title="混沌测试台账 Chaos ledger")
+    for column in ("fault", "submitted", "archived", "dead-lettered", "duplicated", "lost",
+                   "series", "gaps", "fixity failures", "held in outbox", "seconds"):  # fmt: skip
+        table.add_column(
+            column, justify="left" if column == "fault" else "right", no_wrap=column == "fault"
+        )
+    for ledger in LEDGERS:
+        table.add_row(
+            ledger.fault, str(ledger.submitted), str(ledger.archived), str(ledger.dead_lettered),
+            str(ledger.duplicated), str(ledger.lost), str(ledger.series), str(len(ledger.gaps)),
+            str(ledger.fixity_failures), str(ledger.held), f"{ledger.seconds:.0f}",
+            style=None if ledger.clean else "red",
+        )  # fmt: skip
+    console = Console(file=terminalreporter._tw, force_terminal=False, width=140)
+    console.print(table)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

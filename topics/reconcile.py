@@ -1,4 +1,4 @@
-"""Reconcile a Kafka cluster with the topic catalog: create, alter configs, add partitions.
+"""Reconcile a Kafka cluster with the topic catalog: create, alter configs, add partitions, ACLs.
 
 The diff is pure: `plan(desired, observed)` compares the catalog's TopicSpecs with what the
 cluster has and returns a list of Changes, so it is tested without Kafka. `reconcile()` observes
@@ -8,6 +8,11 @@ Nothing here deletes a topic, removes a config or reduces partitions. What the r
 not do on its own (fewer partitions, a partition increase the catalog forbids, a different
 replication factor) is reported as a `conflict` for a person to resolve. Only the config keys
 a catalog entry names are compared and set; everything else stays at the cluster's defaults.
+
+On a cluster with an authorizer, the ACLs that `topics/acls.py` derives from the agency registry
+and the catalog are reconciled too: missing bindings are added (`add-acl`), none is removed. A
+cluster without one (the plain local stack, whose broker sets no `authorizer.class.name`) has no
+ACLs to plan.
 """
 
 from __future__ import annotations
@@ -30,15 +35,19 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from recordflow.agencies import load_registry
 from recordflow.settings import Settings
+from topics.acls import AclSpec, any_binding, desired_acls, missing_acls
 from topics.catalog import TopicSpec, desired_topics
 
 log = logging.getLogger(__name__)
 
-Action = Literal["create", "alter-config", "add-partitions", "conflict"]
+Action = Literal["create", "alter-config", "add-partitions", "add-acl", "conflict"]
 CREATE: Action = "create"
 ALTER_CONFIG: Action = "alter-config"
 ADD_PARTITIONS: Action = "add-partitions"
+ADD_ACL: Action = "add-acl"
+AUTHORIZER_CONFIG = "authorizer.class.name"
 CONFLICT: Action = "conflict"
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -150,6 +159,14 @@ def _partition_changes(spec: TopicSpec, current: ObservedTopic) -> list[Change]:
     return [Change(CONFLICT, spec.name, detail, "partitions", old, new)]
 
 
+def plan_acls(desired: Iterable[AclSpec], observed: Iterable[AclSpec]) -> list[Change]:
+    """An `add-acl` change (topic: the resource's name) for each binding the cluster lacks."""
+    return [
+        Change(ADD_ACL, spec.name, spec.describe(), spec.operation, None, spec.principal)
+        for spec in missing_acls(desired, observed)
+    ]
+
+
 def _normalize(value: str) -> str:
     """List-valued configs come back as `a,b`; the catalog may write `a, b`."""
     return ",".join(part.strip() for part in value.split(","))
@@ -194,6 +211,38 @@ def observe(
             },
         )
     return observed
+
+
+def has_authorizer(admin: AdminClient, *, timeout: float = DEFAULT_TIMEOUT_S) -> bool:
+    """Whether the brokers enforce ACLs. (A broker without an authorizer answers DescribeAcls
+    with no bindings rather than an error, so the broker's config is what tells.)"""
+    try:
+        nodes = admin.describe_cluster(request_timeout=timeout).result().nodes
+        resource = ConfigResource(ResourceType.BROKER, str(nodes[0].id))
+        entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result()
+    except KafkaException as exc:
+        raise ReconcileError(f"describe the broker's config: {_message(exc)}") from exc
+    entry = entries.get(AUTHORIZER_CONFIG)
+    return bool(entry is not None and entry.value)
+
+
+def observe_acls(admin: AdminClient, *, timeout: float = DEFAULT_TIMEOUT_S) -> list[AclSpec]:
+    """The cluster's ALLOW bindings for any host (those the reconciler could have made)."""
+    try:
+        bindings = admin.describe_acls(any_binding(), request_timeout=timeout).result()
+    except KafkaException as exc:
+        raise ReconcileError(f"describe ACLs: {_message(exc)}") from exc
+    return [spec for binding in bindings if (spec := AclSpec.from_binding(binding)) is not None]
+
+
+def apply_acls(
+    admin: AdminClient, missing: Sequence[AclSpec], *, timeout: float = DEFAULT_TIMEOUT_S
+) -> None:
+    if not missing:
+        return
+    futures = admin.create_acls([spec.binding() for spec in missing], request_timeout=timeout)
+    for binding, future in futures.items():
+        _result(future, f"add ACL {binding}")
 
 
 def apply(
@@ -268,11 +317,20 @@ def reconcile(
     )
     admin = admin or admin_client(settings)
     changes = plan(specs, observe(admin, specs, timeout=timeout))
+    acls: list[AclSpec] = []
+    observed_acls: list[AclSpec] = []
+    if has_authorizer(admin, timeout=timeout):
+        acls = desired_acls(settings, load_registry(settings.agencies_file))
+        observed_acls = observe_acls(admin, timeout=timeout)
+    missing = missing_acls(acls, observed_acls)
+    changes += plan_acls(acls, observed_acls)
     if dry_run or not any(change.action != CONFLICT for change in changes):
         return changes
     apply(admin, specs, changes, timeout=timeout)
-    touched = {change.topic for change in changes if change.action != CONFLICT}
+    apply_acls(admin, missing, timeout=timeout)
+    touched = {change.topic for change in changes if change.action not in (CONFLICT, ADD_ACL)}
     _await_converged(admin, [spec for spec in specs if spec.name in touched], timeout=timeout)
+    _await_acls(admin, acls if missing else [], timeout=timeout)
     return changes
 
 
@@ -290,6 +348,19 @@ def _await_converged(admin: AdminClient, specs: Sequence[TopicSpec], *, timeout:
             raise ReconcileError(
                 f"cluster did not reach the catalog's state in {timeout:g}s: {lines}"
             )
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _await_acls(admin: AdminClient, desired: Sequence[AclSpec], *, timeout: float) -> None:
+    """The broker's authorizer learns new bindings from the metadata log a moment later."""
+    deadline = time.monotonic() + timeout
+    while desired:
+        missing = missing_acls(desired, observe_acls(admin, timeout=timeout))
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            lines = "; ".join(spec.describe() for spec in missing)
+            raise ReconcileError(f"ACLs not in place after {timeout:g}s: {lines}")
         time.sleep(POLL_INTERVAL_S)
 
 

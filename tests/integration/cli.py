@@ -11,12 +11,16 @@ from recordflow.settings import Settings
 TIMEOUT_S = 600
 
 
-def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """`recordflow ARGS…` in a child process, seeing this test's topics and buckets."""
+def run_cli(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`recordflow ARGS…` in a child process, seeing this test's topics and buckets (and `env`
+    on top of the environment)."""
     env = {
         **os.environ,
         "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
         "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix,
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "recordflow", *args],

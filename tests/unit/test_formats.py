@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import struct
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from streams.formats import (
     identify,
     load_formats,
 )
+from tests.corpus.files import pdf_text_page
 from tests.format_samples import (
     ACCEPTED_SAMPLES,
     compound_file,
@@ -47,6 +49,7 @@ from tests.format_samples import (
     word_binary_bytes,
     write,
     xls_bytes,
+    zip_bytes,
 )
 
 REGISTRY = load_formats()
@@ -495,3 +498,63 @@ def test_a_damaged_sample_gets_an_answer_not_an_exception(
         assert info.problems == ()
     else:
         assert set(info.problems) <= set(PROBLEMS)
+
+
+# --- compression bombs (issue 4) -------------------------------------------------------------
+def test_an_ofd_that_inflates_to_a_gibibyte_is_a_bomb_found_without_inflating(
+    tmp_path: Path,
+) -> None:
+    from tests.corpus.files import ofd_bomb
+
+    path = write(tmp_path, "bomb.ofd", ofd_bomb())
+    started = time.monotonic()
+    info = identify(path, "通知.ofd", "application/ofd")
+    assert info.problems == ("compression-bomb",)
+    assert not info.accepted and info.puid is None
+    assert "refused unexpanded" in info.basis and "Content.xml" in info.basis
+    assert time.monotonic() - started < 2  # the directory only: siegfried never saw it
+
+
+def test_a_docx_whose_content_types_part_is_a_bomb_never_reaches_siegfried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.corpus.files import docx_bomb
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("siegfried expands OOXML parts: it must not see a bomb")
+
+    monkeypatch.setattr(formats.pygfried, "identify", refuse)
+    info = identify(write(tmp_path, "b.docx", docx_bomb()), "通知.docx", None)
+    assert info.problems == ("compression-bomb",)
+
+
+def test_a_pdf_whose_content_stream_inflates_to_a_gibibyte_is_a_bomb(tmp_path: Path) -> None:
+    from tests.corpus.files import pdf_bomb
+
+    info = identify(write(tmp_path, "bomb.pdf", pdf_bomb()), "通知.pdf", "application/pdf")
+    assert info.problems == ("compression-bomb",)
+    assert "no more" in info.basis
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [("通知.pdf", lambda: pdf_bytes(3)), ("page.pdf", pdf_text_page), ("通知.ofd", ofd_bytes),
+     ("通知.docx", docx_bytes), ("a.zip", lambda: zip_bytes({"a.txt": "x" * 100_000}))],
+)  # fmt: skip
+def test_sound_compressed_files_are_not_bombs(
+    tmp_path: Path, name: str, make: Callable[[], bytes]
+) -> None:
+    path = write(tmp_path, name, make())
+    assert formats.compression_bomb(path, path.read_bytes()[:65536]) is None
+
+
+def test_a_zip_may_be_large_if_it_is_not_compressed_a_hundredfold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(formats, "MAX_EXPANDED_BYTES", 1000)
+    noisy = zip_bytes({"noise.txt": "".join(f"{n:x}" for n in range(3000))})  # compresses ~3:1
+    path = write(tmp_path, "a.zip", noisy)
+    assert formats.compression_bomb(path, noisy) is None
+    zeros = zip_bytes({"zeros.txt": "0" * 200_000})
+    path = write(tmp_path, "b.zip", zeros)
+    assert formats.compression_bomb(path, zeros)

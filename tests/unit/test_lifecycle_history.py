@@ -20,8 +20,11 @@ from streams.deadletter import Origin
 from streams.intake import (
     HISTORY_HEADER,
     activity,
+    filed_key,
+    filed_note,
     history_header,
     history_key,
+    late_step,
     remember,
     review_item,
 )
@@ -161,3 +164,22 @@ def test_the_decision_sends_the_kept_steps_on_as_the_history_header(
     sent_on = merge_history(json.loads(dict(message["headers"])[HISTORY_HEADER]), [])
     assert sent_on == merge_history(kept_steps(), [])
     assert [step["action"] for step in sent_on] == ["created", "approved"]
+
+
+# --- a step after filing (issue 4) -------------------------------------------------------------
+def test_a_step_that_arrives_after_filing_is_refused_with_the_filing_named() -> None:
+    assert AGENCY is not None
+    filed = event("f", "FILED", 60)
+    note = filed_note(filed)
+    assert filed_key(filed) == "filed|zjj|ZJJ-1"
+    late = late_step(event("c", "CREATED", 0), [], note)
+    assert late is not None and late.reason == "lifecycle-after-filing" and late.event_id == "c"
+    assert "filed by event f" in late.message and late.stage == "intake"
+
+
+def test_a_step_before_filing_or_redelivered_after_it_is_no_news() -> None:
+    assert AGENCY is not None
+    kept = remember([], event("c", "CREATED", 0), AGENCY)
+    assert late_step(event("a", "APPROVED", 30), kept, None) is None  # not filed yet
+    filed = filed_note(event("f", "FILED", 60))
+    assert late_step(event("c", "CREATED", 0), kept, filed) is None  # kept before: a redelivery

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -13,13 +14,18 @@ from hypothesis import strategies as st
 
 from connectors.storage import Digests
 from recordflow.errors import RecordRejected
+from streams.formats import FormatInfo
+from streams.receipt import Inspected
 from streams.reference import parse
 from streams.register import (
     Allocation,
     allocate,
     archive_key,
+    claim_of,
+    conflicting_claim,
     duplicate_key,
     mark_published,
+    refuse_bomb,
     retain_until,
     verify,
 )
@@ -311,4 +317,53 @@ def test_a_record_without_a_document_number_has_no_duplicate_key() -> None:
     assert (
         duplicate_key("Z109-WS·2026-Y-ZFK", {"document_number": "  ", "title": "t", "year": 2026})
         is None
+    )
+
+
+# --- event ids reused for another document; bombs (issue 4) ----------------------------------
+def filing(document_id: str, sha256: str, event_id: str = "e-1") -> dict[str, Any]:
+    return {"event_id": event_id, "agency": {"code": "bgt"}, "document_id": document_id,
+            "action": "FILED",
+            "components": [{"sequence": 1, "checksums": [{"algorithm": "SHA256", "value": sha256}]}]}  # fmt: skip
+
+
+def test_the_same_event_again_claims_what_it_claimed() -> None:
+    table: dict[str, Any] = {}
+    first = filing("BGT-1", "aa")
+    allocation = allocate(table, SERIES[1], "e-1", claim=claim_of(first))
+    mark_published(table, "e-1", allocation)
+    assert table["event:e-1"]["published"] and table["event:e-1"]["document_id"] == "BGT-1"
+    assert conflicting_claim(table["event:e-1"], first) is None
+    assert conflicting_claim(table["event:e-1"], filing("BGT-1", "AA")) is None  # digest case
+
+
+@pytest.mark.parametrize("other", [filing("BGT-2", "aa"), filing("BGT-1", "bb")])
+def test_another_document_under_a_known_event_id_conflicts(other: dict[str, Any]) -> None:
+    table: dict[str, Any] = {}
+    allocate(table, SERIES[1], "e-1", claim=claim_of(filing("BGT-1", "aa")))
+    conflict = conflicting_claim(table["event:e-1"], other)
+    assert conflict is not None and conflict.reason == "event-id-conflict"
+    assert (
+        conflict.event_id == "e-1"
+        and "'BGT-1'" in conflict.message
+        and "item 1" in conflict.message
+    )
+
+
+def test_entries_from_before_claims_conflict_with_nothing() -> None:
+    assert conflicting_claim({"n": 3, "published": True, "at": "2026-01-01T00:00:00+00:00"},
+                             filing("BGT-9", "cc")) is None  # fmt: skip
+    assert conflicting_claim(None, filing("BGT-9", "cc")) is None
+
+
+def test_a_compression_bomb_is_refused_with_what_identification_found() -> None:
+    info = FormatInfo(None, None, None, None, "ZIP container: 3 entries expand to …", None, False,
+                      {}, ("compression-bomb",))  # fmt: skip
+    item = Inspected({"file_name": "通知.ofd"}, cast(Any, None), info, None)
+    with pytest.raises(RecordRejected) as caught:
+        refuse_bomb(item)
+    assert caught.value.reason == "compression-bomb"
+    assert caught.value.message == "通知.ofd: ZIP container: 3 entries expand to …"
+    refuse_bomb(
+        Inspected({"file_name": "a.pdf"}, cast(Any, None), replace(info, problems=()), None)
     )

@@ -42,6 +42,7 @@ from recordflow.errors import RecordRejected
 from streams.deadletter import Origin, dead_letter
 from streams.intake import review_item
 from tests.examples import request_description
+from tests.strategies import avro_values
 from topics.catalog import default_catalog
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*/v*.avsc"))
@@ -720,3 +721,137 @@ def test_a_schema_that_is_not_avro() -> None:
     with pytest.raises(CodecError) as caught:
         codec.decode(b"\x00\x00\x00\x00\x09\x00", DEAD_LETTER)
     assert caught.value.reason == "not-avro"
+
+
+# --- properties of the codec (issue 4: bad input) ------------------------------------------
+def registered_event_codec() -> tuple[Codec, bytes]:
+    """A codec over an in-memory registry holding the event schema, and one valid message."""
+    codec, _ = memory_codec()
+    subject = Subject.for_topic("ingest.zjj.lifecycle.v1", DOCUMENT_LIFECYCLE_EVENT)
+    return codec, codec.encode(subject, lifecycle_event())
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=avro_values(DOCUMENT_LIFECYCLE_EVENT))
+def test_any_valid_event_round_trips_through_the_wire_format(value: dict[str, Any]) -> None:
+    codec, _ = memory_codec()
+    subject = Subject.for_topic("ingest.zjj.lifecycle.v1", DOCUMENT_LIFECYCLE_EVENT)
+    assert codec.decode(codec.encode(subject, value), DOCUMENT_LIFECYCLE_EVENT) == value
+
+
+CODEC_REASONS = {
+    "not-avro",
+    "unknown-schema",
+    "invalid-schema",
+    "schema-mismatch",
+    "malformed-avro",
+}
+
+
+def decodes_or_says_why(codec: Codec, data: bytes) -> None:
+    """The codec's whole promise for hostile bytes: a record, or CodecError with a known reason."""
+    try:
+        record = codec.decode(data, DOCUMENT_LIFECYCLE_EVENT)
+    except CodecError as error:
+        assert error.reason in CODEC_REASONS
+        assert str(error)
+    else:
+        fastavro.validation.validate(
+            record, parsed_schema(DOCUMENT_LIFECYCLE_EVENT), raise_errors=True
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=512))
+def test_any_body_behind_a_known_schema_id_decodes_or_raises_codec_error(body: bytes) -> None:
+    codec, valid = registered_event_codec()
+    decodes_or_says_why(codec, valid[:5] + body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_valid_message_mutated_anywhere_decodes_or_raises_codec_error(
+    data: st.DataObject,
+) -> None:
+    codec, valid = registered_event_codec()
+    message = bytearray(valid)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
+        at = data.draw(st.integers(min_value=0, max_value=len(message) - 1))
+        message[at] = data.draw(st.integers(min_value=0, max_value=255))
+    cut = data.draw(st.integers(min_value=0, max_value=len(message)))
+    decodes_or_says_why(codec, bytes(message[:cut] if data.draw(st.booleans()) else message))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=64))
+def test_any_bytes_at_all_decode_or_raise_codec_error(data: bytes) -> None:
+    codec, _ = registered_event_codec()
+    decodes_or_says_why(codec, data)
+
+
+def _rogue(codec: Codec, registry: MemoryRegistry, schema: Any, value: Any) -> bytes:
+    registry.schemas[99] = Schema(json.dumps(schema), "AVRO")
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(schema), value)
+    return b"\x00\x00\x00\x00\x63" + body.getvalue()
+
+
+def test_a_writer_schema_missing_required_fields_is_a_schema_mismatch() -> None:
+    codec, registry = memory_codec()
+    schema = json.loads(load_schema_json(DOCUMENT_LIFECYCLE_EVENT))
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "description"]
+    event = lifecycle_event()
+    del event["description"]
+    with pytest.raises(CodecError) as caught:
+        codec.decode(_rogue(codec, registry, schema, event), DOCUMENT_LIFECYCLE_EVENT)
+    assert caught.value.reason == "schema-mismatch"
+
+
+@pytest.mark.parametrize(
+    ("logical", "path", "value"),
+    [('{"type": "int", "logicalType": "date"}', ("description", "document_date"), 2**31 - 1),
+     ('{"type": "long", "logicalType": "timestamp-millis"}', ("event_time",), 2**62),
+     ('{"type": "long", "logicalType": "timestamp-millis"}', ("event_time",), -(2**62))],
+)  # fmt: skip
+def test_a_date_no_calendar_has_is_malformed_not_a_number(
+    logical: str, path: tuple[str, ...], value: int
+) -> None:
+    """A writer schema that declares dates as plain numbers: fastavro hands back the number, which
+    would fail validation with a TypeError or, archived, every consumer of the record."""
+    codec, registry = memory_codec()
+    plain = "int" if "date" in logical else "long"
+    # The first use only: the event's own date or time (a shared type, defined once, is inlined
+    # at its first use), leaving the other timestamps (history, signatures) as they are.
+    schema = json.loads(
+        load_schema_json(DOCUMENT_LIFECYCLE_EVENT).replace(logical, f'"{plain}"', 1)
+    )
+    event = lifecycle_event()
+    target = event
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(CodecError) as caught:
+        codec.decode(_rogue(codec, registry, schema, event), DOCUMENT_LIFECYCLE_EVENT)
+    assert caught.value.reason == "malformed-avro"
+
+
+def test_plain_number_dates_in_range_become_dates() -> None:
+    codec, registry = memory_codec()
+    schema = json.loads(
+        load_schema_json(DOCUMENT_LIFECYCLE_EVENT).replace(
+            '{"type": "int", "logicalType": "date"}', '"int"'
+        )
+    )
+    event = lifecycle_event()
+    expected = event["description"]["document_date"]
+    event["description"]["document_date"] = (expected - dt.date(1970, 1, 1)).days
+    decoded = codec.decode(_rogue(codec, registry, schema, event), DOCUMENT_LIFECYCLE_EVENT)
+    assert decoded["description"]["document_date"] == expected
+
+
+def test_a_registered_schema_that_does_not_parse_is_invalid_schema() -> None:
+    codec, registry = memory_codec()
+    registry.schemas[7] = Schema('{"type": "record", "name": "X"', "AVRO")
+    with pytest.raises(CodecError) as caught:
+        codec.decode(b"\x00\x00\x00\x00\x07\x00", DOCUMENT_LIFECYCLE_EVENT)
+    assert caught.value.reason == "invalid-schema"

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,6 +205,10 @@ def sleeper(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     """A real process whose argv carries S3's marker, like the versitygw we would start."""
     marker = S3(settings).marker
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
+    cmdline = Path(f"/proc/{proc.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while marker.encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until exec: before it, the child's argv is still pytest's
     yield proc
     proc.kill()
     proc.wait()
@@ -243,6 +248,21 @@ def test_down_stops_our_process_and_leaves_a_stranger_alone(
     assert sleeper.wait(timeout=5) is not None
     assert stranger.poll() is None
     assert not s3.pid_file.exists() and not kafka.pid_file.exists()
+
+
+def test_down_only_the_named_services(settings: Settings, sleeper: subprocess.Popen[bytes]) -> None:
+    stack = Stack(settings)
+    s3 = stack.service("s3")
+    s3.pid_file.parent.mkdir(parents=True)
+    s3.pid_file.write_text(f"{sleeper.pid}\n")
+    assert stack.down(only=["kafka"]) == []
+    assert sleeper.poll() is None and s3.pid_file.exists()
+    assert stack.down(only=["s3"]) == ["s3"]
+    assert sleeper.wait(timeout=5) is not None
+    with pytest.raises(StackError, match="unknown service 'minio'"):
+        stack.down(only=["minio"])
+    with pytest.raises(StackError, match="stop them all to purge"):
+        stack.down(purge=True, only=["s3"])
 
 
 def test_down_purge_deletes_data_only(settings: Settings) -> None:

@@ -7,6 +7,9 @@ import hashlib
 import io
 import itertools
 import unicodedata
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 
 from connectors import storage
 from connectors.storage import MAX_FILENAME_BYTES, Digests, HashingReader, safe_filename
+from recordflow.errors import RecordRejected
 
 
 # --- safe_filename -----------------------------------------------------------------------
@@ -213,3 +217,49 @@ def test_hashing_reader_passes_bytes_through_and_hashes_them(data: bytes, sizes:
     assert digests.size == len(data)
     assert digests.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
     assert digests.sm3.hexdigest() == hashlib.new("sm3", data).hexdigest()
+
+
+# --- fetch reads no more than was declared (issue 4) -----------------------------------------
+class _Response:
+    def __init__(self, data: bytes, length: str | None) -> None:
+        self.data = data
+        self.headers = {} if length is None else {"Content-Length": length}
+        self.streamed = 0
+        self.closed = False
+
+    def stream(self, size: int) -> Iterator[bytes]:
+        for at in range(0, len(self.data), size):
+            self.streamed += len(self.data[at : at + size])
+            yield self.data[at : at + size]
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release_conn(self) -> None:
+        pass
+
+
+def _storage_serving(response: _Response) -> storage.Storage:
+    served = storage.Storage.__new__(storage.Storage)
+    served.client = cast(Any, SimpleNamespace(get_object=lambda *_, **__: response))
+    return served
+
+
+@pytest.mark.parametrize("length", ["8388608", None])  # told by the server, or not
+def test_an_object_larger_than_declared_is_refused_without_reading_it_all(
+    length: str | None,
+) -> None:
+    response = _Response(bytes(8 * 1024 * 1024), length)
+    with pytest.raises(RecordRejected) as caught:
+        _storage_serving(response).fetch("staging", "bgt/u/01.pdf", max_bytes=2048)
+    assert caught.value.reason == "size-mismatch"
+    assert "larger than the declared 2048 bytes" in caught.value.message
+    assert response.streamed <= storage.CHUNK  # one chunk at most, none when the length is known
+    assert response.closed
+
+
+def test_an_object_of_the_declared_size_is_fetched_whole() -> None:
+    data = b"%PDF-1.4 " + bytes(3 * storage.CHUNK)
+    fetched = _storage_serving(_Response(data, str(len(data)))).fetch("s", "k", max_bytes=len(data))
+    assert fetched.digests.size == len(data) and fetched.content.read() == data
+    fetched.content.close()

@@ -41,6 +41,7 @@ EXPECTED_RECORD_TYPES = {
     "recordflow.register.v1": "document_lifecycle_event",
     "recordflow.item-numbers.changelog": None,
     "recordflow.lifecycle-history.changelog": None,
+    "recordflow.deadletter-replays.v1": None,  # JSON, connectors/deadletters.py only
 }
 
 
@@ -88,6 +89,7 @@ def test_names_match_settings() -> None:
         settings.register_topic,
         settings.item_numbers_changelog_topic,
         settings.lifecycle_history_changelog_topic,
+        settings.topic("recordflow.deadletter-replays.v1"),
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
     }
 
@@ -143,6 +145,14 @@ def test_topic_properties() -> None:
     alerts = specs["records.preservation-alert.v1"]
     assert alerts.config == {"cleanup.policy": "delete", "retention.ms": "-1"}  # kept forever
     assert all(spec.replication_factor == 1 for spec in specs.values())
+
+
+def test_replay_ledger_is_compacted_and_keeps_its_keys_in_place() -> None:
+    ledger = {spec.name: spec for spec in desired_topics(Settings())}[
+        "recordflow.deadletter-replays.v1"
+    ]
+    assert ledger.config == {"cleanup.policy": "compact"}  # kept for good, latest per letter
+    assert not ledger.allow_partition_increase and ledger.value_schema is None
 
 
 def test_changelog_partitions_equal_register_partitions() -> None:

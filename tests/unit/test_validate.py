@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, shared_types
 from recordflow.agencies import Agency, load_registry
 from recordflow.errors import RecordRejected
 from recordflow.settings import PACKAGE_DIR, Settings
@@ -31,6 +32,8 @@ from streams.validate import (
     validate_description,
     validate_event,
 )
+from tests.strategies import TEXT as ANY_TEXT
+from tests.strategies import avro_field_values, avro_values
 
 RULES_FILE = PACKAGE_DIR / "metadata_rules.yaml"
 RULES = load_metadata_rules(RULES_FILE)
@@ -644,8 +647,32 @@ COMPONENT_RULES: list[tuple[str, Mutation, Mutation, str]] = [
      lambda: [component(1), component(1, is_main=False)], "component-sequence"),
     ("size-max", lambda: [component(1, size_bytes=MAX_FILE_BYTES)],
      lambda: [component(1, size_bytes=MAX_FILE_BYTES + 1)], "size-limit"),
-    ("size-min", lambda: [component(1, size_bytes=0)], lambda: [component(1, size_bytes=-1)],
+    ("size-min", lambda: [component(1, size_bytes=1)], lambda: [component(1, size_bytes=-1)],
      "size-limit"),
+    ("not-empty", lambda: [component(1, size_bytes=1)], lambda: [component(1, size_bytes=0)],
+     "empty-file"),
+    ("name-plain", lambda: [component(1, file_name="关于防汛工作的通知（定稿）.pdf")],
+     lambda: [component(1, file_name="../../etc/cron.d/x.pdf")], "unsafe-file-name"),
+    ("name-absolute", lambda: [component(1, file_name="x.pdf")],
+     lambda: [component(1, file_name="/var/lib/x.pdf")], "unsafe-file-name"),
+    ("name-backslash", lambda: [component(1, file_name="x.pdf")],
+     lambda: [component(1, file_name="C:\\Users\\x.pdf")], "unsafe-file-name"),
+    ("name-nul", lambda: [component(1, file_name="x.pdf")],
+     lambda: [component(1, file_name="x.pdf\x00.exe")], "unsafe-file-name"),
+    ("name-newline", lambda: [component(1, file_name="x.pdf")],
+     lambda: [component(1, file_name="x\n.pdf")], "unsafe-file-name"),
+    ("name-255-bytes", lambda: [component(1, file_name="通" * 83 + ".pdf")],
+     lambda: [component(1, file_name="通" * 84 + ".pdf")], "unsafe-file-name"),
+    ("name-device", lambda: [component(1, file_name="console.pdf")],
+     lambda: [component(1, file_name="CON.pdf")], "unsafe-file-name"),
+    ("name-device-any-extension", lambda: [component(1, file_name="nullable.tar.gz")],
+     lambda: [component(1, file_name="nul.tar.gz")], "unsafe-file-name"),
+    ("name-dots", lambda: [component(1, file_name=".x.pdf")],
+     lambda: [component(1, file_name="..")], "unsafe-file-name"),
+    ("name-trailing-dot", lambda: [component(1, file_name="x.pdf")],
+     lambda: [component(1, file_name="x.pdf.")], "unsafe-file-name"),
+    ("name-empty", lambda: [component(1, file_name="x")],
+     lambda: [component(1, file_name="  ")], "unsafe-file-name"),
     ("sha256", lambda: [component(1, checksums=[{"algorithm": "SM3", "value": "ab"},
                                                 {"algorithm": "SHA256", "value": SHA256}])],
      lambda: [component(1, checksums=[{"algorithm": "SM3", "value": "ab"}])], "missing-checksum"),
@@ -691,8 +718,70 @@ def test_sequences_other_than_one_to_n_fail(sequences: list[int]) -> None:
     assert caught.value.reason == "component-sequence"
 
 
+@pytest.mark.parametrize(
+    ("document_id", "passes"),
+    [("BGT-2026-0003", True), ("x" * 200, True), ("x" * 201, False), ("", False), ("  ", False),
+     ("BGT-1\x00", False), ("BGT-1\n", False)],
+)  # fmt: skip
+def test_document_id(document_id: str, passes: bool) -> None:
+    if passes:
+        check(event(document_id=document_id))
+    else:
+        assert reason_of(event(document_id=document_id)) == "invalid-document-id"
+
+
 def test_validation_does_not_change_the_event() -> None:
     original = event()
     candidate = copy.deepcopy(original)
     check(candidate)
     assert candidate == original
+
+
+# --- properties (issue 4: bad input) -------------------------------------------------------
+# Every reason code validate_event can give; a new one must be added here on purpose.
+EVENT_REASONS = DESCRIPTION_REASONS | {
+    "unknown-agency", "agency-mismatch", "invalid-document-id",
+    "unknown-relation-type", "unknown-agent-type",
+    "no-content", "main-document", "component-sequence", "unsafe-file-name", "size-limit",
+    "empty-file", "missing-checksum", "payload-outside-staging",
+}  # fmt: skip
+DESCRIPTION_FIELDS = shared_types()["recordflow.common.RecordDescription"]["fields"]
+
+
+def passes_or_says_why(candidate: dict[str, Any], owner: str = "bgt") -> None:
+    try:
+        check(candidate, owner)
+    except RecordRejected as rejection:
+        assert rejection.reason in EVENT_REASONS, rejection
+        assert rejection.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=avro_values(DOCUMENT_LIFECYCLE_EVENT))
+def test_any_decodable_event_passes_or_is_rejected_with_a_known_reason(
+    value: dict[str, Any],
+) -> None:
+    passes_or_says_why(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data())
+def test_a_valid_event_with_any_fields_changed_passes_or_is_rejected_with_a_known_reason(
+    data: st.DataObject,
+) -> None:
+    """Closer to real input than wholly random events: a valid 通知 whose description elements,
+    file names, sizes and document id are replaced by any value of their Avro type."""
+    changed = data.draw(
+        st.lists(st.sampled_from(DESCRIPTION_FIELDS), max_size=4, unique_by=lambda f: f["name"])
+    )
+    values = {
+        field["name"]: data.draw(avro_field_values(field["type"]), label=field["name"])
+        for field in changed
+    }
+    files = [
+        component(1, file_name=data.draw(st.one_of(ANY_TEXT, st.just("01.pdf")), label="file_name"),
+                  size_bytes=data.draw(st.integers(min_value=-1, max_value=MAX_FILE_BYTES + 1)))
+    ]  # fmt: skip
+    document_id = data.draw(st.one_of(st.just("BGT-2026-0003"), ANY_TEXT), label="document_id")
+    passes_or_says_why(event(description=description(**values), components=files,
+                             document_id=document_id))  # fmt: skip

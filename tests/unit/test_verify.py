@@ -5,6 +5,7 @@ Kafka here; tests/integration/test_verify.py runs the reads on the real stack.""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from avro_schemas.codec import PRESERVATION_ALERT, parsed_schema
 from connectors.package import CST, package_record
+from connectors.storage import PERMANENT_UNTIL
 from connectors.verify import (
     CHECKSUM_MISMATCH,
     LEGAL_HOLD_MISSING,
@@ -157,10 +159,18 @@ def test_a_fixed_term_record_without_retain_until_is_weakened() -> None:
     ]
 
 
-def test_legal_hold() -> None:
-    assert lock_problems("Y", None, Lock(legal_hold=True), "x") == []
-    problems = lock_problems("Y", None, Lock("COMPLIANCE", MIDNIGHT), "package", None)
+def test_permanent_needs_a_legal_hold_and_compliance_retention_until_permanent() -> None:
+    forever = Lock("COMPLIANCE", PERMANENT_UNTIL, legal_hold=True)
+    assert lock_problems("Y", None, forever, "x") == []
+    problems = lock_problems("Y", None, Lock("COMPLIANCE", PERMANENT_UNTIL), "package", None)
     assert codes(problems) == [LEGAL_HOLD_MISSING] and problems[0].sequence is None
+    # A hold alone can be released, and the version deleted, by the root account.
+    assert codes(lock_problems("Y", None, Lock(legal_hold=True), "x")) == [RETENTION_WEAKENED]
+    shorter = Lock("COMPLIANCE", MIDNIGHT, legal_hold=True)
+    assert codes(lock_problems("Y", None, shorter, "x")) == [RETENTION_WEAKENED]
+    assert codes(
+        lock_problems("Y", None, dataclasses.replace(forever, mode="GOVERNANCE"), "x")
+    ) == [RETENTION_WEAKENED]
 
 
 # --- package: object-missing, package-mismatch -------------------------------------------------

@@ -1,0 +1,124 @@
+"""Bucket policies for the secure profile's S3 accounts (DESIGN.md, "Storage").
+
+`bucket_policies(settings, registry)` is pure: the policy documents for the staging and archive
+buckets, derived from the agency registry. The accounts are the principals of
+`recordflow/secure.py`, each an IAM user with no rights of its own ("user" role), so a policy
+statement is the only thing that lets it do anything:
+
+    staging   agency-<code>  PutObject (and multipart parts) under `<code>/` only
+              pipeline       GetObject anywhere (it reads what agencies staged)
+    archive   pipeline       PutObject with retention and legal hold, GetObject, list
+              subscriber     GetObject (downstream systems fetch a record's files)
+              every account  Deny DeleteObject / DeleteObjectVersion / BypassGovernanceRetention
+
+The root bypasses bucket policies (versitygw's, like AWS's account root) but not object lock:
+an archived version under COMPLIANCE retention or a legal hold cannot be deleted by anyone.
+
+versitygw evaluates these documents itself (v1.8.0: `auth/bucket_policy*.go`, principals by
+access key id). MinIO grants per-user rights with IAM policies instead of bucket policies, so in
+production the same statements become MinIO user policies; the local stack applies these.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from minio import Minio
+
+from recordflow.agencies import AgencyRegistry
+from recordflow.secure import PIPELINE, SUBSCRIBER, agency_principal
+from recordflow.settings import Settings
+
+POLICY_VERSION = "2012-10-17"
+MULTIPART = ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+NEVER_IN_ARCHIVE = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]
+
+Policy = dict[str, Any]
+
+
+def _objects(bucket: str, prefix: str = "") -> str:
+    return f"arn:aws:s3:::{bucket}/{prefix}*"
+
+
+def _statement(
+    sid: str, principals: list[str] | str, actions: list[str], resources: list[str], *,
+    effect: str = "Allow",
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "Sid": sid,
+        "Effect": effect,
+        "Principal": {"AWS": principals},
+        "Action": actions,
+        "Resource": resources,
+    }
+
+
+def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, Policy]:
+    """The policy document for each bucket, by bucket name."""
+    staging, archive = settings.staging_bucket, settings.archive_bucket
+    agencies = [
+        _statement(
+            f"Agency{agency.code.replace('-', '').capitalize()}StagesOwnPrefix",
+            [agency_principal(agency.code)],
+            ["s3:PutObject", *MULTIPART],
+            [_objects(staging, f"{agency.code}/")],
+        )
+        for agency in registry.agencies
+    ]
+    everyone = [PIPELINE, SUBSCRIBER, *(agency_principal(a.code) for a in registry.agencies)]
+    return {
+        staging: {
+            "Version": POLICY_VERSION,
+            "Statement": [
+                *agencies,
+                _statement(
+                    "PipelineReadsStaged",
+                    [PIPELINE],
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [_objects(staging)],
+                ),
+            ],
+        },
+        archive: {
+            "Version": POLICY_VERSION,
+            "Statement": [
+                _statement(
+                    "PipelineArchives",
+                    [PIPELINE],
+                    [
+                        "s3:PutObject",
+                        "s3:PutObjectRetention",
+                        "s3:PutObjectLegalHold",
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectRetention",
+                        "s3:GetObjectLegalHold",
+                        *MULTIPART,
+                    ],
+                    [_objects(archive)],
+                ),
+                _statement(
+                    "PipelineLists",
+                    [PIPELINE],
+                    ["s3:ListBucket", "s3:ListBucketVersions"],
+                    [f"arn:aws:s3:::{archive}"],
+                ),
+                _statement(
+                    "SubscribersRead",
+                    [SUBSCRIBER],
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [_objects(archive)],
+                ),
+                _statement(
+                    "NobodyDeletes", everyone, NEVER_IN_ARCHIVE, [_objects(archive)], effect="Deny"
+                ),
+            ],
+        },
+    }
+
+
+def apply_bucket_policies(client: Minio, policies: dict[str, Policy]) -> None:
+    """Set each bucket's policy (PutBucketPolicy replaces the whole document: idempotent)."""
+    for bucket, policy in policies.items():
+        client.set_bucket_policy(bucket, json.dumps(policy))

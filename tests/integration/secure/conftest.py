@@ -1,0 +1,55 @@
+"""Fixtures for the secure profile: its own Kafka (SASL/SCRAM, ACLs) and S3 server (IAM accounts,
+bucket policies), brought up once per session by the project's own `Stack` beside the plain one
+and left running, like the plain stack. A server that cannot be reached fails the test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from rich.console import Console
+
+from recordflow.secure import PIPELINE, Secrets, as_principal, secrets_path, secure_settings
+from recordflow.settings import Settings
+from recordflow.setup import prepare
+from recordflow.stack import Stack
+from recordflow.workers import WorkerProcess
+
+
+@pytest.fixture(scope="session")
+def secure_stack() -> Settings:
+    """The secure profile's admin, its servers up and every principal's credentials in place."""
+    admin = secure_settings(Settings(), create=True)
+    Stack(admin).ensure_up(Console(stderr=True))
+    return admin
+
+
+@pytest.fixture(scope="session")
+def stack_secrets(secure_stack: Settings) -> list[str]:
+    stored = Secrets.load(secrets_path(secure_stack))
+    assert stored is not None
+    return stored.values()
+
+
+@pytest.fixture
+def secure_pipeline(secure_stack: Settings) -> Settings:
+    """A private pipeline on the secure stack (topics, ACLs, schemas, buckets and their policies),
+    as its admin."""
+    tag = uuid.uuid4().hex[:8]
+    settings = secure_stack.model_copy(
+        update={"topic_prefix": f"s{tag}.", "bucket_prefix": f"s{tag}-"}
+    )
+    prepare(settings, Console(stderr=True), local_stack=False)
+    return settings
+
+
+@pytest.fixture
+def secure_worker(secure_pipeline: Settings) -> Iterator[WorkerProcess]:
+    """A worker signed in as the pipeline principal, to Kafka and to S3."""
+    pipeline = as_principal(secure_pipeline, PIPELINE)
+    process = WorkerProcess(pipeline, name=f"secure-{secure_pipeline.topic_prefix.rstrip('.')}")
+    process.start()
+    process.wait_ready()
+    yield process
+    process.stop()

@@ -1,0 +1,136 @@
+"""S3 on the secure profile: each account does what the bucket policies
+(connectors/bucket_policies.py) grant it and is refused everything else; nothing archived can be
+deleted or overwritten before its retention ends, whoever asks, the root included."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import uuid
+from collections.abc import Callable
+from functools import partial
+
+import pytest
+from minio import Minio
+from minio.commonconfig import COMPLIANCE
+from minio.error import S3Error
+from minio.retention import Retention
+
+from connectors.storage import Digests, Storage
+from recordflow.secure import ADMIN, PIPELINE, SUBSCRIBER, agency_principal, as_principal
+from recordflow.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+AGENCIES = ["bgt", "zjj", "bdc", "zwfw", "fy"]
+EVERYONE = [ADMIN, PIPELINE, SUBSCRIBER, *(agency_principal(code) for code in AGENCIES)]
+
+
+def client(settings: Settings, who: str) -> Minio:
+    return Storage(as_principal(settings, who)).client
+
+
+def put(c: Minio, bucket: str, key: str, data: bytes = b"x", **kwargs: object) -> str | None:
+    return c.put_object(bucket, key, io.BytesIO(data), len(data), **kwargs).version_id  # type: ignore[arg-type]
+
+
+def denied(action: Callable[[], object]) -> str:
+    """The S3 error code of an action that must fail."""
+    with pytest.raises(S3Error) as refused:
+        action()
+    return str(refused.value.code)
+
+
+@pytest.mark.parametrize("code", AGENCIES)
+def test_an_agency_stages_only_under_its_own_prefix(secure_pipeline: Settings, code: str) -> None:
+    agency = client(secure_pipeline, agency_principal(code))
+    staging, archive = secure_pipeline.staging_bucket, secure_pipeline.archive_bucket
+    put(agency, staging, f"{code}/u1/own.pdf")
+    for other in AGENCIES:
+        if other != code:
+            assert denied(partial(put, agency, staging, f"{other}/u1/x.pdf")) == "AccessDenied"
+    assert denied(lambda: put(agency, staging, "loose.pdf")) == "AccessDenied"
+    assert denied(lambda: agency.get_object(staging, f"{code}/u1/own.pdf")) == "AccessDenied"
+    assert denied(lambda: put(agency, archive, f"{code}/forged")) == "AccessDenied"
+    assert denied(lambda: list(agency.list_objects(staging))) == "AccessDenied"
+
+
+def test_the_pipeline_reads_staging_and_archives_under_lock(secure_pipeline: Settings) -> None:
+    staging, archive = secure_pipeline.staging_bucket, secure_pipeline.archive_bucket
+    put(client(secure_pipeline, agency_principal("bgt")), staging, "bgt/u1/a.pdf", b"staged")
+    pipeline = client(secure_pipeline, PIPELINE)
+    assert pipeline.get_object(staging, "bgt/u1/a.pdf").read() == b"staged"
+    assert denied(lambda: put(pipeline, staging, "bgt/u1/b.pdf")) == "AccessDenied"
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    version = put(pipeline, archive, "k1", b"v1", retention=Retention(COMPLIANCE, until))
+    put(pipeline, archive, "k2", b"v2", legal_hold=True)
+    assert pipeline.get_object(archive, "k1", version_id=version).read() == b"v1"
+    assert pipeline.stat_object(archive, "k1").version_id == version
+    assert denied(lambda: pipeline.remove_object(archive, "k1")) == "AccessDenied"
+    assert denied(lambda: pipeline.remove_object(archive, "k1", version)) == "AccessDenied"
+
+
+def test_a_subscriber_only_reads_the_archive(secure_pipeline: Settings) -> None:
+    staging, archive = secure_pipeline.staging_bucket, secure_pipeline.archive_bucket
+    put(client(secure_pipeline, agency_principal("zjj")), staging, "zjj/u1/a.pdf")
+    put(client(secure_pipeline, PIPELINE), archive, "k1", b"record", legal_hold=True)
+    subscriber = client(secure_pipeline, SUBSCRIBER)
+    assert subscriber.get_object(archive, "k1").read() == b"record"
+    assert denied(lambda: put(subscriber, archive, "k1", b"forged")) == "AccessDenied"
+    assert denied(lambda: subscriber.get_object(staging, "zjj/u1/a.pdf")) == "AccessDenied"
+    assert denied(lambda: put(subscriber, staging, "zjj/u1/b.pdf")) == "AccessDenied"
+
+
+def test_wrong_credentials_are_refused(secure_pipeline: Settings) -> None:
+    from pydantic import SecretStr
+
+    wrong = as_principal(secure_pipeline, PIPELINE).model_copy(
+        update={"s3_secret_key": SecretStr("not-it")}
+    )
+    code = denied(lambda: Storage(wrong).client.get_object(secure_pipeline.staging_bucket, "x"))
+    assert code == "SignatureDoesNotMatch"
+
+
+@pytest.mark.parametrize("who", EVERYONE)
+def test_no_credential_deletes_or_overwrites_an_archived_version_before_its_retention_ends(
+    secure_pipeline: Settings, who: str
+) -> None:
+    archive = secure_pipeline.archive_bucket
+    pipeline = client(secure_pipeline, PIPELINE)
+    until = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2)
+    retained = f"retained-{uuid.uuid4().hex[:6]}"
+    held = f"held-{uuid.uuid4().hex[:6]}"
+    retained_version = put(
+        pipeline, archive, retained, b"original", retention=Retention(COMPLIANCE, until)
+    )
+    digests = Digests()
+    digests.update(b"permanent")
+    held_version = Storage(as_principal(secure_pipeline, PIPELINE)).archive(
+        held, io.BytesIO(b"permanent"), digests, content_type="text/plain", retain_until=None
+    )  # as the pipeline archives a permanent record
+    assert retained_version and held_version
+    c = client(secure_pipeline, who)
+    # Whoever may release a legal hold (the root always may) still cannot delete the version.
+    with contextlib.suppress(S3Error):
+        c.disable_object_legal_hold(archive, held, held_version)
+
+    for key, version in ((retained, retained_version), (held, held_version)):
+        denied(partial(c.remove_object, archive, key, version))
+        # An overwrite is at most a new version; the archived one keeps its bytes.
+        try:
+            put(c, archive, key, b"tampered")
+        except S3Error as exc:
+            assert exc.code == "AccessDenied"
+        # A delete without a version id is at most a delete marker, which removes nothing.
+        try:
+            c.remove_object(archive, key)
+        except S3Error as exc:
+            assert exc.code == "AccessDenied"
+    shorter = Retention(COMPLIANCE, until - dt.timedelta(days=1))
+    denied(lambda: c.set_object_retention(archive, retained, shorter, version_id=retained_version))
+
+    assert pipeline.get_object(archive, retained, version_id=retained_version).read() == b"original"
+    assert pipeline.get_object(archive, held, version_id=held_version).read() == b"permanent"
+    retention = pipeline.get_object_retention(archive, retained, version_id=retained_version)
+    assert retention is not None and retention.retain_until_date == until

@@ -1,0 +1,88 @@
+"""The ACLs derived from the agency registry and the catalog (topics/acls.py), without Kafka."""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+
+from recordflow.agencies import load_registry
+from recordflow.settings import Settings
+from topics.acls import CLUSTER, AclSpec, desired_acls, missing_acls
+from topics.catalog import desired_topics
+from topics.reconcile import ADD_ACL, plan_acls
+
+SETTINGS = Settings(topic_prefix="t1.")
+REGISTRY = load_registry(SETTINGS.agencies_file)
+ACLS = desired_acls(SETTINGS, REGISTRY)
+CODES = [agency.code for agency in REGISTRY.agencies]
+
+
+def grants(principal: str) -> set[tuple[str, str, str, str]]:
+    return {(a.resource, a.name, a.pattern, a.operation) for a in ACLS if a.principal == principal}
+
+
+def covers(spec: AclSpec, topic: str) -> bool:
+    return topic == spec.name if spec.pattern == "literal" else topic.startswith(spec.name)
+
+
+def test_an_agency_may_write_its_own_ingest_topic_and_nothing_else() -> None:
+    for code in CODES:
+        assert grants(f"User:agency-{code}") == {
+            ("topic", SETTINGS.ingest_topic(code), "literal", "write"),
+            ("cluster", CLUSTER, "literal", "idempotent-write"),
+        }
+
+
+def test_every_catalog_topic_has_exactly_the_writers_its_owner_needs() -> None:
+    for spec in desired_topics(SETTINGS, registry=REGISTRY):
+        writers = {
+            a.principal
+            for a in ACLS
+            if a.resource == "topic" and a.operation == "write" and covers(a, spec.name)
+        }
+        if spec.agency is not None:
+            assert writers == {f"User:agency-{spec.agency}"}, spec.name
+        else:
+            assert writers == {"User:pipeline"}, spec.name
+
+
+def test_the_pipeline_reads_every_ingest_topic_and_its_internal_ones() -> None:
+    pipeline = grants("User:pipeline")
+    for code in CODES:
+        assert ("topic", SETTINGS.ingest_topic(code), "literal", "read") in pipeline
+    assert ("topic", "t1.recordflow.", "prefixed", "read") in pipeline
+    assert ("group", SETTINGS.consumer_group, "literal", "read") in pipeline
+    assert not any(name.startswith("t1.records.") and op == "read" for _, name, _, op in pipeline)
+
+
+def test_a_subscriber_reads_only_the_two_published_topics() -> None:
+    assert grants("User:subscriber") == {
+        ("topic", SETTINGS.archival_ready_topic, "literal", "read"),
+        ("topic", SETTINGS.catalog_topic, "literal", "read"),
+        ("group", "t1.subscriber.", "prefixed", "read"),
+    }
+
+
+def test_no_principal_but_the_pipelines_and_agencies_is_named() -> None:
+    principals = {a.principal for a in ACLS}
+    assert principals == {"User:pipeline", "User:subscriber", *(f"User:agency-{c}" for c in CODES)}
+    assert len(ACLS) == len(set(ACLS)) and sorted(ACLS) == ACLS
+
+
+def test_a_binding_round_trips_and_only_missing_ones_are_planned() -> None:
+    for spec in ACLS:
+        binding = spec.binding()
+        assert binding.permission_type == AclPermissionType.ALLOW
+        assert AclSpec.from_binding(binding) == spec
+    prefixed = next(a for a in ACLS if a.pattern == "prefixed").binding()
+    assert prefixed.resource_pattern_type == ResourcePatternType.PREFIXED
+    cluster = next(a for a in ACLS if a.resource == "cluster").binding()
+    assert (cluster.restype, cluster.operation) == (
+        ResourceType.BROKER,
+        AclOperation.IDEMPOTENT_WRITE,
+    )
+    assert missing_acls(ACLS, ACLS[3:]) == ACLS[:3]
+    changes = plan_acls(ACLS, ACLS[1:])
+    assert [(c.action, c.topic, c.new) for c in changes] == [
+        (ADD_ACL, ACLS[0].name, ACLS[0].principal)
+    ]
+    assert plan_acls(ACLS, ACLS) == []

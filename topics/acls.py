@@ -1,0 +1,161 @@
+"""Kafka ACLs derived from the agency registry and the topic catalog (DESIGN.md, "Topics").
+
+`desired_acls(settings, registry)` is pure: the ALLOW bindings each principal needs, and nothing
+more. With StandardAuthorizer and `allow.everyone.if.no.acl.found=false`, everything else is
+denied, so the list below is the whole access policy:
+
+    agency-<code>  WRITE ingest.<code>.lifecycle.v1 (literal); IDEMPOTENT_WRITE on the cluster
+                   (the SDK's producer is idempotent)
+    pipeline       READ every ingest topic (literal, one per agency); READ and WRITE recordflow.*
+                   (prefixed: intake → register, the tables' changelogs); WRITE records.*
+                   (prefixed: archival-ready, catalog, dead letters, review, alerts); READ its
+                   consumer group (literal: faust's group is the app id)
+    subscriber     READ records.archival-ready.v1 and records.catalog.v1 (literal); READ consumer
+                   groups named subscriber.* (prefixed: one group per downstream system)
+    admin          none: the super user
+
+READ and WRITE imply DESCRIBE in Kafka, so no DESCRIBE bindings are listed. Every name carries
+`settings.topic_prefix`, as the topics do. Principal names are the secure profile's
+(recordflow/secure.py); a production cluster names its SCRAM or mTLS users the same way.
+
+The reconciler (topics/reconcile.py) adds the bindings a cluster lacks and never deletes one.
+A cluster without an authorizer (the plain local stack) has no ACLs to reconcile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from recordflow.agencies import AgencyRegistry
+from recordflow.secure import PIPELINE, SUBSCRIBER, agency_principal
+from recordflow.settings import Settings
+
+K = TypeVar("K")
+
+CLUSTER = "kafka-cluster"
+SUBSCRIBER_GROUP_PREFIX = "subscriber."
+ANY_HOST = "*"
+
+Resource = Literal["topic", "group", "cluster"]
+Pattern = Literal["literal", "prefixed"]
+Operation = Literal["read", "write", "idempotent-write"]
+
+RESOURCE_TYPES: dict[Resource, ResourceType] = {
+    "topic": ResourceType.TOPIC,
+    "group": ResourceType.GROUP,
+    "cluster": ResourceType.BROKER,  # librdkafka's name for the cluster resource
+}
+PATTERN_TYPES: dict[Pattern, ResourcePatternType] = {
+    "literal": ResourcePatternType.LITERAL,
+    "prefixed": ResourcePatternType.PREFIXED,
+}
+OPERATIONS: dict[Operation, AclOperation] = {
+    "read": AclOperation.READ,
+    "write": AclOperation.WRITE,
+    "idempotent-write": AclOperation.IDEMPOTENT_WRITE,
+}
+
+
+@dataclass(frozen=True, order=True)
+class AclSpec:
+    """One ALLOW binding for any host."""
+
+    principal: str  # e.g. "User:pipeline"
+    resource: Resource
+    name: str
+    pattern: Pattern
+    operation: Operation
+
+    def binding(self) -> AclBinding:
+        return AclBinding(
+            RESOURCE_TYPES[self.resource],
+            self.name,
+            PATTERN_TYPES[self.pattern],
+            self.principal,
+            ANY_HOST,
+            OPERATIONS[self.operation],
+            AclPermissionType.ALLOW,
+        )
+
+    def describe(self) -> str:
+        where = f"{self.name}*" if self.pattern == "prefixed" else self.name
+        return f"{self.principal} may {self.operation} {self.resource} {where}"
+
+    @classmethod
+    def from_binding(cls, binding: AclBinding) -> AclSpec | None:
+        """The spec for an observed ALLOW binding for any host; None for anything else."""
+        if binding.permission_type != AclPermissionType.ALLOW or binding.host != ANY_HOST:
+            return None
+        resource = _key(RESOURCE_TYPES, binding.restype)
+        pattern = _key(PATTERN_TYPES, binding.resource_pattern_type)
+        operation = _key(OPERATIONS, binding.operation)
+        if resource is None or pattern is None or operation is None:
+            return None
+        return cls(binding.principal, resource, binding.name, pattern, operation)
+
+
+def _key(mapping: Mapping[K, object], value: object) -> K | None:
+    return next((key for key, candidate in mapping.items() if candidate == value), None)
+
+
+def user(name: str) -> str:
+    return f"User:{name}"
+
+
+def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
+    """Every binding the cluster should have for the pipeline's principals (sorted, unique)."""
+    pipeline, subscriber = user(PIPELINE), user(SUBSCRIBER)
+    specs: set[AclSpec] = set()
+    for agency in registry.agencies:
+        ingest = settings.ingest_topic(agency.code)
+        own = user(agency_principal(agency.code))
+        specs.add(AclSpec(own, "topic", ingest, "literal", "write"))
+        specs.add(AclSpec(own, "cluster", CLUSTER, "literal", "idempotent-write"))
+        specs.add(AclSpec(pipeline, "topic", ingest, "literal", "read"))
+    internal, records = settings.topic("recordflow."), settings.topic("records.")
+    specs |= {
+        AclSpec(pipeline, "topic", internal, "prefixed", "read"),
+        AclSpec(pipeline, "topic", internal, "prefixed", "write"),
+        AclSpec(pipeline, "topic", records, "prefixed", "write"),
+        AclSpec(pipeline, "group", settings.consumer_group, "literal", "read"),
+        AclSpec(subscriber, "topic", settings.archival_ready_topic, "literal", "read"),
+        AclSpec(subscriber, "topic", settings.catalog_topic, "literal", "read"),
+        AclSpec(subscriber, "group", subscriber_group(settings, ""), "prefixed", "read"),
+    }
+    return sorted(specs)
+
+
+def subscriber_group(settings: Settings, system: str) -> str:
+    """The consumer group a downstream system reads with, e.g. `subscriber.portal`."""
+    return settings.topic(f"{SUBSCRIBER_GROUP_PREFIX}{system}")
+
+
+def missing_acls(desired: Iterable[AclSpec], observed: Iterable[AclSpec]) -> list[AclSpec]:
+    """The desired bindings the cluster lacks. Extra bindings on the cluster are left alone."""
+    have = set(observed)
+    return [spec for spec in desired if spec not in have]
+
+
+def any_binding() -> AclBindingFilter:
+    """A filter that matches every binding (describe_acls)."""
+    # None matches any name, principal and host; confluent-kafka's stubs say str.
+    return AclBindingFilter(
+        ResourceType.ANY,
+        None,  # type: ignore[arg-type]
+        ResourcePatternType.ANY,
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )

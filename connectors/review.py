@@ -21,7 +21,7 @@ from recordflow.errors import SubmitError
 from recordflow.settings import Settings
 from streams.classify import Decision, Period
 from streams.deadletter import Origin
-from streams.intake import HISTORY_HEADER, history_header, partition_key, register_headers
+from streams.intake import partition_key, register_headers
 from streams.reference import Series
 
 PERIODS = ("Y", "D30", "D10")
@@ -74,12 +74,11 @@ def decide(settings: Settings, codec: Codec, event_id: str, period: str, by: str
         if error is not None:
             failures.append(error.str())
 
-    headers = {
-        **register_headers(series, decision, origin),
-        HISTORY_HEADER: history_header(item["history_before_filing"]),
-    }
+    headers: list[tuple[str, str | bytes | None]] = [
+        *register_headers(series, decision, origin, item["history_before_filing"])
+    ]
     producer.produce(settings.register_topic, key=partition_key(series), value=item["original_value"],
-                     headers=list(headers.items()), on_delivery=delivered)  # fmt: skip
+                     headers=headers, on_delivery=delivered)  # fmt: skip
     subject = Subject.for_topic(settings.review_topic, RETENTION_REVIEW)
     producer.produce(settings.review_topic, key=event_id.encode(), value=codec.encode(subject, decided),
                      on_delivery=delivered)  # fmt: skip

@@ -1,13 +1,15 @@
 """The `recordflow` console script: one CLI, a verb per job (see DESIGN.md, "CLI").
 
-Exit status: 0 on success, 1 on failure, 2 on a usage error, 75 when a submission is held in the
-producer's outbox for later delivery (`submit`, `outbox flush`). Human output by default,
-`--json` where a program reads it.
+Exit status: 0 on success, 1 on failure (one line on stderr, whatever failed), 2 on a usage
+error, 75 when a submission is held in the producer's outbox for later delivery (`submit`,
+`outbox flush`). Human output by default, `--json` where a program reads it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 import typer
 
@@ -47,4 +49,15 @@ def main() -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _register_subcommands()
-    app()
+    # Click's own entry point, not Typer's: Typer's marks every exception with an attribute, which
+    # fails on frozen ones (minio's S3Error) and hides the real error behind an AttributeError.
+    command = typer.main.get_command(app)
+    try:
+        command(prog_name="recordflow")
+    except Exception as exc:  # the last boundary: what no verb foresaw is one line, not a trace
+        if os.environ.get("RECORDFLOW_TRACEBACK"):
+            raise
+        message = " ".join(str(exc).split()) or "(no message)"
+        print(f"error: {type(exc).__name__}: {message} (RECORDFLOW_TRACEBACK=1 shows where)",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(1)

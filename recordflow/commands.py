@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recordflow.errors import SubmitError
@@ -228,8 +229,9 @@ def records_list(
         table.add_column(column)
     for record in records:
         description = record["description"]
-        table.add_row(
-            record["reference_code"], description["title"], description["document_number"] or "",
+        table.add_row(  # agency text is escaped: a title may hold [brackets] rich would eat
+            record["reference_code"], escape(description["title"]),
+            escape(description["document_number"] or ""),
             record["retention_period"], record["retention_rule_id"].rsplit("/", 1)[-1],
             record["archived_at"].astimezone().strftime("%Y-%m-%d %H:%M:%S"),
         )  # fmt: skip
@@ -247,7 +249,7 @@ def records_show(
         print_json(record)
         return
     description = record["description"]
-    table = Table(title=f"{code}  {description['title']}", show_header=False)
+    table = Table(title=escape(f"{code}  {description['title']}"), show_header=False)
     rows = [
         ("立档单位 agency", f"{record['agency']['name']} ({record['agency']['code']})"),
         ("全宗 fonds", f"{record['fonds_code']} {record['fonds_name']}"),
@@ -288,7 +290,7 @@ def records_show(
     if record.get("package"):
         rows.append(("档案包 package", f"{record['package']['bucket']}/{record['package']['key']}"))
     for label, value in rows:
-        table.add_row(label, value)
+        table.add_row(label, escape(value))  # agency text may hold [brackets]
     console.print(table)
 
 
@@ -418,7 +420,7 @@ def _verify_table(results: list[RecordResult]) -> None:
     console.print(table)
     if notes:
         console.print("说明 What no longer matches:", highlight=False)
-        console.print("\n".join(notes), highlight=False, soft_wrap=True)
+        console.print("\n".join(notes), highlight=False, soft_wrap=True, markup=False)
 
 
 # --- retention review -----------------------------------------------------------------------
@@ -452,8 +454,8 @@ def review_list(
             if item["status"] == "DECIDED"
             else item["reason"]
         )
-        table.add_row(item["event_id"], item["agency_code"], item["document_type"], item["title"],
-                      item["status"], outcome)  # fmt: skip
+        table.add_row(item["event_id"], item["agency_code"], item["document_type"],
+                      escape(item["title"]), item["status"], escape(outcome))  # fmt: skip
     console.print(table)
 
 
@@ -520,12 +522,16 @@ def demo(
             else:
                 outcome, detail = "[yellow]未完成 pending[/]", "no outcome within the time limit"
             table.add_row(
-                outcome, row["agency"], row["document_id"], detail, row["title"] or "（空 empty）"
+                outcome,
+                row["agency"],
+                row["document_id"],
+                detail,
+                escape(row["title"] or "（空 empty）"),
             )
         console.print(table)
         if notes:
             console.print("说明 Why rejected or held for review:", highlight=False)
-            console.print("\n".join(notes), highlight=False, soft_wrap=True)
+            console.print("\n".join(notes), highlight=False, soft_wrap=True, markup=False)
     unexpected = [
         row for row in rows
         if row["status"] != row["expected_status"] or row["reason"] != row["expected_reason"]

@@ -204,18 +204,26 @@ def _iso_time(value: Any) -> str:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def register_headers(series: Series, decision: Decision, origin: Origin) -> dict[str, bytes]:
-    """What the register stage needs beside the event: its series, the retention decision and
-    the origin."""
-    return {
-        SERIES_HEADER: str(series).encode(),
-        RETENTION_HEADER: decision.period.encode(),
-        RULE_HEADER: decision.rule_id.encode(),
-        SOURCE_HEADERS[0]: origin.topic.encode(),
-        SOURCE_HEADERS[1]: str(origin.partition).encode(),
-        SOURCE_HEADERS[2]: str(origin.offset).encode(),
-        SOURCE_HEADERS[3]: origin.key or b"",
-    }
+def register_headers(
+    series: Series, decision: Decision, origin: Origin, kept: list[dict[str, Any]]
+) -> list[tuple[str, bytes]]:
+    """What the register stage needs beside the event: its series, the retention decision, the
+    steps kept before filing and the origin, after the input's own headers (CloudEvents ce_* …),
+    so that a dead letter from the register stage still carries those."""
+    own = [
+        (key, value or b"") for key, value in origin.headers if not key.startswith("recordflow.")
+    ]
+    return [
+        *own,
+        (SERIES_HEADER, str(series).encode()),
+        (RETENTION_HEADER, decision.period.encode()),
+        (RULE_HEADER, decision.rule_id.encode()),
+        (HISTORY_HEADER, history_header(kept)),
+        (SOURCE_HEADERS[0], origin.topic.encode()),
+        (SOURCE_HEADERS[1], str(origin.partition).encode()),
+        (SOURCE_HEADERS[2], str(origin.offset).encode()),
+        (SOURCE_HEADERS[3], origin.key or b""),
+    ]
 
 
 def review_item(
@@ -324,10 +332,9 @@ def attach(
                 delivery = await register_topic.send(
                     key=partition_key(accepted.series),
                     value=origin.value,
-                    headers={
-                        **register_headers(accepted.series, accepted.decision, origin),
-                        HISTORY_HEADER: history_header(history.get(key) or []),
-                    },
+                    headers=register_headers(
+                        accepted.series, accepted.decision, origin, history.get(key) or []
+                    ),
                 )
                 await delivery  # durable before this event's offset may be committed
                 history[filed_key(accepted.event)] = filed_note(accepted.event)

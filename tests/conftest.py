@@ -75,7 +75,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             str(ledger.fixity_failures), str(ledger.held), f"{ledger.seconds:.0f}",
             style=None if ledger.clean else "red",
         )  # fmt: skip
-    console = Console(file=terminalreporter._tw, force_terminal=False, width=140)
+    console = Console(file=terminalreporter._tw, force_terminal=False, width=170)
     console.print(table)
 
 

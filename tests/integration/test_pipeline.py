@@ -120,6 +120,9 @@ def test_bad_samples_become_dead_letters_with_original_bytes(
             == originals[(letter["original_topic"], letter["original_key"])]
         )
         assert letter["original_key"] == receipt.document_id.encode()
+        # … and its headers, also when the register stage rejected it (tampered: checksum)
+        headers = {header["key"]: header["value"] for header in letter["original_headers"]}
+        assert headers.get("ce_id") == receipt.event_id.encode(), letter["reason"]
     assert catalog(pipeline_settings, codec) == {}
 
 

@@ -367,3 +367,24 @@ def test_a_compression_bomb_is_refused_with_what_identification_found() -> None:
     refuse_bomb(
         Inspected({"file_name": "a.pdf"}, cast(Any, None), replace(info, problems=()), None)
     )
+
+
+def test_the_register_hop_keeps_the_inputs_own_headers_for_its_dead_letters() -> None:
+    from types import SimpleNamespace
+
+    from streams.classify import Decision
+    from streams.deadletter import Origin
+    from streams.intake import register_headers
+    from streams.reference import Series
+    from streams.register import origin_from_headers
+
+    origin = Origin("ingest.zjj.lifecycle.v1", 2, 41, 1, b"ZJJ-1", b"\x00event",
+                    [("ce_id", b"e-1"), ("ce_source", b"/zjj/oa"), ("recordflow.stray", b"x")])  # fmt: skip
+    headers = register_headers(Series("Z109", 2026, "D10", "GHK"), Decision("D10", "r"), origin, [])
+    assert headers[:2] == [("ce_id", b"e-1"), ("ce_source", b"/zjj/oa")]
+    hop = SimpleNamespace(topic="recordflow.register.v1", partition=0, offset=7, timestamp=9.0,
+                          key=b"series", value=b"\x00event", headers=headers)  # fmt: skip
+    first = origin_from_headers(hop)
+    assert (first.topic, first.partition, first.offset, first.key) == (
+        "ingest.zjj.lifecycle.v1", 2, 41, b"ZJJ-1")  # fmt: skip
+    assert first.headers == [("ce_id", b"e-1"), ("ce_source", b"/zjj/oa")]

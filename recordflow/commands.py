@@ -542,27 +542,111 @@ def demo(
 
 
 def bench(
-    records: Annotated[int, typer.Option(min=1, help="How many records to push through.")] = 200,
-    size: Annotated[str, typer.Option(help="Payload size per record, e.g. 10KB, 1MB.")] = "10KB",
+    records: Annotated[
+        int | None,
+        typer.Option(min=1, help="How many records to submit (default 200 unless --duration)."),
+    ] = None,
+    size: Annotated[
+        str, typer.Option(help="Payload size per record: 10KB, 1MB … (a real PDF padded to it).")
+    ] = "10KB",
+    mix: Annotated[
+        bool,
+        typer.Option(
+            "--mix",
+            help="Mixed payloads instead of --size: of every 100 records, "
+            "90 of 10 KB, 9 of 1 MB and 1 of 50 MB.",
+        ),
+    ] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Submit for this many seconds (with --rate: an open-loop "
+            "load test or, long, a soak; RSS growth is reported).",
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Submissions per second, on a fixed schedule whatever the "
+            "pipeline does (open loop). Without it, as fast as the submitters go.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Worker processes in the run's consumer group.")
+    ] = 1,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Partitions of the run's ingest, register and output topics "
+            "(and the changelogs co-partitioned with them); default: the catalog's.",
+        ),
+    ] = None,
+    submitters: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Threads submitting as agency systems, each with its own SDK Submitter.",
+        ),
+    ] = 4,
+    baselines: Annotated[
+        bool, typer.Option(help="Measure the raw Kafka and raw S3 baselines after the run.")
+    ] = True,
+    chart: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the PNG chart (default .recordflow/bench/bench-ID.png)."),
+    ] = None,
+    keep_topics: Annotated[
+        bool, typer.Option(help="Keep the run's topics (deleted at the end by default).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Push N records through the whole pipeline and report throughput and latency."""
-    from recordflow.bench import parse_size, run_bench
+    """Benchmark the pipeline end to end on the local stack, with raw Kafka and S3 baselines.
 
+    Simulated agencies (every agency in the registry, round-robin) submit realistic PDFs through
+    the SDK; N worker processes archive them. Reports records archived per second, latency from
+    event time to archival-ready record (p50/p95/p99), the workers' CPU seconds per record and
+    peak RSS, and writes a chart. See docs/performance.md.
+    """
+    from recordflow.bench import BenchOptions, PayloadPlan, parse_size, run_bench
+
+    if mix and size != "10KB":
+        raise fail("give --size or --mix, not both", 2)
     try:
-        payload_bytes = parse_size(size)
+        plan = PayloadPlan(None if mix else parse_size(size))
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
-    result = run_bench(Settings(), records=records, payload_bytes=payload_bytes, console=err)
+    if records is None and duration is None:
+        records = 200
+    options = BenchOptions(
+        payload=plan, records=records, duration_s=duration, rate=rate, workers=workers,
+        partitions=partitions, submitters=submitters, baselines=baselines, chart=chart,
+        keep_topics=keep_topics,
+    )  # fmt: skip
+    result = run_bench(Settings(), options, console=err)
     if as_json:
-        print_json(result)
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
-    table = Table(title="recordflow bench")
+    table = Table(title=f"recordflow bench: {result['payload']}, {result['workers']} worker(s)")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+        if key == "timeline":
+            continue
+        if isinstance(value, float):
+            shown = f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
+        elif isinstance(value, dict | list):
+            shown = json.dumps(value, ensure_ascii=False)
+        else:
+            shown = str(value)
+        table.add_row(key, escape(shown))
     console.print(table)
+    if result["unfinished"] or result["rejected"]:
+        raise fail(f"{result['unfinished']} record(s) unfinished, {result['rejected']} rejected: "
+                   + json.dumps(result["rejections"], ensure_ascii=False))  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,51 @@
+"""`recordflow bench` on the real stack: a tiny run, baselines included, read as a program reads
+it. Figures are checked for sense, never against the clock."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from recordflow.bench.stats import RESULT_KEYS
+from recordflow.settings import Settings
+from tests.integration.cli import run_cli
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_tiny_bench_reports_every_figure_and_draws_its_chart(
+    stack_settings: Settings, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    settings = stack_settings.model_copy(
+        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
+    )
+    chart = tmp_path / "bench.png"
+    result = run_cli(settings, "bench", "--records", "20", "--size", "10KB",
+                     "--submitters", "2", "--chart", str(chart), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)  # one JSON object, nothing else on stdout
+
+    assert set(RESULT_KEYS) <= set(report)
+    assert report["records"] == report["submitted"] == report["archived"] == 20
+    assert report["rejected"] == report["review"] == report["unfinished"] == 0
+    assert report["payload"] == "10KB" and report["payload_sizes"] == {"10240": 20}
+    assert report["formats"] and all(puid.startswith("fmt/") for puid in report["formats"])
+    assert sum(report["formats"].values()) == 20  # every archived file identified as a PDF
+    for key in ("records_per_s", "baseline_kafka_records_per_s", "baseline_s3_records_per_s",
+                "seconds", "cpu_s_per_record", "peak_rss_mb"):  # fmt: skip
+        assert report[key] > 0, key
+    assert 0 < report["p50_ms"] <= report["p95_ms"] <= report["p99_ms"] <= report["max_ms"]
+    assert report["ratio_to_s3_baseline"] == pytest.approx(
+        report["records_per_s"] / report["baseline_s3_records_per_s"], rel=0.01
+    )
+    assert report["baseline_records"] == 20 and report["workers"] == 1
+    assert report["topic_prefix"].startswith(settings.topic_prefix)
+    timeline = report["timeline"]
+    assert timeline and sum(bucket["archived"] for bucket in timeline) == 20
+    assert sum(bucket["submitted"] for bucket in timeline) == 20
+    assert report["chart"] == str(chart)
+    assert chart.read_bytes()[:8] == PNG_SIGNATURE

@@ -1,0 +1,235 @@
+"""The benchmark's pure parts: sizes, payloads, percentiles, the timeline, the /proc readers and
+the report's shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import time
+from pathlib import Path
+
+import pypdf
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recordflow.bench import procstats, stats
+from recordflow.bench.payloads import (
+    KB,
+    MB,
+    MIX,
+    PayloadPlan,
+    comment_padding,
+    document_metadata,
+    padded_pdf,
+    parse_size,
+)
+from recordflow.samples import render_pdf
+from streams.formats import identify
+
+BASE_PDF = render_pdf(
+    "关于基准测试的通知", "基准〔2026〕1号", "市人民政府办公厅", "2026-01-20", "各有关单位："
+)
+
+
+# --- sizes and payloads ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10KB", 10 * 1024),
+        ("1MB", 1024**2),
+        ("512B", 512),
+        (" 1.5mb ", 1572864),
+        ("2GB", 2 * 1024**3),
+    ],
+)
+def test_parse_size(text: str, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "10", "KB", "ten KB", "-1KB", "1TB", "0KB"])
+def test_parse_size_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_mix_has_its_documented_proportion() -> None:
+    plan = PayloadPlan(None)
+    sizes = [plan.size_of(i) for i in range(1000)]
+    assert {size: sizes.count(size) for size in set(sizes)} == {
+        size: share * 10 for size, share in MIX
+    }
+    assert plan.label == "mix"
+    assert PayloadPlan(10 * KB).label == "10KB" and PayloadPlan(MB).size_of(7) == MB
+
+
+@given(st.integers(min_value=0, max_value=300))
+def test_comment_padding_is_exact_and_only_comments(length: int) -> None:
+    padding = comment_padding(length)
+    assert len(padding) == length
+    for line in padding.split(b"\n")[:-1]:
+        assert line == b"" or line.startswith(b"%")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=len(BASE_PDF) + 1, max_value=200_000))
+def test_padded_pdf_has_the_size_and_stays_a_sound_pdf(size: int) -> None:
+    data = padded_pdf(BASE_PDF, size)
+    assert len(data) == size
+    assert len(pypdf.PdfReader(io.BytesIO(data), strict=True).pages) == 1
+
+
+def test_padded_pdfs_differ_and_are_identified_as_pdf(tmp_path: Path) -> None:
+    first, second = padded_pdf(BASE_PDF, MB), padded_pdf(BASE_PDF, MB)
+    assert first != second  # every record its own digest
+    path = tmp_path / "bench.pdf"
+    path.write_bytes(first)
+    info = identify(path, "bench.pdf", "application/pdf")
+    assert info.mime_type == "application/pdf" and info.accepted, info
+    assert info.puid is not None and info.puid.startswith("fmt/")
+    assert info.technical["page_count"] == "1" and not info.problems
+
+
+def test_padding_never_shrinks() -> None:
+    assert padded_pdf(BASE_PDF, 10) == BASE_PDF
+
+
+# --- percentiles -------------------------------------------------------------------------------
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]  # 1 … 100
+    assert stats.percentile(values, 0.5) == 50
+    assert stats.percentile(values, 0.99) == 99
+    assert stats.percentile(values, 1.0) == 100
+    assert stats.percentile(values, 0.0) == 1
+    assert stats.percentile([7.0], 0.99) == 7
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1), st.floats(0, 1))
+def test_percentile_is_a_member_with_enough_below(values: list[float], fraction: float) -> None:
+    result = stats.percentile(values, fraction)
+    assert result in values
+    assert sum(v <= result for v in values) >= fraction * len(values)
+
+
+def test_percentile_refuses_nothing() -> None:
+    with pytest.raises(ValueError):
+        stats.percentile([], 0.5)
+
+
+def test_latency_summary() -> None:
+    summary = stats.latency_summary([float(v) for v in range(1, 201)])
+    assert summary == {"p50_ms": 100.0, "p95_ms": 190.0, "p99_ms": 198.0, "max_ms": 200.0}
+    assert stats.latency_summary([])["p99_ms"] is None
+
+
+# --- the timeline ------------------------------------------------------------------------------
+def test_timeline_buckets_by_second() -> None:
+    start = 1000.0
+    completed = [stats.Completion(1000.2, 10), stats.Completion(1000.9, 30),
+                 stats.Completion(1002.5, 50)]  # fmt: skip
+    samples = [stats.Sample(1000.0, 1.0, 100), stats.Sample(1001.0, 1.5, 110),
+               stats.Sample(1002.0, 2.5, 120)]  # fmt: skip
+    buckets = stats.timeline(start, 1002.5, [1000.1, 1000.5, 1001.2, 999.0], completed, samples)
+    assert [b["t"] for b in buckets] == [0.0, 1.0, 2.0]
+    assert [b["submitted"] for b in buckets] == [2, 1, 0]  # 999.0 is before the start
+    assert [b["archived"] for b in buckets] == [2, 0, 1]
+    assert buckets[0]["p50_ms"] == 10 and buckets[0]["p99_ms"] == 30
+    assert buckets[1]["p50_ms"] is None
+    assert buckets[1]["cpu_cores"] == 0.5 and buckets[2]["cpu_cores"] == 1.0
+    assert buckets[2]["rss_mb"] == 120
+
+
+def test_timeline_of_an_instant_has_one_bucket() -> None:
+    assert len(stats.timeline(5.0, 5.0, [], [], [])) == 1
+
+
+def test_steady_rate_trims_the_ends() -> None:
+    completed = [stats.Completion(float(t) / 10, 0) for t in range(101)]  # 10/s over 10 s
+    assert stats.steady_rate(completed) == pytest.approx(10, rel=0.05)
+    assert stats.steady_rate(completed[:5]) is None
+
+
+def test_rss_growth_after_warmup() -> None:
+    samples = [stats.Sample(float(t), 0, 100 + t) for t in range(0, 101, 5)]
+    growth = stats.rss_growth(samples, 0.0, 100.0)
+    assert growth == {"rss_start_mb": 110.0, "rss_end_mb": 200.0, "rss_growth_pct": 81.82}
+    assert stats.rss_growth([], 0.0, 1.0)["rss_growth_pct"] is None
+
+
+# --- /proc readers -----------------------------------------------------------------------------
+def test_cpu_reader_sees_this_process_work() -> None:
+    before = procstats.read_stat(os.getpid())
+    assert before is not None and before.ppid == os.getppid()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    after = procstats.read_stat(os.getpid())
+    assert after is not None
+    assert after.cpu_s - before.cpu_s >= 0.2
+    assert after.cpu_s <= time.process_time() + 0.05  # /proc counts in clock ticks
+
+
+def test_rss_readers_on_this_process() -> None:
+    usage = procstats.tree_usage(os.getpid())
+    assert 5 < usage.rss_mb < 100_000
+    assert usage.peak_rss_mb >= procstats.status_kb(os.getpid(), "VmRSS") / 1024 * 0.99  # type: ignore[operator]
+    ballast = bytearray(64 * MB)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page
+    assert procstats.tree_usage(os.getpid()).peak_rss_mb >= usage.rss_mb + 60
+    del ballast
+
+
+def test_tree_includes_children(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        pids = {stat.pid for stat in procstats.process_tree(os.getpid())}
+        assert {os.getpid(), child.pid} <= pids
+    finally:
+        child.kill()
+        child.wait()
+    assert procstats.process_tree(child.pid) == []
+
+
+def test_parse_stat_with_spaces_in_the_name() -> None:
+    line = "42 (a b) c) S 7 42 42 0 -1 0 0 0 0 0 250 150 20 10 20 0 1 0 0 0 0"
+    stat = procstats.parse_stat(line, 42)
+    assert stat.ppid == 7
+    assert stat.cpu_s == pytest.approx(400 / procstats.CLOCK_TICKS)
+    assert stat.children_cpu_s == pytest.approx(30 / procstats.CLOCK_TICKS)
+
+
+# --- the report --------------------------------------------------------------------------------
+def test_report_keys_cover_the_issue_and_come_in_order() -> None:
+    issue = ["records", "seconds", "records_per_s", "p50_ms", "p95_ms", "p99_ms",
+             "cpu_s_per_record", "peak_rss_mb", "baseline_kafka_records_per_s",
+             "baseline_s3_records_per_s", "ratio_to_s3_baseline"]  # fmt: skip
+    assert list(stats.RESULT_KEYS[: len(issue)]) == issue
+    figures = {key: 0 for key in reversed(stats.RESULT_KEYS)} | {"submit_failures": 0}
+    assert list(stats.ordered_result(figures)) == [*stats.RESULT_KEYS, "submit_failures"]
+    del figures["p99_ms"]
+    with pytest.raises(KeyError, match="p99_ms"):
+        stats.ordered_result(figures)
+
+
+def test_ratio_and_rate() -> None:
+    assert stats.ratio(50.0, 200.0) == 0.25
+    assert stats.ratio(50.0, None) is None
+    assert stats.rate(0, 10) == 0.0 and stats.rate(10, 4) == 2.5
+
+
+def test_round_robin_agencies_meet_every_year() -> None:
+    """Five agencies and five years: all 25 fonds-years occur, so the register stage's keys
+    spread over the partitions."""
+    today = dt.date(2026, 11, 25)
+    pairs = {
+        (
+            index % 5,
+            document_metadata("run", index, "市人民政府办公厅", "BGS", today)["document_date"][:4],
+        )
+        for index in range(100)
+    }
+    assert len(pairs) == 25

@@ -171,12 +171,16 @@ def test_cpu_reader_sees_this_process_work() -> None:
 
 
 def test_rss_readers_on_this_process() -> None:
+    # The tree sums resident memory and takes the largest peak: under `make test` this process's
+    # tree holds the stack's servers too, so compare with this process's own figures.
     usage = procstats.tree_usage(os.getpid())
-    assert 5 < usage.rss_mb < 100_000
-    assert usage.peak_rss_mb >= procstats.status_kb(os.getpid(), "VmRSS") / 1024 * 0.99  # type: ignore[operator]
+    own_rss = (procstats.status_kb(os.getpid(), "VmRSS") or 0) / 1024
+    assert 5 < own_rss <= usage.rss_mb < 100_000
+    assert usage.peak_rss_mb >= own_rss * 0.99
     ballast = bytearray(64 * MB)
     ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page
-    assert procstats.tree_usage(os.getpid()).peak_rss_mb >= usage.rss_mb + 60
+    assert (procstats.status_kb(os.getpid(), "VmHWM") or 0) / 1024 >= own_rss + 60
+    assert procstats.tree_usage(os.getpid()).peak_rss_mb >= own_rss + 60
     del ballast
 
 

@@ -42,7 +42,6 @@ import urllib3
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
-from minio import Minio
 from minio.error import S3Error, ServerError
 from pydantic import SecretStr
 
@@ -470,24 +469,15 @@ class _LibrdkafkaLog:
         self.logger.log(min(level, logging.INFO), message, *args)
 
 
-def _bounded_minio(settings: Settings) -> Minio:
-    """An S3 client whose calls end in bounded time (minio's default waits five minutes to
-    connect and retries five times), so that the deadline holds when S3 is unreachable. Built
-    as Storage builds its own, with a different HTTP pool."""
-    http = urllib3.PoolManager(
+def _bounded_http() -> urllib3.PoolManager:
+    """An HTTP pool for S3 whose calls end in bounded time (minio's default waits five minutes to
+    connect and retries five times), so that the outbox's deadline holds when S3 is unreachable."""
+    return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=S3_CONNECT_TIMEOUT_S, read=S3_READ_TIMEOUT_S),
         maxsize=10,
         cert_reqs="CERT_REQUIRED",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),  # as minio's default does
         retries=False,  # the outbox retries, with backoff, and without a warning each time
-    )
-    return Minio(
-        settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-        http_client=http,
     )
 
 
@@ -533,11 +523,10 @@ class Submitter:
         self.registry = registry or load_registry(settings.agencies_file)
         self.metadata_rules = metadata_rules or load_metadata_rules(settings.metadata_rules_file)
         self.outbox = outbox
-        self.storage = Storage(settings)
+        self.storage = Storage(settings, http_client=None if outbox is None else _bounded_http())
         if outbox is None:
             self.codec = Codec.from_url(settings.schema_registry_url)
         else:
-            self.storage.client = _bounded_minio(settings)
             self.codec = Codec(
                 SchemaRegistryClient(
                     {"url": settings.schema_registry_url, "timeout": REGISTRY_TIMEOUT_S}

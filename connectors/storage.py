@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
@@ -160,7 +161,9 @@ def _larger(bucket: str, key: str, declared: int, what: str) -> RecordRejected:
 
 
 class Storage:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, http_client: urllib3.PoolManager | None = None) -> None:
+        """`http_client`: minio's own pool when None (a five-minute connect timeout, five
+        retries); the SDK's outbox passes one whose calls end within its deadline."""
         self.settings = settings
         self.client = Minio(
             settings.s3_endpoint,
@@ -168,6 +171,7 @@ class Storage:
             secret_key=settings.s3_secret_key.get_secret_value(),
             secure=settings.s3_secure,
             region=settings.s3_region,
+            http_client=http_client,
         )
 
     def ensure_buckets(self) -> None:

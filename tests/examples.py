@@ -1,4 +1,4 @@
-"""Realistic values shared by the unit tests."""
+"""Realistic values shared by the tests."""
 
 from __future__ import annotations
 
@@ -22,4 +22,19 @@ def request_description() -> dict[str, Any]:
         "year": 2026,
         "page_count": 3,
         "language": "zh",
+    }
+
+
+def notice_metadata(document_id: str, **overrides: object) -> dict[str, object]:
+    """Submission metadata (as `recordflow submit --metadata` takes it) of a 通知 from 市人民政府办公厅
+    (bgt) that every check passes and the city schedule decides (D10)."""
+    return {
+        "document_id": document_id,
+        "title": "关于做好2026年防汛工作的通知",
+        "document_number": f"市府办发〔2026〕{document_id}号",
+        "responsible_party": "市人民政府办公厅",
+        "document_date": "2026-05-06",
+        "document_type": "通知",
+        "unit_code": "BGS",
+        **overrides,
     }

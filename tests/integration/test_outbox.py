@@ -25,6 +25,7 @@ from connectors.storage import Storage
 from recordflow.commands import EXIT_HELD
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
+from tests.examples import notice_metadata
 from tests.integration.cli import run_cli
 
 OUTCOME_TIMEOUT_S = 90.0
@@ -36,19 +37,6 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _metadata(document_id: str, **overrides: object) -> dict[str, object]:
-    return {
-        "document_id": document_id,
-        "title": "关于做好2026年防汛工作的通知",
-        "document_number": f"市府办发〔2026〕{document_id}号",
-        "responsible_party": "市人民政府办公厅",
-        "document_date": "2026-05-06",
-        "document_type": "通知",
-        "unit_code": "BGS",
-        **overrides,
-    }
 
 
 @pytest.fixture
@@ -100,7 +88,7 @@ def test_kafka_down_holds_the_submission_and_a_new_process_delivers_it_once(
     with Outbox(outbox_dir) as outbox:
         submitter = Submitter(down, outbox=outbox)
         with pytest.raises(SubmissionHeld) as held:
-            submitter.submit("bgt", [FileToSubmit(document)], _metadata("BGT-OB-K1"),
+            submitter.submit("bgt", [FileToSubmit(document)], notice_metadata("BGT-OB-K1"),
                              deadline_s=DOWN_DEADLINE_S)  # fmt: skip
         submitter.close()
     entry = held.value.entry
@@ -157,7 +145,7 @@ def test_s3_down_cli_submit_holds_with_one_line_and_a_later_flush_delivers_the_c
     content = b"%PDF-1.7 notice " + os.urandom(4096)
     document.write_bytes(content)
     metadata = tmp_path / "m.json"
-    metadata.write_text(json.dumps(_metadata("BGT-OB-S1")), encoding="utf-8")
+    metadata.write_text(json.dumps(notice_metadata("BGT-OB-S1")), encoding="utf-8")
 
     with monkeypatch.context() as down:
         down.setenv("RECORDFLOW_S3_ENDPOINT", f"127.0.0.1:{closed_port()}")
@@ -199,7 +187,7 @@ def test_a_refused_submission_is_reported_and_not_held(
     document = tmp_path / "d.pdf"
     document.write_bytes(b"%PDF-1.7 " + os.urandom(64))
     metadata = tmp_path / "m.json"
-    metadata.write_text(json.dumps(_metadata("BGT-OB-R1", security_classification="机密")),
+    metadata.write_text(json.dumps(notice_metadata("BGT-OB-R1", security_classification="机密")),
                         encoding="utf-8")  # fmt: skip
     refused = run_cli(pipeline_settings, "submit", "--agency", "bgt", "--metadata",
                       str(metadata), str(document))  # fmt: skip

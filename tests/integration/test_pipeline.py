@@ -20,22 +20,10 @@ from recordflow.demo import submit_sample
 from recordflow.samples import SAMPLES
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
+from tests.examples import notice_metadata
 from tests.integration.cli import run_cli
 
 OUTCOME_TIMEOUT_S = 90.0
-
-
-def _metadata(document_id: str, **overrides: object) -> dict[str, object]:
-    return {
-        "document_id": document_id,
-        "title": "关于做好2026年防汛工作的通知",
-        "document_number": f"市府办发〔2026〕{document_id}号",
-        "responsible_party": "市人民政府办公厅",
-        "document_date": "2026-05-06",
-        "document_type": "通知",
-        "unit_code": "BGS",
-        **overrides,
-    }
 
 
 def test_submitted_document_is_archived_with_its_checksum(
@@ -48,7 +36,7 @@ def test_submitted_document_is_archived_with_its_checksum(
 
     submitter = Submitter(pipeline_settings)
     receipt = submitter.submit(
-        "bgt", [FileToSubmit(main), FileToSubmit(attachment)], _metadata("BGT-T-1")
+        "bgt", [FileToSubmit(main), FileToSubmit(attachment)], notice_metadata("BGT-T-1")
     )
     submitter.close()
     submitted = {f["file_name"]: f["sha256"] for f in receipt.as_json()["files"]}
@@ -139,7 +127,9 @@ def test_not_avro_bytes_are_dead_lettered_and_the_worker_keeps_going(
     main = tmp_path / "ok.pdf"
     main.write_bytes(b"%PDF-1.4 " + os.urandom(512))
     submitter = Submitter(pipeline_settings)
-    receipt = submitter.submit("zjj", [FileToSubmit(main)], _metadata("ZJJ-T-9", unit_code="GHK"))
+    receipt = submitter.submit(
+        "zjj", [FileToSubmit(main)], notice_metadata("ZJJ-T-9", unit_code="GHK")
+    )
     submitter.close()
 
     codec = Codec.from_url(pipeline_settings.schema_registry_url)
@@ -169,7 +159,7 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
         path = tmp_path / f"doc-{index}.pdf"
         path.write_bytes(b"%PDF-1.4 " + os.urandom(4096))
         unit = "BGS" if index % 2 else "MSK"
-        receipts.append(submitter.submit("bgt", [FileToSubmit(path)], _metadata(f"BGT-K-{index}", unit_code=unit),
+        receipts.append(submitter.submit("bgt", [FileToSubmit(path)], notice_metadata(f"BGT-K-{index}", unit_code=unit),
                                          wait=False))  # fmt: skip
     submitter.close()
 
@@ -218,8 +208,9 @@ def test_worker_metrics_reach_prometheus(
     path = tmp_path / "m.pdf"
     path.write_bytes(b"%PDF-1.4 " + os.urandom(256))
     submitter = Submitter(pipeline_settings)
-    receipt = submitter.submit("fy", [FileToSubmit(path)], _metadata("FY-T-1", document_type="函", unit_code="LAT",
-                                                                      responsible_party="市中级人民法院"))  # fmt: skip
+    court_letter = notice_metadata("FY-T-1", document_type="函", unit_code="LAT",
+                                   responsible_party="市中级人民法院")  # fmt: skip
+    receipt = submitter.submit("fy", [FileToSubmit(path)], court_letter)
     submitter.close()
     codec = Codec.from_url(pipeline_settings.schema_registry_url)
     assert watch_outcomes(pipeline_settings, codec, {receipt.event_id}, timeout_s=OUTCOME_TIMEOUT_S)
@@ -248,7 +239,7 @@ def test_cli_rejects_bad_arguments_with_one_line(
     assert bad_code.stderr.strip().count("\n") == 0 and "reference code" in bad_code.stderr
 
     metadata = tmp_path / "m.json"
-    metadata.write_text(json.dumps(_metadata("X-1")), encoding="utf-8")
+    metadata.write_text(json.dumps(notice_metadata("X-1")), encoding="utf-8")
     document = tmp_path / "d.pdf"
     document.write_bytes(b"%PDF-1.4")
     unknown = run_cli(
@@ -265,7 +256,7 @@ def test_cli_rejects_bad_arguments_with_one_line(
 
 def test_submit_cli_prints_a_receipt(pipeline_settings: Settings, tmp_path: Path) -> None:
     metadata = tmp_path / "m.json"
-    metadata.write_text(json.dumps(_metadata("BGT-CLI-1")), encoding="utf-8")
+    metadata.write_text(json.dumps(notice_metadata("BGT-CLI-1")), encoding="utf-8")
     document = tmp_path / "通知.pdf"
     document.write_bytes(b"%PDF-1.4 cli")
     result = run_cli(

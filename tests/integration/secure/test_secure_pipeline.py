@@ -19,23 +19,12 @@ from recordflow.errors import SubmitError
 from recordflow.secure import PIPELINE, agency_principal, as_principal, secrets_path
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
+from tests.examples import notice_metadata
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.integration
 
 OUTCOME_TIMEOUT_S = 90.0
-
-
-def _metadata(document_id: str) -> dict[str, object]:
-    return {
-        "document_id": document_id,
-        "title": "关于做好2026年防汛工作的通知",
-        "document_number": f"市府办发〔2026〕{document_id}号",
-        "responsible_party": "市人民政府办公厅",
-        "document_date": "2026-05-06",
-        "document_type": "通知",
-        "unit_code": "BGS",
-    }
 
 
 def _document(tmp_path: Path, name: str) -> FileToSubmit:
@@ -49,7 +38,7 @@ def test_document_submitted_by_an_agency_is_archived_by_the_pipeline_principal(
 ) -> None:
     bgt = as_principal(secure_pipeline, agency_principal("bgt"))
     submitter = Submitter(bgt)
-    receipt = submitter.submit("bgt", [_document(tmp_path, "通知.pdf")], _metadata("BGT-S-1"))
+    receipt = submitter.submit("bgt", [_document(tmp_path, "通知.pdf")], notice_metadata("BGT-S-1"))
     submitter.close()
 
     codec = Codec.from_url(secure_pipeline.schema_registry_url)
@@ -72,7 +61,7 @@ def test_an_agency_writes_only_its_own_topic_and_only_as_itself(
     built: list[dict[str, Any]] = []
     produce = submitter.produce_event
     submitter.produce_event = lambda owner, event: built.append(event)  # type: ignore[method-assign,assignment,return-value]
-    submitter.publish(zjj, _metadata("BGT-S-2"), components, "mismatch", validate=False)
+    submitter.publish(zjj, notice_metadata("BGT-S-2"), components, "mismatch", validate=False)
     submitter.produce_event = produce  # type: ignore[method-assign]
     [event] = built
     assert event["agency"]["code"] == "zjj"
@@ -114,7 +103,7 @@ def test_no_secret_reaches_logs_metrics_dead_letters_or_json_output(
 ) -> None:
     bgt = as_principal(secure_pipeline, agency_principal("bgt"))
     submitter = Submitter(bgt)
-    receipt = submitter.submit("bgt", [_document(tmp_path, "b.pdf")], _metadata("BGT-S-3"))
+    receipt = submitter.submit("bgt", [_document(tmp_path, "b.pdf")], notice_metadata("BGT-S-3"))
     submitter.producer.produce(secure_pipeline.ingest_topic("bgt"), b"not avro", key=b"junk")
     submitter.close()
     codec = Codec.from_url(secure_pipeline.schema_registry_url)

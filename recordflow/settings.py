@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # How long `recordflow submit` (and each `outbox flush`) keeps retrying while Kafka or S3 is
     # unreachable before it leaves the submission held in the outbox.
     submit_deadline_s: float = 60.0
+
+    # Worker: how many records one worker's register stage works on at once. Most of a record's
+    # time is waiting on S3 and the broker; numbering stays serial (it has no await inside).
+    register_concurrency: int = Field(default=16, ge=1, le=256)
 
     @model_validator(mode="after")
     def _local_stack_addresses(self) -> Settings:

@@ -732,6 +732,9 @@ class S3(Service):
             self.settings.s3_access_key,
             "--port",
             self.address,
+            # Off by default in versitygw: every request would open a new connection. MinIO keeps
+            # connections alive, and the workers' connection pools rely on it.
+            "--keep-alive",
             *iam,
             "posix",
             "--versioning-dir",

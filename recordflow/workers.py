@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from rich.console import Console
 
@@ -100,15 +101,20 @@ class WorkerProcess:
             f"worker {self.name} not ready after {timeout_s:.0f} s; see {self.log_path}"
         )
 
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample of the worker's metrics (0 when it has none yet), e.g.
+        `metric("recordflow_events_total", agency="zjj", stage="register", outcome="duplicate")`."""
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return 0.0
+
     def _assigned(self) -> float:
         try:
-            text = self.metrics()
+            return self.metric("recordflow_worker_assigned_partitions")
         except OSError:
             return 0.0
-        for line in text.splitlines():
-            if line.startswith("recordflow_worker_assigned_partitions "):
-                return float(line.split()[1])
-        return 0.0
 
     def kill(self) -> None:
         """SIGKILL: the crash a test wants, with no chance to commit or clean up."""

@@ -61,6 +61,7 @@ from streams.intake import (
 )
 from streams.reference import parse
 from streams.resilience import retry_transient, retry_until_done, send_dead_letter
+from streams.window import Turn, handle_concurrently
 
 log = logging.getLogger(__name__)
 
@@ -328,22 +329,25 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
         ),
     )
 
+    in_flight: dict[str, asyncio.Event] = {}
+
+    async def handle(event: faust.EventT[bytes], turn: Turn) -> None:
+        origin = origin_from_headers(event.message)
+        headers = dict(origin_of(event.message).headers)
+        series = (headers.get(SERIES_HEADER) or b"").decode()
+        agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
+        with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
+            try:
+                await _register_one(ctx, numbers, in_flight, turn, series, headers, origin,
+                                    archival_ready, catalog)  # fmt: skip
+            except RecordRejected as rejection:
+                await send_dead_letter(
+                    ctx, deadletters, origin, rejection, agency_code, rejection.event_id
+                )
+
     @app.agent(register_topic, name=f"{ctx.settings.app_id}.register")
     async def register(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            origin = origin_from_headers(event.message)
-            headers = dict(origin_of(event.message).headers)
-            series = (headers.get(SERIES_HEADER) or b"").decode()
-            agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
-            with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
-                try:
-                    await _register_one(
-                        ctx, numbers, series, headers, origin, archival_ready, catalog
-                    )
-                except RecordRejected as rejection:
-                    await send_dead_letter(
-                        ctx, deadletters, origin, rejection, agency_code, rejection.event_id
-                    )
+        await handle_concurrently(stream, handle, ctx.settings.register_concurrency)
 
 
 def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
@@ -353,10 +357,27 @@ def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
         raise RecordRejected(exc.reason, str(exc), "decode") from exc
 
 
-async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers: dict[str, Any],
-                        origin: Origin, archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+async def _register_one(ctx: PipelineContext, numbers: Any, in_flight: dict[str, asyncio.Event],
+                        turn: Turn, series: str, headers: dict[str, Any], origin: Origin,
+                        archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
     # Through the registry (a new writer schema): waited out while it is down, like intake's.
     event = await retry_transient(partial(_decode, ctx, origin.value), STAGE)
+    event_id = event["event_id"]
+    # The same event twice in flight (sent twice in quick succession): the second waits for the
+    # first and then finds it published, rather than publishing the record a second time.
+    while (first := in_flight.get(event_id)) is not None:
+        await first.wait()
+    in_flight[event_id] = asyncio.Event()
+    try:
+        await _register_event(ctx, numbers, turn, event, series, headers, origin, archival_ready,
+                              catalog)  # fmt: skip
+    finally:
+        in_flight.pop(event_id).set()
+
+
+async def _register_event(ctx: PipelineContext, numbers: Any, turn: Turn, event: dict[str, Any],
+                          series: str, headers: dict[str, Any], origin: Origin,
+                          archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
     agency_code = event["agency"]["code"]
     event_id = event["event_id"]
     done = numbers.get(f"event:{event_id}")
@@ -371,7 +392,8 @@ async def _register_one(ctx: PipelineContext, numbers: Any, series: str, headers
             fetched = await retry_transient(partial(fetch_verified, ctx, component), STAGE)
             files.append(await _inspect(ctx, event, component, fetched))
             refuse_bomb(files[-1])
-        await _archive(ctx, numbers, series, headers, origin, event, files, archival_ready, catalog)
+        await _archive(ctx, numbers, turn, series, headers, origin, event, files, archival_ready,
+                       catalog)  # fmt: skip
     except RecordRejected as rejection:
         rejection.event_id = event_id
         raise
@@ -407,7 +429,7 @@ def refuse_bomb(item: receipt.Inspected) -> None:
         )
 
 
-async def _archive(ctx: PipelineContext, numbers: Any, series: str, headers: dict[str, Any],
+async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, headers: dict[str, Any],
                    origin: Origin, event: dict[str, Any], files: list[receipt.Inspected],
                    archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
     agency_code = event["agency"]["code"]
@@ -425,20 +447,26 @@ async def _archive(ctx: PipelineContext, numbers: Any, series: str, headers: dic
             "four-property-check-failed", f"DA/T 70 check failed: {failed}", "check"
         )
 
-    same = duplicate_key(series, event["description"])
-    earlier = numbers.get(same) if same else None
-    if earlier is not None and earlier["event"] != event["event_id"]:
-        description = event["description"]
-        raise RecordRejected(
-            "duplicate-record",
-            f"文号 {description['document_number']} 题名 {description['title']!r} was archived in "
-            f"{series.split('-')[0]} {description['year']} as {earlier['code']}",
-            "check",
-        )
-    allocation = allocate(numbers, series, event["event_id"], claim=claim_of(event))
-    code = f"{series}-{allocation.item_number:04d}"
-    if same:
-        numbers[same] = {"event": event["event_id"], "code": code}
+    # Numbers, and which of two documents with one 文号 + 题名 is the duplicate, go by the order
+    # the events arrived in, not by which of them was fetched and checked first.
+    await turn.wait()
+    try:
+        same = duplicate_key(series, event["description"])
+        earlier = numbers.get(same) if same else None
+        if earlier is not None and earlier["event"] != event["event_id"]:
+            description = event["description"]
+            raise RecordRejected(
+                "duplicate-record",
+                f"文号 {description['document_number']} 题名 {description['title']!r} was archived "
+                f"in {series.split('-')[0]} {description['year']} as {earlier['code']}",
+                "check",
+            )
+        allocation = allocate(numbers, series, event["event_id"], claim=claim_of(event))
+        code = f"{series}-{allocation.item_number:04d}"
+        if same:
+            numbers[same] = {"event": event["event_id"], "code": code}
+    finally:
+        turn.release()
     try:
         parse(code)
     except ValueError as exc:  # a full series (item 10000): no retry could make this code valid

@@ -106,11 +106,9 @@ def listed_letters(settings: Settings, count: int) -> list[dict[str, Any]]:
 
 
 def duplicates_seen(worker: WorkerProcess) -> float:
-    prefix = 'recordflow_events_total{agency="zjj",outcome="duplicate",stage="register"} '
-    for line in worker.metrics().splitlines():
-        if line.startswith(prefix):
-            return float(line.removeprefix(prefix))
-    return 0.0
+    return worker.metric(
+        "recordflow_events_total", agency="zjj", outcome="duplicate", stage="register"
+    )
 
 
 def test_missing_file_dead_letter_is_replayed_once_after_the_fix(

@@ -5,14 +5,16 @@ same document again is not a duplicate but the same record."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from avro_schemas.codec import Codec
-from connectors.readback import catalog, watch_outcomes
+from connectors.readback import catalog, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
+from tests.integration.test_deadletters import duplicates_seen
 
 TIMEOUT_S = 90.0
 
@@ -47,3 +49,38 @@ def test_same_number_and_title_is_a_duplicate_across_series(
     code = outcomes[original.event_id].reference_code
     assert code and duplicate.detail and code in duplicate.detail
     assert [r["document_id"] for r in catalog(pipeline_settings, codec).values()] == ["ZJJ-D-1"]
+
+
+def test_the_same_event_in_flight_twice_is_published_once(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    """The register stage works on several records at once: copies of one event fetched together
+    (a producer that sent it three times) still yield one record on each output topic."""
+    document = tmp_path / "a.pdf"
+    document.write_bytes(b"%PDF-1.4 once " + os.urandom(200))
+    submitter = Submitter(pipeline_settings)
+    receipts = [
+        submitter.submit("zjj", [FileToSubmit(document)], _metadata("ZJJ-D-3", "GHK", "批复"))
+        for _ in range(3)
+    ]
+    submitter.close()
+    assert len({receipt.event_id for receipt in receipts}) == 1
+    # Started only now, so that its first fetch holds all three copies.
+    worker = WorkerProcess(pipeline_settings, name=f"test-{pipeline_settings.topic_prefix[:-1]}")
+    worker.start()
+    try:
+        worker.wait_ready()
+        codec = Codec.from_url(pipeline_settings.schema_registry_url)
+        outcome = watch_outcomes(
+            pipeline_settings, codec, {receipts[0].event_id}, timeout_s=TIMEOUT_S
+        )[receipts[0].event_id]
+        assert outcome.status == "archived"
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline and duplicates_seen(worker) < 2:
+            time.sleep(0.2)
+        assert duplicates_seen(worker) == 2  # the other two copies, each seen as a redelivery
+    finally:
+        worker.stop()
+    for topic in (pipeline_settings.archival_ready_topic, pipeline_settings.catalog_topic):
+        keys = [key for key, _ in read_topic(pipeline_settings, topic)]
+        assert keys == [(outcome.reference_code or "").encode()], topic

@@ -1,0 +1,95 @@
+"""Working on several events of a stream at once, with the guarantees of one at a time.
+
+Most of a record's time in the register stage is spent waiting for S3 and the broker, so a worker
+works on up to N events together (`handle_concurrently`). Two things keep that safe:
+- acks: each event is acked when its handling has finished, and faust commits an offset only
+  once every event before it in the partition is acked, so a crash redelivers whatever was
+  unfinished, as it would one at a time;
+- order: what must happen in arrival order (taking an item number, the duplicate check) waits
+  for its `Turn`, which comes after the turns of every earlier event with the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import faust
+
+log = logging.getLogger(__name__)
+
+
+class Turn:
+    """One event's place in the queue of its key (a series' fonds-year): `wait()` returns once
+    every earlier event of the key has passed; `release()` lets the next one through, whether
+    this event waited for its turn or left before (rejected, or a duplicate)."""
+
+    def __init__(self, queues: dict[Any, asyncio.Future[None]], key: Any) -> None:
+        self._queues = queues
+        self._key = key
+        self._before = queues.get(key)
+        self._passed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queues[key] = self._passed
+
+    async def wait(self) -> None:
+        if self._before is not None:
+            # Shielded: a cancelled waiter must not cancel the turn of the event before it.
+            await asyncio.shield(self._before)
+
+    def release(self) -> None:
+        """Pass, or, while an earlier event still holds the key, pass as soon as it has: the
+        next event must not overtake that one."""
+        if self._before is None or self._before.done():
+            self._pass()
+        else:
+            self._before.add_done_callback(lambda _: self._pass())
+
+    def _pass(self) -> None:
+        if not self._passed.done():
+            self._passed.set_result(None)
+        if self._queues.get(self._key) is self._passed:
+            del self._queues[self._key]
+
+
+async def handle_concurrently(
+    stream: faust.StreamT[Any],
+    handle: Callable[[faust.EventT[Any], Turn], Awaitable[None]],
+    limit: int,
+) -> None:
+    """Run `handle(event, turn)` for each event, up to `limit` at a time, acking each event once
+    its handling returns. A failure nobody caught leaves its event unacked (so it is redelivered)
+    and ends the loop with that exception, as it would have ended the agent one at a time."""
+    manual = cast(faust.Stream[Any], stream).noack()  # StreamT, the stub, lacks noack()
+    queues: dict[Any, asyncio.Future[None]] = {}  # per call: a restarted agent starts afresh
+    slots = asyncio.Semaphore(limit)
+    running: set[asyncio.Task[None]] = set()
+    failures: list[BaseException] = []
+
+    async def run(event: faust.EventT[Any], turn: Turn) -> None:
+        try:
+            await handle(event, turn)
+        finally:
+            turn.release()
+        await manual.ack(event)
+
+    def finished(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        slots.release()
+        if not task.cancelled() and (failure := task.exception()) is not None:
+            log.error("handling an event failed; it stays unacked", exc_info=failure)
+            failures.append(failure)
+
+    try:
+        async for event in manual.events():
+            turn = Turn(queues, event.message.key)  # before any await: in the stream's order
+            await slots.acquire()
+            if failures:
+                raise failures[0]
+            task = asyncio.create_task(run(event, turn))
+            running.add(task)
+            task.add_done_callback(finished)
+    finally:
+        for task in running:
+            task.cancel()

@@ -134,6 +134,7 @@ class Codec:
         self.registry = registry
         self._writer_ids: dict[str, int] = {}
         self._writer_schemas: dict[int, Any] = {}
+        self._writer_json: dict[int, Any] = {}  # as registered, to tell our own schemas apart
 
     @classmethod
     def from_url(cls, url: str) -> Codec:
@@ -190,6 +191,9 @@ class Codec:
             raise CodecError("malformed-avro", "trailing bytes after the Avro body")
         if not isinstance(record, dict):
             raise CodecError("malformed-avro", f"schema {schema_id} does not describe a record")
+        if self._writer_json.get(schema_id) == _local_json(record_type):
+            # Written with our own latest schema: fastavro applied our logical types already.
+            return record
         return _conformed(record, reader, schema_id)
 
     def _writer_schema(self, schema_id: int) -> Any:
@@ -209,13 +213,20 @@ class Codec:
                 "not-avro", f"schema {schema_id} is {registered.schema_type}, not Avro"
             )
         try:
-            writer = fastavro.parse_schema(json.loads(registered.schema_str or "null"))
+            as_json = json.loads(registered.schema_str or "null")
+            writer = fastavro.parse_schema(as_json)
         except (ValueError, TypeError, KeyError, AttributeError, SchemaParseException) as exc:
             raise CodecError(
                 "invalid-schema", f"schema {schema_id} in the registry is not valid Avro: {exc}"
             ) from exc
+        self._writer_json[schema_id] = as_json
         self._writer_schemas[schema_id] = writer
         return writer
+
+
+@cache
+def _local_json(record_type: str) -> Any:
+    return json.loads(load_schema_json(record_type))
 
 
 def _conformed(record: dict[str, Any], reader: Any, schema_id: int) -> dict[str, Any]:

@@ -143,8 +143,8 @@ class Fetched:
         return Path(self.content.name)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Fetched:
-        local = tempfile.NamedTemporaryFile(prefix="recordflow-")  # noqa: SIM115 - returned open
+    def from_bytes(cls, data: bytes, suffix: str = "") -> Fetched:
+        local = tempfile.NamedTemporaryFile(prefix="recordflow-", suffix=suffix)  # noqa: SIM115
         digests = Digests()
         digests.update(data)
         local.write(data)
@@ -195,15 +195,14 @@ class Storage:
         return digests
 
     # --- archive (pipeline side) -----------------------------------------------------------
-    def fetch(
-        self, bucket: str, key: str, version_id: str | None = None, *, max_bytes: int | None = None
-    ) -> Fetched:
+    def fetch(self, bucket: str, key: str, version_id: str | None = None, *,
+              max_bytes: int | None = None, suffix: str = "") -> Fetched:  # fmt: skip
         """Read a staged object once, hashing it as it streams into a local spool file.
 
         `max_bytes` (the size the agency declared) bounds what is read: an object that turns out
         larger is refused as size-mismatch as soon as that shows, from its Content-Length before
         a byte is read or else while reading, so a file far larger than declared is never copied
-        whole to local disk.
+        whole to local disk. `suffix` ends the spool file's name (the sent file's extension).
         """
         try:
             response = self.client.get_object(bucket, key, version_id=version_id)
@@ -213,7 +212,7 @@ class Storage:
                     "payload-missing", f"{bucket}/{key} does not exist", "store"
                 ) from exc
             raise
-        spool = tempfile.NamedTemporaryFile(prefix="recordflow-")  # noqa: SIM115 - returned open
+        spool = tempfile.NamedTemporaryFile(prefix="recordflow-", suffix=suffix)  # noqa: SIM115
         digests = Digests()
         try:
             length = response.headers.get("Content-Length") if response.headers else None

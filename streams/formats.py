@@ -84,6 +84,7 @@ PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
 PDF_DICTIONARY_LOOKBACK = 2048  # how far before `stream` its dictionary (and /Filter) is sought
 PDF_FLATE = re.compile(rb"/(FlateDecode|Fl)(?![A-Za-z])")
 MAX_PDF_READ_BYTES = 64 * 1024 * 1024  # what pypdf may read of one PDF (a sound one needs far less)
+PDF_BUFFER_BYTES = 8 * 1024
 MAX_TEXT_LENGTH = 200  # technical strings taken from the file (producer, software) are cut here
 ZIP_ENCRYPTED = 0x1  # general-purpose flag bit 0 of a ZIP entry
 MAX_WAV_CHUNKS = 64  # RIFF chunks walked looking for `fmt ` and `data`
@@ -386,6 +387,13 @@ def _mismatches(
     return found
 
 
+def spool_suffix(file_name: str) -> str:
+    """The suffix for a local copy of a file sent as `file_name`: siegfried then sees the copy
+    under the sent extension as it is, without a symlink in a temporary folder."""
+    extension = _extension(file_name)
+    return f".{extension}" if extension else ""
+
+
 def _extension(file_name: str) -> str:
     suffix = PurePath(file_name.replace("\\", "/")).suffix
     return suffix[1:].lower() if SAFE_SUFFIX.fullmatch(suffix) else ""
@@ -575,7 +583,9 @@ def _pdf(path: Path) -> dict[str, str]:
     with path.open("rb") as handle:
         budgeted = _ReadBudget(handle, MAX_PDF_READ_BYTES)
         try:
-            technical = _pdf_properties(budgeted)
+            # Buffered: pypdf reads a byte or a line at a time, which unbuffered costs a Python
+            # call each; the budget then counts the buffer's reads from the file.
+            technical = _pdf_properties(io.BufferedReader(budgeted, PDF_BUFFER_BYTES))
         except _Unreadable:
             budgeted.check()
             raise
@@ -583,7 +593,7 @@ def _pdf(path: Path) -> dict[str, str]:
     return technical
 
 
-def _pdf_properties(handle: _ReadBudget) -> dict[str, str]:
+def _pdf_properties(handle: IO[bytes]) -> dict[str, str]:
     try:
         try:
             reader = PdfReader(cast(IO[bytes], handle), strict=False)
@@ -623,9 +633,14 @@ class _ReadBudget(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
     def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            size = max(0, self._size - self._handle.tell())
+        left = max(0, self._size - self._handle.tell())
+        size = left if size is None or size < 0 else min(size, left)
         if self.spent + size > self.budget:
             self.exhausted = True
             raise _Unreadable(f"more than {self.budget} bytes read")

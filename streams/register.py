@@ -50,6 +50,7 @@ from streams import receipt
 from streams.checks import CheckReport, check_receipt
 from streams.context import PipelineContext
 from streams.deadletter import Origin
+from streams.formats import spool_suffix
 from streams.intake import (
     HISTORY_HEADER,
     RETENTION_HEADER,
@@ -197,11 +198,12 @@ def verify(component: dict[str, Any], digests: Digests) -> None:
 
 def fetch_verified(ctx: PipelineContext, component: dict[str, Any]) -> Fetched:
     payload = component["payload"]
+    suffix = spool_suffix(component["file_name"])
     if payload["inline_content"] is not None:
-        fetched = Fetched.from_bytes(payload["inline_content"])
+        fetched = Fetched.from_bytes(payload["inline_content"], suffix)
     else:
         fetched = ctx.storage.fetch(payload["bucket"], payload["key"], payload["version_id"],
-                                    max_bytes=component["size_bytes"])  # fmt: skip
+                                    max_bytes=component["size_bytes"], suffix=suffix)  # fmt: skip
     verify(component, fetched.digests)
     return fetched
 

@@ -12,6 +12,7 @@ import atexit
 import json
 import logging
 import os
+import shutil
 import socket
 import ssl
 from pathlib import Path
@@ -31,16 +32,16 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
     specs = {spec.name: spec for spec in desired_topics(settings, registry=ctx.agencies)}
     partitions = specs[settings.register_topic].partitions
-    datadir = settings.home.resolve() / "worker" / settings.consumer_group
-    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_credentials(settings),
         key_serializer="raw",
         value_serializer="raw",
-        store="memory://",  # tables are rebuilt from their changelog topics on start
-        datadir=str(datadir),
+        # Tables on disk (RocksDB), not in memory: the item numbers keep an entry for every
+        # record ever archived. They are still rebuilt from their changelogs by a new process.
+        store="rocksdb://",
+        datadir=str(process_datadir(settings)),
         web_enabled=False,
         topic_allow_declare=False,  # the topic catalog owns topics; see `recordflow topics apply`
         topic_disable_leader=True,
@@ -67,6 +68,32 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
         log.info("assigned %d partitions", len(assigned))
 
     return app
+
+
+def process_datadir(settings: Settings) -> Path:
+    """This process's own folder for its table files, removed when it exits. RocksDB locks its
+    files, so workers on one machine cannot share a folder; those left by a killed worker (of any
+    consumer group) are removed by the next one to start."""
+    workers = settings.home.resolve() / "worker"
+    host = socket.gethostname()
+    for stale in workers.glob(f"*/{host}-*"):
+        pid = stale.name.removeprefix(f"{host}-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    datadir = workers / settings.consumer_group / f"{host}-{os.getpid()}"
+    datadir.mkdir(parents=True, exist_ok=True)
+    atexit.register(shutil.rmtree, datadir, ignore_errors=True)
+    return datadir
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _credentials(settings: Settings) -> faust.SASLCredentials | None:

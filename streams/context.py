@@ -22,6 +22,16 @@ from streams.checks import CheckItems, load_items
 from streams.classify import Schedules, load_schedules
 from streams.validate import MetadataRules, load_metadata_rules
 
+# Options of each table's RocksDB store (streams/app.py), per table partition, so that memory
+# stays bounded: RocksDB's defaults in faust (64 MiB write buffers, a 2 GiB block cache) would let
+# a worker grow by gigabytes as its tables fill.
+TABLE_OPTIONS = {
+    "write_buffer_size": 4 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 8 * 1024 * 1024,
+    "block_cache_compressed_size": 0,
+}
+
 
 @dataclass
 class PipelineContext:

@@ -40,7 +40,7 @@ from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
 from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
 from streams.classify import Decision, classify
-from streams.context import PipelineContext
+from streams.context import TABLE_OPTIONS, PipelineContext
 from streams.deadletter import Origin
 from streams.reference import Series
 from streams.resilience import retry_transient, send_dead_letter
@@ -279,9 +279,10 @@ def attach(
     history = app.Table(
         f"{ctx.settings.topic_prefix}lifecycle-history",
         default=None,
+        options=dict(TABLE_OPTIONS),  # a copy: faust's store takes keys out of it
         partitions=history_partitions,
         key_type=str,
-        value_type=list,  # JSON, faust's default for tables
+        value_type=None,  # JSON (faust's default for tables), read back as plain lists
         changelog_topic=app.topic(changelog, partitions=history_partitions, compacting=True),
     )
     ingest = app.topic(

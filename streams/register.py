@@ -48,7 +48,7 @@ from connectors.storage import Digests, Fetched, safe_filename
 from recordflow.errors import RecordRejected
 from streams import receipt
 from streams.checks import CheckReport, check_receipt
-from streams.context import PipelineContext
+from streams.context import TABLE_OPTIONS, PipelineContext
 from streams.deadletter import Origin
 from streams.formats import spool_suffix
 from streams.intake import (
@@ -319,9 +319,10 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
     numbers = app.Table(
         f"{ctx.settings.topic_prefix}item-numbers",
         default=None,
+        options=dict(TABLE_OPTIONS),  # a copy: faust's store takes keys out of it
         partitions=partitions,
         key_type=str,
-        value_type=dict,  # JSON, faust's default for tables
+        value_type=None,  # JSON (faust's default for tables), read back as plain dicts
         changelog_topic=app.topic(
             ctx.settings.item_numbers_changelog_topic,
             partitions=partitions,

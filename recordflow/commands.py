@@ -602,6 +602,14 @@ def bench(
     keep_topics: Annotated[
         bool, typer.Option(help="Keep the run's topics (deleted at the end by default).")
     ] = False,
+    rebalance: Annotated[
+        bool,
+        typer.Option(
+            "--rebalance",
+            help="One more worker joins at a third of the load and leaves at two thirds; "
+            "reports the pause each change caused. Needs --rate and --duration.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Benchmark the pipeline end to end on the local stack, with raw Kafka and S3 baselines.
@@ -611,7 +619,7 @@ def bench(
     event time to archival-ready record (p50/p95/p99), the workers' CPU seconds per record and
     peak RSS, and writes a chart. See docs/performance.md.
     """
-    from recordflow.bench import BenchOptions, PayloadPlan, parse_size, run_bench
+    from recordflow.bench import BenchOptions, PayloadPlan, parse_size, run_bench, stats
 
     if mix and size != "10KB":
         raise fail("give --size or --mix, not both", 2)
@@ -619,12 +627,14 @@ def bench(
         plan = PayloadPlan(None if mix else parse_size(size))
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
+    if rebalance and (rate is None or duration is None):
+        raise fail("--rebalance needs an open-loop run: give --rate and --duration", 2)
     if records is None and duration is None:
         records = 200
     options = BenchOptions(
         payload=plan, records=records, duration_s=duration, rate=rate, workers=workers,
         partitions=partitions, submitters=submitters, baselines=baselines, chart=chart,
-        keep_topics=keep_topics,
+        keep_topics=keep_topics, rebalance=rebalance,
     )  # fmt: skip
     result = run_bench(Settings(), options, console=err)
     if as_json:
@@ -634,7 +644,7 @@ def bench(
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        if key == "timeline":
+        if key in ("timeline", "targets", "rebalances"):
             continue
         if isinstance(value, float):
             shown = f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
@@ -644,9 +654,34 @@ def bench(
             shown = str(value)
         table.add_row(key, escape(shown))
     console.print(table)
+    for change in result["rebalances"]:
+        console.print(
+            f"{'加入 a worker joined' if change['change'] == 'join' else '退出 a worker left'} at "
+            f"{change['at_s']} s: longest pause {change['pause_s']} s, worst latency "
+            f"{change['max_latency_ms']} ms in the {stats.PAUSE_WINDOW_S:.0f} s after"
+        )
+    _print_targets(result)
     if result["unfinished"] or result["rejected"]:
         raise fail(f"{result['unfinished']} record(s) unfinished, {result['rejected']} rejected: "
                    + json.dumps(result["rejections"], ensure_ascii=False))  # fmt: skip
+
+
+def _print_targets(result: dict[str, Any]) -> None:
+    table = Table(title="性能目标 Targets this run measures (issue 5)")
+    for column in ("target", "goal", "measured", ""):
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for verdict in result["targets"]:
+        table.add_row(escape(verdict["target"]), f"{verdict['goal']:,}",
+                      f"{verdict['measured']:,}",
+                      "[green]met 达到[/]" if verdict["met"] else "[red]missed 未达到[/]")  # fmt: skip
+    console.print(table)
+    if result["cpu_ceiling_records_per_s"] is not None:
+        busy = "saturated 已满" if result["cpu_saturated"] else "not saturated 未满"
+        console.print(
+            f"CPU: {result['cpu_ms_per_record_all']} ms per record across the workers and the "
+            f"stack; {result['cpu_busy_share']:.0%} of the cores busy ({busy}); at that cost "
+            f"the cores allow at most {result['cpu_ceiling_records_per_s']:,} records/s."
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -26,9 +26,9 @@ from streams.validate import MetadataRules, load_metadata_rules
 # stays bounded: RocksDB's defaults in faust (64 MiB write buffers, a 2 GiB block cache) would let
 # a worker grow by gigabytes as its tables fill.
 TABLE_OPTIONS = {
-    "write_buffer_size": 4 * 1024 * 1024,
+    "write_buffer_size": 1024 * 1024,
     "max_write_buffer_number": 2,
-    "block_cache_size": 8 * 1024 * 1024,
+    "block_cache_size": 1024 * 1024,  # lookups are mostly of recent keys, still in the memtable
     "block_cache_compressed_size": 0,
 }
 

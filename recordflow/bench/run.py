@@ -28,7 +28,7 @@ from avro_schemas.codec import Codec
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
 from recordflow.agencies import Agency, load_registry
-from recordflow.bench import baselines, procstats, stats
+from recordflow.bench import baselines, procstats, stats, targets
 from recordflow.bench.payloads import PayloadPlan, document_metadata, padded_pdf
 from recordflow.samples import render_pdf
 from recordflow.settings import Settings
@@ -67,6 +67,9 @@ class BenchOptions:
     chart: Path | None = None
     keep_topics: bool = False
     idle_timeout_s: float = 180.0
+    # One more worker joins a third of the way through the load and leaves at two thirds; the
+    # report gives the pause each change caused. Needs an open-loop run (rate and duration).
+    rebalance: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def run_bench(settings: Settings, options: BenchOptions, console: Console) -> di
     figures["ratio_to_kafka_baseline"] = stats.ratio(
         figures["records_per_s"], figures["baseline_kafka_records_per_s"]
     )
+    figures.update(targets.cpu_ceiling(figures))
+    figures["targets"] = targets.judge(figures)
     chart = options.chart or settings.home / "bench" / f"bench-{run_id}.png"
     from recordflow.bench.chart import write_chart
 
@@ -138,6 +143,9 @@ class _Run:
         self.sizes: Counter[int] = Counter()
         self.baseline_inputs: list[baselines.BaselineInput] = []
         self.failures: list[str] = []
+        self.changes: list[
+            tuple[str, float]
+        ] = []  # the consumer group's changes: (join|leave, when)
         self.samples: list[stats.Sample] = []
         self.peaks: dict[int, float] = {}
         self._lock = threading.Lock()
@@ -170,11 +178,18 @@ class _Run:
             collector = threading.Thread(target=self._collect, name="bench-collector", daemon=True)
             sampler = threading.Thread(target=self._sample, args=(pids,), name="bench-sampler",
                                        daemon=True)  # fmt: skip
+            extra = WorkerProcess(self.settings, name=f"bench-{self.run_id}-extra")
+            changer = threading.Thread(target=self._join_and_leave, args=(extra,),
+                                       name="bench-rebalance", daemon=True)  # fmt: skip
             with self._progress_bar():
                 collector.start()
                 sampler.start()
                 start = time.time()
+                if options.rebalance:
+                    changer.start()
                 submitted = self._submit_all()
+                if options.rebalance:
+                    changer.join()
                 self._await_outcomes(submitted)
             after = self._cpu(pids, services)
             end = time.time()
@@ -186,9 +201,23 @@ class _Run:
                                       procstats.tree_usage(pid).peak_rss_mb)  # fmt: skip
         finally:
             self._stop.set()
-            for worker in workers:
+            for worker in [*workers, extra]:
                 worker.stop()
         return self._figures(start, end, submitted, before, after)
+
+    def _join_and_leave(self, extra: WorkerProcess) -> None:
+        """One worker more at a third of the load, gone (a clean SIGTERM: it leaves the group)
+        at two thirds. Its CPU is not in the workers' figures."""
+        duration = self.options.duration_s or 0.0
+        started = time.time()
+        for change, due in (("join", duration / 3), ("leave", 2 * duration / 3)):
+            if self._stop.wait(max(0.0, started + due - time.time())):
+                return
+            self.changes.append((change, time.time()))
+            if change == "join":
+                extra.start()
+            else:
+                extra.stop()
 
     def _cpu(self, pids: list[int], services: dict[str, int]) -> dict[str, float]:
         usage = {"workers": sum(procstats.tree_usage(pid).cpu_s for pid in pids)}
@@ -400,6 +429,9 @@ class _Run:
             "cpu_s": cpu,
             "cpu_share": {name: round(value / (wall * ncpu), 3) for name, value in cpu.items()},
             **stats.rss_growth(self.samples, start, end),
+            "rebalances": [
+                stats.pause(change, at, first_event, completions) for change, at in self.changes
+            ],
             "timeline": stats.timeline(
                 first_event, last_done, list(self.event_times.values()), completions, self.samples
             ),
@@ -432,13 +464,9 @@ def _workers_assigned(workers: list[WorkerProcess]) -> list[float]:
     counts = []
     for worker in workers:
         try:
-            text = worker.metrics()
+            counts.append(worker.metric("recordflow_worker_assigned_partitions"))
         except OSError:
             counts.append(0.0)
-            continue
-        value = next((float(line.split()[1]) for line in text.splitlines()
-                      if line.startswith("recordflow_worker_assigned_partitions ")), 0.0)  # fmt: skip
-        counts.append(value)
     return counts
 
 

@@ -15,17 +15,20 @@ STEADY_TRIM = 0.1
 # RSS growth is measured from this far into the load (after warm-up: imports, caches, the
 # first schemas fetched) to its end.
 RSS_WARMUP_SHARE = 0.1
+# How long after a worker joins or leaves the bench looks for the pause it caused.
+PAUSE_WINDOW_S = 30.0
 
 # Every key `recordflow bench --json` prints, in order (the issue's contract first).
 RESULT_KEYS = (
     "records", "seconds", "records_per_s", "p50_ms", "p95_ms", "p99_ms", "cpu_s_per_record",
     "peak_rss_mb", "baseline_kafka_records_per_s", "baseline_s3_records_per_s",
-    "ratio_to_s3_baseline",
+    "ratio_to_s3_baseline", "targets", "cpu_ms_per_record_all", "cpu_busy_share",
+    "cpu_ceiling_records_per_s", "cpu_saturated",
     "payload", "payload_mean_bytes", "payload_sizes", "workers", "partitions", "submitters",
     "target_rate_per_s", "submitted", "archived", "rejected", "review", "unfinished",
     "rejections", "formats", "submit_records_per_s", "steady_records_per_s", "max_ms",
     "cpu_s", "cpu_share", "rss_start_mb", "rss_end_mb", "rss_growth_pct", "worker_peak_rss_mb",
-    "baseline_records", "ratio_to_kafka_baseline", "chart", "topic_prefix", "timeline",
+    "baseline_records", "ratio_to_kafka_baseline", "rebalances", "chart", "topic_prefix", "timeline",
 )  # fmt: skip
 
 
@@ -104,6 +107,24 @@ def timeline(start: float, end: float, submitted: Sequence[float], completed: Se
             buckets[i]["cpu_cores"] = round(busy, 2)
             buckets[i]["rss_mb"] = round(sample.rss_mb, 1)
     return buckets
+
+
+def pause(change: str, at: float, start: float, completed: Sequence[Completion],
+          window_s: float = PAUSE_WINDOW_S) -> dict[str, Any]:  # fmt: skip
+    """What a change of the consumer group (a worker joining or leaving at `at`) did to the flow
+    in the `window_s` after it: the longest time without an archived record (counted from the
+    change) and the worst latency of the records archived in the window."""
+    inside = sorted((done for done in completed if at <= done.at <= at + window_s),
+                    key=lambda done: done.at)  # fmt: skip
+    edges = [at, *(done.at for done in inside)]
+    longest = max((b - a for a, b in itertools.pairwise(edges)), default=window_s)
+    return {
+        "change": change,
+        "at_s": round(at - start, 1),
+        "pause_s": round(longest if inside else window_s, 2),
+        "archived_in_window": len(inside),
+        "max_latency_ms": round(max(done.latency_ms for done in inside), 1) if inside else None,
+    }
 
 
 def steady_rate(completed: Sequence[Completion], trim: float = STEADY_TRIM) -> float | None:

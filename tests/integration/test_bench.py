@@ -49,3 +49,38 @@ def test_tiny_bench_reports_every_figure_and_draws_its_chart(
     assert sum(bucket["submitted"] for bucket in timeline) == 20
     assert report["chart"] == str(chart)
     assert chart.read_bytes()[:8] == PNG_SIGNATURE
+    assert [v["figure"] for v in report["targets"]] == [
+        "steady_records_per_s",
+        "ratio_to_s3_baseline",
+    ]
+    assert report["cpu_ceiling_records_per_s"] > 0
+
+
+def test_a_worker_joining_and_leaving_mid_run_loses_nothing_and_its_pauses_are_reported(
+    stack_settings: Settings,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    settings = stack_settings.model_copy(
+        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
+    )
+    result = run_cli(settings, "bench", "--rate", "8", "--duration", "30", "--rebalance",
+                     "--partitions", "6", "--no-baselines", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["submitted"] == report["archived"] and report["unfinished"] == 0
+    changes = report["rebalances"]
+    assert [change["change"] for change in changes] == ["join", "leave"]
+    assert 5 <= changes[0]["at_s"] < changes[1]["at_s"] <= 25
+    for change in changes:
+        assert change["archived_in_window"] > 0 and change["pause_s"] > 0
+    assert [v["figure"] for v in report["targets"]] == ["p99_ms"]
+
+
+def test_rebalance_without_an_open_loop_run_is_refused_in_one_line(
+    stack_settings: Settings,
+) -> None:
+    result = run_cli(stack_settings, "bench", "--records", "10", "--rebalance")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: --rebalance needs an open-loop run: give --rate and --duration"
+    )

@@ -8,13 +8,14 @@ import io
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pypdf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recordflow.bench import procstats, stats
+from recordflow.bench import procstats, stats, targets
 from recordflow.bench.payloads import (
     KB,
     MB,
@@ -237,3 +238,47 @@ def test_round_robin_agencies_meet_every_year() -> None:
         for index in range(100)
     }
     assert len(pairs) == 25
+
+
+# --- targets -----------------------------------------------------------------------------------
+def _figures(**overrides: Any) -> dict[str, Any]:
+    return {"payload": "10KB", "target_rate_per_s": None, "seconds": 60.0, "archived": 1000,
+            "steady_records_per_s": 120.0, "records_per_s": 110.0, "p99_ms": 180.0,
+            "ratio_to_s3_baseline": 0.6, "rss_growth_pct": 3.0,
+            "cpu_s": {"workers": 15.0, "kafka": 4.0, "s3": 1.0},
+            "cpu_share": {"workers": 0.6, "kafka": 0.25, "s3": 0.05}} | overrides  # fmt: skip
+
+
+def test_a_backlog_run_is_judged_on_throughput_and_the_s3_ratio() -> None:
+    verdicts = {v["figure"]: (v["measured"], v["met"]) for v in targets.judge(_figures())}
+    assert verdicts == {"steady_records_per_s": (120.0, False), "ratio_to_s3_baseline": (0.6, True)}
+
+
+def test_an_open_loop_run_is_judged_on_latency_and_a_long_one_on_memory() -> None:
+    short = targets.judge(_figures(target_rate_per_s=70.0))
+    assert [(v["figure"], v["met"]) for v in short] == [("p99_ms", True)]
+    soak = targets.judge(_figures(target_rate_per_s=70.0, seconds=1800.0, rss_growth_pct=7.5))
+    assert [(v["figure"], v["met"]) for v in soak] == [("p99_ms", True), ("rss_growth_pct", False)]
+
+
+def test_one_megabyte_runs_have_their_own_throughput_target() -> None:
+    verdicts = targets.judge(_figures(payload="1MB", records_per_s=61.0, ratio_to_s3_baseline=None))
+    assert [(v["figure"], v["goal"], v["met"]) for v in verdicts] == [("records_per_s", 60, True)]
+
+
+def test_the_cpu_ceiling_is_the_cores_over_the_cpu_each_record_costs() -> None:
+    ceiling = targets.cpu_ceiling(_figures(), cores=2)
+    assert ceiling == {"cpu_ms_per_record_all": 20.0, "cpu_busy_share": 0.9,
+                       "cpu_ceiling_records_per_s": 100.0, "cpu_saturated": True}  # fmt: skip
+    idle = targets.cpu_ceiling(_figures(cpu_share={"workers": 0.2}), cores=2)
+    assert idle["cpu_saturated"] is False
+
+
+def test_the_pause_after_a_rebalance_is_the_longest_time_without_an_archived_record() -> None:
+    steady = [stats.Completion(100.0 + i * 0.1, 50.0) for i in range(10)]  # to 100.9
+    after = [stats.Completion(104.5, 3200.0), stats.Completion(104.6, 3100.0)]
+    change = stats.pause("join", 100.5, 90.0, [*steady, *after], window_s=10.0)
+    assert change == {"change": "join", "at_s": 10.5, "pause_s": 3.6, "archived_in_window": 7,
+                      "max_latency_ms": 3200.0}  # fmt: skip
+    nothing = stats.pause("leave", 200.0, 90.0, steady, window_s=10.0)
+    assert (nothing["pause_s"], nothing["max_latency_ms"]) == (10.0, None)

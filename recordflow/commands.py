@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -636,6 +637,9 @@ def bench(
         partitions=partitions, submitters=submitters, baselines=baselines, chart=chart,
         keep_topics=keep_topics, rebalance=rebalance,
     )  # fmt: skip
+    # Stopped with SIGTERM (`timeout`, a CI job's end), still stop the run's worker processes,
+    # which live in sessions of their own: SystemExit unwinds through the run's cleanup.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     result = run_bench(Settings(), options, console=err)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

@@ -25,6 +25,10 @@ event gets the record it already had:
 Once a number is given, steps 4 and 5 are retried until they succeed, whatever the failure (a
 failed or unverifiable write, an unforeseen error): the content has verified, so the fault is not
 the input's, and dead-lettering the event would leave a gap in the series.
+
+A worker works on several events at once (RECORDFLOW_REGISTER_CONCURRENCY, streams/window.py):
+steps 1-2 and 4-6 overlap, while step 3 and the duplicate check take turns in the order the
+events arrived within their fonds-year, so numbering does not depend on which fetch ended first.
 """
 
 from __future__ import annotations

@@ -143,9 +143,8 @@ class _Run:
         self.sizes: Counter[int] = Counter()
         self.baseline_inputs: list[baselines.BaselineInput] = []
         self.failures: list[str] = []
-        self.changes: list[
-            tuple[str, float]
-        ] = []  # the consumer group's changes: (join|leave, when)
+        # The consumer group's changes under --rebalance: ("join" or "leave", when).
+        self.changes: list[tuple[str, float]] = []
         self.samples: list[stats.Sample] = []
         self.peaks: dict[int, float] = {}
         self._lock = threading.Lock()

@@ -450,13 +450,20 @@ class _Run:
         with self.console.status(f"基线 S3 baseline over {len(inputs)} payloads…"):
             s3 = baselines.s3_baseline(
                 self.settings, inputs, bucket=f"{self.settings.bucket_prefix}baseline",
-                concurrency=self.options.workers, run_id=self.run_id,
+                concurrency=self.options.workers * s3_requests_per_worker(self.settings),
+                run_id=self.run_id,
             )  # fmt: skip
         return {
             "baseline_kafka_records_per_s": round(kafka, 2),
             "baseline_s3_records_per_s": round(s3, 2),
             "baseline_records": len(inputs),
         }
+
+
+def s3_requests_per_worker(settings: Settings) -> int:
+    """How many S3 requests one worker can have in flight: a record's S3 calls run in asyncio's
+    default thread pool (min(32, cores + 4) threads), for up to register_concurrency records."""
+    return min(settings.register_concurrency, min(32, (os.cpu_count() or 1) + 4))
 
 
 def _workers_assigned(workers: list[WorkerProcess]) -> list[float]:

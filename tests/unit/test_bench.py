@@ -282,3 +282,12 @@ def test_the_pause_after_a_rebalance_is_the_longest_time_without_an_archived_rec
                       "max_latency_ms": 3200.0}  # fmt: skip
     nothing = stats.pause("leave", 200.0, 90.0, steady, window_s=10.0)
     assert (nothing["pause_s"], nothing["max_latency_ms"]) == (10.0, None)
+
+
+def test_the_s3_baseline_runs_as_many_requests_at_once_as_the_workers_can() -> None:
+    from recordflow.bench.run import s3_requests_per_worker
+    from recordflow.settings import Settings
+
+    threads = min(32, (os.cpu_count() or 1) + 4)
+    assert s3_requests_per_worker(Settings(register_concurrency=2)) == min(2, threads)
+    assert s3_requests_per_worker(Settings(register_concurrency=64)) == threads

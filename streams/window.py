@@ -2,9 +2,12 @@
 
 Most of a record's time in the register stage is spent waiting for S3 and the broker, so a worker
 works on up to N events together (`handle_concurrently`). Two things keep that safe:
-- acks: each event is acked when its handling has finished, and faust commits an offset only
-  once every event before it in the partition is acked, so a crash redelivers whatever was
-  unfinished, as it would one at a time;
+- acks: events are acked in the order the stream gave them, per partition, each once its own
+  handling and that of every event before it have finished. faust commits the first run of
+  consecutive acked offsets, but its check for an unacked offset at the head of that run is off
+  by one (and skipped before a partition's first commit), so acks out of order could commit past
+  an event still in flight and lose it when the worker stops. In order, a crash redelivers
+  whatever was unfinished, as it would one at a time;
 - order: what must happen in arrival order (taking an item number, the duplicate check) waits
   for its `Turn`, which comes after the turns of every earlier event with the same key.
 """
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -53,26 +58,40 @@ class Turn:
             del self._queues[self._key]
 
 
+@dataclass
+class _Pending:
+    event: faust.EventT[Any]
+    done: bool = False
+
+
 async def handle_concurrently(
     stream: faust.StreamT[Any],
     handle: Callable[[faust.EventT[Any], Turn], Awaitable[None]],
     limit: int,
 ) -> None:
-    """Run `handle(event, turn)` for each event, up to `limit` at a time, acking each event once
-    its handling returns. A failure nobody caught leaves its event unacked (so it is redelivered)
-    and ends the loop with that exception, as it would have ended the agent one at a time."""
+    """Run `handle(event, turn)` for each event, up to `limit` at a time, acking events in the
+    stream's order once handled. A failure nobody caught leaves its event, and every later one of
+    its partition, unacked (so they are redelivered) and ends the loop with that exception, as it
+    would have ended the agent one at a time."""
     manual = cast(faust.Stream[Any], stream).noack()  # StreamT, the stub, lacks noack()
     queues: dict[Any, asyncio.Future[None]] = {}  # per call: a restarted agent starts afresh
+    unacked: dict[Any, deque[_Pending]] = defaultdict(deque)  # per partition, in stream order
     slots = asyncio.Semaphore(limit)
     running: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
 
-    async def run(event: faust.EventT[Any], turn: Turn) -> None:
+    async def run(pending: _Pending, turn: Turn) -> None:
         try:
-            await handle(event, turn)
+            await handle(pending.event, turn)
         finally:
             turn.release()
-        await manual.ack(event)
+        pending.done = True
+        waiting = unacked[pending.event.message.tp]
+        ready = []
+        while waiting and waiting[0].done:
+            ready.append(waiting.popleft().event)
+        for event in ready:
+            await manual.ack(event)
 
     def finished(task: asyncio.Task[None]) -> None:
         running.discard(task)
@@ -83,13 +102,20 @@ async def handle_concurrently(
 
     try:
         async for event in manual.events():
-            turn = Turn(queues, event.message.key)  # before any await: in the stream's order
+            # Both before any await: in the stream's order.
+            turn = Turn(queues, event.message.key)
+            pending = _Pending(event)
+            unacked[event.message.tp].append(pending)
             await slots.acquire()
             if failures:
                 raise failures[0]
-            task = asyncio.create_task(run(event, turn))
+            task = asyncio.create_task(run(pending, turn))
             running.add(task)
             task.add_done_callback(finished)
+        # The stream ended (faust's never do, short of stopping): finish what is in flight.
+        await asyncio.gather(*running, return_exceptions=True)
+        if failures:
+            raise failures[0]
     finally:
         for task in running:
             task.cancel()

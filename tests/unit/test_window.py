@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from streams.window import Turn
+from streams.window import Turn, handle_concurrently
 
 
 async def _passes(turn: Turn) -> bool:
@@ -48,3 +48,61 @@ def test_a_cancelled_waiter_does_not_cancel_the_turn_before_it() -> None:
         return await _passes(third)
 
     assert asyncio.run(scenario())
+
+
+class _Message:
+    def __init__(self, offset: int) -> None:
+        self.offset, self.key, self.tp = offset, b"Z1", ("register", 0)
+
+
+class _Event:
+    def __init__(self, offset: int) -> None:
+        self.message = _Message(offset)
+
+
+class _Stream:
+    """The two things handle_concurrently uses of a faust stream: noack() and, on what that
+    returns, events() and ack()."""
+
+    def __init__(self, offsets: list[int]) -> None:
+        self.offsets = offsets
+        self.acked: list[int] = []
+
+    def noack(self) -> _Stream:
+        return self
+
+    async def events(self) -> Any:
+        for offset in self.offsets:
+            yield _Event(offset)
+
+    async def ack(self, event: _Event) -> bool:
+        self.acked.append(event.message.offset)
+        return True
+
+
+def test_events_are_acked_in_stream_order_whatever_order_they_finish_in() -> None:
+    async def scenario() -> tuple[list[int], list[int], list[int]]:
+        stream = _Stream([0, 1, 2, 3])
+        finished: list[int] = []
+        acked_when_1_finished: list[int] = []
+        slow = asyncio.Event()
+
+        async def handle(event: Any, turn: Turn) -> None:
+            offset = event.message.offset
+            if offset == 0:
+                await slow.wait()  # the first event is the last to finish
+            finished.append(offset)
+            if offset == 1:
+                acked_when_1_finished.extend(stream.acked)
+            if len(finished) == 3:
+                slow.set()
+
+        await handle_concurrently(stream, handle, limit=4)  # type: ignore[arg-type]
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return finished, acked_when_1_finished, stream.acked
+
+    finished, early, acked = asyncio.run(scenario())
+    assert finished[-1] == 0  # finished out of order …
+    assert early == []  # … so nothing was acked while the first was still in flight
+    assert acked == [0, 1, 2, 3]

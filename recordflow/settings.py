@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     submit_deadline_s: float = 60.0
 
     # Worker: how many records one worker's register stage works on at once. Most of a record's
-    # time is waiting on S3 and the broker; numbering stays serial (it has no await inside).
+    # time is waiting on S3 and the broker; numbering still goes in arrival order (streams/window.py).
     register_concurrency: int = Field(default=16, ge=1, le=256)
 
     @model_validator(mode="after")

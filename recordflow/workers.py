@@ -94,7 +94,7 @@ class WorkerProcess:
             while time.monotonic() < deadline:
                 if self.process is None or self.process.poll() is not None:
                     raise RuntimeError(f"worker {self.name} exited; see {self.log_path}")
-                if self.port_file.exists() and self._assigned() > 0:
+                if self.port_file.exists() and self.assigned_partitions() > 0:
                     return
                 time.sleep(0.5)
         raise TimeoutError(
@@ -110,7 +110,8 @@ class WorkerProcess:
                     return float(sample.value)
         return 0.0
 
-    def _assigned(self) -> float:
+    def assigned_partitions(self) -> float:
+        """Partitions the worker was given at its last rebalance; 0 while it cannot be asked."""
         try:
             return self.metric("recordflow_worker_assigned_partitions")
         except OSError:

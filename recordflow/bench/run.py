@@ -466,16 +466,6 @@ def s3_requests_per_worker(settings: Settings) -> int:
     return min(settings.register_concurrency, min(32, (os.cpu_count() or 1) + 4))
 
 
-def _workers_assigned(workers: list[WorkerProcess]) -> list[float]:
-    counts = []
-    for worker in workers:
-        try:
-            counts.append(worker.metric("recordflow_worker_assigned_partitions"))
-        except OSError:
-            counts.append(0.0)
-    return counts
-
-
 def _wait_settled(workers: list[WorkerProcess], console: Console) -> None:
     """Until every worker has partitions and none has seen its assignment change for a while:
     a run that starts during a rebalance would measure the rebalance."""
@@ -483,7 +473,7 @@ def _wait_settled(workers: list[WorkerProcess], console: Console) -> None:
     seen: list[list[float]] = []
     with console.status("等待消费组稳定 Waiting for the consumer group to settle…"):
         while time.monotonic() < deadline:
-            seen.append(_workers_assigned(workers))
+            seen.append([worker.assigned_partitions() for worker in workers])
             recent = seen[-STABLE_POLLS:]
             if len(recent) == STABLE_POLLS and all(c == recent[0] for c in recent) \
                     and all(recent[0]):  # fmt: skip

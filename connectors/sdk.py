@@ -667,6 +667,15 @@ class Submitter:
         )
         return self.produce_event(agency.code, event)
 
+    def warm_up(self, timeout_s: float = 10.0) -> None:
+        """Connect to the broker and look up every registered agency's schema id now, which the
+        first submission would otherwise wait for (optional: a system that submits all day may
+        call it as it starts). Raises KafkaException when the broker does not answer in time."""
+        for agency in self.registry.agencies:
+            topic = self.settings.ingest_topic(agency.code)
+            self.codec.register(Subject.for_topic(topic, DOCUMENT_LIFECYCLE_EVENT))
+        self.producer.list_topics(timeout=timeout_s)
+
     def produce_event(self, topic_owner: str, event: dict[str, Any]) -> Receipt:
         """Encode and produce an event to `topic_owner`'s ingest topic, as it stands."""
         topic = self.settings.ingest_topic(topic_owner)

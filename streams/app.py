@@ -9,6 +9,7 @@ guarantees"). Topics are created by `recordflow topics apply`, never by the work
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import logging
 import os
@@ -140,6 +141,12 @@ def run_worker(settings: Settings, *, metrics_port: int, targets_dir: Path | Non
     log.info("metrics on http://127.0.0.1:%d/metrics", bound)
     if port_file is not None:
         port_file.write_text(str(bound))
+    ctx.warm_up()
     app = build_app(settings, ctx)
+    # Everything built so far lives as long as the process: out of the collector's sight, a full
+    # collection scans the objects events create, not the ~150,000 of imports and set-up (it took
+    # 65-95 ms, every ~10 s under load, holding up every record in flight).
+    gc.collect()
+    gc.freeze()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

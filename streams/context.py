@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -18,17 +19,24 @@ from connectors.storage import Storage
 from recordflow.agencies import AgencyRegistry, load_registry
 from recordflow.metrics import PipelineMetrics
 from recordflow.settings import Settings
+from streams import formats
 from streams.checks import CheckItems, load_items
 from streams.classify import Schedules, load_schedules
 from streams.validate import MetadataRules, load_metadata_rules
 
+log = logging.getLogger(__name__)
+
 # Options of each table's RocksDB store (streams/app.py), per table partition, so that memory
 # stays bounded: RocksDB's defaults in faust (64 MiB write buffers, a 2 GiB block cache) would let
-# a worker grow by gigabytes as its tables fill.
+# a worker grow by gigabytes as its tables fill. Small, too, because a worker holds a store per
+# partition (9 with the catalog's counts) and its memtables fill for minutes before their first
+# flush: with 1 MiB buffers a worker's RSS still rose by ~1.5 MiB a minute for ~10 minutes of a
+# soak (docs/performance.md, "Memory"). Writes are a few hundred bytes; lookups are of keys that
+# are mostly absent (the bloom filter answers) or recent (still in the memtable).
 TABLE_OPTIONS = {
-    "write_buffer_size": 1024 * 1024,
+    "write_buffer_size": 256 * 1024,
     "max_write_buffer_number": 2,
-    "block_cache_size": 1024 * 1024,  # lookups are mostly of recent keys, still in the memtable
+    "block_cache_size": 256 * 1024,
     "block_cache_compressed_size": 0,
 }
 
@@ -62,6 +70,20 @@ class PipelineContext:
             check_items=load_items(metadata_rules=metadata_rules),
             scanner=scanner(settings.clamd_address),
         )
+
+    def warm_up(self) -> None:
+        """Do before the first event what the first events would otherwise queue behind: siegfried
+        reading its signatures, the output schemas' ids from the registry. The latter only as a
+        head start: with the registry down, encoding registers them later (and retries)."""
+        formats.load_signatures()
+        for subject in (self.archival_ready_subject, self.review_subject, self.deadletter_subject):
+            try:
+                self.codec.register(subject)
+            except Exception as exc:  # best effort; the first encode retries
+                log.warning(
+                    "schema registry not reachable at start (%s); encoding will register later", exc
+                )
+                return
 
     @property
     def archival_ready_subject(self) -> Subject:

@@ -228,6 +228,12 @@ def _default_registry() -> FormatRegistry:
     return load_formats()
 
 
+def load_signatures() -> None:
+    """Have siegfried read its signature set now: it does so on its first identification, which
+    takes ~0.1 s longer than the rest, and events queue behind it."""
+    pygfried.identify(str(DEFAULT_FORMATS_FILE))
+
+
 def _bare_media_type(value: str | None) -> str | None:
     if not value:
         return None

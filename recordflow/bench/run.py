@@ -149,7 +149,8 @@ class _Run:
         self.peaks: dict[int, float] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._submitters: list[Submitter] = []
+        self._submitters: list[Submitter] = []  # in use by the submitting threads
+        self._ready_submitters: list[Submitter] = []  # made and connected before the load
         self._stop = threading.Event()
         self._progress: Progress | None = None
         self._tasks: dict[str, Any] = {}
@@ -170,6 +171,12 @@ class _Run:
         try:
             for worker in workers:
                 worker.wait_ready(self.console)
+            # The simulated agencies connect while the group settles, not in the first records'
+            # latency (a real agency system's producer is long since connected).
+            self._ready_submitters = [Submitter(self.settings, self.registry)
+                                      for _ in range(options.submitters)]  # fmt: skip
+            for submitter in self._ready_submitters:
+                submitter.warm_up()
             _wait_settled(workers, self.console)
             pids = [w.process.pid for w in workers if w.process is not None]
             services = {s.service: s.pid for s in Stack(self.settings).status() if s.pid}
@@ -251,7 +258,7 @@ class _Run:
                     future.add_done_callback(lambda _: in_flight.release())
                 index += 1
             pool.shutdown(wait=True)
-            for submitter in self._submitters:
+            for submitter in self._submitters + self._ready_submitters:
                 with contextlib.suppress(Exception):
                     submitter.close()  # waits for Kafka's acknowledgements
             submitted = len(self.event_times)
@@ -260,10 +267,11 @@ class _Run:
     def _submitter(self) -> Submitter:
         submitter = getattr(self._local, "submitter", None)
         if submitter is None:
-            submitter = Submitter(self.settings, self.registry)
-            self._local.submitter = submitter
             with self._lock:
+                submitter = (self._ready_submitters.pop() if self._ready_submitters
+                             else Submitter(self.settings, self.registry))  # fmt: skip
                 self._submitters.append(submitter)
+            self._local.submitter = submitter
         return submitter
 
     def _submit_one(self, index: int, folder: Path) -> None:

@@ -231,6 +231,14 @@ def test_worker_metrics_reach_prometheus(
     assert result and result[0]["value"][1] == "1"  # type: ignore[index]
 
 
+def test_worker_runs_siegfried_with_a_smaller_go_heap_goal(worker: WorkerProcess) -> None:
+    # Go's runtime reads GOGC only from the environment its process started with, so the worker
+    # command sets it by re-executing itself.
+    assert worker.process is not None
+    environ = Path(f"/proc/{worker.process.pid}/environ").read_bytes().split(b"\0")
+    assert b"GOGC=50" in environ
+
+
 def test_cli_rejects_bad_arguments_with_one_line(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:

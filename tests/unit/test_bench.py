@@ -180,8 +180,11 @@ def test_rss_readers_on_this_process() -> None:
     assert usage.peak_rss_mb >= own_rss * 0.99
     ballast = bytearray(64 * MB)
     ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page
-    assert (procstats.status_kb(os.getpid(), "VmHWM") or 0) / 1024 >= own_rss + 60
-    assert procstats.tree_usage(os.getpid()).peak_rss_mb >= own_rss + 60
+    # Against the RSS with the ballast, not before it: the allocator may hand some back meanwhile.
+    with_ballast = (procstats.status_kb(os.getpid(), "VmRSS") or 0) / 1024
+    assert with_ballast >= own_rss + 32
+    assert (procstats.status_kb(os.getpid(), "VmHWM") or 0) / 1024 >= with_ballast
+    assert procstats.tree_usage(os.getpid()).peak_rss_mb >= with_ballast
     del ballast
 
 

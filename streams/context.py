@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # stays bounded: RocksDB's defaults in faust (64 MiB write buffers, a 2 GiB block cache) would let
 # a worker grow by gigabytes as its tables fill. Small, too, because a worker holds a store per
 # partition (9 with the catalog's counts) and its memtables fill for minutes before their first
-# flush: with 1 MiB buffers a worker's RSS still rose by ~1.5 MiB a minute for ~10 minutes of a
+# flush: with 1 MiB buffers a worker's RSS still rose by 1-1.3 MB a minute for 10-20 minutes of a
 # soak (docs/performance.md, "Memory"). Writes are a few hundred bytes; lookups are of keys that
 # are mostly absent (the bloom filter answers) or recent (still in the memtable).
 TABLE_OPTIONS = {

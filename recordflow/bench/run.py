@@ -149,8 +149,9 @@ class _Run:
         self.peaks: dict[int, float] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._submitters: list[Submitter] = []  # in use by the submitting threads
-        self._ready_submitters: list[Submitter] = []  # made and connected before the load
+        # One per submitting thread, made and connected before the load.
+        self._submitters: list[Submitter] = []
+        self._unclaimed: list[Submitter] = []  # those no submitting thread has taken yet
         self._stop = threading.Event()
         self._progress: Progress | None = None
         self._tasks: dict[str, Any] = {}
@@ -173,10 +174,11 @@ class _Run:
                 worker.wait_ready(self.console)
             # The simulated agencies connect while the group settles, not in the first records'
             # latency (a real agency system's producer is long since connected).
-            self._ready_submitters = [Submitter(self.settings, self.registry)
-                                      for _ in range(options.submitters)]  # fmt: skip
-            for submitter in self._ready_submitters:
+            self._submitters = [Submitter(self.settings, self.registry)
+                                for _ in range(options.submitters)]  # fmt: skip
+            for submitter in self._submitters:
                 submitter.warm_up()
+            self._unclaimed = list(self._submitters)
             _wait_settled(workers, self.console)
             pids = [w.process.pid for w in workers if w.process is not None]
             services = {s.service: s.pid for s in Stack(self.settings).status() if s.pid}
@@ -258,7 +260,7 @@ class _Run:
                     future.add_done_callback(lambda _: in_flight.release())
                 index += 1
             pool.shutdown(wait=True)
-            for submitter in self._submitters + self._ready_submitters:
+            for submitter in self._submitters:
                 with contextlib.suppress(Exception):
                     submitter.close()  # waits for Kafka's acknowledgements
             submitted = len(self.event_times)
@@ -268,9 +270,7 @@ class _Run:
         submitter = getattr(self._local, "submitter", None)
         if submitter is None:
             with self._lock:
-                submitter = (self._ready_submitters.pop() if self._ready_submitters
-                             else Submitter(self.settings, self.registry))  # fmt: skip
-                self._submitters.append(submitter)
+                submitter = self._unclaimed.pop()  # the pool has one thread per submitter
             self._local.submitter = submitter
         return submitter
 

@@ -80,7 +80,9 @@ SNIFF_BYTES = 64 * 1024  # how much of the start of a file is read to tell text 
 MAX_EXPANDED_BYTES = 256 * 1024 * 1024
 MAX_EXPANSION_RATIO = 100
 INFLATE_CHUNK = 1024 * 1024
-PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+# Without a lookbehind for `endstream`: one makes `re` test every byte (13 ms a megabyte, against
+# 0.3 ms for a pattern that starts with a literal); `_pdf_bomb` skips `endstream` itself.
+PDF_STREAM = re.compile(rb"stream\r?\n")
 PDF_DICTIONARY_LOOKBACK = 2048  # how far before `stream` its dictionary (and /Filter) is sought
 PDF_FLATE = re.compile(rb"/(FlateDecode|Fl)(?![A-Za-z])")
 MAX_PDF_READ_BYTES = 64 * 1024 * 1024  # what pypdf may read of one PDF (a sound one needs far less)
@@ -507,6 +509,8 @@ def _pdf_bomb(path: Path) -> str | None:
             expanded = compressed = 0
             for match in PDF_STREAM.finditer(content):
                 start = match.start()
+                if content[max(0, start - 3) : start] == b"end":
+                    continue
                 dictionary = content[max(0, start - PDF_DICTIONARY_LOOKBACK) : start]
                 dictionary = dictionary[dictionary.rfind(b"obj") + 1 :]
                 if not PDF_FLATE.search(dictionary):

@@ -12,6 +12,7 @@ import io
 import struct
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -535,6 +536,18 @@ def test_a_pdf_whose_content_stream_inflates_to_a_gibibyte_is_a_bomb(tmp_path: P
     info = identify(write(tmp_path, "bomb.pdf", pdf_bomb()), "通知.pdf", "application/pdf")
     assert info.problems == ("compression-bomb",)
     assert "no more" in info.basis
+
+
+def test_what_follows_endstream_is_not_taken_for_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(formats, "MAX_EXPANDED_BYTES", 1000)
+    zeros = zlib.compress(b"0" * 200_000)  # a bomb at this limit, were it a stream's content
+    body = b"1 0 obj\n<< /Filter /FlateDecode /Length 5 >>\nstream\n"
+    hidden = b"%PDF-1.4\n" + body + zlib.compress(b"x") + b"endstream\n" + zeros
+    assert formats.compression_bomb(write(tmp_path, "a.pdf", hidden), hidden) is None
+    real = b"%PDF-1.4\n" + body + zeros + b"\nendstream\n"
+    assert formats.compression_bomb(write(tmp_path, "b.pdf", real), real)
 
 
 @pytest.mark.parametrize(

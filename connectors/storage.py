@@ -84,11 +84,12 @@ def _fit(stem: str, suffix: str) -> str:
 
 @dataclass
 class Digests:
-    """SHA-256, SM3 and MD5 of a byte stream, updated chunk by chunk, plus the multipart ETag."""
+    """SHA-256 and SM3 of a byte stream, updated chunk by chunk, and the MD5 of each PART_SIZE part
+    for the ETag S3 will report. No MD5 of the whole: for a single part it is that part's, and
+    nothing else reads it (MD5 is for checking S3's write, not fixity)."""
 
     sha256: Any = field(default_factory=hashlib.sha256)
     sm3: Any = field(default_factory=lambda: hashlib.new("sm3"))
-    md5: Any = field(default_factory=hashlib.md5)
     part_md5s: list[bytes] = field(default_factory=list)
     size: int = 0
     _part: Any = field(default_factory=hashlib.md5)
@@ -97,7 +98,6 @@ class Digests:
     def update(self, chunk: bytes) -> None:
         self.sha256.update(chunk)
         self.sm3.update(chunk)
-        self.md5.update(chunk)
         self.size += len(chunk)
         view = memoryview(chunk)
         while view:
@@ -110,10 +110,11 @@ class Digests:
                 self._part, self._part_size = hashlib.md5(), 0
 
     def expected_etag(self) -> str:
-        """The ETag S3 reports for these bytes uploaded with PART_SIZE parts."""
-        if self.size <= PART_SIZE:
-            return self.md5.hexdigest()
-        parts = self.part_md5s + ([self._part.digest()] if self._part_size else [])
+        """The ETag S3 reports for these bytes uploaded with PART_SIZE parts: the MD5 of one
+        PUT's bytes, or the MD5 of the parts' MD5s and their count."""
+        parts = self.part_md5s + ([self._part.digest()] if self._part_size or not self.size else [])
+        if len(parts) == 1:
+            return parts[0].hex()
         return f"{hashlib.md5(b''.join(parts)).hexdigest()}-{len(parts)}"
 
 

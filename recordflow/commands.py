@@ -618,6 +618,14 @@ def bench(
             "reports the pause each change caused. Needs --rate and --duration.",
         ),
     ] = False,
+    parts: Annotated[
+        bool,
+        typer.Option(
+            "--parts",
+            help="Measure only the CPU per file of the parts every record needs (digests, "
+            "identification), in this process, for --size (or each --mix size); no stack.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Benchmark the pipeline end to end on the local stack, with raw Kafka and S3 baselines.
@@ -635,6 +643,9 @@ def bench(
         plan = PayloadPlan(None if mix else parse_size(size))
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
+    if parts:
+        _print_parts(plan, as_json)
+        return
     if rebalance and (rate is None or duration is None):
         raise fail("--rebalance needs an open-loop run: give --rate and --duration", 2)
     if records is None and duration is None:
@@ -675,6 +686,24 @@ def bench(
     if result["unfinished"] or result["rejected"]:
         raise fail(f"{result['unfinished']} record(s) unfinished, {result['rejected']} rejected: "
                    + json.dumps(result["rejections"], ensure_ascii=False))  # fmt: skip
+
+
+def _print_parts(plan: Any, as_json: bool) -> None:
+    from recordflow.bench.parts import parts_report
+    from recordflow.bench.payloads import MIX
+
+    sizes = [plan.size] if plan.size is not None else [size for size, _ in MIX]
+    report = parts_report(sizes)
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="CPU ms per file, the parts every record needs 每个文件必需环节的CPU毫秒")
+    table.add_column("part")
+    for label in report:
+        table.add_column(label, justify="right")
+    for name in next(iter(report.values())):
+        table.add_row(name, *(f"{figures[name]:,.3f}" for figures in report.values()))
+    console.print(table)
 
 
 def _print_targets(result: dict[str, Any]) -> None:

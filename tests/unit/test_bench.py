@@ -294,3 +294,34 @@ def test_the_s3_baseline_runs_as_many_requests_at_once_as_the_workers_can() -> N
     threads = min(32, (os.cpu_count() or 1) + 4)
     assert s3_requests_per_worker(Settings(register_concurrency=2)) == min(2, threads)
     assert s3_requests_per_worker(Settings(register_concurrency=64)) == threads
+
+
+# --- the parts every record needs (--parts) ----------------------------------------------------
+def test_parts_cost_more_for_a_larger_file_and_identification_includes_siegfried() -> None:
+    from recordflow.bench.parts import parts_report
+
+    report = parts_report([10 * KB, MB])
+    assert list(report) == ["10KB", "1MB"]
+    small, large = report["10KB"], report["1MB"]
+    assert set(small) == set(large) and all(figure > 0 for figure in small.values())
+    # Hashing reads every byte: a hundred times the bytes cost far more than ten times the CPU.
+    assert (
+        large["digests (SHA-256, SM3, MD5 per part)"]
+        > 10 * small["digests (SHA-256, SM3, MD5 per part)"]
+    )
+    assert large["identification, all"] > large["identification: siegfried"] * 0.9
+
+
+def test_bench_parts_prints_json_without_a_stack() -> None:
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RECORDFLOW_KAFKA_BOOTSTRAP": "127.0.0.1:1"}  # would fail if asked
+    result = subprocess.run(
+        [sys.executable, "-m", "recordflow", "bench", "--parts", "--size", "64KB", "--json"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["64KB"]
+    assert figures["identification: pypdf"] > 0

@@ -20,6 +20,7 @@ from recordflow.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.verify import RecordResult
+    from recordflow.bench.payloads import PayloadPlan
 
 # Wide enough for a reference code and a title when the output goes to a file or a CI log.
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -688,12 +689,10 @@ def bench(
                    + json.dumps(result["rejections"], ensure_ascii=False))  # fmt: skip
 
 
-def _print_parts(plan: Any, as_json: bool) -> None:
+def _print_parts(plan: PayloadPlan, as_json: bool) -> None:
     from recordflow.bench.parts import parts_report
-    from recordflow.bench.payloads import MIX
 
-    sizes = [plan.size] if plan.size is not None else [size for size, _ in MIX]
-    report = parts_report(sizes)
+    report = parts_report(plan.sizes)
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from connectors.storage import Digests
-from recordflow.bench.payloads import padded_pdf, size_label
-from recordflow.samples import render_pdf
+from recordflow.bench.payloads import base_pdf, padded_pdf, size_label
 from streams import formats
 
 # Enough repetitions for a few hundred milliseconds a part at either size.
@@ -29,8 +28,7 @@ MIN_REPEATS, MAX_REPEATS = 5, 300
 def measure_parts(size: int) -> dict[str, float]:
     """CPU milliseconds per file of `size` bytes (a padded one-page PDF, as the bench submits), for
     each part, by `time.process_time`: siegfried works on Go's own threads."""
-    data = padded_pdf(render_pdf("关于基准测试文件归档工作的通知", "基准〔2026〕1号", "市政府办公厅",
-                                 "2026-06-15", "请各单位按时归档。" * 20), size)  # fmt: skip
+    data = padded_pdf(base_pdf("市人民政府办公厅"), size)
     formats.load_signatures()
     repeats = max(MIN_REPEATS, min(MAX_REPEATS, BYTES_PER_PART // max(size, 1)))
     with tempfile.TemporaryDirectory(prefix="recordflow-parts-") as folder:

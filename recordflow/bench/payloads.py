@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from recordflow.samples import render_pdf
+
 UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 KB, MB = UNITS["KB"], UNITS["MB"]
 # --mix: in every 100 records, 90 of 10 KB (office documents), 9 of 1 MB (scanned or illustrated
@@ -54,6 +56,11 @@ class PayloadPlan:
     size: int | None  # None: the mix
 
     @property
+    def sizes(self) -> list[int]:
+        """Every size the plan submits: the one size, or each of the mix's."""
+        return [self.size] if self.size is not None else [size for size, _ in MIX]
+
+    @property
     def label(self) -> str:
         return MIX_LABEL if self.size is None else size_label(self.size)
 
@@ -67,6 +74,13 @@ class PayloadPlan:
         if slot % 10 == 9:
             return MIX[1][0]
         return MIX[0][0]
+
+
+def base_pdf(agency_name: str) -> bytes:
+    """The one-page notice an agency submits in the bench, before padding."""
+    return render_pdf(f"{agency_name}关于基准测试文件归档工作的通知", "基准〔2026〕1号", agency_name,
+                      dt.date.today().isoformat(),
+                      "各有关单位：\n　　现将有关事项通知如下，请认真贯彻执行。\n　　特此通知。")  # fmt: skip
 
 
 def padded_pdf(base: bytes, size: int) -> bytes:

@@ -29,8 +29,7 @@ from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
 from recordflow.agencies import Agency, load_registry
 from recordflow.bench import baselines, procstats, stats, targets
-from recordflow.bench.payloads import PayloadPlan, document_metadata, padded_pdf
-from recordflow.samples import render_pdf
+from recordflow.bench.payloads import PayloadPlan, base_pdf, document_metadata, padded_pdf
 from recordflow.settings import Settings
 from recordflow.setup import register_schemas
 from recordflow.stack import Stack
@@ -155,12 +154,7 @@ class _Run:
         self._stop = threading.Event()
         self._progress: Progress | None = None
         self._tasks: dict[str, Any] = {}
-        self._base_pdfs = {
-            agency.code: render_pdf(f"{agency.name}关于基准测试文件归档工作的通知", "基准〔2026〕1号",
-                                    agency.name, dt.date.today().isoformat(),
-                                    "各有关单位：\n　　现将有关事项通知如下，请认真贯彻执行。\n　　特此通知。")
-            for agency in self.agencies
-        }  # fmt: skip
+        self._base_pdfs = {agency.code: base_pdf(agency.name) for agency in self.agencies}
 
     # --- the pipeline run ---------------------------------------------------------------
     def pipeline(self) -> dict[str, Any]:

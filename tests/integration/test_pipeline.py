@@ -231,12 +231,13 @@ def test_worker_metrics_reach_prometheus(
     assert result and result[0]["value"][1] == "1"  # type: ignore[index]
 
 
-def test_worker_runs_siegfried_with_a_smaller_go_heap_goal(worker: WorkerProcess) -> None:
-    # Go's runtime reads GOGC only from the environment its process started with, so the worker
-    # command sets it by re-executing itself.
+def test_worker_runs_with_its_go_and_malloc_settings(worker: WorkerProcess) -> None:
+    # Go's runtime and glibc read these only from the environment the process started with, so
+    # the worker command sets them by re-executing itself.
     assert worker.process is not None
     environ = Path(f"/proc/{worker.process.pid}/environ").read_bytes().split(b"\0")
     assert b"GOGC=50" in environ
+    assert b"MALLOC_MMAP_THRESHOLD_=131072" in environ
 
 
 def test_cli_rejects_bad_arguments_with_one_line(

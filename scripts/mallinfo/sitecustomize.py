@@ -3,7 +3,8 @@ PYTHONPATH and every `recordflow worker` process that starts writes, every 30 s,
 to /tmp/mallinfo-<pid>.jsonl: its RSS, glibc's heap in all arenas (`arena`), what of it is in use
 (`uordblks`) and free (`fordblks`), the blocks mapped on their own (`hblkhd`), all in MB, and
 the blocks Python's allocator holds. RSS that grows while `uordblks` stays flat is a heap
-fragmenting, not memory kept.
+fragmenting, not memory kept. (The first line, ~12 MB, is the process before the worker
+re-executes itself with its runtime settings.)
 
     PYTHONPATH=scripts/mallinfo .venv/bin/recordflow bench --size 10KB --rate 38 --duration 1800
 """

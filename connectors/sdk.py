@@ -99,6 +99,8 @@ DESCRIPTION_FIELDS = {
     "page_count", "language",
 }  # fmt: skip
 EVENT_FIELDS = {"document_id", "source_system", "actor", "action"}
+# What the retention schedule and the metadata rules need from the agency (v3 of the event).
+RETENTION_FIELDS = ("retention_proposal", "issuer_relation", "business_matter_code")
 # The rest of DA/T 46, each carried on the event as it is (v2 of the event), with its shared type.
 DA_T_46_FIELDS = {
     "supplementary": ["null", "recordflow.common.SupplementaryDescription"],
@@ -167,7 +169,10 @@ class Receipt:
 
 def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The RecordDescription for a submission's metadata (the JSON `recordflow submit` reads)."""
-    unknown = set(metadata) - DESCRIPTION_FIELDS - EVENT_FIELDS - set(DA_T_46_FIELDS)
+    unknown = (
+        set(metadata) - DESCRIPTION_FIELDS - EVENT_FIELDS - set(DA_T_46_FIELDS)
+        - {*RETENTION_FIELDS, "absent_elements"}
+    )  # fmt: skip
     if unknown:
         raise SubmitError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
     try:
@@ -201,6 +206,22 @@ def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         "page_count": page_count,
         "language": str(metadata.get("language") or "zh"),
     }
+
+
+def retention_fields_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The event's v3 fields: the agency's proposed period, the issuer's relation to it, the
+    business-matter code, and the conditional elements it declares the document does not have."""
+    fields: dict[str, Any] = {}
+    for name in RETENTION_FIELDS:
+        value = metadata.get(name)
+        if not isinstance(value, str | None):
+            raise SubmitError(f"{name} must be a string or null, not {type(value).__name__}")
+        fields[name] = value or None
+    absent = metadata.get("absent_elements") or []
+    if not isinstance(absent, list) or not all(isinstance(name, str) for name in absent):
+        raise SubmitError("absent_elements must be a list of metadata element names")
+    fields["absent_elements"] = absent
+    return fields
 
 
 def da_t_46_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,13 @@ class PipelineMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.retries = Counter(
+            "recordflow_retries_total",
+            "Attempts a stage repeated after a failure that can pass (a server unreachable), by "
+            "stage and reason code: a rate that stays above zero is a stage waiting on an outage.",
+            ["stage", "reason"],
+            registry=registry,
+        )
         self.assigned_partitions = Gauge(
             "recordflow_worker_assigned_partitions",
             "Partitions this worker was given at its last rebalance (0 while it has none).",

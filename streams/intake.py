@@ -249,6 +249,14 @@ def review_item(
         "decided_at": None,
         "note": None,
         "history_before_filing": [as_business_activity(step) for step in kept],
+        "kind": "RETENTION",
+        "proposed_period": None,
+        "schedule_period": None,
+        "schedule_rule_id": None,
+        "reference_code": None,
+        "retain_until": None,
+        "lock_until": None,
+        "appraisal_outcome": None,
     }
 
 

@@ -284,6 +284,13 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str,
         "history": event.get("history") or [],
         "agents": event.get("agents") or [],
         "relations": event.get("relations") or [],
+        # What the agency said about retention and absent elements (v3 of the event).
+        "retention_proposal": event.get("retention_proposal"),
+        "issuer_relation": event.get("issuer_relation"),
+        "business_matter_code": event.get("business_matter_code"),
+        "absent_elements": event.get("absent_elements") or [],
+        "lock_until": retain_until(series.period, series.year),
+        "appraisal_status": None,
     }
 
 

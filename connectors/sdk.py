@@ -584,7 +584,8 @@ class Submitter:
         description = description_from_metadata(metadata)
         if validate:
             try:
-                validate_description(description, agency, self.metadata_rules)
+                absent = retention_fields_from_metadata(metadata)["absent_elements"]
+                validate_description(description, agency, self.metadata_rules, absent=absent)
             except RecordRejected as exc:
                 raise SubmitError(f"{exc.reason}: {exc.message}") from exc
         return description
@@ -592,7 +593,7 @@ class Submitter:
     def entities(self, metadata: dict[str, Any], *, validate: bool = True) -> dict[str, Any]:
         """The event's other DA/T 46 fields (supplementary, file_details, history, agents,
         relations), checked against the metadata rules' entity domains unless `validate` is false."""
-        extras = da_t_46_from_metadata(metadata)
+        extras = {**da_t_46_from_metadata(metadata), **retention_fields_from_metadata(metadata)}
         if validate:
             try:
                 validate_entities(extras, self.metadata_rules)

@@ -106,6 +106,8 @@ class Evidence:
     item_number_follows_series: bool | None  # 件号 = previous + 1; None before it is assigned
     components: Sequence[ComponentEvidence]
     authenticated_source: bool  # the event arrived on the ingest topic of the agency it names
+    # Conditional elements the agency declared the document does not have (无文号 …).
+    absent_elements: tuple[str, ...] = ()
 
 
 # --- results -----------------------------------------------------------------------------
@@ -528,11 +530,17 @@ def check_storage_location(evidence: Evidence, items: CheckItems, now: dt.dateti
 
 # YJ-2-1 --------------------------------------------------------------------------------------
 def check_required_metadata(evidence: Evidence, items: CheckItems, now: dt.datetime) -> Outcome:
-    required = items.metadata.required_elements(evidence.description)
+    required = items.metadata.required_elements(evidence.description, evidence.absent_elements)
     missing = [field for field in required if is_empty(evidence.description.get(field))]
     if missing:
         return FAIL, "必填著录项缺失 required metadata missing: " + ", ".join(map(_label, missing))
-    return PASS, f"all {len(required)} required metadata elements present 著录完整"
+    declared = (
+        "; declared absent by the agency 声明无此项: "
+        + ", ".join(map(_label, evidence.absent_elements))
+        if evidence.absent_elements
+        else ""
+    )
+    return PASS, f"all {len(required)} required metadata elements present 著录完整{declared}"
 
 
 # YJ-2-2 --------------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ def evidence(event: dict[str, Any], files: Sequence[Inspected], *, authenticated
         item_number_follows_series=True if reference_code else None,  # allocate() gives last + 1
         components=components,
         authenticated_source=authenticated_source,
+        absent_elements=tuple(event.get("absent_elements") or ()),
     )
 
 

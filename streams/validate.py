@@ -13,9 +13,10 @@ DA/T 70 check at receipt (streams/checks.py) reads the same `MetadataRules`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from avro_schemas.codec import shared_types
+from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, load_schema_json, shared_types
 from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import RecordRejected
 
@@ -39,6 +40,8 @@ DESCRIPTION_TYPE = "recordflow.common.RecordDescription"
 MAX_DOCUMENT_ID_CHARS = 200  # 电子文件号: an agency system's own id, never a text
 MAX_FILE_NAME_BYTES = 255  # what ext4, NTFS and most other file systems take as one name
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# %2F "/", %5C "\\", %2E ".": what a decoding client would turn into a path to resolve.
+PERCENT_ENCODED_PATH = re.compile(r"%(2[fFeE]|5[cC])")
 # Names Windows gives to devices, whatever extensions follow (`nul.tar.gz` is NUL).
 WINDOWS_DEVICES = frozenset(
     ["con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))]
@@ -79,8 +82,18 @@ def _known_entity_element(name: str) -> str:
     return name
 
 
+def _known_event_field(name: str) -> str:
+    fields = [
+        field["name"] for field in json.loads(load_schema_json(DOCUMENT_LIFECYCLE_EVENT))["fields"]
+    ]
+    if name not in fields:
+        raise ValueError(f"{name!r} is not a field of the lifecycle event ({', '.join(fields)})")
+    return name
+
+
 Element = Annotated[str, AfterValidator(_known_element)]
 EntityElement = Annotated[str, AfterValidator(_known_entity_element)]
+EventField = Annotated[str, AfterValidator(_known_event_field)]
 ReasonCode = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)*$")]
 Value = Annotated[str, Field(min_length=1)]
 
@@ -103,11 +116,14 @@ class RequiredElement(_Rule):
 
 
 class ConditionalElement(_Rule):
-    """An element required when every element named in `when` has one of the values listed."""
+    """An element required when every element named in `when` has one of the values listed,
+    unless the agency declares that the document truly has none (`absent_elements` of the event)
+    and the rule lets it (`declarable`)."""
 
     element: Element
     reason: ReasonCode
     when: dict[Element, tuple[Value, ...]] = Field(min_length=1)
+    declarable: bool = False
 
     def applies(self, description: Mapping[str, Any]) -> bool:
         return all(description.get(name) in values for name, values in self.when.items())
@@ -171,6 +187,7 @@ class MetadataRules(_Rule):
     keywords: KeywordRules
     value_domains: dict[Element, ValueDomain]
     entity_domains: dict[EntityElement, ValueDomain] = {}
+    event_domains: dict[EventField, ValueDomain] = {}
     conditional: tuple[ConditionalElement, ...] = ()
     dates: DateRules
     page_count: PageCountRange
@@ -202,12 +219,20 @@ class MetadataRules(_Rule):
         if domain is not None and (outside := [v for v in values if v not in domain.values]):
             raise ValueError(f"{where}: {', '.join(outside)} not in the value domain of {element}")
 
-    def required_elements(self, description: Mapping[str, Any]) -> list[str]:
+    def required_elements(
+        self, description: Mapping[str, Any], absent: Collection[str] = ()
+    ) -> list[str]:
         """The elements this description must not leave empty: the required ones and the
-        conditional ones whose condition it meets."""
+        conditional ones whose condition it meets, but for those the agency declared absent."""
         return [rule.element for rule in self.required] + [
-            rule.element for rule in self.conditional if rule.applies(description)
+            rule.element
+            for rule in self.conditional
+            if rule.applies(description) and rule.element not in absent
         ]
+
+    def declarable_absent(self) -> list[str]:
+        """The conditional elements an agency may declare a document does not have."""
+        return [rule.element for rule in self.conditional if rule.declarable]
 
     def max_chars(self, element: str) -> int | None:
         return next((rule.chars for rule in self.max_length if rule.element == element), None)
@@ -264,8 +289,15 @@ def validate_event(
             f"event names agency {claimed!r} but arrived on {owner.code!r}'s topic",
         )
     validate_document_id(event["document_id"])
-    validate_description(event["description"], owner, rules, today=today)
+    absent = event.get("absent_elements") or []
+    validate_description(event["description"], owner, rules, today=today, absent=absent)
     validate_entities(event, rules)
+    for name, domain in rules.event_domains.items():
+        if not domain.allows(event.get(name)):
+            raise RecordRejected(
+                domain.reason,
+                f"{name} {event.get(name)!r} is not one of {', '.join(domain.values)}",
+            )
     validate_components(
         event["components"], owner, max_file_bytes=max_file_bytes, staging_bucket=staging_bucket
     )
@@ -277,10 +309,13 @@ def validate_description(
     rules: MetadataRules,
     *,
     today: dt.date | None = None,
+    absent: Collection[str] = (),
 ) -> None:
     """Raise RecordRejected for the first metadata rule the description breaks, in the order of
-    metadata_rules.yaml's sections."""
+    metadata_rules.yaml's sections. `absent`: the conditional elements the agency declares the
+    document does not have (the event's `absent_elements`)."""
     today = today or dt.date.today()
+    validate_absent(description, absent, rules)
     for refusal in rules.refused:
         value = description.get(refusal.element)
         if value in refusal.values:
@@ -308,6 +343,8 @@ def validate_description(
                 domain.reason, f"{element} {value!r} is not one of {', '.join(domain.values)}"
             )
     for conditional in rules.conditional:
+        if conditional.element in absent:
+            continue
         if conditional.applies(description) and is_empty(description.get(conditional.element)):
             condition = " and ".join(
                 f"{name} is {description.get(name)!r}" for name in conditional.when
@@ -327,6 +364,28 @@ def validate_description(
             "page-count-out-of-range",
             f"page count {pages} is outside {rules.page_count.min}..{rules.page_count.max}",
         )
+
+
+def validate_absent(
+    description: Mapping[str, Any], absent: Collection[str], rules: MetadataRules
+) -> None:
+    """A declaration that the document has no such element (无文号 …) names a conditional element
+    the rules let an agency declare, once, and leaves that element empty."""
+    declarable = rules.declarable_absent()
+    for element in absent:
+        if element not in declarable:
+            allowed = ", ".join(declarable) or "none"
+            raise RecordRejected(
+                "invalid-absent-declaration",
+                f"{element!r} cannot be declared absent (declarable: {allowed})",
+            )
+        if not is_empty(description.get(element)):
+            raise RecordRejected(
+                "invalid-absent-declaration",
+                f"{element!r} is declared absent but has the value {description.get(element)!r}",
+            )
+    if len(set(absent)) != len(absent):
+        raise RecordRejected("invalid-absent-declaration", "an element is declared absent twice")
 
 
 def validate_entities(event: Mapping[str, Any], rules: MetadataRules) -> None:
@@ -462,10 +521,31 @@ def validate_components(
         payload = component["payload"]
         if payload["inline_content"] is None:
             where = f"{payload['bucket']}/{payload['key']}"
-            if payload["bucket"] != staging_bucket or not (payload["key"] or "").startswith(
-                f"{agency.code}/"
-            ):
+            if payload["bucket"] != staging_bucket or not payload["key"]:
                 raise RecordRejected(
                     "payload-outside-staging",
                     f"{name}: {where} is outside {staging_bucket}/{agency.code}/",
                 )
+            if problem := staged_key_problem(payload["key"], agency.code):
+                raise RecordRejected(
+                    "unsafe-staged-key", f"{name}: staged key {payload['key'][:200]!r} {problem}"
+                )
+
+
+def staged_key_problem(key: str, agency_code: str) -> str | None:
+    """What keeps `key` from naming an object under `staging/<agency>/`, or None.
+
+    The key is taken as it is, never normalised on the agency's behalf: an S3 client or server that
+    resolves `..` or decodes `%2F` would read another agency's file, so a key with anything to
+    resolve is refused before any S3 call (DA/T 70 authenticity: the source is the agency's own).
+    """
+    if CONTROL.search(key) or "\\" in key:
+        return "holds control characters or a backslash"
+    if PERCENT_ENCODED_PATH.search(key):
+        return "holds a percent-encoded separator or dot"
+    segments = key.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        return "is not a normalised path (empty, '.' or '..' segments)"
+    if segments[0] != agency_code or len(segments) < 2:
+        return f"is not under {agency_code}/, the agency's own staging prefix"
+    return None

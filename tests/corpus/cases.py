@@ -343,7 +343,7 @@ def payload_missing(kit: Kit, case: str) -> list[Message]:
 
 def payload_of_another_agency(kit: Kit, case: str) -> list[Message]:
     staged = kit.stage(case, pdf_bytes(1), agency="zjj")
-    return [kit.send(kit.event(case, [staged]), rejected("payload-outside-staging"))]
+    return [kit.send(kit.event(case, [staged]), rejected("unsafe-staged-key"))]
 
 
 def checksum_mismatch(kit: Kit, case: str) -> list[Message]:

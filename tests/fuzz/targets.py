@@ -43,6 +43,8 @@ VALIDATION_REASONS = {
     "unknown-agency", "agency-mismatch", "invalid-document-id", "unknown-relation-type",
     "unknown-agent-type", "no-content", "main-document", "component-sequence",
     "unsafe-file-name", "size-limit", "empty-file", "missing-checksum", "payload-outside-staging",
+    "unsafe-staged-key", "invalid-absent-declaration", "unknown-retention-period",
+    "unknown-issuer-relation",
 }  # fmt: skip
 TODAY = dt.date(2026, 6, 30)
 STAGING = "staging"

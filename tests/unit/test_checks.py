@@ -208,6 +208,9 @@ CASES: list[Case] = [
      "missing: document_number 文件编号"),
     ("YJ-2-1", lambda: with_description(document_type="会议纪要", document_number=None), PASS,
      "all 8 required metadata elements present"),
+    ("YJ-2-1", lambda: evidence(description=description(document_type="请示", document_number=None),
+                                absent_elements=("document_number",)), PASS,
+     "declared absent by the agency 声明无此项: document_number 文件编号"),
     # YJ-2-2 content present
     ("YJ-2-2", evidence, PASS, "all 1 declared files received"),
     ("YJ-2-2", lambda: evidence(components=[]), FAIL, "no computer files"),

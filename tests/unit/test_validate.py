@@ -28,6 +28,7 @@ from streams.validate import (
     agency_for_topic,
     description_elements,
     load_metadata_rules,
+    staged_key_problem,
     validate_components,
     validate_description,
     validate_event,
@@ -328,8 +329,9 @@ def test_every_yaml_rule(passes: dict[str, Any], breaks: dict[str, Any], reason:
 
 
 def test_every_section_of_the_yaml_has_cases() -> None:
-    # entity_domains apply to the event's entity lists, not the description: tested below.
-    sections = set(MetadataRules.model_fields) - {"version", "entity_domains"}
+    # entity_domains and event_domains apply to the event's own fields, not the description:
+    # tested below.
+    sections = set(MetadataRules.model_fields) - {"version", "entity_domains", "event_domains"}
     assert {section for section, _ in YAML_CASES} == sections
 
 
@@ -361,6 +363,57 @@ def test_every_entity_domain_value(key: str) -> None:
         check(broken)
     assert caught.value.reason == domain.reason
     assert f"{list_name}[1].{element} '未知'" in caught.value.message
+
+
+@pytest.mark.parametrize("name", sorted(RULES.event_domains))
+def test_every_event_domain_value(name: str) -> None:
+    domain = RULES.event_domains[name]
+    for value in [*domain.values, None]:
+        check(event(**{name: value}))
+    with pytest.raises(RecordRejected) as caught:
+        check(event(**{name: "未知"}))
+    assert caught.value.reason == domain.reason
+
+
+def test_event_domains_name_fields_of_the_event() -> None:
+    data = yaml.safe_load(RULES_FILE.read_text("utf-8"))
+    data["event_domains"] = {"retention": {"reason": "unknown-x", "values": ["a"]}}
+    with pytest.raises(ValidationError, match="not a field of the lifecycle event"):
+        MetadataRules.model_validate(data)
+
+
+# --- 无文号: a conditional element the agency declares the document does not have -------------
+def test_a_report_declared_without_document_number_passes() -> None:
+    report = description(document_type="报告", document_number=None)
+    with pytest.raises(RecordRejected) as caught:
+        check(event(description=report))
+    assert caught.value.reason == "missing-document-number"
+    check(event(description=report, absent_elements=["document_number"]))
+
+
+@pytest.mark.parametrize(
+    ("changes", "absent", "says"),
+    [
+        ({"document_number": "市统〔2026〕3号"}, ["document_number"], "has the value"),
+        ({"document_number": None}, ["title"], "cannot be declared absent"),
+        ({"document_number": None}, ["document_number", "document_number"], "twice"),
+    ],
+)
+def test_a_wrong_absent_declaration_is_refused(
+    changes: dict[str, Any], absent: list[str], says: str
+) -> None:
+    with pytest.raises(RecordRejected) as caught:
+        check(event(description=description(document_type="报告", **changes),
+                    absent_elements=absent))  # fmt: skip
+    assert caught.value.reason == "invalid-absent-declaration"
+    assert says in caught.value.message
+
+
+def test_only_declarable_conditionals_may_be_declared_absent() -> None:
+    assert RULES.declarable_absent() == ["document_number"]
+    report = description(document_type="报告", document_number=None)
+    assert "document_number" in RULES.required_elements(report)
+    assert "document_number" not in RULES.required_elements(report, ["document_number"])
 
 
 def test_an_event_without_entity_lists_passes() -> None:
@@ -679,9 +732,11 @@ COMPONENT_RULES: list[tuple[str, Mutation, Mutation, str]] = [
     ("bucket", lambda: [with_payload(bucket=STAGING)], lambda: [with_payload(bucket="archive")],
      "payload-outside-staging"),
     ("prefix", lambda: [with_payload(key="bgt/x/01.pdf")], lambda: [with_payload(key="zjj/x/01.pdf")],
-     "payload-outside-staging"),
+     "unsafe-staged-key"),
     ("prefix-boundary", lambda: [with_payload(key="bgt/01.pdf")],
-     lambda: [with_payload(key="bgtx/01.pdf")], "payload-outside-staging"),
+     lambda: [with_payload(key="bgtx/01.pdf")], "unsafe-staged-key"),
+    ("traversal", lambda: [with_payload(key="bgt/u1/01.pdf")],
+     lambda: [with_payload(key="bgt/../zjj/u1/01.pdf")], "unsafe-staged-key"),
     ("no-key", lambda: [with_payload(bucket=None, key=None, inline_content=b"%PDF")],
      lambda: [with_payload(key=None)], "payload-outside-staging"),
 ]  # fmt: skip
@@ -743,7 +798,8 @@ EVENT_REASONS = DESCRIPTION_REASONS | {
     "unknown-agency", "agency-mismatch", "invalid-document-id",
     "unknown-relation-type", "unknown-agent-type",
     "no-content", "main-document", "component-sequence", "unsafe-file-name", "size-limit",
-    "empty-file", "missing-checksum", "payload-outside-staging",
+    "empty-file", "missing-checksum", "payload-outside-staging", "unsafe-staged-key",
+    "invalid-absent-declaration", "unknown-retention-period", "unknown-issuer-relation",
 }  # fmt: skip
 DESCRIPTION_FIELDS = shared_types()["recordflow.common.RecordDescription"]["fields"]
 
@@ -785,3 +841,38 @@ def test_a_valid_event_with_any_fields_changed_passes_or_is_rejected_with_a_know
     document_id = data.draw(st.one_of(st.just("BGT-2026-0003"), ANY_TEXT), label="document_id")
     passes_or_says_why(event(description=description(**values), components=files,
                              document_id=document_id))  # fmt: skip
+
+
+# --- staged keys (issue 12): only the agency's own prefix, taken as it is ---------------------
+@pytest.mark.parametrize(
+    "key",
+    [
+        "bgt/../zjj/u1/01.pdf",  # climbs into another agency's prefix
+        "bgt/u1/../../zjj/u1/01.pdf",
+        "bgt/./u1/01.pdf",
+        "bgt//u1/01.pdf",  # an empty segment some clients fold away
+        "bgt/u1/",
+        "bgt/u1%2F..%2F..%2Fzjj/01.pdf",  # percent-encoded separators
+        "bgt/u1%2f01.pdf",
+        "bgt/%2E%2E/zjj/u1/01.pdf",
+        "bgt/u1%5C..%5Czjj/01.pdf",
+        "bgt\\..\\zjj\\u1\\01.pdf",
+        "bgt/u1/01\x00.pdf",
+        "/bgt/u1/01.pdf",
+        "bgt",
+        "zjj/u1/01.pdf",
+        "BGT/u1/01.pdf",
+    ],
+)
+def test_a_staged_key_outside_the_agencys_own_prefix_is_unsafe(key: str) -> None:
+    with pytest.raises(RecordRejected) as caught:
+        validate_components(
+            [with_payload(key=key)], agency(), max_file_bytes=MAX_FILE_BYTES,
+            staging_bucket=STAGING,
+        )  # fmt: skip
+    assert caught.value.reason == "unsafe-staged-key"
+
+
+@pytest.mark.parametrize("key", ["bgt/u1/01-请示.pdf", "bgt/u1/02-a%20b.pdf", "bgt/u1/sub/03.pdf"])
+def test_a_normalised_key_under_the_agencys_prefix_passes(key: str) -> None:
+    assert staged_key_problem(key, "bgt") is None

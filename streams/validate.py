@@ -292,12 +292,6 @@ def validate_event(
     absent = event.get("absent_elements") or []
     validate_description(event["description"], owner, rules, today=today, absent=absent)
     validate_entities(event, rules)
-    for name, domain in rules.event_domains.items():
-        if not domain.allows(event.get(name)):
-            raise RecordRejected(
-                domain.reason,
-                f"{name} {event.get(name)!r} is not one of {', '.join(domain.values)}",
-            )
     validate_components(
         event["components"], owner, max_file_bytes=max_file_bytes, staging_bucket=staging_bucket
     )
@@ -389,8 +383,15 @@ def validate_absent(
 
 
 def validate_entities(event: Mapping[str, Any], rules: MetadataRules) -> None:
-    """Raise RecordRejected for the first item of the event's entity lists (relations, agents …)
-    whose value is outside its domain (metadata_rules.yaml `entity_domains`)."""
+    """Raise RecordRejected for the first of the event's own fields (`event_domains`: proposed
+    period, issuer relation) or items of its entity lists (relations, agents …: `entity_domains`)
+    whose value is outside its domain (metadata_rules.yaml)."""
+    for name, domain in rules.event_domains.items():
+        if not domain.allows(event.get(name)):
+            raise RecordRejected(
+                domain.reason,
+                f"{name} {event.get(name)!r} is not one of {', '.join(domain.values)}",
+            )
     for key, domain in rules.entity_domains.items():
         list_name, _, field = key.partition(".")
         for number, item in enumerate(event.get(list_name) or []):

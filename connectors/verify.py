@@ -453,7 +453,10 @@ class Verifier:
             record["archived_at"],
             checked_at or dt.datetime.now(dt.UTC),
         )
-        period, retain_until = record["retention_period"], record.get("retain_until")
+        # The lock must hold at least to lock_until (v4): the period's end, or the minimum hold
+        # of a record whose period had ended when it was received.
+        period = record["retention_period"]
+        retain_until = record.get("lock_until") or record.get("retain_until")
         for component in sorted(record["components"], key=lambda c: c["sequence"]):
             payload = component.get("payload") or {}
             read = self._read(payload) if addressable(payload) else None

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     # Metadata rules: required elements, lengths, value domains … (intake, SDK and DA/T 70 check).
     metadata_rules_file: Path = PACKAGE_DIR / "metadata_rules.yaml"
     max_file_bytes: int = 512 * 1024 * 1024
+    # A record whose retention period ends before this many days after its receipt (a late
+    # transfer, the digitized backlog) is archived under an object lock of at least this long and
+    # queued for appraisal (到期鉴定, `recordflow review list --appraisal`): S3 refuses a lock date in
+    # the past, and nothing may leave the archive before archive staff have appraised it.
+    appraisal_hold_days: int = Field(default=365, ge=1)
+    # Fault injection for the exactly-once test (tests/integration/test_exactly_once.py): the
+    # worker exits at once after publishing a record and before marking its event published, as
+    # a SIGKILL at the worst moment would. Never set it in production.
+    fault_exit_after_publish: bool = False
     # ClamAV's clamd for the virus check, e.g. tcp://127.0.0.1:3310 or unix:///run/clamav/clamd.ctl.
     # Unset, the check reports "not checked" (never "pass").
     clamd_address: str | None = None

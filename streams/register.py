@@ -39,7 +39,8 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import MutableMapping
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -64,6 +65,7 @@ from streams.intake import (
     as_business_activity,
     origin_of,
 )
+from streams.publish import Message, Publisher
 from streams.reference import parse
 from streams.resilience import retry_transient, retry_until_done, send_dead_letter
 from streams.window import Turn, handle_concurrently
@@ -226,10 +228,29 @@ def retain_until(period: str, year: int) -> dt.date | None:
     return None if years is None else dt.date(year + 1 + years, 1, 1)
 
 
-def store(ctx: PipelineContext, code: str, period: str, event: dict[str, Any],
+@dataclass(frozen=True)
+class Hold:
+    """How long the archive's object lock keeps a record: its period's end, or, when that comes
+    within the minimum hold of the record's receipt (a 2010 D10 record received in 2026), the end
+    of the hold, and the record is due for appraisal (到期待鉴定). None for permanent records."""
+
+    retain_until: dt.date | None
+    lock_until: dt.date | None
+    appraisal_due: bool
+
+
+def hold_for(period: str, year: int, received: dt.date, hold_days: int) -> Hold:
+    natural = retain_until(period, year)
+    earliest = received + dt.timedelta(days=hold_days)
+    if natural is not None and natural <= earliest:
+        return Hold(natural, earliest, appraisal_due=True)
+    return Hold(natural, natural, appraisal_due=False)
+
+
+def store(ctx: PipelineContext, code: str, until: dt.date | None, event: dict[str, Any],
           fetched: list[Fetched], redelivered: bool) -> list[dict[str, Any]]:  # fmt: skip
-    """Write each file to the archive; return the components pointing at the archived versions."""
-    until = retain_until(period, event["description"]["year"])
+    """Write each file to the archive, locked until `until` (None: permanent, a legal hold);
+    return the components pointing at the archived versions."""
     stored = []
     for component, item in zip(event["components"], fetched, strict=True):
         sha256 = item.digests.sha256.hexdigest()
@@ -254,7 +275,7 @@ def store(ctx: PipelineContext, code: str, period: str, event: dict[str, Any],
 
 
 def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str, Any],
-                 components: list[dict[str, Any]], archived_at: dt.datetime) -> dict[str, Any]:  # fmt: skip
+                 components: list[dict[str, Any]], archived_at: dt.datetime, hold: Hold) -> dict[str, Any]:  # fmt: skip
     series, item_number = parse(code)
     agency = ctx.agencies.get(event["agency"]["code"])
     assert agency is not None, "intake admits registered agencies only"
@@ -277,7 +298,7 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str,
         "components": components,
         "filed_at": event["event_time"],
         "archived_at": archived_at,
-        "retain_until": retain_until(series.period, series.year),
+        "retain_until": hold.retain_until,
         # The rest of DA/T 46, as the agency gave it (v2 of the event; defaults for v1 events).
         "supplementary": event.get("supplementary"),
         "file_details": event.get("file_details") or [],
@@ -289,18 +310,97 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str,
         "issuer_relation": event.get("issuer_relation"),
         "business_matter_code": event.get("business_matter_code"),
         "absent_elements": event.get("absent_elements") or [],
-        "lock_until": retain_until(series.period, series.year),
-        "appraisal_status": None,
+        "lock_until": hold.lock_until,
+        "appraisal_status": "DUE" if hold.appraisal_due else None,
     }
 
 
-async def publish(ctx: PipelineContext, code: str, record: dict[str, Any],
-                  topics: list[faust.TopicT]) -> None:  # fmt: skip
-    """Send the record to each topic, keyed by its reference code, and wait for the broker."""
-    value = await asyncio.to_thread(ctx.codec.encode, ctx.archival_ready_subject, record)
-    deliveries = [await topic.send(key=code.encode(), value=value) for topic in topics]
-    for delivery in deliveries:
-        await delivery
+def appraisal_item(record: dict[str, Any], origin: Origin) -> dict[str, Any]:
+    """The PENDING APPRAISAL review item (到期鉴定) of a record whose period had ended, or ends
+    within the minimum hold, when it was received: archive staff decide whether it is destroyed
+    once the hold ends or kept longer. Keyed, like every review item, by the event id."""
+    description = record["description"]
+    ended = record["retain_until"]
+    tense = "ended" if ended <= record["archived_at"].date() else "ends"
+    return {
+        "event_id": record["event_id"],
+        "status": "PENDING",
+        "agency_code": record["agency"]["code"],
+        "document_id": record["document_id"],
+        "title": description["title"],
+        "document_type": description["document_type"],
+        "reason": (
+            f"保管期限届满待鉴定: the {record['retention_period']} period of {record['year']} {tense} "
+            f"{ended.isoformat()}, within the archive's minimum hold; held until "
+            f"{record['lock_until'].isoformat()} for appraisal"
+        ),
+        "original_topic": origin.topic,
+        "original_partition": origin.partition,
+        "original_offset": origin.offset,
+        "original_value": origin.value or b"",
+        "queued_at": record["archived_at"],
+        "decided_period": None,
+        "decided_by": None,
+        "decided_at": None,
+        "note": None,
+        "history_before_filing": [],  # the record carries its history
+        "kind": "APPRAISAL",
+        "proposed_period": None,
+        "schedule_period": record["retention_period"],
+        "schedule_rule_id": record["retention_rule_id"],
+        "reference_code": record["reference_code"],
+        "retain_until": ended,
+        "lock_until": record["lock_until"],
+        "appraisal_outcome": None,
+    }
+
+
+def record_messages(ctx: PipelineContext, record: dict[str, Any], origin: Origin) -> list[Message]:
+    """What publishing a record writes: the record on both record topics, keyed by its 档号, and
+    its appraisal item when it is due for one."""
+    code = record["reference_code"].encode()
+    value = ctx.codec.encode(ctx.archival_ready_subject, record)
+    messages = [
+        Message(ctx.settings.archival_ready_topic, code, value),
+        Message(ctx.settings.catalog_topic, code, value),
+    ]
+    if record["appraisal_status"] == "DUE":
+        item = ctx.codec.encode(ctx.review_subject, appraisal_item(record, origin))
+        messages.append(Message(ctx.settings.review_topic, record["event_id"].encode(), item))
+    return messages
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """Where a numbered record goes: its register partition's transactional producer."""
+
+    ctx: PipelineContext
+    app: faust.App
+    publisher: Publisher
+
+    async def publish(self, partition: int, record: dict[str, Any], origin: Origin,
+                      allocation: Allocation) -> bool:  # fmt: skip
+        """Publish the record's messages in one transaction (streams/publish.py), retried until
+        the broker takes them; False when the catalog shows it was published before."""
+        # The item-number table's changes first, durable in its changelog: a worker that dies
+        # after publishing must not leave a record whose number the series has forgotten (the
+        # next owner would give it again and, the allocation being fresh, not look back).
+        await retry_until_done(self.app.producer.flush, STAGE)
+        messages = await asyncio.to_thread(record_messages, self.ctx, record, origin)
+        published = await retry_until_done(
+            lambda: asyncio.to_thread(self.publisher.publish, partition, record["reference_code"],
+                                      messages, numbered_at=allocation.at, fresh=allocation.fresh),
+            STAGE,
+        )  # fmt: skip
+        if published and self.ctx.settings.fault_exit_after_publish:
+            log.critical("fault injection: exiting between publishing %s and marking it",
+                         record["reference_code"])  # fmt: skip
+            os._exit(FAULT_EXIT_STATUS)
+        return published
+
+
+Publish = Callable[[dict[str, Any], Origin, Allocation], Awaitable[bool]]
+FAULT_EXIT_STATUS = 86
 
 
 def origin_from_headers(message: Any) -> Origin:
@@ -323,10 +423,7 @@ def origin_from_headers(message: Any) -> Origin:
 
 def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
            deadletters: faust.TopicT, partitions: int) -> None:  # fmt: skip
-    archival_ready = app.topic(
-        ctx.settings.archival_ready_topic, key_serializer="raw", value_serializer="raw"
-    )
-    catalog = app.topic(ctx.settings.catalog_topic, key_serializer="raw", value_serializer="raw")
+    outlet = Outlet(ctx, app, Publisher(ctx.settings))
     numbers = app.Table(
         f"{ctx.settings.topic_prefix}item-numbers",
         default=None,
@@ -352,8 +449,8 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
         agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
         with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
             try:
-                await _register_one(ctx, numbers, in_flight, turn, series, headers, origin,
-                                    archival_ready, catalog)  # fmt: skip
+                send = partial(outlet.publish, event.message.partition)
+                await _register_one(ctx, numbers, in_flight, turn, series, headers, origin, send)
             except RecordRejected as rejection:
                 await send_dead_letter(
                     ctx, deadletters, origin, rejection, agency_code, rejection.event_id
@@ -373,7 +470,7 @@ def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
 
 async def _register_one(ctx: PipelineContext, numbers: Any, in_flight: dict[str, asyncio.Event],
                         turn: Turn, series: str, headers: dict[str, Any], origin: Origin,
-                        archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+                        send: Publish) -> None:  # fmt: skip
     # Through the registry (a new writer schema): waited out while it is down, like intake's.
     event = await retry_transient(partial(_decode, ctx, origin.value), STAGE)
     event_id = event["event_id"]
@@ -383,15 +480,14 @@ async def _register_one(ctx: PipelineContext, numbers: Any, in_flight: dict[str,
         await first.wait()
     in_flight[event_id] = asyncio.Event()
     try:
-        await _register_event(ctx, numbers, turn, event, series, headers, origin, archival_ready,
-                              catalog)  # fmt: skip
+        await _register_event(ctx, numbers, turn, event, series, headers, origin, send)
     finally:
         in_flight.pop(event_id).set()
 
 
 async def _register_event(ctx: PipelineContext, numbers: Any, turn: Turn, event: dict[str, Any],
                           series: str, headers: dict[str, Any], origin: Origin,
-                          archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+                          send: Publish) -> None:  # fmt: skip
     agency_code = event["agency"]["code"]
     event_id = event["event_id"]
     done = numbers.get(f"event:{event_id}")
@@ -406,8 +502,7 @@ async def _register_event(ctx: PipelineContext, numbers: Any, turn: Turn, event:
             fetched = await retry_transient(partial(fetch_verified, ctx, component), STAGE)
             files.append(await _inspect(ctx, event, component, fetched))
             refuse_bomb(files[-1])
-        await _archive(ctx, numbers, turn, series, headers, origin, event, files, archival_ready,
-                       catalog)  # fmt: skip
+        await _archive(ctx, numbers, turn, series, headers, origin, event, files, send)
     except RecordRejected as rejection:
         rejection.event_id = event_id
         raise
@@ -445,7 +540,7 @@ def refuse_bomb(item: receipt.Inspected) -> None:
 
 async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, headers: dict[str, Any],
                    origin: Origin, event: dict[str, Any], files: list[receipt.Inspected],
-                   archival_ready: faust.TopicT, catalog: faust.TopicT) -> None:  # fmt: skip
+                   send: Publish) -> None:  # fmt: skip
     agency_code = event["agency"]["code"]
     authenticated = (
         origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1] == agency_code
@@ -491,8 +586,11 @@ async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, 
     # The number is taken and the content verified: from here on a failure is the archive's or
     # the broker's, so it is retried until it succeeds and the series keeps no gap.
     redelivered = not allocation.fresh
+    hold = hold_for(period, event["description"]["year"], allocation.at.date(),
+                    ctx.settings.appraisal_hold_days)  # fmt: skip
     components = await retry_until_done(
-        lambda: asyncio.to_thread(store, ctx, code, period, event, fetched, redelivered), STAGE
+        lambda: asyncio.to_thread(store, ctx, code, hold.lock_until, event, fetched, redelivered),
+        STAGE,
     )
     stored = receipt.evidence(event, files, authenticated_source=authenticated, reference_code=code,
                               stored=components)  # fmt: skip
@@ -504,7 +602,9 @@ async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, 
     intake_at = dt.datetime.fromtimestamp((origin.timestamp_ms or 0) / 1000, dt.UTC)
     events = receipt.provenance(event, intake_at=intake_at, archived_at=allocation.at, rule_id=rule_id,
                                 code=code, files=files, report=report)  # fmt: skip
-    record = build_record(ctx, code, rule_id, event, components, archived_at=allocation.at)
+    record = build_record(
+        ctx, code, rule_id, event, components, archived_at=allocation.at, hold=hold
+    )
     record["history"] = merge_history(
         json.loads(headers.get(HISTORY_HEADER) or b"[]"), record["history"]
     )
@@ -513,8 +613,11 @@ async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, 
     record["package"] = await retry_until_done(
         lambda: asyncio.to_thread(store_package, ctx, record, events, report, redelivered), STAGE
     )
-    await retry_until_done(lambda: publish(ctx, code, record, [archival_ready, catalog]), STAGE)
+    published = await send(record, origin, allocation)
     mark_published(numbers, event["event_id"], allocation)
+    if not published:  # a worker before this one published it and died before marking it
+        ctx.metrics.events.labels(agency_code, STAGE, "duplicate").inc()
+        return
     latency = (dt.datetime.now(dt.UTC) - event["event_time"]).total_seconds()
     ctx.metrics.latency.labels(agency_code).observe(max(latency, 0.0))
     ctx.metrics.archived.labels(agency_code, period).inc()
@@ -538,7 +641,7 @@ def store_package(ctx: PipelineContext, record: dict[str, Any], events: list[dic
     version_id = ctx.storage.archived_version(key, sha256) if redelivered else None
     if version_id is None:
         version_id = ctx.storage.archive(key, io.BytesIO(tar), digests, content_type="application/x-tar",
-                                         retain_until=record["retain_until"])  # fmt: skip
+                                         retain_until=record["lock_until"])  # fmt: skip
     return {
         "bucket": ctx.settings.archive_bucket,
         "key": key,

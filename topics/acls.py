@@ -9,7 +9,9 @@ denied, so the list below is the whole access policy:
     pipeline       READ every ingest topic (literal, one per agency); READ and WRITE recordflow.*
                    (prefixed: intake → register, the tables' changelogs); WRITE records.*
                    (prefixed: archival-ready, catalog, dead letters, review, alerts); READ its
-                   consumer group (literal: faust's group is the app id)
+                   consumer group (literal: faust's group is the app id); WRITE the transactional
+                   ids <group>.register.* (prefixed: one producer per register partition) and
+                   READ records.catalog.v1 (literal: did a redelivered record get published?)
     subscriber     READ records.archival-ready.v1 and records.catalog.v1 (literal); READ consumer
                    groups named subscriber.* (prefixed: one group per downstream system)
     admin          none: the super user
@@ -47,7 +49,7 @@ CLUSTER = "kafka-cluster"
 SUBSCRIBER_GROUP_PREFIX = "subscriber."
 ANY_HOST = "*"
 
-Resource = Literal["topic", "group", "cluster"]
+Resource = Literal["topic", "group", "cluster", "transactional-id"]
 Pattern = Literal["literal", "prefixed"]
 Operation = Literal["read", "write", "idempotent-write"]
 
@@ -55,6 +57,7 @@ RESOURCE_TYPES: dict[Resource, ResourceType] = {
     "topic": ResourceType.TOPIC,
     "group": ResourceType.GROUP,
     "cluster": ResourceType.BROKER,  # librdkafka's name for the cluster resource
+    "transactional-id": ResourceType.TRANSACTIONAL_ID,
 }
 PATTERN_TYPES: dict[Pattern, ResourcePatternType] = {
     "literal": ResourcePatternType.LITERAL,
@@ -129,11 +132,26 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         AclSpec(pipeline, "topic", internal, "prefixed", "write"),
         AclSpec(pipeline, "topic", records, "prefixed", "write"),
         AclSpec(pipeline, "group", settings.consumer_group, "literal", "read"),
+        # The register stage publishes each record in a transaction of its partition's producer
+        # (streams/publish.py) and, on a redelivery, reads the catalog to see whether it did.
+        AclSpec(
+            pipeline,
+            "transactional-id",
+            register_transactional_prefix(settings),
+            "prefixed",
+            "write",
+        ),
+        AclSpec(pipeline, "topic", settings.catalog_topic, "literal", "read"),
         AclSpec(subscriber, "topic", settings.archival_ready_topic, "literal", "read"),
         AclSpec(subscriber, "topic", settings.catalog_topic, "literal", "read"),
         AclSpec(subscriber, "group", subscriber_group(settings, ""), "prefixed", "read"),
     }
     return sorted(specs)
+
+
+def register_transactional_prefix(settings: Settings) -> str:
+    """The transactional ids of the register stage's producers: `<group>.register.<partition>`."""
+    return f"{settings.consumer_group}.register."
 
 
 def subscriber_group(settings: Settings, system: str) -> str:

@@ -51,7 +51,20 @@ def test_the_pipeline_reads_every_ingest_topic_and_its_internal_ones() -> None:
         assert ("topic", SETTINGS.ingest_topic(code), "literal", "read") in pipeline
     assert ("topic", "t1.recordflow.", "prefixed", "read") in pipeline
     assert ("group", SETTINGS.consumer_group, "literal", "read") in pipeline
-    assert not any(name.startswith("t1.records.") and op == "read" for _, name, _, op in pipeline)
+    # Of records.*, only the catalog: a redelivered record is looked for there before publishing.
+    records_read = {
+        name for _, name, _, op in pipeline if name.startswith("t1.records.") and op == "read"
+    }
+    assert records_read == {SETTINGS.catalog_topic}
+
+
+def test_the_pipeline_publishes_through_its_register_partitions_transactional_ids() -> None:
+    pipeline = grants("User:pipeline")
+    prefix = f"{SETTINGS.consumer_group}.register."
+    assert ("transactional-id", prefix, "prefixed", "write") in pipeline
+    assert [a for a in ACLS if a.resource == "transactional-id"] == [
+        AclSpec("User:pipeline", "transactional-id", prefix, "prefixed", "write")
+    ]
 
 
 def test_a_subscriber_reads_only_the_two_published_topics() -> None:

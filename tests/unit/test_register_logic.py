@@ -24,6 +24,7 @@ from streams.register import (
     claim_of,
     conflicting_claim,
     duplicate_key,
+    hold_for,
     mark_published,
     refuse_bomb,
     retain_until,
@@ -240,6 +241,46 @@ def test_thirty_years_outlast_ten(year: int) -> None:
     assert d10 is not None and d30 is not None
     assert d10 > dt.date(year, 12, 31)
     assert (d30.year - d10.year, d30.month, d30.day) == (20, 1, 1)
+
+
+# --- the hold: a lock never in the past, and appraisal for what has run out ----------------------
+RECEIVED = dt.date(2026, 12, 6)
+
+
+@pytest.mark.parametrize(
+    ("period", "year", "lock", "due"),
+    [
+        ("D10", 2010, dt.date(2027, 12, 6), True),  # ended 2021-01-01: held a year, appraised
+        ("D30", 1985, dt.date(2027, 12, 6), True),  # ended 2016-01-01
+        ("D10", 2016, dt.date(2027, 12, 6), True),  # ends 2027-01-01, within the hold
+        ("D10", 2017, dt.date(2028, 1, 1), False),  # ends after the hold: its own end
+        ("D30", 2026, dt.date(2057, 1, 1), False),
+        ("Y", 1985, None, False),  # permanent: a legal hold, never due
+    ],
+)
+def test_hold(period: str, year: int, lock: dt.date | None, due: bool) -> None:
+    hold = hold_for(period, year, RECEIVED, hold_days=365)
+    assert (hold.retain_until, hold.lock_until, hold.appraisal_due) == (
+        retain_until(period, year),
+        lock,
+        due,
+    )
+
+
+@given(
+    period=st.sampled_from(["D10", "D30"]),
+    year=st.integers(min_value=1949, max_value=2026),
+    received=st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2100, 1, 1)),
+    hold_days=st.integers(min_value=1, max_value=3650),
+)
+def test_the_lock_is_never_shorter_than_the_hold_or_the_period(
+    period: str, year: int, received: dt.date, hold_days: int
+) -> None:
+    hold = hold_for(period, year, received, hold_days)
+    assert hold.lock_until is not None and hold.retain_until is not None
+    assert hold.lock_until >= received + dt.timedelta(days=hold_days)
+    assert hold.lock_until >= hold.retain_until
+    assert hold.appraisal_due == (hold.retain_until <= received + dt.timedelta(days=hold_days))
 
 
 # --- archive keys ------------------------------------------------------------------------

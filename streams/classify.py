@@ -4,47 +4,168 @@ Each agency may have its own schedule (归档范围和保管期限表, `recordfl
 that is tried before the city default (`city-default.yaml`). Within a schedule rules are tried in
 order and the first match decides; the decision names its rule, schedule and version so that an
 archivist can see why a record is kept as long as it is. What no rule decides goes to review.
+
+A rule's conditions (every one optional, all of a rule's must hold, a rule needs at least one):
+- `document_types`: the 文种 is one of these;
+- `title_contains`: the 题名 contains one of these words;
+- `issuers`: who issued it, relative to the filing agency (self 本机关, higher 上级机关, lower 下级
+  机关, peer 同级或不相隶属机关): the event's `issuer_relation`, or self when it is null and the
+  responsible party (责任者) is the agency's name or its fonds' name; otherwise unknown, which no
+  `issuers` condition accepts;
+- `important: true|false`: the document shows (or shows none of) the importance signals
+  (重要性标志) the schedules name: a word in its title, keywords or abstract, or a business-matter
+  code (业务事项) the schedule marks important;
+- `business_matters`: its business-matter code is one of these; `business_matter: true|false`:
+  it carries (or does not carry) a code of the agency's schedule at all (本机关主管业务);
+- `annual: true|false`: its title names (or does not name) a whole year's plan, summary, report or
+  statistics (年度工作计划/总结/报告), by the schedules' `annual_titles` patterns;
+- `relation_types`: it has a relation of one of these types (reply-to, responds-to …).
+
+The signals (importance words and codes, annual patterns, declared business matters) of every
+schedule tried count for all of them: an agency's schedule may say which of its business matters
+are important, and the city default's categories (重要/一般) then apply to them.
+
+A rule gives a period (Y, D30, D10) or `related`: the period of the record this one replies to — a
+批复 takes the period of the 请示 it answers. The related record's period is read from its 档号
+when the relation names one, else asked of the caller's `related_period` lookup; when neither
+knows it, the rule does not match and the next one is tried.
+
+An agency may propose a period (拟定保管期限). A proposal equal to the decided period, or one the
+deciding rule lists under `proposable`, is kept (the decision says so); any other is a
+disagreement that archive staff settle, with both periods shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import yaml
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from recordflow.errors import RecordRejected
+from recordflow.agencies import Agency
+from streams.reference import parse
 
 Period = Literal["Y", "D30", "D10"]
+PERIODS: tuple[Period, ...] = get_args(Period)  # longest first
+Issuer = Literal["self", "higher", "lower", "peer"]
+ISSUERS: tuple[Issuer, ...] = get_args(Issuer)
+RelationType = Literal["reply-to", "responds-to", "attachment-of", "supersedes", "references"]
+RELATED = "related"  # a rule's period: that of the record it replies to
+# Ends the id of a rule that allows the agency's proposal, when the period is that proposal.
+PROPOSAL_SUFFIX = "+proposal"
+
+# The caller's lookup of a related record's period: (agency code, related id) → period, or None
+# when the archive does not know it.
+RelatedPeriod = Callable[[str, str], Period | None]
+
+
+class Signals(BaseModel):
+    """What the rule set counts as a sign of importance, and as an annual document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    important_words: list[str] = []
+    important_business_matters: list[str] = []
+    annual_titles: list[str] = []  # regular expressions, searched in the title
+
+    @field_validator("annual_titles")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"annual_titles: {pattern!r} is no regular expression: {exc}"
+                ) from exc
+        return patterns
 
 
 class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str
-    period: Period
+    period: Period | Literal["related"]
     description: str
+    basis: str | None = None  # the regulation's clause, e.g. 第七条（四）
     document_types: list[str] = []
     title_contains: list[str] = []
+    issuers: list[Issuer] = []
+    important: bool | None = None
+    business_matters: list[str] = []
+    business_matter: bool | None = None
+    annual: bool | None = None
+    relation_types: list[RelationType] = []
+    proposable: list[Period] = []
 
     @model_validator(mode="after")
     def _has_condition(self) -> Rule:
-        if not (self.document_types or self.title_contains):
+        conditions = (
+            self.document_types,
+            self.title_contains,
+            self.issuers,
+            self.business_matters,
+            self.relation_types,
+        )
+        flags = (self.important, self.business_matter, self.annual)
+        if not any(conditions) and all(flag is None for flag in flags):
             raise ValueError(f"rule {self.id} has no condition and would match everything")
+        if self.period == RELATED and not self.relation_types:
+            raise ValueError(f"rule {self.id} takes a related record's period: name relation_types")
+        if self.period in self.proposable:
+            raise ValueError(f"rule {self.id} lists its own period {self.period} as proposable")
         return self
 
-    def matches(self, description: dict[str, Any]) -> bool:
-        if self.document_types and description["document_type"] not in self.document_types:
-            return False
-        title = description["title"]
-        return not self.title_contains or any(word in title for word in self.title_contains)
+    def matches(self, facts: Facts) -> bool:
+        """Whether every condition of the rule holds (a `related` period is resolved later)."""
+        checks = (
+            not self.document_types or facts.document_type in self.document_types,
+            not self.title_contains or any(word in facts.title for word in self.title_contains),
+            not self.issuers or facts.issuer in self.issuers,
+            self.important is None or self.important == bool(facts.signals),
+            not self.business_matters or facts.business_matter in self.business_matters,
+            self.business_matter is None
+            or self.business_matter == (facts.business_matter is not None),
+            self.annual is None or self.annual == facts.annual,
+            not self.relation_types or bool(facts.relation_types & set(self.relation_types)),
+        )
+        return all(checks)
 
 
 class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     ruleset: str
     version: str
     agency: str | None = None  # None for the city default
+    business_matters: dict[str, str] = {}  # 业务事项: code → name
+    signals: Signals = Signals()
     rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuleSet:
+        ids = [rule.id for rule in self.rules]
+        duplicates = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
+        if duplicates:
+            raise ValueError(f"{self.ruleset}: duplicate rule id(s) {', '.join(duplicates)}")
+        named = {code for rule in self.rules for code in rule.business_matters}
+        undeclared = (named | set(self.signals.important_business_matters)) - set(
+            self.business_matters
+        )
+        if undeclared:
+            raise ValueError(
+                f"{self.ruleset}: business-matter code(s) {', '.join(sorted(undeclared))} are "
+                "not declared under business_matters"
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"{self.ruleset}@{self.version}"
 
 
 CITY_DEFAULT = "city-default.yaml"
@@ -65,8 +186,41 @@ class Schedules:
 
 @dataclass(frozen=True)
 class Decision:
+    """The period and the rule that gave it (`<ruleset>@<version>/<rule id>`, with `+proposal`
+    when the period is the agency's proposal that the rule allows). `proposed`: the agency's
+    proposal, when it gave one and it was kept; `detail`: how the period was found, in words."""
+
     period: Period
     rule_id: str
+    proposed: Period | None = None
+    detail: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """No rule decides, or the agency's proposal disagrees with the schedule: archive staff
+    decide. For a disagreement, both periods and the schedule's rule are given."""
+
+    reason: str
+    proposed_period: str | None = None
+    schedule_period: Period | None = None
+    schedule_rule_id: str | None = None
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules look at, read once from the event."""
+
+    document_type: str
+    title: str
+    issuer: Issuer | None  # None: unknown
+    business_matter: str | None  # a code declared by a schedule tried, or None
+    signals: tuple[str, ...]  # the importance signals found
+    annual: bool
+    relation_types: frozenset[str]
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -87,18 +241,160 @@ def load_schedules(directory: Path) -> Schedules:
         if schedule.agency != path.stem:
             raise ValueError(f"{path.name} must say `agency: {path.stem}`")
         agencies[path.stem] = schedule
-    return Schedules(city, agencies)
+    schedules = Schedules(city, agencies)
+    for rulesets in [(city,), *((own, city) for own in agencies.values())]:
+        uses_annual = any(rule.annual is not None for rule in rulesets[0].rules)
+        if uses_annual and not any(rules.signals.annual_titles for rules in rulesets):
+            raise ValueError(f"{rulesets[0].name} has `annual` rules but no annual_titles")
+    return schedules
 
 
-def classify(description: dict[str, Any], *rulesets: RuleSet) -> Decision:
-    """The first matching rule of the first rule set that has one, or RecordRejected."""
+def issuer_of(event: dict[str, Any], agency: Agency) -> Issuer | None:
+    """The issuer's relation to the filing agency: the event's own, else self when the responsible
+    party is the agency (by name or fonds name), else None (unknown)."""
+    relation = event.get("issuer_relation")
+    if relation is not None:
+        return cast(Issuer, relation) if relation in ISSUERS else None
+    party = (event["description"].get("responsible_party") or "").strip()
+    return "self" if party in (agency.name, agency.fonds_name) else None
+
+
+def facts_of(event: dict[str, Any], agency: Agency, rulesets: tuple[RuleSet, ...]) -> Facts:
+    description = event["description"]
+    title = description.get("title") or ""
+    text = "\n".join(
+        [title, *(description.get("keywords") or []), description.get("abstract") or ""]
+    )
+    declared = {matter for rules in rulesets for matter in rules.business_matters}
+    code = event.get("business_matter_code")
+    business_matter = code if code in declared else None
+    words = sorted({word for rules in rulesets for word in rules.signals.important_words})
+    important_codes = {
+        matter for rules in rulesets for matter in rules.signals.important_business_matters
+    }
+    signals = [word for word in words if word in text]
+    if business_matter in important_codes:
+        signals.append(f"business matter {business_matter}")
+    patterns = [pattern for rules in rulesets for pattern in rules.signals.annual_titles]
+    return Facts(
+        document_type=description.get("document_type") or "",
+        title=title,
+        issuer=issuer_of(event, agency),
+        business_matter=business_matter,
+        signals=tuple(signals),
+        annual=any(re.search(pattern, title) for pattern in patterns),
+        relation_types=frozenset(r["relation_type"] for r in event.get("relations") or []),
+    )
+
+
+def related_period_of(
+    event: dict[str, Any],
+    relation_types: list[RelationType],
+    agency_code: str,
+    lookup: RelatedPeriod | None,
+) -> tuple[Period, str] | None:
+    """The period of the record(s) this one relates to by one of `relation_types`, and where it
+    came from: read from a 档号, else from `lookup`. Of several known periods, the longest (an
+    answer is kept as long as the longest-kept request it answers). None when none is known."""
+    known: list[tuple[Period, str]] = []
+    for relation in event.get("relations") or []:
+        if relation["relation_type"] not in relation_types:
+            continue
+        related_id = relation["related_id"]
+        try:
+            series, _ = parse(related_id)
+        except ValueError:
+            period = lookup(agency_code, related_id) if lookup else None
+            if period is not None and period not in PERIODS:
+                raise ValueError(f"related_period gave {period!r} for {related_id!r}") from None
+            source = f"the archive's record {related_id}"
+        else:
+            period = cast(Period, series.period)  # the 档号 pattern allows only the three
+            source = f"the 档号 {related_id}"
+        if period is not None:
+            known.append(
+                (period, f"{period} of {source}, which it answers ({relation['relation_type']})")
+            )
+    return min(known, key=lambda found: PERIODS.index(found[0])) if known else None
+
+
+def classify(
+    event: dict[str, Any],
+    agency: Agency,
+    schedules: Schedules,
+    related_period: RelatedPeriod | None = None,
+) -> Decision | Undecided:
+    """Decide the retention period of a lifecycle event (its description, relations, proposed
+    period, issuer relation and business-matter code) filed by `agency`: the first matching rule
+    of the agency's schedule, then of the city default. `related_period` answers for related
+    records not named by a 档号 (it may raise: a lookup's failure is the caller's to retry);
+    without it, those are unknown."""
+    rulesets = schedules.for_agency(agency.code)
+    tried = " or ".join(rules.name for rules in rulesets)
+    description = event["description"]
+    proposal = event.get("retention_proposal")
+    problem = _invalid(event, rulesets, tried)
+    if problem:
+        return Undecided(problem, proposed_period=proposal)
+    facts = facts_of(event, agency, rulesets)
     for rules in rulesets:
         for rule in rules.rules:
-            if rule.matches(description):
-                return Decision(rule.period, f"{rules.ruleset}@{rules.version}/{rule.id}")
-    tried = " or ".join(f"{rules.ruleset}@{rules.version}" for rules in rulesets)
-    raise RecordRejected(
-        "retention-undecided",
-        f"no rule of {tried} decides a {description['document_type']} titled {description['title']!r}",
-        stage="classify",
+            if not rule.matches(facts):
+                continue
+            rule_id = f"{rules.name}/{rule.id}"
+            if rule.period == RELATED:
+                found = related_period_of(event, rule.relation_types, agency.code, related_period)
+                if found is None:
+                    continue
+                period, detail = found
+            else:
+                period, detail = cast(Period, rule.period), rule.description
+            if facts.signals:
+                detail += f" [importance: {', '.join(facts.signals)}]"
+            return _with_proposal(Decision(period, rule_id, detail=detail), rule, proposal)
+    issuer = facts.issuer or "unknown 未知"
+    reason = (
+        f"no rule of {tried} decides a {description.get('document_type')} titled "
+        f"{description.get('title')!r} (issuer {issuer}) — 无保管期限规则适用，待鉴定"
+    )
+    if proposal is not None:
+        # No rule to allow it: an agency's own say-so is not a schedule the archives bureau
+        # approved (第十二条), so archive staff decide, seeing the proposal.
+        reason += f"; the agency proposes {proposal} (拟定保管期限 {proposal})"
+    return Undecided(reason, proposed_period=proposal)
+
+
+def _invalid(event: dict[str, Any], rulesets: tuple[RuleSet, ...], tried: str) -> str | None:
+    """Why the event's retention fields cannot be classified, or None. (Intake's validation
+    refuses bad proposals and issuer relations before this; classify does not rely on it.)"""
+    proposal = event.get("retention_proposal")
+    if proposal is not None and proposal not in PERIODS:
+        return f"the proposed period {proposal!r} is not Y, D30 or D10 (拟定保管期限无效)"
+    relation = event.get("issuer_relation")
+    if relation is not None and relation not in ISSUERS:
+        return f"the issuer relation {relation!r} is not self, higher, lower or peer (来文关系无效)"
+    code = event.get("business_matter_code")
+    if code is not None and not any(code in rules.business_matters for rules in rulesets):
+        # An unknown code could hide an important matter: staff decide rather than a guess.
+        return f"business-matter code {code!r} is in no schedule of {tried} (业务事项代码不在保管期限表中)"
+    return None
+
+
+def _with_proposal(decision: Decision, rule: Rule, proposal: Period | None) -> Decision | Undecided:
+    """The decision with the agency's proposal taken into account: kept when it equals the
+    decided period or the rule allows it, else a disagreement for archive staff."""
+    if proposal is None:
+        return decision
+    if proposal == decision.period:
+        return Decision(decision.period, decision.rule_id, proposal, decision.detail)
+    if proposal in rule.proposable:
+        detail = f"the agency's proposal {proposal}, which {decision.rule_id} allows instead of {decision.period}"
+        return Decision(proposal, decision.rule_id + PROPOSAL_SUFFIX, proposal, detail)
+    allowed = ", ".join(rule.proposable) or "no other period"
+    return Undecided(
+        f"the agency proposes {proposal} but {decision.rule_id} gives {decision.period} and allows "
+        f"{allowed} (拟定保管期限 {proposal} 与保管期限表 {decision.period} 不一致，待鉴定)",
+        proposed_period=proposal,
+        schedule_period=decision.period,
+        schedule_rule_id=decision.rule_id,
     )

@@ -40,6 +40,7 @@ from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
 from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
 from streams.classify import Decision, classify
+from streams.classify import Undecided as RetentionUndecided
 from streams.context import TABLE_OPTIONS, PipelineContext
 from streams.deadletter import Origin
 from streams.reference import Series
@@ -80,11 +81,13 @@ class Noted:
 
 @dataclass(frozen=True)
 class Undecided:
-    """Valid, but no retention rule decides it: archive staff must (records.retention-review.v1)."""
+    """Valid, but its retention is not decided — no rule decides it, or the agency's proposed period
+    disagrees with its schedule: archive staff must (records.retention-review.v1). `reason` is the
+    classifier's Undecided value: its text and, for a disagreement, both periods and the rule."""
 
     event: dict[str, Any]
     agency: Agency
-    reason: str
+    reason: RetentionUndecided
 
 
 def accept(
@@ -112,10 +115,9 @@ def accept(
     except RecordRejected as rejection:
         rejection.event_id = event["event_id"]
         raise
-    try:
-        decision = classify(event["description"], *ctx.schedules.for_agency(agency.code))
-    except RecordRejected as undecided:
-        return Undecided(event, agency, undecided.message)
+    decision = classify(event, agency, ctx.schedules)
+    if isinstance(decision, RetentionUndecided):
+        return Undecided(event, agency, decision)
     description = event["description"]
     series = Series(
         agency.fonds_code, description["year"], decision.period, description["unit_code"]
@@ -227,10 +229,16 @@ def register_headers(
 
 
 def review_item(
-    event: dict[str, Any], reason: str, origin: Origin, kept: list[dict[str, Any]]
+    event: dict[str, Any],
+    reason: str | RetentionUndecided,
+    origin: Origin,
+    kept: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """A PENDING RetentionReview for an event no rule decides, with the steps kept before filing:
-    only the review item can carry them on to the register stage."""
+    """A PENDING RetentionReview for an event whose retention is not decided, with the steps kept
+    before filing: only the review item can carry them on to the register stage. `reason`: the
+    classifier's Undecided value (a disputed proposal fills proposed_period, schedule_period and
+    schedule_rule_id), or just its text."""
+    undecided = reason if isinstance(reason, RetentionUndecided) else RetentionUndecided(reason)
     return {
         "event_id": event["event_id"],
         "status": "PENDING",
@@ -238,7 +246,7 @@ def review_item(
         "document_id": event["document_id"],
         "title": event["description"]["title"],
         "document_type": event["description"]["document_type"],
-        "reason": reason,
+        "reason": undecided.reason,
         "original_topic": origin.topic,
         "original_partition": origin.partition,
         "original_offset": origin.offset,
@@ -250,9 +258,9 @@ def review_item(
         "note": None,
         "history_before_filing": [as_business_activity(step) for step in kept],
         "kind": "RETENTION",
-        "proposed_period": None,
-        "schedule_period": None,
-        "schedule_rule_id": None,
+        "proposed_period": undecided.proposed_period,
+        "schedule_period": undecided.schedule_period,
+        "schedule_rule_id": undecided.schedule_rule_id,
         "reference_code": None,
         "retain_until": None,
         "lock_until": None,

@@ -32,7 +32,7 @@ from recordflow.samples import (
     write_files,
 )
 from recordflow.settings import PACKAGE_DIR
-from streams.classify import classify, load_schedules
+from streams.classify import Decision, Period, Undecided, classify, load_schedules
 from streams.register import verify
 from streams.signatures import check_signature
 from streams.validate import load_metadata_rules, validate_event
@@ -99,6 +99,8 @@ def event_for(sample: Sample, directory: Path) -> dict[str, Any]:
         "document_id": sample_id(sample),
         "description": description_from_metadata(sample.metadata),
         "components": components,
+        **sdk.da_t_46_from_metadata(sample.metadata),
+        **sdk.retention_fields_from_metadata(sample.metadata),
     }
 
 
@@ -128,14 +130,21 @@ def test_document_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
-# What the city default schedule decides for each good sample (the demo's retention mix).
+def decide(event: dict[str, Any], sample: Sample) -> Decision | Undecided:
+    return classify(event, owner_of(sample), SCHEDULES)
+
+
+# What the schedules decide for each good sample (the demo's retention mix); a rule id without a
+# rule set is the city default's.
 EXPECTED_RULES = {
     "BGT-2026-0003": ("D10", "D10-routine"),
     "BGT-2026-0012": ("Y", "Y-important-meeting"),
-    "ZJJ-2026-0041": ("D30", "zjj-schedule@2026.1/D30-special-funds"),
+    "ZJJ-2026-0041": ("D30", "zjj-schedule@2026.2/D30-special-funds"),
     "ZJJ-2026-0007": ("Y", "Y-regulation"),
     "BDC-2026-0102": ("D30", "bdc-schedule@2026.1/D30-registration-statistics"),
-    "ZWFW-2026-0033": ("D30", "D30-request-reply"),
+    # The 批复 answers 南山区's 请示 (a document id, not a 档号): with nothing to look it up in, the
+    # reply to a lower body's request on a general matter.
+    "ZWFW-2026-0033": ("D30", "D30-reply-to-lower"),
     "FY-2026-0219": ("D10", "D10-routine"),
     "ZWFW-2026-0051": ("D10", "D10-routine"),
 }
@@ -145,10 +154,25 @@ EXPECTED_RULES = {
 def test_good_sample_passes_and_is_decided(sample: Sample, tmp_path: Path) -> None:
     event = event_for(sample, tmp_path)
     validate(event, sample)
-    decision = classify(event["description"], *SCHEDULES.for_agency(sample.agency))
+    decision = decide(event, sample)
+    assert isinstance(decision, Decision), decision
     period, rule = EXPECTED_RULES[sample_id(sample)]
-    expected_rule = rule if "@" in rule else f"city-default@2026.1/{rule}"
+    expected_rule = rule if "@" in rule else f"{SCHEDULES.city.name}/{rule}"
     assert (decision.period, decision.rule_id) == (period, expected_rule)
+
+
+def test_the_reply_sample_takes_the_period_of_the_request_it_answers(tmp_path: Path) -> None:
+    (sample,) = [sample for sample in GOOD if sample_id(sample) == "ZWFW-2026-0033"]
+    event = event_for(sample, tmp_path)
+    asked: list[tuple[str, str]] = []
+
+    def archived(agency_code: str, related_id: str) -> Period | None:
+        asked.append((agency_code, related_id))
+        return "Y"
+
+    decision = classify(event, owner_of(sample), SCHEDULES, related_period=archived)
+    assert decision == Decision("Y", f"{SCHEDULES.city.name}/reply-follows-request")
+    assert asked == [("zwfw", "ZWFW-2026-0029")]
 
 
 def test_every_good_sample_has_an_expected_rule() -> None:
@@ -171,9 +195,10 @@ def test_undecided(tmp_path: Path) -> None:
     sample = bad(UNDECIDED)
     event = event_for(sample, tmp_path)
     validate(event, sample)  # nothing else is wrong with it
-    with pytest.raises(RecordRejected) as caught:
-        classify(event["description"], *SCHEDULES.for_agency(sample.agency))
-    assert caught.value.reason == sample.expected_reason == "retention-undecided"
+    outcome = decide(event, sample)
+    assert isinstance(outcome, Undecided)
+    assert "no rule of bdc-schedule@2026.1 or city-default@" in outcome.reason
+    assert sample.expected_reason == "retention-undecided"
 
 
 def test_unknown_agency(tmp_path: Path) -> None:
@@ -194,7 +219,7 @@ def test_tampered(tmp_path: Path) -> None:
     sample = bad(TAMPERED)
     event = event_for(sample, tmp_path)
     validate(event, sample)
-    classify(event["description"], *SCHEDULES.for_agency(sample.agency))
+    assert isinstance(decide(event, sample), Decision)
     main = write_files(sample, tmp_path)[0]
     content = bytearray(main.read_bytes())
     content[-40:-20] = b"X" * 20

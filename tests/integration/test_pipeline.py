@@ -128,8 +128,9 @@ def test_not_avro_bytes_are_dead_lettered_and_the_worker_keeps_going(
     main.write_bytes(b"%PDF-1.4 " + os.urandom(512))
     submitter = Submitter(pipeline_settings)
     receipt = submitter.submit(
-        "zjj", [FileToSubmit(main)], notice_metadata("ZJJ-T-9", unit_code="GHK")
-    )
+        "zjj", [FileToSubmit(main)],
+        notice_metadata("ZJJ-T-9", unit_code="GHK", responsible_party="市住房和城乡建设局"),
+    )  # fmt: skip
     submitter.close()
 
     codec = Codec.from_url(pipeline_settings.schema_registry_url)

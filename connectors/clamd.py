@@ -45,6 +45,9 @@ SIZE_LIMIT_REPLY = "INSTREAM size limit exceeded"
 class ScanResult:
     result: Outcome
     detail: str  # the signature found, why the content was not checked, or clamd's reply
+    # Not checked because clamd could not be reached or gave no answer: the pipeline waits for
+    # it (connectors.failures.ScannerUnavailable) rather than archive the file unscanned.
+    unavailable: bool = False
 
     @classmethod
     def not_checked(cls, detail: str) -> ScanResult:
@@ -181,7 +184,8 @@ class InstreamSession:
             if reply:
                 return parse_reply(reply)
         kind = "timed out" if isinstance(exc, TimeoutError) else "unreachable"
-        return ScanResult.not_checked(f"scanner {kind} at {self._client.address}: {exc}")
+        detail = f"scanner {kind} at {self._client.address}: {exc}"
+        return ScanResult("not-checked", detail, unavailable=True)
 
     @staticmethod
     def _read_reply(sock: socket.socket) -> str:

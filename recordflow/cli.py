@@ -33,6 +33,7 @@ def _register_subcommands() -> None:
         commands,
         commands_deadletters,
         commands_outbox,
+        commands_reasons,
         commands_stack,
         commands_topics,
     )
@@ -42,6 +43,7 @@ def _register_subcommands() -> None:
     app.add_typer(commands_deadletters.app, name="deadletters")
     app.add_typer(commands_outbox.app, name="outbox")
     commands.register(app)
+    commands_reasons.register(app)
 
 
 def main() -> None:

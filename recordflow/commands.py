@@ -186,19 +186,25 @@ def worker(
         Path | None, typer.Option(help="Write the bound metrics port here.")
     ] = None,
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info",
+    prometheus_targets: Annotated[
+        Path | None,
+        typer.Option(
+            help="The local stack's Prometheus target folder: announce this worker there "
+            "(the demo, bench and tests pass it; a deployed worker is found by its platform)."
+        ),
+    ] = None,
 ) -> None:
     """Run the stream processors (intake and register) until stopped."""
     if missing := {k: v for k, v in WORKER_RUNTIME_ENV.items() if k not in os.environ}:
         # Both runtimes read these only from the environment the process started with, so the
         # worker re-executes itself with them. An operator's own values win.
         os.execve(sys.executable, sys.orig_argv, {**os.environ, **missing})
-    from recordflow.stack import prometheus_targets_dir
     from streams.app import run_worker
 
     settings = Settings()
     port = settings.metrics_port if metrics_port < 0 else metrics_port
-    run_worker(settings, metrics_port=port, targets_dir=prometheus_targets_dir(settings),
-               port_file=port_file, loglevel=loglevel)  # fmt: skip
+    run_worker(settings, metrics_port=port, targets_dir=prometheus_targets, port_file=port_file,
+               loglevel=loglevel)  # fmt: skip
 
 
 # --- records --------------------------------------------------------------------------------

@@ -2,15 +2,32 @@
 
 Names are prefixed `recordflow_`, in base units, counters end in `_total`; labels are `agency`,
 `stage`, `outcome`, `reason` where they apply. Consumer lag, the saturation signal, comes from the
-broker side (kafka-exporter or the faust monitor), not from here.
+broker side (kafka-exporter or the faust monitor), not from here; a stall — an input a stage took
+and cannot finish — shows here, as the age of the oldest unfinished input per partition.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from recordflow.progress import InputProgress
+
+# Addresses a server listens on for every interface, which a client cannot connect to as such.
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
+
+
+def scrape_address(bind_host: str, port: int) -> str:
+    """`host:port` at which this machine reaches a /metrics server bound to `bind_host` (the
+    loopback for a wildcard), as a Prometheus target or in a URL."""
+    host = "127.0.0.1" if bind_host in WILDCARD_HOSTS else bind_host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class PipelineMetrics:
@@ -65,4 +82,34 @@ class PipelineMetrics:
             "recordflow_worker_assigned_partitions",
             "Partitions this worker was given at its last rebalance (0 while it has none).",
             registry=registry,
+        )
+        # Stages report what they take and finish (recordflow/progress.py); ages are read at scrape.
+        self.progress = InputProgress()
+        registry.register(OldestUnfinishedInput(self.progress))
+
+
+class OldestUnfinishedInput(Collector):
+    """`recordflow_oldest_unfinished_input_age_seconds`, computed at each scrape, so that the age
+    of an input stuck behind an outage keeps growing while no other event comes."""
+
+    NAME = "recordflow_oldest_unfinished_input_age_seconds"
+
+    def __init__(self, progress: InputProgress) -> None:
+        self.progress = progress
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for (stage, topic, partition), age in sorted(self.progress.oldest_ages().items()):
+            family.add_metric([stage, topic, str(partition)], age)
+        yield family
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            self.NAME,
+            "Age of the oldest input a stage has taken from a partition and not yet finished "
+            "(0 when all it took is finished): one that keeps growing is a stalled partition.",
+            labels=["stage", "topic", "partition"],
         )

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
 
     # Observability
     metrics_port: int = 19464
+    # The address a worker's /metrics listens on. 127.0.0.1 suits the local stack, whose
+    # Prometheus runs on the same machine; in a container set RECORDFLOW_METRICS_HOST=0.0.0.0
+    # (all interfaces) so that the cluster's Prometheus can scrape it.
+    metrics_host: str = "127.0.0.1"
     prometheus_port: int = 19090
 
     # Local stack ports (the defaults avoid the usual 9092/8081/9000/9090).

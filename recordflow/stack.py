@@ -67,6 +67,8 @@ PROBE_TIMEOUT_S = 2.0  # one health probe; a healthy local server answers in mil
 POLL_INTERVAL_S = 0.5
 STOP_TIMEOUT_S = 30.0  # SIGTERM grace before SIGKILL; Kafka's clean shutdown takes a few seconds
 LOG_TAIL_LINES = 30
+# The pipeline's Prometheus alert rules, shipped with the package (pyproject's package-data).
+ALERT_RULES = Path(__file__).resolve().parent / "alerts" / "pipeline.rules.yaml"
 
 Report = Callable[[str], None]
 
@@ -204,10 +206,12 @@ def kafka_pom() -> str:
     )
 
 
-def prometheus_config(targets_dir: Path) -> str:
-    """Scrape whatever workers announce as file_sd target files in `targets_dir`."""
+def prometheus_config(targets_dir: Path, rule_files: Sequence[Path] = (ALERT_RULES,)) -> str:
+    """Scrape whatever workers announce as file_sd target files in `targets_dir`, and evaluate
+    the pipeline's alert rules (shipped in recordflow/alerts/; alerts show on /alerts)."""
     config = {
         "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "rule_files": [str(path.resolve()) for path in rule_files],
         "scrape_configs": [
             {
                 "job_name": "recordflow-workers",
@@ -775,8 +779,11 @@ class S3(Service):
 
 
 def prometheus_targets_dir(settings: Settings) -> Path:
-    """Where a worker writes its file_sd target file, e.g. `<worker-id>.json` holding
-    `[{"targets": ["127.0.0.1:<port>"], "labels": {...}}]`; Prometheus rereads it every 5 s."""
+    """Where a worker of the local stack writes its file_sd target file, e.g. `<worker-id>.json`
+    holding `[{"targets": ["127.0.0.1:<port>"], "labels": {...}}]`; Prometheus rereads it every
+    5 s. Only workers told so write there: `recordflow worker --prometheus-targets DIR`, which the
+    demo, bench and tests' launcher (recordflow/workers.py) passes; a deployed worker writes
+    nothing and is found by its platform's service discovery."""
     return settings.home.resolve() / "data" / "prometheus" / "targets"
 
 

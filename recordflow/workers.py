@@ -3,25 +3,45 @@ processes, so that they can be killed and restarted like in production."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from rich.console import Console
 
+from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
+from recordflow.stack import prometheus_targets_dir
 
+ENV_PREFIX = "RECORDFLOW_"
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 
 
-def _env_value(value: object) -> str:
-    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Every field of `settings` as the `RECORDFLOW_*` variable a child's Settings() reads back:
+    secrets unwrapped, paths resolved (the child may start elsewhere), lists and mappings as
+    JSON; a field that is None is left out."""
+    env = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, Path):
+            value = value.resolve()
+        elif isinstance(value, list | tuple | set | dict):
+            value = json.dumps(list(value) if isinstance(value, set | tuple) else value)
+        env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    return env
 
 
 class WorkerProcess:
@@ -40,46 +60,28 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.unlink(missing_ok=True)
-        # By environment, not argv: the credentials among them stay out of `ps`.
-        env = {
-            **os.environ,
-            **{
-                f"RECORDFLOW_{k.upper()}": _env_value(v)
-                for k, v in self._overrides().items()
-                if v is not None
-            },
-        }
-        command = [sys.executable, "-m", "recordflow", "worker", "--metrics-port", str(self.metrics_port),
-                   "--port-file", str(self.port_file), "--loglevel", self.loglevel]  # fmt: skip
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                            start_new_session=True)  # fmt: skip
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            env=self.environment(), start_new_session=True)  # fmt: skip
 
-    def _overrides(self) -> dict[str, object]:
-        """The settings that differ from the environment's, passed on to the child."""
-        return {
-            "home": self.settings.home.resolve(),
-            "topic_prefix": self.settings.topic_prefix,
-            "bucket_prefix": self.settings.bucket_prefix,
-            "kafka_bootstrap": self.settings.kafka_bootstrap,
-            "schema_registry_url": self.settings.schema_registry_url,
-            "s3_endpoint": self.settings.s3_endpoint,
-            "agencies_file": self.settings.agencies_file,
-            "retention_dir": self.settings.retention_dir,
-            # Who the worker is: the plain stack's anonymous client, or the secure profile's
-            # pipeline principal.
-            "stack_profile": self.settings.stack_profile,
-            "kafka_security_protocol": self.settings.kafka_security_protocol,
-            "kafka_sasl_mechanism": self.settings.kafka_sasl_mechanism,
-            "kafka_sasl_username": self.settings.kafka_sasl_username,
-            "kafka_sasl_password": self.settings.kafka_sasl_password,
-            "s3_access_key": self.settings.s3_access_key,
-            "s3_secret_key": self.settings.s3_secret_key,
-        }
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "recordflow", "worker", "--metrics-port", str(self.metrics_port),
+                "--port-file", str(self.port_file), "--loglevel", self.loglevel,
+                # A worker of the local stack: announced to its Prometheus, which scrapes it.
+                "--prometheus-targets", str(prometheus_targets_dir(self.settings))]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: this process's, with every setting of the parent in place of
+        any RECORDFLOW_* variable of the same name, so that the child's Settings() equals the
+        parent's. By environment, not argv: the credentials among them stay out of `ps`."""
+        fields = {f"{ENV_PREFIX}{name.upper()}" for name in type(self.settings).model_fields}
+        inherited = {k: v for k, v in os.environ.items() if k.upper() not in fields}
+        return {**inherited, **settings_environment(self.settings)}
 
     @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.port_file.read_text().strip()}/metrics"
+        port = int(self.port_file.read_text().strip())
+        return f"http://{scrape_address(self.settings.metrics_host, port)}/metrics"
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.metrics_url, timeout=5) as response:

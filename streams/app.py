@@ -16,18 +16,25 @@ import os
 import shutil
 import socket
 import ssl
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry, start_http_server
 
+from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
 from streams import intake, register
 from streams.context import PipelineContext
 from streams.recovery import SeekFirstTableManager
-from topics.catalog import desired_topics
+from topics.catalog import TopicSpec, desired_topics
 
 log = logging.getLogger(__name__)
+
+KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+PRODUCER_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
 def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
@@ -49,7 +56,7 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
         topic_partitions=partitions,
         producer_acks=-1,
         # A dead letter wraps an input of up to 1 MiB; records.deadletter.v1 takes 2 MiB.
-        producer_max_request_size=2 * 1024 * 1024,
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         # A killed worker's partitions move to the others after this long, not the 60 s default.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
@@ -60,7 +67,8 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
                                partitions=partitions)  # fmt: skip
     deadletters = app.topic(settings.deadletter_topic, key_serializer="raw", value_serializer="raw")
     history_partitions = specs[settings.lifecycle_history_changelog_topic].partitions
-    intake.attach(app, ctx, register_topic, deadletters, history_partitions)
+    intake.attach(app, ctx, register_topic, deadletters, history_partitions,
+                  partial(max_message_bytes, specs))  # fmt: skip
     register.attach(app, ctx, register_topic, deadletters, partitions)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is too narrow
@@ -68,7 +76,19 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
         ctx.metrics.assigned_partitions.set(len(assigned))
         log.info("assigned %d partitions", len(assigned))
 
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's signal stub is too narrow
+    async def on_revoked(sender: faust.App, revoked: set[TP], **_: object) -> None:
+        # Inputs of a revoked partition are redelivered to its next owner: no longer unfinished here.
+        ctx.metrics.progress.forget(revoked)
+
     return app
+
+
+def max_message_bytes(specs: Mapping[str, TopicSpec], topic: str) -> int:
+    """The most a message to `topic` may hold: its max.message.bytes (Kafka's default when the
+    catalog sets none), and never more than the workers' producer sends in one request."""
+    limit = int(specs[topic].config.get("max.message.bytes", KAFKA_DEFAULT_MAX_MESSAGE_BYTES))
+    return min(limit, PRODUCER_MAX_REQUEST_BYTES)
 
 
 def process_datadir(settings: Settings) -> Path:
@@ -117,28 +137,38 @@ def _credentials(settings: Settings) -> faust.SASLCredentials | None:
 def serve_metrics(
     settings: Settings, registry: CollectorRegistry, port: int, targets_dir: Path | None
 ) -> int:
-    """Serve /metrics and, on the local stack, tell Prometheus where to scrape this worker."""
-    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    """Serve /metrics on settings.metrics_host and, when given the local stack's `targets_dir`
+    (`recordflow worker --prometheus-targets`), tell its Prometheus where to scrape this worker.
+    Elsewhere the platform's own service discovery finds the worker; nothing is written."""
+    server, _ = start_http_server(port, addr=settings.metrics_host, registry=registry)
     bound = int(server.server_port)
     if targets_dir is not None:
         targets_dir.mkdir(parents=True, exist_ok=True)
-        target = targets_dir / f"worker-{socket.gethostname()}-{os.getpid()}.json"
+        host = socket.gethostname()
+        for stale in targets_dir.glob(f"worker-{host}-*.json"):  # a killed worker's, left behind
+            pid = stale.stem.removeprefix(f"worker-{host}-")
+            if pid.isdigit() and not _alive(int(pid)):
+                stale.unlink(missing_ok=True)
+        target = targets_dir / f"worker-{host}-{os.getpid()}.json"
         labels = {
             "job": "recordflow-worker",
             "instance_name": f"worker-{os.getpid()}",
             "app": settings.consumer_group,
         }
-        target.write_text(json.dumps([{"targets": [f"127.0.0.1:{bound}"], "labels": labels}]))
+        address = scrape_address(settings.metrics_host, bound)
+        target.write_text(json.dumps([{"targets": [address], "labels": labels}]))
         atexit.register(target.unlink, missing_ok=True)
     return bound
 
 
-def run_worker(settings: Settings, *, metrics_port: int, targets_dir: Path | None,
+def run_worker(settings: Settings, *, metrics_port: int, targets_dir: Path | None = None,
                port_file: Path | None = None, loglevel: str = "info") -> None:  # fmt: skip
+    """Run the worker until stopped. `targets_dir`: the local stack's Prometheus target folder,
+    given only by the local stack's launchers (recordflow/workers.py); None elsewhere."""
     registry = CollectorRegistry()
     ctx = PipelineContext.build(settings, registry)
     bound = serve_metrics(settings, registry, metrics_port, targets_dir)
-    log.info("metrics on http://127.0.0.1:%d/metrics", bound)
+    log.info("metrics on http://%s/metrics", scrape_address(settings.metrics_host, bound))
     if port_file is not None:
         port_file.write_text(str(bound))
     ctx.warm_up()

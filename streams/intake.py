@@ -4,9 +4,12 @@ Input:  ingest.<agency>.lifecycle.v1 (every registered agency), key = document i
 Output: recordflow.register.v1, key = fonds and year (every series of a fonds-year, and every
         document that could duplicate another, in one partition), value = the original event
         bytes, unchanged, with the series, the retention decision and the origin in headers;
-        records.retention-review.v1 for what no retention rule decides (archive staff decide),
-        with the steps kept before filing, which the decision sends on;
-        records.deadletter.v1 for anything rejected.
+        records.retention-review.v1 for what no retention rule decides, or whose proposed
+        period the schedule does not allow (archive staff decide), with the steps kept before
+        filing, which the decision sends on;
+        records.deadletter.v1 for anything rejected, including an event whose outputs could not
+        fit their topics (output-too-large, record-too-large: checked before anything is sent,
+        so the event never takes an item number).
 
 Only FILED events become archival records. The lifecycle steps before filing (created, approved,
 issued …) are kept in the lifecycle-history table, keyed like the ingest topics by agency and
@@ -27,9 +30,11 @@ so they keep the order its system sent them in):
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -37,6 +42,7 @@ from typing import Any
 import faust
 
 from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
+from connectors import failures
 from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
 from streams.classify import Decision, classify
@@ -44,7 +50,12 @@ from streams.classify import Undecided as RetentionUndecided
 from streams.context import TABLE_OPTIONS, PipelineContext
 from streams.deadletter import Origin
 from streams.reference import Series
-from streams.resilience import retry_transient, send_dead_letter
+from streams.resilience import (
+    FIRST_BACKOFF_S,
+    MAX_BACKOFF_S,
+    retry_transient,
+    send_dead_letter,
+)
 from streams.validate import agency_for_topic, validate_event
 
 log = logging.getLogger(__name__)
@@ -268,6 +279,45 @@ def review_item(
     }
 
 
+# What an archival record adds to its event at most: beyond the event's own fields, the record's
+# codes, dates, package pointer and the check summary, and per file its archive location, format,
+# provenance events and check results (tests/unit/test_intake_sizes.py holds a realistic record
+# to these bounds).
+RECORD_OVERHEAD_BYTES = 16 * 1024
+RECORD_BYTES_PER_FILE = 4 * 1024
+
+
+def record_too_large(event: dict[str, Any], event_bytes: int, limit: int) -> RecordRejected | None:
+    """A RecordRejected (record-too-large) for an event whose archival record could not be
+    published to records.archival-ready.v1 (`limit` bytes), else None. Decided here, before the
+    event takes an item number, so that a record that can never be published never holds one.
+    Inline file content is not part of the record: the archive holds it."""
+    inline = sum(len(c["payload"]["inline_content"] or b"") for c in event["components"])
+    files = len(event["components"])
+    estimate = event_bytes - inline + RECORD_OVERHEAD_BYTES + RECORD_BYTES_PER_FILE * files
+    if estimate <= limit:
+        return None
+    return RecordRejected(
+        "record-too-large",
+        f"its archival record would come to about {estimate} bytes, more than the {limit} that "
+        "records.archival-ready.v1 takes: send less history or metadata in the event",
+        STAGE,
+        event["event_id"],
+    )
+
+
+def output_size(key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> int:
+    """What a message costs against a topic's max.message.bytes: its key, value and headers and
+    a record batch's framing around them (generously, for one record)."""
+    framing = 128 + 16 * len(headers)
+    return (
+        framing
+        + len(key or b"")
+        + len(value or b"")
+        + sum(len(name.encode()) + len(content) for name, content in headers)
+    )
+
+
 def origin_of(message: Any) -> Origin:
     headers = (
         message.headers.items() if isinstance(message.headers, dict) else (message.headers or [])
@@ -289,6 +339,7 @@ def attach(
     register_topic: faust.TopicT,
     deadletters: faust.TopicT,
     history_partitions: int,
+    max_bytes: Callable[[str], int],
 ) -> None:
     review = app.topic(ctx.settings.review_topic, key_serializer="raw", value_serializer="raw")
     changelog = ctx.settings.lifecycle_history_changelog_topic
@@ -307,15 +358,43 @@ def attach(
         value_serializer="raw",
     )
 
+    async def deliver(
+        topic: faust.TopicT, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Send one output and wait until the broker has it (durable before the input's offset
+        may be committed); a transient failure is waited out, any other is RecordRejected."""
+        size = output_size(key, value, headers)
+        limit = max_bytes(str(topic.get_topic_name()))
+        if size > limit:
+            raise RecordRejected(
+                "output-too-large",
+                f"the event and what intake adds to it come to {size} bytes, more than the "
+                f"{limit} that {topic.get_topic_name()} takes",
+                STAGE,
+            )
+        backoff = FIRST_BACKOFF_S
+        while True:
+            try:
+                await (await topic.send(key=key, value=value, headers=headers))
+                return
+            except Exception as exc:
+                failure = failures.classify(exc)
+                if not failure.transient:
+                    raise RecordRejected(failure.reason, failure.detail, STAGE) from exc
+                ctx.metrics.retries.labels(STAGE, failure.reason).inc()
+                log.warning("%s: %s, retrying in %.1f s", STAGE, failure.detail, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
     @app.agent(ingest, name=f"{ctx.settings.app_id}.intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
+        async for event in ctx.metrics.progress.track(STAGE, stream.events()):
             origin = origin_of(event.message)
             agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
             with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
                 try:
                     accepted = await retry_transient(
-                        partial(accept, ctx, origin.topic, origin.value), STAGE
+                        partial(accept, ctx, origin.topic, origin.value), STAGE, ctx.metrics
                     )
                 except RecordRejected as rejection:
                     await send_dead_letter(
@@ -334,25 +413,32 @@ def attach(
                     history[key] = remember(kept, accepted.event, accepted.agency)
                     ctx.metrics.events.labels(agency_code, STAGE, "history").inc()
                     continue
-                if isinstance(accepted, Undecided):
-                    item = review_item(
-                        accepted.event, accepted.reason, origin, history.get(key) or []
+                try:
+                    limit = max_bytes(ctx.settings.archival_ready_topic)
+                    if problem := record_too_large(accepted.event, len(origin.value or b""), limit):
+                        raise problem
+                    if isinstance(accepted, Undecided):
+                        item = review_item(
+                            accepted.event, accepted.reason, origin, history.get(key) or []
+                        )
+                        value = await retry_transient(
+                            partial(ctx.codec.encode, ctx.review_subject, item), STAGE, ctx.metrics
+                        )
+                        await deliver(review, item["event_id"].encode(), value, [])
+                        outcome = "review"
+                    else:
+                        headers = register_headers(
+                            accepted.series, accepted.decision, origin, history.get(key) or []
+                        )
+                        await deliver(
+                            register_topic, partition_key(accepted.series), origin.value, headers
+                        )
+                        outcome = "accepted"
+                except RecordRejected as rejection:  # it cannot be sent on: kept as a dead letter
+                    rejection.event_id = accepted.event["event_id"]
+                    await send_dead_letter(
+                        ctx, deadletters, origin, rejection, agency_code, rejection.event_id
                     )
-                    value = await retry_transient(
-                        partial(ctx.codec.encode, ctx.review_subject, item), STAGE
-                    )
-                    delivery = await review.send(key=item["event_id"].encode(), value=value)
-                    await delivery
-                    history[filed_key(accepted.event)] = filed_note(accepted.event)
-                    ctx.metrics.events.labels(agency_code, STAGE, "review").inc()
                     continue
-                delivery = await register_topic.send(
-                    key=partition_key(accepted.series),
-                    value=origin.value,
-                    headers=register_headers(
-                        accepted.series, accepted.decision, origin, history.get(key) or []
-                    ),
-                )
-                await delivery  # durable before this event's offset may be committed
                 history[filed_key(accepted.event)] = filed_note(accepted.event)
-                ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()
+                ctx.metrics.events.labels(agency_code, STAGE, outcome).inc()

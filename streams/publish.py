@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # aborts it (at once) or the coordinator times it out (this long).
 TRANSACTION_TIMEOUT_MS = 30_000
 KAFKA_TIMEOUT_S = 30.0
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 # How far before the number was given the catalog is read: the record was published after it,
 # stamped by this clock, so any margin only covers clock adjustments.
 LOOK_BACK = dt.timedelta(minutes=1)
@@ -113,6 +114,9 @@ class Publisher:
             **self.settings.kafka_config(),
             "transactional.id": self.transactional_id(partition),
             "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+            # The topics' max.message.bytes decide (intake checked the record fits them), not
+            # librdkafka's own 1,000,000-byte default.
+            "message.max.bytes": MAX_MESSAGE_BYTES,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 0,

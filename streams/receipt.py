@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.clamd import ClamdClient, ScanResult
+from connectors.failures import ScannerUnavailable
 from connectors.storage import Fetched
 from streams.checks import CheckReport, ComponentEvidence, Evidence, SignatureCheck
 from streams.formats import FormatInfo, identify
@@ -44,6 +45,8 @@ def inspect(event: dict[str, Any], component: dict[str, Any], fetched: Fetched,
     if scanner is not None:
         with fetched.path.open("rb") as content:
             scan = scanner.scan(content, fetched.digests.size)
+        if scan.unavailable:  # configured, so never archived unscanned: waited out instead
+            raise ScannerUnavailable(scan.detail)
     details = event.get("file_details") or []
     signed: list[dict[str, Any]] = next(
         (d["signatures"] for d in details if d["sequence"] == component["sequence"]), []

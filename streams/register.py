@@ -48,6 +48,7 @@ from typing import Any
 import faust
 
 from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
+from connectors.failures import ScannerUnavailable
 from connectors.package import package_record
 from connectors.storage import Digests, Fetched, safe_filename
 from recordflow.errors import RecordRejected
@@ -58,7 +59,6 @@ from streams.deadletter import Origin
 from streams.formats import spool_suffix
 from streams.intake import (
     HISTORY_HEADER,
-    RETENTION_HEADER,
     RULE_HEADER,
     SERIES_HEADER,
     SOURCE_HEADERS,
@@ -67,7 +67,7 @@ from streams.intake import (
 )
 from streams.publish import Message, Publisher
 from streams.reference import parse
-from streams.resilience import retry_transient, retry_until_done, send_dead_letter
+from streams.resilience import Parked, retry_transient, retry_until_done, send_dead_letter
 from streams.window import Turn, handle_concurrently
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class Allocation:
     fresh: bool  # False when the event already had this number (a redelivery)
     published: bool
     at: dt.datetime  # when the number was given: the record's archive time, kept for redeliveries
+    series: str | None = None  # the series the number was given in (None in entries before it)
 
 
 def allocate(
@@ -105,7 +106,8 @@ def allocate(
     known = table.get(f"event:{event_id}")
     if known is not None:
         at = dt.datetime.fromisoformat(known["at"]) if "at" in known else dt.datetime.now(dt.UTC)
-        return Allocation(known["n"], fresh=False, published=known["published"], at=at)
+        return Allocation(known["n"], fresh=False, published=known["published"], at=at,
+                          series=known.get("series"))  # fmt: skip
     now = now or dt.datetime.now(dt.UTC)
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # Avro keeps milliseconds
     counter = table.get(f"series:{series}") or {"last": 0, "event": None}
@@ -117,9 +119,9 @@ def allocate(
         fresh = True
         table[f"series:{series}"] = {"last": number, "event": event_id}
     table[f"event:{event_id}"] = {
-        "n": number, "published": False, "at": now.isoformat(), **(claim or {})
+        "n": number, "published": False, "at": now.isoformat(), "series": series, **(claim or {})
     }  # fmt: skip
-    return Allocation(number, fresh=fresh, published=False, at=now)
+    return Allocation(number, fresh=fresh, published=False, at=now, series=series)
 
 
 def claim_of(event: dict[str, Any]) -> dict[str, str]:
@@ -385,12 +387,12 @@ class Outlet:
         # The item-number table's changes first, durable in its changelog: a worker that dies
         # after publishing must not leave a record whose number the series has forgotten (the
         # next owner would give it again and, the allocation being fresh, not look back).
-        await retry_until_done(self.app.producer.flush, STAGE)
+        await retry_until_done(self.app.producer.flush, STAGE, self.ctx.metrics)
         messages = await asyncio.to_thread(record_messages, self.ctx, record, origin)
         published = await retry_until_done(
             lambda: asyncio.to_thread(self.publisher.publish, partition, record["reference_code"],
                                       messages, numbered_at=allocation.at, fresh=allocation.fresh),
-            STAGE,
+            STAGE, self.ctx.metrics,
         )  # fmt: skip
         if published and self.ctx.settings.fault_exit_after_publish:
             log.critical("fault injection: exiting between publishing %s and marking it",
@@ -453,12 +455,18 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
                 await _register_one(ctx, numbers, in_flight, turn, series, headers, origin, send)
             except RecordRejected as rejection:
                 await send_dead_letter(
-                    ctx, deadletters, origin, rejection, agency_code, rejection.event_id
-                )
+                    ctx, deadletters, origin, rejection, agency_code, rejection.event_id,
+                    reference_code=rejection.reference_code if isinstance(rejection, Parked) else None,
+                )  # fmt: skip
 
     @app.agent(register_topic, name=f"{ctx.settings.app_id}.register")
     async def register(stream: faust.StreamT[bytes]) -> None:
-        await handle_concurrently(stream, handle, ctx.settings.register_concurrency)
+        await handle_concurrently(
+            stream,
+            handle,
+            ctx.settings.register_concurrency,
+            progress=ctx.metrics.progress.of(STAGE),
+        )
 
 
 def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
@@ -472,7 +480,7 @@ async def _register_one(ctx: PipelineContext, numbers: Any, in_flight: dict[str,
                         turn: Turn, series: str, headers: dict[str, Any], origin: Origin,
                         send: Publish) -> None:  # fmt: skip
     # Through the registry (a new writer schema): waited out while it is down, like intake's.
-    event = await retry_transient(partial(_decode, ctx, origin.value), STAGE)
+    event = await retry_transient(partial(_decode, ctx, origin.value), STAGE, ctx.metrics)
     event_id = event["event_id"]
     # The same event twice in flight (sent twice in quick succession): the second waits for the
     # first and then finds it published, rather than publishing the record a second time.
@@ -499,7 +507,9 @@ async def _register_event(ctx: PipelineContext, numbers: Any, turn: Turn, event:
     files: list[receipt.Inspected] = []
     try:
         for component in event["components"]:
-            fetched = await retry_transient(partial(fetch_verified, ctx, component), STAGE)
+            fetched = await retry_transient(
+                partial(fetch_verified, ctx, component), STAGE, ctx.metrics
+            )
             files.append(await _inspect(ctx, event, component, fetched))
             refuse_bomb(files[-1])
         await _archive(ctx, numbers, turn, series, headers, origin, event, files, send)
@@ -513,20 +523,30 @@ async def _register_event(ctx: PipelineContext, numbers: Any, turn: Turn, event:
 
 async def _inspect(ctx: PipelineContext, event: dict[str, Any], component: dict[str, Any],
                    fetched: Fetched) -> receipt.Inspected:  # fmt: skip
-    """Format identification, the scan and signatures of one fetched file. A failure nobody
-    foresaw in them (a parser's bug on hostile bytes) is the input's dead letter, not a crash of
-    the agent, which would stop the partition and meet the same bytes again on restart."""
+    """Format identification, the scan and signatures of one fetched file. A configured scanner
+    that is away is waited for (ScannerUnavailable is transient). A failure nobody foresaw (a
+    parser's bug on hostile bytes) is the input's dead letter, not a crash of the agent, which
+    would stop the partition and meet the same bytes again on restart."""
+
+    def once() -> receipt.Inspected:
+        try:
+            return receipt.inspect(event, component, fetched, ctx.scanner)
+        except ScannerUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("%s: inspecting %s failed", STAGE, component["file_name"])
+            raise RecordRejected(
+                "inspection-failed",
+                f"{component['file_name']}: format identification or scan failed: "
+                f"{type(exc).__name__}: {exc}",
+                STAGE,
+            ) from exc
+
     try:
-        return await asyncio.to_thread(receipt.inspect, event, component, fetched, ctx.scanner)
-    except Exception as exc:
+        return await retry_transient(once, STAGE, ctx.metrics)
+    except RecordRejected:
         fetched.content.close()
-        log.exception("%s: inspecting %s failed", STAGE, component["file_name"])
-        raise RecordRejected(
-            "inspection-failed",
-            f"{component['file_name']}: format identification or scan failed: "
-            f"{type(exc).__name__}: {exc}",
-            STAGE,
-        ) from exc
+        raise
 
 
 def refuse_bomb(item: receipt.Inspected) -> None:
@@ -571,26 +591,46 @@ async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, 
                 "check",
             )
         allocation = allocate(numbers, series, event["event_id"], claim=claim_of(event))
-        code = f"{series}-{allocation.item_number:04d}"
+        # A number given before (a redelivery, a replayed parked record) belongs to the series it
+        # was given in, even if the schedule would now decide another period.
+        code = f"{allocation.series or series}-{allocation.item_number:04d}"
         if same:
             numbers[same] = {"event": event["event_id"], "code": code}
     finally:
         turn.release()
     try:
-        parse(code)
+        period = parse(code)[0].period
     except ValueError as exc:  # a full series (item 10000): no retry could make this code valid
         raise RecordRejected("invalid-reference-code", str(exc), STAGE) from exc
-    period = (headers.get(RETENTION_HEADER) or b"").decode()
+    try:
+        await _complete(ctx, numbers, code, period, allocation, headers, origin, event, files,
+                        authenticated, send)  # fmt: skip
+    except Parked as parked:
+        parked.reference_code = code
+        parked.message += (
+            f" — 档号 {code} is kept for this record (暂存 parked): replay this dead letter "
+            "once the cause is mended, and the record is archived under it"
+        )
+        ctx.metrics.events.labels(agency_code, STAGE, "parked").inc()
+        raise
+
+
+async def _complete(ctx: PipelineContext, numbers: Any, code: str, period: str, allocation: Allocation,
+                    headers: dict[str, Any], origin: Origin, event: dict[str, Any],
+                    files: list[receipt.Inspected], authenticated: bool, send: Publish) -> None:  # fmt: skip
+    """Store, package and publish a numbered record. The content has verified: a failure now is
+    the archive's or the broker's, retried while it can pass (the series keeps no gap), else
+    Parked with the number kept."""
+    agency_code = event["agency"]["code"]
     rule_id = (headers.get(RULE_HEADER) or b"").decode()
     fetched = [item.fetched for item in files]
-    # The number is taken and the content verified: from here on a failure is the archive's or
-    # the broker's, so it is retried until it succeeds and the series keeps no gap.
     redelivered = not allocation.fresh
     hold = hold_for(period, event["description"]["year"], allocation.at.date(),
                     ctx.settings.appraisal_hold_days)  # fmt: skip
     components = await retry_until_done(
         lambda: asyncio.to_thread(store, ctx, code, hold.lock_until, event, fetched, redelivered),
         STAGE,
+        ctx.metrics,
     )
     stored = receipt.evidence(event, files, authenticated_source=authenticated, reference_code=code,
                               stored=components)  # fmt: skip
@@ -611,7 +651,9 @@ async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, 
     record.update(formats=receipt.formats(files), check=receipt.summary(report), flags=flags,
                   provenance=events)  # fmt: skip
     record["package"] = await retry_until_done(
-        lambda: asyncio.to_thread(store_package, ctx, record, events, report, redelivered), STAGE
+        lambda: asyncio.to_thread(store_package, ctx, record, events, report, redelivered),
+        STAGE,
+        ctx.metrics,
     )
     published = await send(record, origin, allocation)
     mark_published(numbers, event["event_id"], allocation)

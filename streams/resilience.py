@@ -1,7 +1,12 @@
-"""Telling bad input from a bad moment: rejected input goes to the dead-letter topic; an outage of
-S3, the schema registry or the network is waited out, so that it never turns into dead letters.
-Work that must not fail once an input has been accepted (storing and publishing a record that
-already has its item number) is retried until it succeeds, whatever the failure.
+"""Telling bad input from a bad moment (connectors/failures.py): rejected input goes to the
+dead-letter topic; an outage of Kafka, the schema registry, S3, clamd or the network is waited out,
+so that it never turns into dead letters. Every wait is counted in `recordflow_retries_total
+{stage,reason}` and logged, so that a stage waiting on an outage shows.
+
+Once an input has its item number, storing and publishing it are retried while the failure can
+pass; a failure that cannot (a request the server refuses, a value too large, a bug) parks the
+record instead (`Parked`): the register stage dead-letters it with its number kept, so archive
+staff see it and finish it by replaying the letter once the cause is mended.
 """
 
 from __future__ import annotations
@@ -12,45 +17,35 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import faust
-import httpx
-from confluent_kafka.schema_registry.error import SchemaRegistryError
-from minio.error import S3Error, ServerError
-from urllib3.exceptions import HTTPError as Urllib3Error
 
+from connectors.failures import classify
 from recordflow.errors import RecordRejected
+from recordflow.metrics import PipelineMetrics
 from streams.context import PipelineContext
 from streams.deadletter import Origin, dead_letter, dead_letter_headers
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+PARKED_CODE_HEADER = "recordflow.reference-code"  # the 档号 a parked record keeps
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True for failures of the infrastructure (worth waiting out), not of the input."""
-    if isinstance(exc, SchemaRegistryError):
-        return exc.http_status_code in (-1, 408, 429) or exc.http_status_code >= 500
-    if isinstance(exc, S3Error):
-        return exc.code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout")
-    transient = (
-        ServerError,
-        Urllib3Error,
-        httpx.TransportError,
-        ConnectionError,
-        TimeoutError,
-        OSError,
-    )
-    return isinstance(exc, transient)
+class Parked(RecordRejected):
+    """A numbered record whose storing or publishing failed in a way no retry can mend."""
+
+    reference_code: str | None = None  # the 档号 it keeps, set by the register stage
 
 
-async def retry_transient(work: Callable[[], T], stage: str) -> T:
+async def retry_transient(
+    work: Callable[[], T], stage: str, metrics: PipelineMetrics | None = None
+) -> T:
     """Run blocking `work` off the event loop; retry it while the failure is transient.
 
-    RecordRejected passes straight through. Any other failure that is not transient is a bug or
-    an input we did not foresee: it becomes a RecordRejected("internal-error") so the input is
-    kept in the dead-letter topic and the worker carries on.
+    RecordRejected passes straight through. Any other failure that is not transient becomes a
+    RecordRejected with its reason code (connectors/failures.py: s3-refused, internal-error …),
+    so that the input is kept in the dead-letter topic and the worker carries on.
     """
     backoff = FIRST_BACKOFF_S
     while True:
@@ -59,34 +54,48 @@ async def retry_transient(work: Callable[[], T], stage: str) -> T:
         except RecordRejected:
             raise
         except Exception as exc:
-            if not is_transient(exc):
-                log.exception("%s: unexpected failure; dead-lettering the input", stage)
-                raise RecordRejected(
-                    "internal-error", f"{type(exc).__name__}: {exc}", stage
-                ) from exc
-            log.warning("%s: transient failure, retrying in %.1f s: %s", stage, backoff, exc)
+            failure = classify(exc)
+            if not failure.transient:
+                log.exception("%s: %s; dead-lettering the input", stage, failure.reason)
+                raise RecordRejected(failure.reason, failure.detail, stage) from exc
+            _count(metrics, stage, failure.reason)
+            log.warning("%s: %s, retrying in %.1f s: %s", stage, failure.reason, backoff,
+                        failure.detail)  # fmt: skip
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
-async def retry_until_done(work: Callable[[], Awaitable[T]], stage: str) -> T:
+async def retry_until_done(
+    work: Callable[[], Awaitable[T]], stage: str, metrics: PipelineMetrics | None = None
+) -> T:
     """Await `work()` until it succeeds, backing off as retry_transient does between attempts.
 
-    For steps after the input was accepted and numbered: a failure there is the fault of the
-    archive, the broker or this code, not of the input, so it is never dead-lettered (which would
-    leave a gap in the series). The partition waits until the failure is mended.
+    For steps after the input was numbered: a transient failure, or a RecordRejected of the
+    archive's own checks (a write that did not verify), is retried, as the partition must not
+    leave the number unused; any other failure is Parked, with its reason code.
     """
     backoff = FIRST_BACKOFF_S
     while True:
         try:
             return await work()
+        except RecordRejected as rejection:
+            reason = rejection.reason
+            log.warning("%s: %s, retrying in %.1f s", stage, rejection, backoff)
         except Exception as exc:
-            unforeseen = not isinstance(exc, RecordRejected) and not is_transient(exc)
-            log.warning(
-                "%s: failed, retrying in %.1f s: %s", stage, backoff, exc, exc_info=unforeseen
-            )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            failure = classify(exc)
+            if not failure.transient:
+                log.exception("%s: %s after numbering; parking the record", stage, failure.reason)
+                raise Parked(failure.reason, failure.detail, stage) from exc
+            reason = failure.reason
+            log.warning("%s: %s, retrying in %.1f s: %s", stage, reason, backoff, failure.detail)
+        _count(metrics, stage, reason)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _count(metrics: PipelineMetrics | None, stage: str, reason: str) -> None:
+    if metrics is not None:
+        metrics.retries.labels(stage, reason).inc()
 
 
 async def send_dead_letter(
@@ -96,15 +105,17 @@ async def send_dead_letter(
     rejection: RecordRejected,
     agency_code: str | None,
     event_id: str | None,
+    reference_code: str | None = None,
 ) -> None:
     record = dead_letter(origin, rejection, agency_code=agency_code, event_id=event_id,
                          exception=rejection.__cause__)  # fmt: skip
     value = await retry_transient(
-        lambda: ctx.codec.encode(ctx.deadletter_subject, record), "deadletter"
+        lambda: ctx.codec.encode(ctx.deadletter_subject, record), "deadletter", ctx.metrics
     )
-    delivery = await deadletters.send(
-        key=origin.key, value=value, headers=dead_letter_headers(origin, rejection)
-    )
+    headers = dead_letter_headers(origin, rejection)
+    if reference_code is not None:  # a parked record: the number it keeps
+        headers[PARKED_CODE_HEADER] = reference_code.encode()
+    delivery = await deadletters.send(key=origin.key, value=value, headers=headers)
     await delivery
     ctx.metrics.deadletters.labels(
         agency_code or "unknown", rejection.stage, rejection.reason

@@ -10,6 +10,8 @@ works on up to N events together (`handle_concurrently`). Two things keep that s
   whatever was unfinished, as it would one at a time;
 - order: what must happen in arrival order (taking an item number, the duplicate check) waits
   for its `Turn`, which comes after the turns of every earlier event with the same key.
+Given a stage's progress (recordflow/progress.py), each event counts as unfinished from when it is
+read until it is acked, so that one stuck event, or a failed one left unacked, shows as a stall.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
+
+from recordflow.progress import StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +72,14 @@ async def handle_concurrently(
     stream: faust.StreamT[Any],
     handle: Callable[[faust.EventT[Any], Turn], Awaitable[None]],
     limit: int,
+    *,
+    progress: StageProgress | None = None,
 ) -> None:
     """Run `handle(event, turn)` for each event, up to `limit` at a time, acking events in the
     stream's order once handled. A failure nobody caught leaves its event, and every later one of
     its partition, unacked (so they are redelivered) and ends the loop with that exception, as it
-    would have ended the agent one at a time."""
+    would have ended the agent one at a time. With `progress`, each event is reported started
+    when read and finished when acked."""
     manual = cast(faust.Stream[Any], stream).noack()  # StreamT, the stub, lacks noack()
     queues: dict[Any, asyncio.Future[None]] = {}  # per call: a restarted agent starts afresh
     unacked: dict[Any, deque[_Pending]] = defaultdict(deque)  # per partition, in stream order
@@ -92,6 +99,8 @@ async def handle_concurrently(
             ready.append(waiting.popleft().event)
         for event in ready:
             await manual.ack(event)
+            if progress is not None:
+                progress.finished(event.message.tp, event.message.offset)
 
     def finished(task: asyncio.Task[None]) -> None:
         running.discard(task)
@@ -106,6 +115,8 @@ async def handle_concurrently(
             turn = Turn(queues, event.message.key)
             pending = _Pending(event)
             unacked[event.message.tp].append(pending)
+            if progress is not None:
+                progress.started(event.message.tp, event.message.offset)
             await slots.acquire()
             if failures:
                 raise failures[0]

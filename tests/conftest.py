@@ -64,7 +64,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     table = Table(title="混沌测试台账 Chaos ledger")
     for column in ("fault", "submitted", "archived", "dead-lettered", "duplicated", "lost",
-                   "series", "gaps", "fixity failures", "held in outbox", "seconds"):  # fmt: skip
+                   "series", "gaps", "fixity failures", "held in outbox", "stalled partitions",
+                   "published twice", "seconds"):  # fmt: skip
         table.add_column(
             column, justify="left" if column == "fault" else "right", no_wrap=column == "fault"
         )
@@ -72,11 +73,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         table.add_row(
             ledger.fault, str(ledger.submitted), str(ledger.archived), str(ledger.dead_lettered),
             str(ledger.duplicated), str(ledger.lost), str(ledger.series), str(len(ledger.gaps)),
-            str(ledger.fixity_failures), str(ledger.held), f"{ledger.seconds:.0f}",
+            str(ledger.fixity_failures), str(ledger.held), str(len(ledger.stalled)),
+            str(ledger.published_twice), f"{ledger.seconds:.0f}",
             style=None if ledger.clean else "red",
         )  # fmt: skip
-    console = Console(file=terminalreporter._tw, force_terminal=False, width=170)
+    console = Console(file=terminalreporter._tw, force_terminal=False, width=200)
     console.print(table)
+    for ledger in LEDGERS:
+        for partition in ledger.stalled:
+            console.print(f"{ledger.fault}: stalled {partition}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -44,6 +44,10 @@ from tests.format_samples import encrypted_pdf_bytes, image_bytes, pdf_bytes, pe
 AGENCY = "bgt"
 FILED_AT = dt.datetime(2026, 5, 7, 9, 30, tzinfo=dt.UTC)
 LARGER_THAN_DECLARED_BYTES = 8 * 1024 * 1024
+# An inline file that brings its event to just under the ingest topic's limit (1,048,588 bytes,
+# Kafka's default): what the register hop adds would take it over a topic of that limit.
+NEAR_LIMIT_INLINE_BYTES = 1_040_000
+NEAR_LIMIT_EVENT_BYTES = 1_040_000
 
 
 @dataclass(frozen=True)
@@ -346,6 +350,56 @@ def payload_of_another_agency(kit: Kit, case: str) -> list[Message]:
     return [kit.send(kit.event(case, [staged]), rejected("unsafe-staged-key"))]
 
 
+def staged_key_traversal(kit: Kit, case: str) -> list[Message]:
+    """bgt's event names zjj's file through `..`: a client that resolves the path would read it."""
+    staged = kit.stage(case, pdf_bytes(1), agency="zjj")
+    climbing = {**staged["payload"], "key": f"{AGENCY}/../{staged['payload']['key']}"}
+    return [
+        kit.send(kit.event(case, [{**staged, "payload": climbing}]), rejected("unsafe-staged-key"))
+    ]
+
+
+def no_document_number_declared(kit: Kit, case: str) -> list[Message]:
+    """A 报告 issued without a 文号, the agency declaring so: archived, the declaration kept."""
+    event = _good(kit, case, document_type="报告", document_number=None,
+                  title="2026年4月全市政务服务统计月报")  # fmt: skip
+    return [kit.send({**event, "absent_elements": ["document_number"]}, ARCHIVED)]
+
+
+def no_document_number_undeclared(kit: Kit, case: str) -> list[Message]:
+    event = _good(kit, case, document_type="报告", document_number=None,
+                  title="2026年5月全市政务服务统计月报")  # fmt: skip
+    return [kit.send(event, rejected("missing-document-number"))]
+
+
+def near_the_size_limit(kit: Kit, case: str) -> list[Message]:
+    """A file riding inline in an event just under the ingest topic's 1 MiB: the register hop
+    adds headers to it, and must still take it."""
+    content = pdf_bytes(1)
+    content += b"%" + b"0" * (NEAR_LIMIT_INLINE_BYTES - len(content) - 1)
+    digests = Digests()
+    digests.update(content)
+    inline = component(
+        "通知.pdf", digests, kit.settings.staging_bucket, "unused", "application/pdf"
+    )
+    inline["payload"] = {"bucket": None, "key": None, "version_id": None, "inline_content": content}
+    # The padding after the PDF's end leaves it flagged for usability review (YJ-3): archived all
+    # the same, which is what this case is about.
+    return [kit.send(kit.event(case, [inline]), Expected("archived", flag="usability-review"))]
+
+
+def history_too_large_for_a_record(kit: Kit, case: str) -> list[Message]:
+    """An event just under the ingest topic's 1 MiB, all of it business history: its record would
+    not fit records.archival-ready.v1 with the record's own evidence added, so it is refused
+    before it takes an item number."""
+    step = {"action": "approved", "time": FILED_AT, "actor": "王秘书", "organisation": "办公厅",
+            "status": None, "basis": None, "description": "核稿意见：" + "同意。" * 300}  # fmt: skip
+    event = _good(kit, case)
+    while len(kit.encode(event)) < NEAR_LIMIT_EVENT_BYTES:
+        event = {**event, "history": [*event.get("history", []), step]}
+    return [kit.send(event, rejected("record-too-large"))]
+
+
 def checksum_mismatch(kit: Kit, case: str) -> list[Message]:
     staged = kit.stage(case, pdf_bytes(2))
     other = _digests(pdf_bytes(3)[: staged["size_bytes"]])
@@ -485,6 +539,8 @@ CASES = [Case(*case) for case in [
     ("larger-than-declared", "8 MiB staged, 2 KiB declared", larger_than_declared),
     ("payload-missing", "a staging key nobody uploaded", payload_missing),
     ("payload-of-another-agency", "a file in zjj's staging prefix", payload_of_another_agency),
+    ("staged-key-traversal", "bgt/../zjj/…: another agency's file by a path to resolve",
+     staged_key_traversal),
     ("checksum-mismatch", "a SHA-256 of other bytes", checksum_mismatch),
     ("ofd-bomb", "an OFD whose page content inflates to 1 GiB",
      _with_file("通知.ofd", files.ofd_bomb, rejected("compression-bomb"), "application/ofd")),
@@ -506,6 +562,13 @@ CASES = [Case(*case) for case in [
     ("unknown-agency", "an agency code nobody registered", unknown_agency),
     ("classified", "a 机密 record", _one(rejected("classified-not-accepted"),
                                           security_classification="机密")),
+    # --- metadata the agency declares absent (无文号) ------------------------------------
+    ("no-document-number-declared", "a 报告 with no 文号, declared so", no_document_number_declared),
+    ("no-document-number-undeclared", "a 报告 with no 文号, said nothing",
+     no_document_number_undeclared),
+    # --- sizes -------------------------------------------------------------------------------
+    ("near-the-size-limit", "an event of ~1 MiB: a file riding inline", near_the_size_limit),
+    ("history-too-large", "~1 MiB of business history", history_too_large_for_a_record),
     # --- duplicates and lifecycle order ----------------------------------------------------
     ("resent-event", "the same event twice, byte for byte", resent_event),
     ("event-id-reused", "another document under an archived event's id", event_id_reused),

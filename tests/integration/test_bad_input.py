@@ -46,7 +46,8 @@ class Seen:
 
 def produce(settings: Settings, sent: list[Sent]) -> None:
     """Put each message on its topic in order, recording where it landed."""
-    producer = Producer(settings.producer_config())
+    # As a Java client sends by default: up to the broker's 1 MiB, not librdkafka's 1,000,000.
+    producer = Producer({**settings.producer_config(), "message.max.bytes": 1_048_576})
     errors: list[str] = []
 
     def delivered(item: Sent) -> Any:

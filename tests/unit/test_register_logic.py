@@ -75,9 +75,20 @@ def test_torn_changelog_write() -> None:
     assert allocate(table, SERIES[0], "b").item_number == 2
     del table["event:b"]
     assert view(allocate(table, SERIES[0], "b")) == (2, False, False)
-    assert {k: v for k, v in table["event:b"].items() if k != "at"} == {"n": 2, "published": False}
+    assert {k: v for k, v in table["event:b"].items() if k != "at"} == {
+        "n": 2, "published": False, "series": SERIES[0]
+    }  # fmt: skip
     assert view(allocate(table, SERIES[0], "c")) == (3, True, False)
     assert allocate(table, SERIES[0], "b").item_number == 2
+
+
+def test_a_number_stays_in_the_series_it_was_given_in() -> None:
+    """A parked record replayed after its schedule changed: its number is in the old series."""
+    table: dict[str, Any] = {}
+    allocate(table, SERIES[0], "a")
+    again = allocate(table, SERIES[1], "a")
+    assert (again.item_number, again.fresh, again.series) == (1, False, SERIES[0])
+    assert "series:" + SERIES[1] not in table
 
 
 def test_torn_write_does_not_leak_into_another_series() -> None:

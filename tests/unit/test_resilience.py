@@ -1,17 +1,22 @@
 """Retrying (streams/resilience.py): after an item number is given, storing and publishing are
-retried until they succeed, whatever the failure, so the number is used and the series has no gap."""
+retried while the failure can pass, so the number is used and the series has no gap; a failure
+that cannot pass parks the record (its number kept) instead of stalling the partition."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Awaitable, Callable
 
 import pytest
+from minio.error import S3Error
+from prometheus_client import CollectorRegistry
 
 from recordflow.errors import RecordRejected
+from recordflow.metrics import PipelineMetrics
 from streams import resilience
-from streams.resilience import retry_until_done
+from streams.resilience import Parked, retry_until_done
 
 
 @pytest.fixture(autouse=True)
@@ -52,10 +57,39 @@ def test_retries_rejections_until_done(caplog: pytest.LogCaptureFixture) -> None
     assert "store-unversioned" in warnings[1].getMessage()
 
 
-def test_retries_unforeseen_and_transient_failures() -> None:
-    calls, work = failing([KeyError("bug"), ConnectionError("reset"), ValueError("odd")], "ok")
-    assert asyncio.run(retry_until_done(work, "register")) == "ok"
+def test_retries_transient_failures_and_counts_them() -> None:
+    metrics = PipelineMetrics(CollectorRegistry())
+    outage: list[BaseException] = [
+        ConnectionError("reset"),
+        OSError(errno.ECONNREFUSED, "refused"),
+        S3Error(None, "SlowDown", "slow down", "k", "r", "h"),  # type: ignore[arg-type]
+    ]
+    calls, work = failing(outage, "ok")
+    assert asyncio.run(retry_until_done(work, "register", metrics)) == "ok"
     assert calls == [1, 2, 3, 4]
+    retried = {
+        sample.labels["reason"]: sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "recordflow_retries_total"
+    }
+    assert retried == {"network-unreachable": 2.0, "s3-unavailable": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (KeyError("bug"), "internal-error"),
+        (OSError(errno.ENOSPC, "No space left on device"), "local-storage-error"),
+        (S3Error(None, "AccessDenied", "denied", "k", "r", "h"), "s3-refused"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_failure_no_retry_can_mend_parks_the_record(failure: Exception, reason: str) -> None:
+    calls, work = failing([failure], "never")
+    with pytest.raises(Parked) as parked:
+        asyncio.run(retry_until_done(work, "register"))
+    assert calls == [1]
+    assert (parked.value.reason, parked.value.stage) == (reason, "register")
 
 
 def test_first_success_is_not_repeated() -> None:

@@ -1,0 +1,75 @@
+"""Where a worker serves /metrics and who is told about it: `recordflow worker` listens on
+RECORDFLOW_METRICS_HOST and announces itself to nobody; the local stack's launcher
+(recordflow/workers.py) has it write a target file for the local Prometheus."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from recordflow.settings import Settings
+from recordflow.stack import prometheus_targets_dir
+from recordflow.workers import WorkerProcess, settings_environment
+
+PORT_FILE_TIMEOUT_S = 60.0
+
+
+def target_file(settings: Settings, pid: int) -> Path:
+    return prometheus_targets_dir(settings) / f"worker-{socket.gethostname()}-{pid}.json"
+
+
+def refused(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_a_worker_run_by_hand_listens_on_its_host_and_is_announced_nowhere(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    # 127.0.0.2: another loopback address, so that "listens where told" differs from the default.
+    settings = pipeline_settings.model_copy(update={"metrics_host": "127.0.0.2"})
+    port_file = tmp_path / "port"
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recordflow", "worker", "--metrics-port", "0",
+         "--port-file", str(port_file)],
+        env={**os.environ, **settings_environment(settings)}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + PORT_FILE_TIMEOUT_S
+        while time.monotonic() < deadline and not port_file.exists():
+            assert process.poll() is None, (tmp_path / "worker.log").read_text()
+            time.sleep(0.2)
+        port = int(port_file.read_text())
+        with urllib.request.urlopen(f"http://127.0.0.2:{port}/metrics", timeout=5) as response:
+            assert b"recordflow_worker_assigned_partitions" in response.read()
+        assert refused("127.0.0.1", port)
+        assert not target_file(settings, process.pid).exists()
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+def test_the_local_stack_s_worker_is_announced_to_its_prometheus(
+    pipeline_settings: Settings, worker: WorkerProcess
+) -> None:
+    assert worker.process is not None
+    target = target_file(pipeline_settings, worker.process.pid)
+    [group] = json.loads(target.read_text())
+    port = int(worker.port_file.read_text())
+    assert group["targets"] == [f"127.0.0.1:{port}"]
+    assert group["labels"]["app"] == pipeline_settings.consumer_group
+    worker.stop()
+    assert not target.exists()  # removed as the worker exits

@@ -1,0 +1,75 @@
+"""The pipeline's alert rules (recordflow/alerts/) pass promtool's checks and its unit tests
+(tests/unit/alert_rules.test.yaml: each alert fires when it should, and not when it should not),
+and the local stack's Prometheus loads them. promtool comes with Debian's prometheus package
+(scripts/install-system-deps.sh); a missing promtool fails these tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from recordflow.metrics import OldestUnfinishedInput
+from recordflow.settings import Settings
+from recordflow.stack import ALERT_RULES, prometheus_config, prometheus_targets_dir
+
+RULE_TESTS = Path(__file__).with_name("alert_rules.test.yaml")
+ALERTS = {"RecordflowStageRetrying", "RecordflowPartitionStalled", "RecordflowDeadLettersRising"}
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("promtool")
+    assert tool, "promtool not found: apt-get install prometheus (scripts/install-system-deps.sh)"
+    return subprocess.run([tool, *args], capture_output=True, text=True, timeout=60)
+
+
+def rules() -> list[dict[str, object]]:
+    document = yaml.safe_load(ALERT_RULES.read_text(encoding="utf-8"))
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def test_the_rules_pass_promtool_check() -> None:
+    checked = promtool("check", "rules", str(ALERT_RULES))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(ALERTS)} rules found" in checked.stdout
+
+
+def test_each_alert_fires_when_it_should_and_only_then() -> None:
+    tested = promtool("test", "rules", str(RULE_TESTS))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    cases = yaml.safe_load(RULE_TESTS.read_text(encoding="utf-8"))
+    exercised = {
+        case["alertname"]
+        for test in cases["tests"]
+        for case in test["alert_rule_test"]
+        if case["exp_alerts"]
+    }
+    quiet = {
+        case["alertname"]
+        for test in cases["tests"]
+        for case in test["alert_rule_test"]
+        if not case["exp_alerts"]
+    }
+    assert exercised == quiet == ALERTS  # every alert seen firing, and seen quiet
+
+
+def test_the_rules_watch_the_metrics_the_workers_export() -> None:
+    by_name = {rule["alert"]: str(rule["expr"]) for rule in rules()}
+    assert set(by_name) == ALERTS
+    assert "recordflow_retries_total" in by_name["RecordflowStageRetrying"]
+    assert OldestUnfinishedInput.NAME in by_name["RecordflowPartitionStalled"]
+    assert "recordflow_deadletters_total" in by_name["RecordflowDeadLettersRising"]
+
+
+def test_the_local_prometheus_loads_the_rules_and_its_config_checks(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    targets = prometheus_targets_dir(settings)
+    targets.mkdir(parents=True)
+    config_file = tmp_path / "prometheus.yml"
+    config_file.write_text(prometheus_config(targets))
+    assert yaml.safe_load(config_file.read_text())["rule_files"] == [str(ALERT_RULES)]
+    checked = promtool("check", "config", str(config_file))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(ALERTS)} rules found" in checked.stdout

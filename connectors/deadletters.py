@@ -43,14 +43,12 @@ import hashlib
 import json
 import logging
 import re
-import time
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
@@ -60,6 +58,16 @@ from confluent_kafka import (
 )
 
 from avro_schemas.codec import DEAD_LETTER, Codec, CodecError
+from connectors.readback import (
+    ReadError,
+    TopicMissing,
+    TopicReader,
+    Watch,
+    partitions,
+    quiet_logger,
+    reader_consumer,
+    watermarks,
+)
 from recordflow.settings import Settings
 from streams.deadletter import REASON_HEADER
 from topics.catalog import UnknownTopic, value_schema_for
@@ -202,29 +210,10 @@ def select(
 
 
 # --- reading Kafka ---------------------------------------------------------------------------
+# The reading itself is connectors/readback.py's (read_committed, the read deadline); here its
+# failures become DeadLetterErrors, which the CLI prints as its one line.
 def _quiet_logger() -> logging.LoggerAdapter[logging.Logger]:
-    """librdkafka's own log lines, at debug level: failures reach the caller as exceptions, and
-    the CLI promises one line per error."""
-    return _DebugAdapter(log, {})
-
-
-class _DebugAdapter(logging.LoggerAdapter[logging.Logger]):
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        self.logger.debug(msg, *args)
-
-
-def _consumer(settings: Settings, *, committed: bool = True) -> Consumer:
-    """A consumer outside any group (assign, never commit). `committed`: read_committed, which
-    skips aborted replays; otherwise read_uncommitted, whose watermark is the high watermark (a
-    read_committed consumer's is the last stable offset)."""
-    return Consumer({
-        **settings.kafka_config(),
-        "group.id": f"recordflow-deadletters-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-        "isolation.level": "read_committed" if committed else "read_uncommitted",
-        "logger": _quiet_logger(),
-    })  # fmt: skip
+    return quiet_logger()
 
 
 def _partitions(consumer: Consumer, topic: str) -> list[int]:
@@ -243,60 +232,37 @@ def _is_eof(message: Message) -> bool:
     return error is not None and error.code() == KafkaError._PARTITION_EOF
 
 
+@contextmanager
+def _as_dead_letter_errors() -> Iterator[None]:
+    try:
+        yield
+    except TopicMissing as exc:
+        raise MissingTopic(str(exc)) from exc
+    except ReadError as exc:
+        raise DeadLetterError(str(exc)) from exc
+
+
 class _TopicReader:
     """Reads a topic from the beginning and keeps reading: `until_end()` returns what arrived up
-    to the end as it stands when called. Transaction markers take offsets and are never
-    delivered, so the end is found by partition EOF, not by comparing offsets with watermarks."""
+    to the end as it stands when called, waiting for transactions open before it to end (a
+    readback.TopicReader that waits for transactions)."""
 
     def __init__(self, settings: Settings, topic: str) -> None:
         self.topic = topic
-        self.consumer = _consumer(settings)
-        self.watermarks = _consumer(settings, committed=False)
-        try:
-            self.partitions = _partitions(self.consumer, topic)
-        except DeadLetterError:
-            self.close()
-            raise
-        self.consumed: dict[int, int] = {}  # partition → the offset read up to (EOF offset)
-        self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in self.partitions])
+        with _as_dead_letter_errors():
+            self.reader = TopicReader(settings, topic, wait_for_transactions=True)
+        self.consumer = self.reader.consumer
 
     def until_end(self, timeout_s: float = READ_TIMEOUT_S) -> list[Message]:
         """The messages that arrived since the last call, up to each partition's high watermark
-        now; with read_committed that waits for transactions open before it to end."""
-        ends = {}
-        for partition in self.partitions:
-            try:
-                low, high = self.watermarks.get_watermark_offsets(
-                    TopicPartition(self.topic, partition), timeout=METADATA_TIMEOUT_S, cached=False
-                )
-            except KafkaException as exc:
-                raise DeadLetterError(f"cannot read {self.topic}: {exc}") from exc
-            if high > max(low, self.consumed.get(partition, 0)):
-                ends[partition] = high
-        messages = []
-        deadline = time.monotonic() + timeout_s
-        while any(self.consumed.get(p, 0) < end for p, end in ends.items()):
-            if time.monotonic() > deadline:
-                raise DeadLetterError(
-                    f"{self.topic} was not read to its end within {timeout_s:.0f} s (a "
-                    "transaction left open?); try again"
-                )
-            message = self.consumer.poll(POLL_TIMEOUT_S)
-            if message is None:
-                continue
-            partition = message.partition() or 0
-            if _is_eof(message):
-                self.consumed[partition] = message.offset() or 0
-                continue
-            if message.error():
-                raise DeadLetterError(f"cannot read {self.topic}: {message.error()}")
-            self.consumed[partition] = (message.offset() or 0) + 1
-            messages.append(message)
-        return messages
+        now; that waits for transactions open before it to end, at most `timeout_s` while Kafka
+        answers, and at most the read deadline while it does not."""
+        self.reader.transaction_wait_s = timeout_s
+        with _as_dead_letter_errors():
+            return self.reader.until_end()
 
     def close(self) -> None:
-        self.consumer.close()
-        self.watermarks.close()
+        self.reader.close()
 
 
 def read_committed(settings: Settings, topic: str) -> list[Message]:
@@ -322,32 +288,28 @@ def read_letters(settings: Settings, codec: Codec) -> list[Letter]:
 def fetch_letter(settings: Settings, codec: Codec, letter_id: LetterId) -> Letter | None:
     """The letter with this id, or None when there is none (never was, or expired)."""
     topic = settings.deadletter_topic
-    consumer = _consumer(settings)
+    consumer = reader_consumer(settings)
     try:
-        if letter_id.partition not in _partitions(consumer, topic):
-            return None
-        try:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, letter_id.partition), timeout=METADATA_TIMEOUT_S
-            )
-        except KafkaException as exc:
-            raise DeadLetterError(f"cannot read {topic}: {exc}") from exc
-        if not low <= letter_id.offset < high:
-            return None
-        consumer.assign([TopicPartition(topic, letter_id.partition, letter_id.offset)])
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while time.monotonic() < deadline:
-            message = consumer.poll(POLL_TIMEOUT_S)
-            if message is None:
-                continue
-            if _is_eof(message):
+        with _as_dead_letter_errors():
+            if letter_id.partition not in partitions(consumer, settings, topic):
                 return None
-            if message.error():
-                raise DeadLetterError(f"cannot read {topic}: {message.error()}")
-            if message.offset() != letter_id.offset:
-                return None  # not a message there (a transaction marker, say)
-            return letter_from_message(message, codec)
-        raise DeadLetterError(f"no answer from {topic} within {READ_TIMEOUT_S:.0f} s")
+            low, high = watermarks(consumer, settings, topic, letter_id.partition)
+            if not low <= letter_id.offset < high:
+                return None
+            consumer.assign([TopicPartition(topic, letter_id.partition, letter_id.offset)])
+            watch = Watch(consumer, settings, topic)
+            while True:
+                message = consumer.poll(POLL_TIMEOUT_S)
+                if message is None:
+                    watch.quiet()
+                    continue
+                if _is_eof(message):
+                    return None
+                if message.error():
+                    raise DeadLetterError(f"cannot read {topic}: {message.error()}")
+                if message.offset() != letter_id.offset:
+                    return None  # not a message there (a transaction marker, say)
+                return letter_from_message(message, codec)
     finally:
         consumer.close()
 

@@ -93,6 +93,12 @@ POLL_INTERVAL_S = 0.2
 S3_CONNECT_TIMEOUT_S = 10.0
 S3_READ_TIMEOUT_S = 120.0
 REGISTRY_TIMEOUT_S = 10.0
+# With an outbox: an event Kafka has not confirmed after TOPIC_CHECK_AFTER_S has its topic looked
+# up in the cluster's metadata (once per topic and process, and never on the quick path); a
+# topic the cluster says twice, TOPIC_RECHECK_S apart, it does not have refuses the submission.
+TOPIC_CHECK_AFTER_S = 1.0
+TOPIC_RECHECK_S = 1.0
+TOPIC_METADATA_TIMEOUT_S = 10.0
 DESCRIPTION_FIELDS = {
     "title", "document_number", "responsible_party", "document_date", "document_type",
     "security_classification", "urgency", "keywords", "abstract", "unit_code", "year",
@@ -420,6 +426,12 @@ class SpoolDamaged(SubmitError):
     """The outbox's copy of a file is gone, or no longer what was accepted."""
 
 
+class TopicMissing(SubmitError):
+    """The event's ingest topic is not on the cluster: librdkafka would hold the event, waiting
+    for the topic to appear, until the deadline, and no retry delivers it until an operator
+    creates the topic. A permanent refusal (classify_failure: a SubmitError), never held."""
+
+
 @dataclass(frozen=True)
 class Failure:
     """What a failed delivery attempt means: `transient` (retry after a pause, while the deadline
@@ -556,6 +568,7 @@ class Submitter:
         self._secrets = secrets_of(settings)
         self._fatal: KafkaError | None = None
         self._kafka_trouble: KafkaError | None = None
+        self._topics_seen: set[str] = set()  # ingest topics the cluster said it has
         self.producer = self._new_producer()
 
     def _new_producer(self) -> Producer:
@@ -940,6 +953,7 @@ class Submitter:
                                   on_delivery=delivered)  # fmt: skip
         except KafkaException as exc:
             raise KafkaDeliveryError(exc.args[0]) from exc
+        check_topic_at, topic_checked = Deadline.after(TOPIC_CHECK_AFTER_S), False
         while not delivery.done():
             remaining = deadline.remaining()
             if remaining <= 0:
@@ -950,8 +964,49 @@ class Submitter:
                     f"no confirmation within the deadline ({deadline.seconds:g} s)"
                     + (f"; last error: {trouble.str()}" if trouble is not None else "")
                 )
+            if (
+                not topic_checked
+                and check_topic_at.expired
+                and entry.topic not in self._topics_seen
+            ):
+                topic_checked = True
+                if self._topic_exists(entry.topic, delivery, deadline):
+                    self._topics_seen.add(entry.topic)
             self.producer.poll(min(remaining, POLL_INTERVAL_S))
         return delivery.result()
+
+    def _topic_exists(self, topic: str, delivery: Future[Message], deadline: Deadline) -> bool:
+        """Whether the cluster's metadata has `topic`: True when it says so (or the event was
+        confirmed meanwhile); False when it does not answer (Kafka unreachable: the deadline
+        deals with that) or answers with another error. When it answers twice, TOPIC_RECHECK_S
+        apart (a topic created a moment ago may not be known to every broker yet), that it has
+        no such topic, the waiting event is purged and TopicMissing raised."""
+        for attempt in range(2):
+            if attempt:
+                pause = Deadline.after(TOPIC_RECHECK_S)
+                while not pause.expired and not delivery.done():
+                    self.producer.poll(pause.remaining())
+                if delivery.done():
+                    return True
+                if deadline.expired:
+                    return False
+            try:
+                metadata = self.producer.list_topics(
+                    topic, timeout=max(min(deadline.remaining(), TOPIC_METADATA_TIMEOUT_S), 0.1)
+                )
+            except KafkaException:
+                return False
+            info = metadata.topics.get(topic)
+            if info is not None and info.error is None:
+                return True
+            if info is None or info.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return False
+        self.producer.purge()  # nothing of it may go out later, should the topic appear
+        self.producer.poll(0)
+        raise TopicMissing(
+            f"topic {topic} does not exist on the cluster: create the agency's ingest topic with "
+            "`recordflow topics apply`"
+        )
 
     def _receipt(self, entry: Entry, *, already_delivered: bool = False) -> Receipt:
         receipt = Receipt(

@@ -285,3 +285,31 @@ class Storage:
                 "store-unversioned", f"archive/{key}: no version id; is versioning on?", "store"
             )
         return result.version_id
+
+    # --- appraisal: lengthening a record's lock (connectors/review.py) ----------------------
+    def extend_retention(self, bucket: str, key: str, version_id: str, until: dt.date) -> bool:
+        """Lengthen one object version's COMPLIANCE retention to midnight UTC of `until`, as
+        `archive` writes it. Never shortens it (S3 refuses that anyway), so repeating it is
+        harmless; a version held that long already is left alone. True when it changed."""
+        target = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
+        current = self.client.get_object_retention(bucket, key, version_id)
+        if (
+            current is not None
+            and current.mode == COMPLIANCE
+            and current.retain_until_date is not None
+            and current.retain_until_date >= target
+        ):
+            return False
+        self.client.set_object_retention(
+            bucket, key, Retention(COMPLIANCE, target), version_id=version_id
+        )
+        return True
+
+    def hold_permanently(self, bucket: str, key: str, version_id: str) -> bool:
+        """What `archive` gives a permanent record: COMPLIANCE retention until PERMANENT_UNTIL
+        (a legal hold alone can be released) and a legal hold. Idempotent; True when it changed."""
+        changed = self.extend_retention(bucket, key, version_id, PERMANENT_UNTIL.date())
+        if not self.client.is_object_legal_hold_enabled(bucket, key, version_id):
+            self.client.enable_object_legal_hold(bucket, key, version_id)
+            changed = True
+        return changed

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # How long a reader (`records`, `review`, `deadletters`) goes on without any answer from Kafka
+    # (no message, no end of a partition, no metadata) before it gives up with one line saying
+    # so. Reading a long topic takes as long as it takes; it is the silence that is bounded.
+    read_deadline_s: float = Field(default=30.0, gt=0)
 
     # Confluent-compatible schema registry (Apicurio's ccompat API locally). Empty: the local
     # stack's, on schema_registry_port.

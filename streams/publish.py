@@ -111,16 +111,15 @@ class Publisher:
 
     def _begin(self, partition: int) -> _Epoch:
         producer = Producer({
-            **self.settings.kafka_config(),
+            # Idempotent, acks=all and the Java client's partitioner, as every other writer: a
+            # 档号 lands in the same catalog partition whoever writes it.
+            **self.settings.producer_config(),
             "transactional.id": self.transactional_id(partition),
             "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
             # The topics' max.message.bytes decide (intake checked the record fits them), not
             # librdkafka's own 1,000,000-byte default.
             "message.max.bytes": MAX_MESSAGE_BYTES,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 0,
-            "compression.type": "zstd",
+            "linger.ms": 0,  # one transaction's messages are all there is to send
         })  # fmt: skip
         producer.init_transactions(KAFKA_TIMEOUT_S)
         epoch = _Epoch(producer, dt.datetime.now(dt.UTC))

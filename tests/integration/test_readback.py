@@ -1,13 +1,15 @@
-"""Reading a topic back to its end (connectors/readback.py) on the real broker."""
+"""Reading a topic back to its end (connectors/readback.py) on the real broker: read_committed,
+the end as it stands or, when asked, the high watermark after the transactions open before it."""
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 from confluent_kafka import Producer
 
-from connectors.readback import read_topic
+from connectors.readback import latest_value, read_topic
 from recordflow.settings import Settings
 
 
@@ -31,3 +33,38 @@ def test_read_topic_ends_when_the_last_offset_is_a_transaction_marker(
     reader.join(timeout=60)
     assert not reader.is_alive(), "read_topic did not end at the transaction marker"
     assert [key for key, _ in read] == [b"k0", b"k1", b"k2"]
+
+
+def test_readers_never_see_aborted_messages_and_wait_only_when_asked(
+    pipeline_settings: Settings,
+) -> None:
+    """read_topic reads committed messages up to the last stable offset (an open transaction ends
+    it there, at once); latest_value reads to the high watermark, waiting for that transaction."""
+    topic = pipeline_settings.review_topic
+    plain = Producer(pipeline_settings.producer_config())
+    plain.produce(topic, key=b"item", value=b"pending", partition=0)
+    assert plain.flush(30) == 0
+    aborted = Producer({**pipeline_settings.producer_config(),
+                        "transactional.id": f"test-{uuid.uuid4().hex}"})  # fmt: skip
+    aborted.init_transactions(30)
+    aborted.begin_transaction()
+    aborted.produce(topic, key=b"item", value=b"aborted", partition=0)
+    aborted.flush(30)
+    aborted.abort_transaction(30)
+    open_ = Producer({**pipeline_settings.producer_config(),
+                      "transactional.id": f"test-{uuid.uuid4().hex}"})  # fmt: skip
+    open_.init_transactions(30)
+    open_.begin_transaction()
+    open_.produce(topic, key=b"item", value=b"decided", partition=0)
+    open_.flush(30)
+
+    assert list(read_topic(pipeline_settings, topic)) == [(b"item", b"pending")]
+
+    committer = threading.Timer(2.0, lambda: open_.commit_transaction(30))
+    committer.start()
+    began = time.monotonic()
+    assert latest_value(pipeline_settings, topic, b"item") == b"decided"
+    assert time.monotonic() - began >= 1.5  # it waited for the transaction to end
+    committer.join()
+    assert list(read_topic(pipeline_settings, topic)) == [(b"item", b"pending"),
+                                                          (b"item", b"decided")]  # fmt: skip

@@ -7,10 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import fastavro
-import pytest
 
 from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW, parsed_schema
 from connectors import review
@@ -126,21 +125,6 @@ def test_the_header_reads_the_same_from_the_table_and_from_a_review_item() -> No
     assert merge_history(decided, []) == merge_history(direct, []) == item["history_before_filing"]
 
 
-class RecordingProducer:
-    """What `review decide` produces, kept instead of sent."""
-
-    sent: ClassVar[list[dict[str, Any]]] = []
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        RecordingProducer.sent = []
-
-    def produce(self, topic: str, **message: Any) -> None:
-        RecordingProducer.sent.append({"topic": topic, **message})
-
-    def flush(self, timeout: float) -> int:
-        return 0
-
-
 class EventCodec:
     """Reads any bytes as the filing event; writes a placeholder."""
 
@@ -152,16 +136,14 @@ class EventCodec:
         return b"decided"
 
 
-def test_the_decision_sends_the_kept_steps_on_as_the_history_header(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_decision_sends_the_kept_steps_on_as_the_history_header() -> None:
     settings = Settings()
     item = review_item(filed(), "no rule decides a 请示", origin(), kept_steps())
-    monkeypatch.setattr(review, "review_items", lambda *_: {item["event_id"]: item})
-    monkeypatch.setattr(review, "Producer", RecordingProducer)
-    review.decide(settings, cast(Any, EventCodec()), item["event_id"], "D10", "王档案", None)
-    (message,) = [m for m in RecordingProducer.sent if m["topic"] == settings.register_topic]
-    sent_on = merge_history(json.loads(dict(message["headers"])[HISTORY_HEADER]), [])
+    _, messages = review.decision_messages(
+        settings, cast(Any, EventCodec()), item, "D10", "王档案", None
+    )
+    (message,) = [m for m in messages if m.topic == settings.register_topic]
+    sent_on = merge_history(json.loads(dict(message.headers)[HISTORY_HEADER] or b"[]"), [])
     assert sent_on == merge_history(kept_steps(), [])
     assert [step["action"] for step in sent_on] == ["created", "approved"]
 

@@ -1,0 +1,64 @@
+"""`recordflow submit` to a registered agency whose ingest topic was never created says so at
+once, naming `recordflow topics apply`, instead of waiting out the deadline, and the outbox
+refuses the submission for good rather than holding it (nothing an outbox flush could deliver)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from recordflow.settings import Settings
+from tests.examples import notice_metadata
+from tests.integration.cli import run_cli
+
+NEW_AGENCY = {
+    "code": "xzj",
+    "name": "市行政执法局",
+    "fonds_code": "Z140",
+    "fonds_name": "市行政执法局",
+    "units": [{"code": "BGS", "name": "办公室"}],
+}
+
+
+def test_submit_to_an_agency_without_its_topic_is_refused_at_once(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    # Registered after the test's topics were applied: its ingest topic does not exist.
+    registry = yaml.safe_load(pipeline_settings.agencies_file.read_text(encoding="utf-8"))
+    registry["agencies"].append(NEW_AGENCY)
+    agencies = tmp_path / "agencies.yaml"
+    agencies.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    metadata = tmp_path / "meta.json"
+    metadata.write_text(json.dumps(notice_metadata("XZJ-1", responsible_party="市行政执法局")),
+                        encoding="utf-8")  # fmt: skip
+    document = tmp_path / "通知.pdf"
+    document.write_bytes(b"%PDF-1.4 notice")
+    env = {"RECORDFLOW_AGENCIES_FILE": str(agencies),
+           "RECORDFLOW_OUTBOX_DIR": str(tmp_path / "outbox")}  # fmt: skip
+    topic = pipeline_settings.ingest_topic("xzj")
+
+    began = time.monotonic()
+    result = run_cli(pipeline_settings, "submit", "--agency", "xzj", "--metadata", str(metadata),
+                     str(document), env=env)  # fmt: skip
+    took = time.monotonic() - began
+
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        "error: not delivered, and it will not be: Kafka "
+        f"{pipeline_settings.kafka_bootstrap}: topic {topic} does not exist on the cluster: "
+        "create the agency's ingest topic with `recordflow topics apply`"
+    )
+    assert took < pipeline_settings.submit_deadline_s / 3  # at once, not at the 60 s deadline
+
+    # Refused for good: nothing pending, the reason kept on its row.
+    pending = run_cli(pipeline_settings, "outbox", "list", "--json", env=env)
+    assert pending.returncode == 0, pending.stderr
+    assert json.loads(pending.stdout) == []
+    everything = run_cli(pipeline_settings, "outbox", "list", "--all", "--json", env=env)
+    (entry,) = json.loads(everything.stdout)
+    assert entry["state"] == "failed"
+    assert "recordflow topics apply" in entry["last_error"]

@@ -68,6 +68,7 @@ from connectors.readback import (
     reader_consumer,
     watermarks,
 )
+from connectors.transactions import commit
 from recordflow.settings import Settings
 from streams.deadletter import REASON_HEADER
 from topics.catalog import UnknownTopic, value_schema_for
@@ -548,7 +549,7 @@ class Replayer:
             )  # fmt: skip
             producer.produce(self.ledger.topic, key=entry.ledger_key.encode(),
                              value=json.dumps(entry.as_json(), ensure_ascii=False).encode())  # fmt: skip
-            _commit(producer)
+            commit(producer)
         # confluent-kafka raises a fatal error (fenced) met while serving delivery reports as a
         # SystemError whose cause is the KafkaException.
         except (KafkaException, DeadLetterError, SystemError) as exc:
@@ -563,19 +564,6 @@ class Replayer:
             raise
         self.ledger.entries[entry.ledger_key] = entry
         return ReplayResult(letter, REPLAYED, entry)
-
-
-def _commit(producer: Producer, attempts: int = 3) -> None:
-    """Commit, retrying while librdkafka says the failure is retriable (a timeout, say: the
-    commit may be under way, and only a retried commit learns how it ended)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            producer.commit_transaction(KAFKA_TIMEOUT_S)
-            return
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if attempt == attempts or not (isinstance(error, KafkaError) and error.retriable()):
-                raise
 
 
 def _kafka_cause(exc: BaseException) -> KafkaException | DeadLetterError:

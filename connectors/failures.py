@@ -41,6 +41,7 @@ S3_TRANSIENT = frozenset(
 KAFKA_TRANSIENT = frozenset({
     KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
     KafkaError._ALL_BROKERS_DOWN, KafkaError._QUEUE_FULL, KafkaError._RESOLVE,
+    KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,  # purged unsent: send again
     KafkaError.REQUEST_TIMED_OUT, KafkaError.NETWORK_EXCEPTION, KafkaError.NOT_ENOUGH_REPLICAS,
     KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND, KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.COORDINATOR_NOT_AVAILABLE,

@@ -187,17 +187,19 @@ class Watch:
         self.heard_at = time.monotonic()  # Kafka is there: the fetches are just slow
 
 
+def _read_failure(exc: KafkaException, settings: Settings, topic: str) -> ReadError:
+    if _unreachable_error(exc):
+        return KafkaUnreachable(settings.kafka_bootstrap, settings.read_deadline_s, topic)
+    return ReadError(f"cannot read {topic}: {exc}")
+
+
 def partitions(consumer: Consumer, settings: Settings, topic: str) -> list[int]:
     """The topic's partitions; TopicMissing when it is not on the cluster, KafkaUnreachable when
     Kafka does not answer within the read deadline."""
     try:
         metadata = consumer.list_topics(topic, timeout=settings.read_deadline_s)
     except KafkaException as exc:
-        if _unreachable_error(exc):
-            raise KafkaUnreachable(
-                settings.kafka_bootstrap, settings.read_deadline_s, topic
-            ) from exc
-        raise ReadError(f"cannot read {topic}: {exc}") from exc
+        raise _read_failure(exc, settings, topic) from exc
     info = metadata.topics.get(topic)
     if info is None or info.error is not None:
         if info is not None and info.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
@@ -216,11 +218,7 @@ def watermarks(
             TopicPartition(topic, partition), timeout=settings.read_deadline_s, cached=False
         )
     except KafkaException as exc:
-        if _unreachable_error(exc):
-            raise KafkaUnreachable(
-                settings.kafka_bootstrap, settings.read_deadline_s, topic
-            ) from exc
-        raise ReadError(f"cannot read {topic}: {exc}") from exc
+        raise _read_failure(exc, settings, topic) from exc
     return low, high
 
 

@@ -47,6 +47,7 @@ from avro_schemas.codec import (
 )
 from connectors.readback import latest_message, quiet_logger, read_latest
 from connectors.storage import PERMANENT_UNTIL, Storage
+from connectors.transactions import commit
 from recordflow.agencies import load_registry
 from recordflow.settings import Settings
 from streams.classify import Decision, Period
@@ -196,7 +197,7 @@ class ReviewTransaction:
                     errors[0].str() if errors else f"no delivery report in {KAFKA_TIMEOUT_S:g} s"
                 )
                 raise ReviewError(f"Kafka did not take the decision: {reason}")
-            _commit(self.producer)
+            commit(self.producer)
         # confluent-kafka raises a fatal error (fenced) met while serving delivery reports as a
         # SystemError whose cause is the KafkaException.
         except (KafkaException, ReviewError, SystemError) as exc:
@@ -223,19 +224,6 @@ def review_transaction(
         yield transaction
     finally:
         transaction.close()
-
-
-def _commit(producer: Producer, attempts: int = 3) -> None:
-    """Commit, retrying while librdkafka says the failure is retriable (a timeout, say: the
-    commit may be under way, and only a retried commit learns how it ended)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            producer.commit_transaction(KAFKA_TIMEOUT_S)
-            return
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if attempt == attempts or not (isinstance(error, KafkaError) and error.retriable()):
-                raise
 
 
 def _abort(producer: Producer) -> None:

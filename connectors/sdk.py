@@ -41,8 +41,7 @@ import httpx
 import urllib3
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
-from minio.error import S3Error, ServerError
+from minio.error import S3Error
 from pydantic import SecretStr
 
 from avro_schemas.codec import (
@@ -52,6 +51,7 @@ from avro_schemas.codec import (
     parsed_schema,
     shared_types,
 )
+from connectors import failures
 from connectors.outbox import (
     ACCEPTED,
     FAILED,
@@ -398,15 +398,6 @@ KAFKA_REJECTS = {
     KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG, KafkaError.INVALID_RECORD,
     KafkaError.RECORD_LIST_TOO_LARGE, KafkaError._BAD_MSG, KafkaError._INVALID_ARG,
 }  # fmt: skip
-KAFKA_TRANSIENT = {
-    KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
-    KafkaError._ALL_BROKERS_DOWN, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT,
-    KafkaError._QUEUE_FULL, KafkaError._RESOLVE, KafkaError.REQUEST_TIMED_OUT,
-    KafkaError.NETWORK_EXCEPTION, KafkaError.NOT_ENOUGH_REPLICAS,
-    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND, KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-}  # fmt: skip
-S3_TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "ServerError"}
 S3_REJECTS = {"EntityTooLarge"}
 
 
@@ -445,49 +436,33 @@ class Failure:
 
 
 def classify_failure(exc: BaseException) -> Failure:
+    """The SDK's reading of the shared failure taxonomy (connectors/failures.py): a transient
+    failure is retried while the deadline allows; of the permanent ones, what the archives can
+    never take is `rejected`, and what an operator can mend (credentials, a bucket, a full disk,
+    a bug) is `held`."""
     if isinstance(exc, SpoolDamaged):
         return Failure(REJECTED, str(exc))
     if isinstance(exc, KafkaUnconfirmed):
         return Failure(TRANSIENT, str(exc))
-    if isinstance(exc, KafkaDeliveryError | KafkaException):
-        error = exc.error if isinstance(exc, KafkaDeliveryError) else exc.args[0]
-        if not isinstance(error, KafkaError):
-            return Failure(HELD, str(exc))
-        reason = f"{error.name()}: {error.str()}"
-        if error.code() in KAFKA_REJECTS:
-            return Failure(REJECTED, reason)
-        transient = error.retriable() or error.fatal() or error.code() in KAFKA_TRANSIENT
-        return Failure(TRANSIENT if transient else HELD, reason)
     if isinstance(exc, BufferError):
         return Failure(TRANSIENT, f"the producer's queue is full: {exc}")
-    if isinstance(exc, S3Error):
-        reason = f"{exc.code}: {exc.message}"
-        if exc.code in S3_REJECTS:
-            return Failure(REJECTED, reason)
-        return Failure(TRANSIENT if exc.code in S3_TRANSIENT else HELD, reason)
-    if isinstance(exc, ServerError):
-        return Failure(TRANSIENT, f"HTTP {exc.status_code}: {exc}")
-    if isinstance(exc, SchemaRegistryError):
-        status = exc.http_status_code
-        transient = status in (-1, 408, 429) or status >= 500
-        return Failure(TRANSIENT if transient else HELD, f"HTTP {status}: {exc.error_message}")
-    if isinstance(exc, urllib3.exceptions.HTTPError | httpx.TransportError | OSError):
-        return Failure(TRANSIENT, _connection_failure(exc))
-    if isinstance(exc, SubmitError):  # unknown agency, invalid metadata …
+    if isinstance(exc, KafkaDeliveryError):
+        exc = KafkaException(exc.error)
+    elif isinstance(exc, SubmitError):  # unknown agency, invalid metadata, no ingest topic …
         return Failure(REJECTED, str(exc))
-    return Failure(HELD, f"unexpected {type(exc).__name__}: {exc}", unexpected=True)
-
-
-def _connection_failure(exc: BaseException) -> str:
-    """A connection failure in a few words, without urllib3's object reprs and URLs."""
-    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
-    text = str(exc)
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        text = (
-            text.rpartition(": ")[2] or text
-        )  # "<HTTPConnection object at …>: Failed …: [Errno 111] …"
-    return text or type(exc).__name__
+    if isinstance(exc, KafkaException) and isinstance(error := exc.args[0], KafkaError):
+        if error.code() in KAFKA_REJECTS:
+            return Failure(REJECTED, f"{error.name()}: {error.str()}")
+        if error.fatal():  # the producer is replaced on the next attempt
+            return Failure(TRANSIENT, f"{error.name()}: {error.str()}")
+    if isinstance(exc, S3Error) and exc.code in S3_REJECTS:
+        return Failure(REJECTED, f"{exc.code}: {exc.message}")
+    failure = failures.classify(exc)
+    if failure.transient:
+        return Failure(TRANSIENT, failure.detail)
+    unexpected = failure.reason == "internal-error"
+    detail = f"unexpected {failure.detail}" if unexpected else failure.detail
+    return Failure(HELD, detail, unexpected=unexpected)
 
 
 class _LibrdkafkaLog:

@@ -475,6 +475,9 @@ def test_a_flush_leaves_what_another_process_delivers_and_stops_at_its_deadline(
         (SchemaRegistryError(409, 409, "incompatible schema"), HELD),
         (SchemaRegistryError(401, 401, "unauthorized"), HELD),
         (SpoolDamaged("copy gone"), REJECTED),
+        # The shared taxonomy: a full or read-only disk is for an operator to mend, not a moment
+        (OSError(28, "No space left on device"), HELD),
+        (PermissionError(13, "Permission denied"), HELD),
         (SubmitError("unknown agency 'x'"), REJECTED),
         (KeyError("bug"), HELD),
     ],

@@ -28,6 +28,7 @@ import mimetypes
 import os
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -422,6 +423,13 @@ class TopicMissing(SubmitError):
     for the topic to appear, until the deadline, and no retry delivers it until an operator
     creates the topic. A permanent refusal (classify_failure: a SubmitError), never held."""
 
+    @classmethod
+    def of(cls, topic: str) -> TopicMissing:
+        return cls(
+            f"topic {topic} does not exist on the cluster: create the agency's ingest topic with "
+            "`recordflow topics apply`"
+        )
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -677,6 +685,28 @@ class Submitter:
         )
         return self.produce_event(agency.code, event)
 
+    def require_topic(self, topic: str) -> None:
+        """TopicMissing at once when the cluster says twice, TOPIC_RECHECK_S apart, that it has no
+        `topic` (librdkafka would hold the event until its timeout); asked once per topic and
+        process. Kafka unreachable or another error: nothing is said here, and the delivery
+        report tells."""
+        if topic in self._topics_seen:
+            return
+        for attempt in range(2):
+            if attempt:
+                time.sleep(TOPIC_RECHECK_S)
+            try:
+                metadata = self.producer.list_topics(topic, timeout=TOPIC_METADATA_TIMEOUT_S)
+            except KafkaException:
+                return
+            info = metadata.topics.get(topic)
+            if info is not None and info.error is None:
+                self._topics_seen.add(topic)
+                return
+            if info is None or info.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return
+        raise TopicMissing.of(topic)
+
     def warm_up(self, timeout_s: float = 10.0) -> None:
         """Connect to the broker and look up every registered agency's schema id now, which the
         first submission would otherwise wait for (optional: a system that submits all day may
@@ -689,6 +719,7 @@ class Submitter:
     def produce_event(self, topic_owner: str, event: dict[str, Any]) -> Receipt:
         """Encode and produce an event to `topic_owner`'s ingest topic, as it stands."""
         topic = self.settings.ingest_topic(topic_owner)
+        self.require_topic(topic)
         value = self.codec.encode(Subject.for_topic(topic, DOCUMENT_LIFECYCLE_EVENT), event)
         receipt = Receipt(
             event["event_id"], event["document_id"], topic_owner, event["upload_id"], topic,
@@ -734,6 +765,7 @@ class Submitter:
             claim = self._accept(agency, files, metadata, validate=validate, deadline=deadline)
             with claim:
                 return self._deliver(claim, deadline)
+        self.require_topic(self.settings.ingest_topic(agency.code))  # before staging any file
         upload_id = uuid.uuid4().hex
         receipt = self.publish(agency, metadata, self.stage(agency, upload_id, files), upload_id,
                                validate=validate)  # fmt: skip
@@ -978,10 +1010,7 @@ class Submitter:
                 return False
         self.producer.purge()  # nothing of it may go out later, should the topic appear
         self.producer.poll(0)
-        raise TopicMissing(
-            f"topic {topic} does not exist on the cluster: create the agency's ingest topic with "
-            "`recordflow topics apply`"
-        )
+        raise TopicMissing.of(topic)
 
     def _receipt(self, entry: Entry, *, already_delivered: bool = False) -> Receipt:
         receipt = Receipt(

@@ -8,8 +8,11 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
+from connectors.sdk import FileToSubmit, Submitter, TopicMissing
+from connectors.storage import Storage
 from recordflow.settings import Settings
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli
@@ -62,3 +65,26 @@ def test_submit_to_an_agency_without_its_topic_is_refused_at_once(
     (entry,) = json.loads(everything.stdout)
     assert entry["state"] == "failed"
     assert "recordflow topics apply" in entry["last_error"]
+
+
+def test_the_sdk_without_an_outbox_refuses_before_staging_anything(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    registry = yaml.safe_load(pipeline_settings.agencies_file.read_text(encoding="utf-8"))
+    registry["agencies"].append(NEW_AGENCY)
+    agencies = tmp_path / "agencies.yaml"
+    agencies.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    settings = pipeline_settings.model_copy(update={"agencies_file": agencies})
+    document = tmp_path / "通知.pdf"
+    document.write_bytes(b"%PDF-1.4 notice")
+    submitter = Submitter(settings)
+    began = time.monotonic()
+    try:
+        with pytest.raises(TopicMissing, match="recordflow topics apply"):
+            submitter.submit("xzj", [FileToSubmit(document)],
+                             notice_metadata("XZJ-2", responsible_party="市行政执法局"))  # fmt: skip
+    finally:
+        submitter.close()
+    assert time.monotonic() - began < 10  # not librdkafka's 30 s message timeout
+    staged = Storage(settings).client.list_objects(settings.staging_bucket, prefix="xzj/")
+    assert list(staged) == []  # refused before any file was staged

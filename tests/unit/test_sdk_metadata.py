@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -253,6 +254,9 @@ class _NoProducer:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> Any:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))  # as 127.0.0.1:9 would
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,9 @@ import socket
 import struct
 import threading
 
+from recordflow.settings import Settings
+from recordflow.workers import WorkerProcess
+
 
 class FakeClamd:
     """Accepts connections and drops them (a clamd that is down or restarting) until `answer()`;
@@ -45,3 +48,18 @@ class FakeClamd:
             stream.read(length)
         connection.sendall(b"stream: OK\0")
         self.scanned += 1
+
+
+def scanning_worker(
+    settings: Settings, clamd: FakeClamd, name: str
+) -> tuple[Settings, WorkerProcess]:
+    """A worker (started, ready) whose virus scanner is `clamd`, and its settings."""
+    settings = settings.model_copy(update={"clamd_address": f"tcp://127.0.0.1:{clamd.port}"})
+    worker = WorkerProcess(settings, name=f"{name}-{settings.topic_prefix[:-1]}")
+    worker.start()
+    try:
+        worker.wait_ready()
+    except Exception:
+        worker.stop()
+        raise
+    return settings, worker

@@ -18,7 +18,7 @@ from recordflow.metrics import OldestUnfinishedInput
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
-from tests.integration.fakes import FakeClamd
+from tests.integration.fakes import FakeClamd, scanning_worker
 
 GAUGE = OldestUnfinishedInput.NAME
 STUCK_TIMEOUT_S = 60.0
@@ -39,13 +39,8 @@ def test_a_record_stuck_in_register_shows_as_an_ageing_unfinished_input(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     clamd = FakeClamd()
-    settings = pipeline_settings.model_copy(
-        update={"clamd_address": f"tcp://127.0.0.1:{clamd.port}"}
-    )
-    worker = WorkerProcess(settings, name=f"stall-{settings.topic_prefix[:-1]}")
-    worker.start()
+    settings, worker = scanning_worker(pipeline_settings, clamd, "stall")
     try:
-        worker.wait_ready()
         assert gauge_labels(worker, "register") == []  # nothing taken yet: no series
         path = tmp_path / "stuck.pdf"
         path.write_bytes(b"%PDF-1.4 " + os.urandom(256))

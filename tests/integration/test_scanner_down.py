@@ -14,9 +14,8 @@ from avro_schemas.codec import Codec
 from connectors.readback import catalog, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
-from tests.integration.fakes import FakeClamd
+from tests.integration.fakes import FakeClamd, scanning_worker
 
 TIMEOUT_S = 90.0
 
@@ -31,13 +30,8 @@ def clamd() -> Iterator[FakeClamd]:
 def test_a_record_waits_for_a_configured_scanner_that_is_down(
     pipeline_settings: Settings, clamd: FakeClamd, tmp_path: Path
 ) -> None:
-    settings = pipeline_settings.model_copy(
-        update={"clamd_address": f"tcp://127.0.0.1:{clamd.port}"}
-    )
-    worker = WorkerProcess(settings, name=f"clamd-{settings.topic_prefix[:-1]}")
-    worker.start()
+    settings, worker = scanning_worker(pipeline_settings, clamd, "clamd")
     try:
-        worker.wait_ready()
         path = tmp_path / "通知.pdf"
         path.write_bytes(b"%PDF-1.4 " + os.urandom(2048))
         submitter = Submitter(settings)

@@ -26,14 +26,20 @@ NEW_AGENCY = {
 }
 
 
-def test_submit_to_an_agency_without_its_topic_is_refused_at_once(
-    pipeline_settings: Settings, tmp_path: Path
-) -> None:
-    # Registered after the test's topics were applied: its ingest topic does not exist.
-    registry = yaml.safe_load(pipeline_settings.agencies_file.read_text(encoding="utf-8"))
+def registry_with_new_agency(settings: Settings, tmp_path: Path) -> Path:
+    """The agency registry with xzj added after the test's topics were applied: its ingest topic
+    does not exist."""
+    registry = yaml.safe_load(settings.agencies_file.read_text(encoding="utf-8"))
     registry["agencies"].append(NEW_AGENCY)
     agencies = tmp_path / "agencies.yaml"
     agencies.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    return agencies
+
+
+def test_submit_to_an_agency_without_its_topic_is_refused_at_once(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    agencies = registry_with_new_agency(pipeline_settings, tmp_path)
     metadata = tmp_path / "meta.json"
     metadata.write_text(json.dumps(notice_metadata("XZJ-1", responsible_party="市行政执法局")),
                         encoding="utf-8")  # fmt: skip
@@ -70,10 +76,7 @@ def test_submit_to_an_agency_without_its_topic_is_refused_at_once(
 def test_the_sdk_without_an_outbox_refuses_before_staging_anything(
     pipeline_settings: Settings, tmp_path: Path
 ) -> None:
-    registry = yaml.safe_load(pipeline_settings.agencies_file.read_text(encoding="utf-8"))
-    registry["agencies"].append(NEW_AGENCY)
-    agencies = tmp_path / "agencies.yaml"
-    agencies.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    agencies = registry_with_new_agency(pipeline_settings, tmp_path)
     settings = pipeline_settings.model_copy(update={"agencies_file": agencies})
     document = tmp_path / "通知.pdf"
     document.write_bytes(b"%PDF-1.4 notice")

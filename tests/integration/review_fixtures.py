@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -193,3 +196,22 @@ def everything(settings: Settings, topic: str) -> list[Message]:
         return messages
     finally:
         consumer.close()
+
+
+def race(settings: Settings, verb: list[str], choices: dict[str, list[str]],
+         timeout_s: float) -> dict[str, tuple[int, str]]:  # fmt: skip
+    """Run `recordflow review <verb> … --by NAME` for every reviewer NAME at once, each with
+    its own arguments, and return each one's exit status and stderr."""
+    env = {**os.environ, "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
+           "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix}  # fmt: skip
+    runs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "recordflow", "review", *verb, *args, "--by", name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, args in choices.items()
+    }
+    return {name: (run.wait(timeout_s), run.communicate()[1]) for name, run in runs.items()}

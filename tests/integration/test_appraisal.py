@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from tests.integration.review_fixtures import (
     due_record,
     queue_appraisal,
     queue_retention_item,
+    race,
 )
 
 # Short, so that the test's objects are not kept long unless an extension keeps them.
@@ -225,33 +224,11 @@ def test_two_appraisals_at_once_exactly_one_is_recorded(
     pipeline_settings: Settings, codec: Codec, storage: Storage, due: dict[str, Any]
 ) -> None:
     settings, record, item = pipeline_settings, due["record"], due["item"]
-    env = {**os.environ, "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
-           "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix}  # fmt: skip
     choices = {
         "王档案": ["--outcome", "destroy"],
         "李档案": ["--outcome", "extend", "--period", "D30"],
     }
-    runs = {
-        name: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "recordflow",
-                "review",
-                "appraise",
-                item["event_id"],
-                *args,
-                "--by",
-                name,
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, args in choices.items()
-    }
-    results = {name: (run.wait(TIMEOUT_S), run.communicate()[1]) for name, run in runs.items()}
+    results = race(settings, ["appraise", item["event_id"]], choices, TIMEOUT_S)
     winners = [name for name, (code, _) in results.items() if code == 0]
     assert len(winners) == 1, results
     (loser,) = set(choices) - set(winners)

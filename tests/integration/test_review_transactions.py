@@ -5,9 +5,6 @@ refused with the first shown, and of two decisions made at once exactly one is r
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -23,7 +20,7 @@ from connectors.review import (
 from recordflow.settings import Settings
 from streams.intake import RETENTION_HEADER
 from tests.integration.cli import TIMEOUT_S, run_cli
-from tests.integration.review_fixtures import committed, everything, queue_retention_item
+from tests.integration.review_fixtures import committed, everything, queue_retention_item, race
 
 
 @pytest.fixture
@@ -137,31 +134,9 @@ def test_two_decisions_at_once_exactly_one_is_recorded(
     settings = pipeline_settings
     item = queue_retention_item(settings, codec, "BDC-T-4")
     event_id = item["event_id"]
-    env = {**os.environ, "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
-           "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix}  # fmt: skip
     reviewers = {"王档案": "D10", "李档案": "Y"}
-    runs = {
-        name: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "recordflow",
-                "review",
-                "decide",
-                event_id,
-                "--period",
-                period,
-                "--by",
-                name,
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, period in reviewers.items()
-    }
-    results = {name: (run.wait(TIMEOUT_S), run.communicate()[1]) for name, run in runs.items()}
+    choices = {name: ["--period", period] for name, period in reviewers.items()}
+    results = race(settings, ["decide", event_id], choices, TIMEOUT_S)
     winners = [name for name, (code, _) in results.items() if code == 0]
     assert len(winners) == 1, results
     (loser,) = set(reviewers) - set(winners)

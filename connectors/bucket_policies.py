@@ -9,6 +9,8 @@ statement is the only thing that lets it do anything:
               pipeline       GetObject anywhere (it reads what agencies staged)
     archive   pipeline       PutObject with retention and legal hold, GetObject, list
               subscriber     GetObject (downstream systems fetch a record's files)
+              archivist      GetObject; Get/PutObjectRetention and Get/PutObjectLegalHold (an
+                             appraisal lengthens a record's lock; `verify` re-reads objects)
               every account  Deny DeleteObject / DeleteObjectVersion / BypassGovernanceRetention
 
 The root bypasses bucket policies (versitygw's, like AWS's account root) but not object lock:
@@ -27,7 +29,7 @@ from typing import Any
 from minio import Minio
 
 from recordflow.agencies import AgencyRegistry
-from recordflow.secure import PIPELINE, SUBSCRIBER, agency_principal
+from recordflow.secure import ARCHIVIST, PIPELINE, SUBSCRIBER, agency_principal
 from recordflow.settings import Settings
 
 POLICY_VERSION = "2012-10-17"
@@ -66,7 +68,9 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
         )
         for agency in registry.agencies
     ]
-    everyone = [PIPELINE, SUBSCRIBER, *(agency_principal(a.code) for a in registry.agencies)]
+    everyone = [
+        PIPELINE, SUBSCRIBER, ARCHIVIST, *(agency_principal(a.code) for a in registry.agencies)
+    ]  # fmt: skip
     return {
         staging: {
             "Version": POLICY_VERSION,
@@ -108,6 +112,19 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
                     "SubscribersRead",
                     [SUBSCRIBER],
                     ["s3:GetObject", "s3:GetObjectVersion"],
+                    [_objects(archive)],
+                ),
+                _statement(
+                    "ArchivistsLengthenLocks",
+                    [ARCHIVIST],
+                    [
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectRetention",
+                        "s3:PutObjectRetention",
+                        "s3:GetObjectLegalHold",
+                        "s3:PutObjectLegalHold",
+                    ],
                     [_objects(archive)],
                 ),
                 _statement(

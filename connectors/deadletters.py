@@ -71,11 +71,11 @@ from connectors.readback import (
 from connectors.transactions import commit
 from recordflow.settings import Settings
 from streams.deadletter import REASON_HEADER
+from topics.acls import replay_transactional_prefix
 from topics.catalog import UnknownTopic, value_schema_for
 
 log = logging.getLogger(__name__)
 
-LEDGER_TOPIC = "recordflow.deadletter-replays.v1"
 REPLAYED_FROM_HEADER = "recordflow.replayed-from"
 LETTER_ID = re.compile(r"^(?P<partition>0|[1-9][0-9]{0,8})-(?P<offset>0|[1-9][0-9]{0,18})$")
 
@@ -317,7 +317,7 @@ def fetch_letter(settings: Settings, codec: Codec, letter_id: LetterId) -> Lette
 
 # --- the replay ledger -----------------------------------------------------------------------
 def ledger_topic(settings: Settings) -> str:
-    return settings.topic(LEDGER_TOPIC)
+    return settings.replay_ledger_topic
 
 
 @dataclass(frozen=True)
@@ -462,7 +462,7 @@ def replay_target(settings: Settings, letter: Letter) -> str:
 
 
 def transactional_id(settings: Settings, letter: Letter) -> str:
-    return f"{settings.consumer_group}.deadletter-replay.{letter.ledger_key}"
+    return f"{replay_transactional_prefix(settings)}{letter.ledger_key}"
 
 
 class Replayer:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -119,7 +118,7 @@ def reader_consumer(
     of the broker's throttling and of transport failures (served by poll)."""
     config: dict[str, Any] = {
         **settings.kafka_config(),
-        "group.id": f"recordflow-readback-{uuid.uuid4().hex}",
+        "group.id": settings.reader_group("readback"),
         "enable.auto.commit": False,
         # The end of a partition is reported: a partition whose last offset is a transaction
         # marker never delivers a message at high watermark - 1.
@@ -403,7 +402,7 @@ def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, tim
     a changed schedule may have sent a once-rejected document to review)."""
     consumer = Consumer({
         **settings.kafka_config(),
-        "group.id": f"recordflow-watch-{uuid.uuid4().hex}",
+        "group.id": settings.reader_group("watch"),
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",  # an aborted publish is no outcome

@@ -54,6 +54,7 @@ from streams.classify import Decision, Period
 from streams.deadletter import Origin
 from streams.intake import partition_key, register_headers
 from streams.reference import Series
+from topics.acls import review_transactional_prefix
 
 PERIODS = ("Y", "D30", "D10")
 # What an appraisal may extend a record to, and how many years from 1 January after its year.
@@ -113,7 +114,7 @@ def review_items(settings: Settings, codec: Codec) -> dict[str, dict[str, Any]]:
 
 
 def transactional_id(settings: Settings, event_id: str) -> str:
-    return f"{settings.consumer_group}.review.{event_id}"
+    return f"{review_transactional_prefix(settings)}{event_id}"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import hashlib
 import re
 import tempfile
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -285,6 +286,30 @@ class Storage:
                 "store-unversioned", f"archive/{key}: no version id; is versioning on?", "store"
             )
         return result.version_id
+
+    # --- the archive's document index: which 档号 an agency's document holds -----------------
+    # Written by the register stage beside each record, read by intake when a reply names the
+    # request it answers by document id (streams/classify.py). An object per document: S3 reads
+    # its own writes, so a record archived before a reply arrives is always found.
+    @staticmethod
+    def document_key(agency_code: str, document_id: str) -> str:
+        return f"documents/{agency_code}/{urllib.parse.quote(document_id, safe='')}"
+
+    def reference_code_of(self, agency_code: str, document_id: str) -> str | None:
+        """The 档号 of the agency's archived document, or None when none is archived."""
+        try:
+            response = self.client.get_object(
+                self.settings.archive_bucket, self.document_key(agency_code, document_id)
+            )
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchVersion"):
+                return None
+            raise
+        try:
+            return response.read().decode()
+        finally:
+            response.close()
+            response.release_conn()
 
     # --- appraisal: lengthening a record's lock (connectors/review.py) ----------------------
     def extend_retention(self, bucket: str, key: str, version_id: str, until: dt.date) -> bool:

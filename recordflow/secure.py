@@ -9,6 +9,8 @@ Principals, the same names on Kafka (SCRAM users) and S3 (access key ids):
     admin                the Kafka super user and the S3 root: sets up topics, ACLs, buckets
     pipeline             the workers: read the ingest topics, write records.* and recordflow.*
     subscriber           downstream systems: read records.archival-ready.v1 / records.catalog.v1
+    archivist            archive staff's tools: review decisions and appraisals, dead-letter
+                         replays, reading the records, the queues and the dead letters
     agency-<code>        one per agency in the registry: write its own ingest topic and its own
                          staging prefix, nothing else
 
@@ -40,6 +42,7 @@ from recordflow.settings import Settings
 ADMIN = "admin"
 PIPELINE = "pipeline"
 SUBSCRIBER = "subscriber"
+ARCHIVIST = "archivist"
 AGENCY_PREFIX = "agency-"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 SECURITY_PROTOCOL = "SASL_PLAINTEXT"
@@ -48,7 +51,7 @@ SECRETS_FILE = "secrets.json"
 SECRET_BYTES = 24  # token_urlsafe: letters, digits, '-' and '_' (safe in JAAS and --add-scram)
 S3_ADMIN_TIMEOUT_S = 10.0
 
-Kind = Literal["admin", "pipeline", "subscriber", "agency"]
+Kind = Literal["admin", "pipeline", "subscriber", "staff", "agency"]
 
 
 class SecureProfileError(Exception):
@@ -67,11 +70,13 @@ def agency_principal(code: str) -> str:
 
 
 def principals(registry: AgencyRegistry) -> list[Principal]:
-    """Every principal of the secure profile: admin, pipeline, subscriber and one per agency."""
+    """Every principal of the secure profile: admin, pipeline, subscriber, archivist and one per
+    agency."""
     return [
         Principal(ADMIN, "admin"),
         Principal(PIPELINE, "pipeline"),
         Principal(SUBSCRIBER, "subscriber"),
+        Principal(ARCHIVIST, "staff"),
         *(Principal(agency_principal(a.code), "agency", a.code) for a in registry.agencies),
     ]
 

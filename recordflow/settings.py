@@ -7,6 +7,7 @@ same names at a real Kafka cluster, schema registry and MinIO.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -150,6 +151,11 @@ class Settings(BaseSettings):
         return self.topic("recordflow.register.v1")
 
     @property
+    def replay_ledger_topic(self) -> str:
+        """Internal: which dead letters were replayed, by whom (connectors/deadletters.py)."""
+        return self.topic("recordflow.deadletter-replays.v1")
+
+    @property
     def lifecycle_history_changelog_topic(self) -> str:
         return self.topic("recordflow.lifecycle-history.changelog")
 
@@ -173,6 +179,16 @@ class Settings(BaseSettings):
     @property
     def consumer_group(self) -> str:
         return f"{self.topic_prefix}{self.app_id}"
+
+    @property
+    def reader_group_prefix(self) -> str:
+        """Readers that assign partitions and never commit still need a group id (librdkafka
+        asks its coordinator); theirs share this prefix, so that one ACL covers them."""
+        return self.topic("readers.")
+
+    def reader_group(self, purpose: str) -> str:
+        """A fresh group id for one reader: `<prefix>readers.<purpose>-<random>`."""
+        return f"{self.reader_group_prefix}{purpose}-{uuid.uuid4().hex}"
 
     # --- client configuration ------------------------------------------------------------
     def kafka_config(self) -> dict[str, str]:

@@ -26,9 +26,9 @@ schedule tried count for all of them: an agency's schedule may say which of its 
 are important, and the city default's categories (重要/一般) then apply to them.
 
 A rule gives a period (Y, D30, D10) or `related`: the period of the record this one replies to — a
-批复 takes the period of the 请示 it answers. The related record's period is read from its 档号
-when the relation names one, else asked of the caller's `related_period` lookup; when neither
-knows it, the rule does not match and the next one is tried.
+批复 takes the period of the 请示 it answers. The related record's period is read from its 档号:
+the relation's own when it names one, else the one the caller's `archived_code` lookup finds for
+the agency's document id; when neither is known, the rule does not match and the next is tried.
 
 An agency may propose a period (拟定保管期限). A proposal equal to the decided period, or one the
 deciding rule lists under `proposable`, is kept (the decision says so); any other is a
@@ -58,9 +58,9 @@ RELATED = "related"  # a rule's period: that of the record it replies to
 # Ends the id of a rule that allows the agency's proposal, when the period is that proposal.
 PROPOSAL_SUFFIX = "+proposal"
 
-# The caller's lookup of a related record's period: (agency code, related id) → period, or None
-# when the archive does not know it.
-RelatedPeriod = Callable[[str, str], Period | None]
+# The caller's lookup of an archived document: (agency code, document id) → the 档号 the archive
+# gave it, or None when the archive holds no such document (yet).
+ArchivedCode = Callable[[str, str], str | None]
 
 
 class Signals(BaseModel):
@@ -291,11 +291,12 @@ def related_period_of(
     event: dict[str, Any],
     relation_types: list[RelationType],
     agency_code: str,
-    lookup: RelatedPeriod | None,
+    lookup: ArchivedCode | None,
 ) -> tuple[Period, str] | None:
     """The period of the record(s) this one relates to by one of `relation_types`, and where it
-    came from: read from a 档号, else from `lookup`. Of several known periods, the longest (an
-    answer is kept as long as the longest-kept request it answers). None when none is known."""
+    came from: the 档号 the relation names, else the 档号 `lookup` finds for the document id it
+    names. Of several known periods, the longest (an answer is kept as long as the longest-kept
+    request it answers). None when none is known."""
     known: list[tuple[Period, str]] = []
     for relation in event.get("relations") or []:
         if relation["relation_type"] not in relation_types:
@@ -303,18 +304,20 @@ def related_period_of(
         related_id = relation["related_id"]
         try:
             series, _ = parse(related_id)
-        except ValueError:
-            period = lookup(agency_code, related_id) if lookup else None
-            if period is not None and period not in PERIODS:
-                raise ValueError(f"related_period gave {period!r} for {related_id!r}") from None
-            source = f"the archive's record {related_id}"
-        else:
-            period = cast(Period, series.period)  # the 档号 pattern allows only the three
             source = f"the 档号 {related_id}"
-        if period is not None:
-            known.append(
-                (period, f"{period} of {source}, which it answers ({relation['relation_type']})")
-            )
+        except ValueError:
+            code = lookup(agency_code, related_id) if lookup else None
+            if code is None:
+                continue
+            try:
+                series, _ = parse(code)
+            except ValueError:
+                raise ValueError(f"archived_code gave {code!r} for {related_id!r}") from None
+            source = f"the 档号 {code} (the archive's record of document {related_id})"
+        period = cast(Period, series.period)  # the 档号 pattern allows only the three
+        known.append(
+            (period, f"{period} of {source}, which it answers ({relation['relation_type']})")
+        )
     return min(known, key=lambda found: PERIODS.index(found[0])) if known else None
 
 
@@ -322,12 +325,12 @@ def classify(
     event: dict[str, Any],
     agency: Agency,
     schedules: Schedules,
-    related_period: RelatedPeriod | None = None,
+    archived_code: ArchivedCode | None = None,
 ) -> Decision | Undecided:
     """Decide the retention period of a lifecycle event (its description, relations, proposed
     period, issuer relation and business-matter code) filed by `agency`: the first matching rule
-    of the agency's schedule, then of the city default. `related_period` answers for related
-    records not named by a 档号 (it may raise: a lookup's failure is the caller's to retry);
+    of the agency's schedule, then of the city default. `archived_code` finds the 档号 of a related
+    record named by its document id (it may raise: a lookup's failure is the caller's to retry);
     without it, those are unknown."""
     rulesets = schedules.for_agency(agency.code)
     tried = " or ".join(rules.name for rules in rulesets)
@@ -343,7 +346,7 @@ def classify(
                 continue
             rule_id = f"{rules.name}/{rule.id}"
             if rule.period == RELATED:
-                found = related_period_of(event, rule.relation_types, agency.code, related_period)
+                found = related_period_of(event, rule.relation_types, agency.code, archived_code)
                 if found is None:
                     continue
                 period, detail = found

@@ -126,7 +126,7 @@ def accept(
     except RecordRejected as rejection:
         rejection.event_id = event["event_id"]
         raise
-    decision = classify(event, agency, ctx.schedules)
+    decision = classify(event, agency, ctx.schedules, ctx.storage.reference_code_of)
     if isinstance(decision, RetentionUndecided):
         return Undecided(event, agency, decision)
     description = event["description"]

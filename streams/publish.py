@@ -21,7 +21,6 @@ import datetime as dt
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -147,7 +146,7 @@ def committed_keys(settings: Settings, topic: str, since: dt.datetime) -> set[by
     (its last stable offset when the read begins)."""
     consumer = Consumer({
         **settings.kafka_config(),
-        "group.id": f"recordflow-lookup-{uuid.uuid4().hex}",
+        "group.id": settings.reader_group("published"),
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
         # A partition whose last offsets are transaction markers never delivers its last offset:

@@ -655,6 +655,9 @@ async def _complete(ctx: PipelineContext, numbers: Any, code: str, period: str, 
         STAGE,
         ctx.metrics,
     )
+    await retry_until_done(
+        lambda: asyncio.to_thread(index_document, ctx, record, redelivered), STAGE, ctx.metrics
+    )
     published = await send(record, origin, allocation)
     mark_published(numbers, event["event_id"], allocation)
     if not published:  # a worker before this one published it and died before marking it
@@ -670,6 +673,19 @@ async def _complete(ctx: PipelineContext, numbers: Any, code: str, period: str, 
     log.info(
         "archived %s (event %s)%s", code, event["event_id"], f" flagged {flags}" if flags else ""
     )
+
+
+def index_document(ctx: PipelineContext, record: dict[str, Any], redelivered: bool) -> None:
+    """Note under the agency's document id which 档号 it holds, as long as the record is locked,
+    so that a reply naming its request by document id takes the request's period."""
+    body = record["reference_code"].encode()
+    digests = Digests()
+    digests.update(body)
+    key = ctx.storage.document_key(record["agency"]["code"], record["document_id"])
+    if redelivered and ctx.storage.archived_version(key, digests.sha256.hexdigest()):
+        return
+    ctx.storage.archive(key, io.BytesIO(body), digests, content_type="text/plain; charset=utf-8",
+                        retain_until=record["lock_until"])  # fmt: skip
 
 
 def store_package(ctx: PipelineContext, record: dict[str, Any], events: list[dict[str, Any]],

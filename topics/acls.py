@@ -12,8 +12,18 @@ denied, so the list below is the whole access policy:
                    consumer group (literal: faust's group is the app id); WRITE the transactional
                    ids <group>.register.* (prefixed: one producer per register partition) and
                    READ records.catalog.v1 (literal: did a redelivered record get published?)
+    pipeline, subscriber, archivist
+                   READ consumer groups readers.* (prefixed: a reader that assigns partitions and
+                   never commits still needs a group id; Settings.reader_group)
     subscriber     READ records.archival-ready.v1 and records.catalog.v1 (literal); READ consumer
                    groups named subscriber.* (prefixed: one group per downstream system)
+    archivist      archive staff's tools (connectors/review.py, connectors/deadletters.py): READ
+                   the catalog, archival-ready, review, dead-letter and replay-ledger topics;
+                   WRITE the review, register and catalog topics (a decision and what it sends
+                   on), the replay ledger and every topic a dead letter can be replayed to (the
+                   ingest topics, the register topic); WRITE the transactional ids
+                   <group>.review.* and <group>.deadletter-replay.* (prefixed: one per item or
+                   letter); IDEMPOTENT_WRITE on the cluster
     admin          none: the super user
 
 READ and WRITE imply DESCRIBE in Kafka, so no DESCRIBE bindings are listed. Every name carries
@@ -40,7 +50,7 @@ from confluent_kafka.admin import (
 )
 
 from recordflow.agencies import AgencyRegistry
-from recordflow.secure import PIPELINE, SUBSCRIBER, agency_principal
+from recordflow.secure import ARCHIVIST, PIPELINE, SUBSCRIBER, agency_principal
 from recordflow.settings import Settings
 
 K = TypeVar("K")
@@ -126,6 +136,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         specs.add(AclSpec(own, "topic", ingest, "literal", "write"))
         specs.add(AclSpec(own, "cluster", CLUSTER, "literal", "idempotent-write"))
         specs.add(AclSpec(pipeline, "topic", ingest, "literal", "read"))
+    specs |= staff_acls(settings, registry)
     internal, records = settings.topic("recordflow."), settings.topic("records.")
     specs |= {
         AclSpec(pipeline, "topic", internal, "prefixed", "read"),
@@ -142,6 +153,10 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
             "write",
         ),
         AclSpec(pipeline, "topic", settings.catalog_topic, "literal", "read"),
+        *(
+            AclSpec(reader, "group", settings.reader_group_prefix, "prefixed", "read")
+            for reader in (pipeline, subscriber, user(ARCHIVIST))
+        ),
         AclSpec(subscriber, "topic", settings.archival_ready_topic, "literal", "read"),
         AclSpec(subscriber, "topic", settings.catalog_topic, "literal", "read"),
         AclSpec(subscriber, "group", subscriber_group(settings, ""), "prefixed", "read"),
@@ -149,9 +164,36 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
     return sorted(specs)
 
 
+def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
+    """What archive staff's tools need as the archivist principal, and no more."""
+    staff = user(ARCHIVIST)
+    reads = [settings.catalog_topic, settings.archival_ready_topic, settings.review_topic,
+             settings.deadletter_topic, settings.replay_ledger_topic]  # fmt: skip
+    writes = [settings.review_topic, settings.register_topic, settings.catalog_topic,
+              settings.replay_ledger_topic,
+              *(settings.ingest_topic(agency.code) for agency in registry.agencies)]  # fmt: skip
+    transactions = [review_transactional_prefix(settings), replay_transactional_prefix(settings)]
+    return {
+        *(AclSpec(staff, "topic", topic, "literal", "read") for topic in reads),
+        *(AclSpec(staff, "topic", topic, "literal", "write") for topic in writes),
+        *(AclSpec(staff, "transactional-id", t, "prefixed", "write") for t in transactions),
+        AclSpec(staff, "cluster", CLUSTER, "literal", "idempotent-write"),
+    }
+
+
 def register_transactional_prefix(settings: Settings) -> str:
     """The transactional ids of the register stage's producers: `<group>.register.<partition>`."""
     return f"{settings.consumer_group}.register."
+
+
+def review_transactional_prefix(settings: Settings) -> str:
+    """A staff decision's transactional id: `<group>.review.<event id>` (connectors/review.py)."""
+    return f"{settings.consumer_group}.review."
+
+
+def replay_transactional_prefix(settings: Settings) -> str:
+    """A dead-letter replay's: `<group>.deadletter-replay.<letter>` (connectors/deadletters.py)."""
+    return f"{settings.consumer_group}.deadletter-replay."
 
 
 def subscriber_group(settings: Settings, system: str) -> str:

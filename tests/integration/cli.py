@@ -29,3 +29,19 @@ def run_cli(
         env=env,
         timeout=TIMEOUT_S,
     )
+
+
+def signed_in(settings: Settings) -> dict[str, str]:
+    """The environment that signs the CLI in as `settings`' principal (a secure-profile
+    Settings), as an operator's shell does in production."""
+    assert settings.kafka_sasl_password is not None, "a secure-profile Settings"
+    return {
+        "RECORDFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "RECORDFLOW_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+        "RECORDFLOW_KAFKA_SASL_MECHANISM": str(settings.kafka_sasl_mechanism),
+        "RECORDFLOW_KAFKA_SASL_USERNAME": str(settings.kafka_sasl_username),
+        "RECORDFLOW_KAFKA_SASL_PASSWORD": settings.kafka_sasl_password.get_secret_value(),
+        "RECORDFLOW_S3_ENDPOINT": settings.s3_endpoint,
+        "RECORDFLOW_S3_ACCESS_KEY": settings.s3_access_key,
+        "RECORDFLOW_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+    }

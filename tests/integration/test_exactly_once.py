@@ -54,10 +54,10 @@ def committed_messages(settings: Settings, topic: str) -> list[tuple[bytes | Non
         consumer.close()
 
 
-def submit(settings: Settings, tmp_path: Path, document_id: str) -> str:
+def submit(agency: Settings, tmp_path: Path, document_id: str) -> str:
     path = tmp_path / f"{document_id}.pdf"
     path.write_bytes(b"%PDF-1.4 " + os.urandom(2048))
-    submitter = Submitter(settings)
+    submitter = Submitter(agency)
     try:
         return submitter.submit("bgt", [FileToSubmit(path)], notice_metadata(document_id)).event_id
     finally:
@@ -67,22 +67,34 @@ def submit(settings: Settings, tmp_path: Path, document_id: str) -> str:
 def test_a_worker_dying_between_publish_and_mark_publishes_each_record_once(
     pipeline_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    dying_between_publish_and_mark(pipeline_settings, pipeline_settings, pipeline_settings,
+                                   tmp_path, monkeypatch)  # fmt: skip
+
+
+def dying_between_publish_and_mark(
+    admin: Settings,
+    worker: Settings,
+    agency: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scenario, with the workers signed in as `worker`, bgt submitting as `agency` and the
+    test reading as `admin` (all three the same on the plain stack)."""
+    pipeline_settings = admin
     # The first worker exits right after its first publish, before it marks the event published
     # in the item-numbers table: the event is redelivered to the next worker with its number.
     monkeypatch.setenv("RECORDFLOW_FAULT_EXIT_AFTER_PUBLISH", "true")
-    faulty_settings = pipeline_settings.model_copy(update={"fault_exit_after_publish": True})
+    faulty_settings = worker.model_copy(update={"fault_exit_after_publish": True})
     faulty = WorkerProcess(faulty_settings, name=f"faulty-{pipeline_settings.topic_prefix[:-1]}")
     faulty.start()
     faulty.wait_ready()
     monkeypatch.delenv("RECORDFLOW_FAULT_EXIT_AFTER_PUBLISH")
-    first = submit(pipeline_settings, tmp_path, "BGT-X-1")
+    first = submit(agency, tmp_path, "BGT-X-1")
     assert faulty.process is not None
     assert faulty.process.wait(TIMEOUT_S) == FAULT_EXIT_STATUS
     assert len(committed_messages(pipeline_settings, pipeline_settings.catalog_topic)) == 1
 
-    replacement = WorkerProcess(
-        pipeline_settings, name=f"next-{pipeline_settings.topic_prefix[:-1]}"
-    )
+    replacement = WorkerProcess(worker, name=f"next-{pipeline_settings.topic_prefix[:-1]}")
     replacement.start()
     try:
         replacement.wait_ready()
@@ -97,7 +109,7 @@ def test_a_worker_dying_between_publish_and_mark_publishes_each_record_once(
         # At least once: intake's copy of the event may come again too (the first worker died
         # before committing either offset), and finds its record published.
         assert found >= 1
-        second = submit(pipeline_settings, tmp_path, "BGT-X-2")
+        second = submit(agency, tmp_path, "BGT-X-2")
         codec = Codec.from_url(pipeline_settings.schema_registry_url)
         outcomes = watch_outcomes(pipeline_settings, codec, {first, second}, timeout_s=TIMEOUT_S)
     finally:

@@ -14,6 +14,9 @@ SETTINGS = Settings(topic_prefix="t1.")
 REGISTRY = load_registry(SETTINGS.agencies_file)
 ACLS = desired_acls(SETTINGS, REGISTRY)
 CODES = [agency.code for agency in REGISTRY.agencies]
+STAFF_WRITES = {SETTINGS.review_topic, SETTINGS.register_topic, SETTINGS.catalog_topic,
+                SETTINGS.replay_ledger_topic}  # fmt: skip
+READERS = ("group", "t1.readers.", "prefixed", "read")
 
 
 def grants(principal: str) -> set[tuple[str, str, str, str]]:
@@ -39,10 +42,14 @@ def test_every_catalog_topic_has_exactly_the_writers_its_owner_needs() -> None:
             for a in ACLS
             if a.resource == "topic" and a.operation == "write" and covers(a, spec.name)
         }
+        # Archive staff's tools write what a decision sends on, and replay dead letters to the
+        # topics they came from (an ingest topic or the register topic).
+        staff = spec.name in STAFF_WRITES or spec.agency is not None
         if spec.agency is not None:
-            assert writers == {f"User:agency-{spec.agency}"}, spec.name
+            expected = {f"User:agency-{spec.agency}", "User:archivist"}
         else:
-            assert writers == {"User:pipeline"}, spec.name
+            expected = {"User:pipeline", *(["User:archivist"] if staff else [])}
+        assert writers == expected, spec.name
 
 
 def test_the_pipeline_reads_every_ingest_topic_and_its_internal_ones() -> None:
@@ -62,9 +69,10 @@ def test_the_pipeline_publishes_through_its_register_partitions_transactional_id
     pipeline = grants("User:pipeline")
     prefix = f"{SETTINGS.consumer_group}.register."
     assert ("transactional-id", prefix, "prefixed", "write") in pipeline
-    assert [a for a in ACLS if a.resource == "transactional-id"] == [
+    assert [a for a in ACLS if a.resource == "transactional-id" and a.name == prefix] == [
         AclSpec("User:pipeline", "transactional-id", prefix, "prefixed", "write")
     ]
+    assert READERS in pipeline  # the catalog is read by a reader of its own group
 
 
 def test_a_subscriber_reads_only_the_two_published_topics() -> None:
@@ -72,12 +80,32 @@ def test_a_subscriber_reads_only_the_two_published_topics() -> None:
         ("topic", SETTINGS.archival_ready_topic, "literal", "read"),
         ("topic", SETTINGS.catalog_topic, "literal", "read"),
         ("group", "t1.subscriber.", "prefixed", "read"),
+        READERS,
     }
 
 
-def test_no_principal_but_the_pipelines_and_agencies_is_named() -> None:
+def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None:
+    staff = grants("User:archivist")
+    assert {(name, op) for kind, name, _, op in staff if kind == "topic"} == {
+        *((topic, "read") for topic in (SETTINGS.catalog_topic, SETTINGS.archival_ready_topic,
+                                        SETTINGS.review_topic, SETTINGS.deadletter_topic,
+                                        SETTINGS.replay_ledger_topic)),
+        *((topic, "write") for topic in STAFF_WRITES),
+        *((SETTINGS.ingest_topic(code), "write") for code in CODES),
+    }  # fmt: skip
+    assert {name for kind, name, _, _ in staff if kind == "transactional-id"} == {
+        f"{SETTINGS.consumer_group}.review.",
+        f"{SETTINGS.consumer_group}.deadletter-replay.",
+    }
+    assert READERS in staff and ("cluster", CLUSTER, "literal", "idempotent-write") in staff
+    assert ("topic", SETTINGS.archival_ready_topic, "literal", "write") not in staff
+
+
+def test_no_principal_but_the_secure_profiles_is_named() -> None:
     principals = {a.principal for a in ACLS}
-    assert principals == {"User:pipeline", "User:subscriber", *(f"User:agency-{c}" for c in CODES)}
+    assert principals == {
+        "User:pipeline", "User:subscriber", "User:archivist", *(f"User:agency-{c}" for c in CODES)
+    }  # fmt: skip
     assert len(ACLS) == len(set(ACLS)) and sorted(ACLS) == ACLS
 
 

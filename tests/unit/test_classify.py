@@ -24,9 +24,9 @@ from recordflow.agencies import Agency, Unit, load_registry
 from recordflow.settings import PACKAGE_DIR
 from streams.classify import (
     PERIODS,
+    ArchivedCode,
     Decision,
     Period,
-    RelatedPeriod,
     Rule,
     RuleSet,
     Schedules,
@@ -479,7 +479,7 @@ def test_a_title_is_annual_unless_it_names_part_of_the_year(
 
 
 # --- relations: a reply takes the period of the request it answers -----------------------
-def no_lookup(agency_code: str, related_id: str) -> Period | None:
+def no_lookup(agency_code: str, related_id: str) -> str | None:
     raise AssertionError(f"looked up {related_id}: a 档号 says its period itself")
 
 
@@ -489,31 +489,33 @@ def test_a_reply_takes_the_period_of_the_request_named_by_its_reference_code(
 ) -> None:
     reply = event("批复", "关于同意调整公租房租金标准的批复", party="市人民政府", issuer="higher",
                   relations=[(f"Z109-WS·2025-{period}-ZFK-0012", "reply-to")])  # fmt: skip
-    outcome = decision(reply, related_period=no_lookup)
+    outcome = decision(reply, archived_code=no_lookup)
     assert outcome == Decision(period, PREFIX + "reply-follows-request")
     assert f"Z109-WS·2025-{period}-ZFK-0012" in outcome.detail
 
 
-def test_a_reply_takes_the_period_the_lookup_knows() -> None:
+def test_a_reply_takes_the_period_of_the_request_the_archive_holds_under_its_document_id() -> None:
     asked: list[tuple[str, str]] = []
 
-    def lookup(agency_code: str, related_id: str) -> Period | None:
+    def lookup(agency_code: str, related_id: str) -> str | None:
         asked.append((agency_code, related_id))
-        return "Y"
+        return "Z109-WS·2026-Y-ZFK-0029"
 
     reply = event("批复", "关于同意南山区调整公租房租金标准的批复",
                   relations=[("NS-2026-0029", "responds-to")])  # fmt: skip
-    assert decision(reply, related_period=lookup) == Decision("Y", PREFIX + "reply-follows-request")
+    outcome = decision(reply, archived_code=lookup)
+    assert outcome == Decision("Y", PREFIX + "reply-follows-request")
+    assert "Z109-WS·2026-Y-ZFK-0029" in outcome.detail and "NS-2026-0029" in outcome.detail
     assert asked == [("zjj", "NS-2026-0029")]
 
 
 @pytest.mark.parametrize("lookup", [None, lambda agency_code, related_id: None])
 def test_an_unknown_request_leaves_the_reply_to_the_other_rules(
-    lookup: RelatedPeriod | None,
+    lookup: ArchivedCode | None,
 ) -> None:
     reply = event("批复", "关于同意南山区调整公租房租金标准的批复",
                   relations=[("NS-2026-0029", "responds-to")])  # fmt: skip
-    outcome = decision(reply, related_period=lookup)
+    outcome = decision(reply, archived_code=lookup)
     assert outcome == Decision("D30", PREFIX + "D30-reply-to-lower")
 
 
@@ -553,11 +555,11 @@ def test_an_agency_rule_says_otherwise() -> None:
     )
 
 
-def test_a_lookup_that_answers_no_period_is_a_bug() -> None:
+def test_a_lookup_that_answers_no_reference_code_is_a_bug() -> None:
     reply = event("批复", "关于同意南山区调整公租房租金标准的批复",
                   relations=[("NS-2026-0029", "responds-to")])  # fmt: skip
-    with pytest.raises(ValueError, match="related_period gave 'D20'"):
-        decide(reply, related_period=lambda agency_code, related_id: "D20")
+    with pytest.raises(ValueError, match="archived_code gave 'D20'"):
+        decide(reply, archived_code=lambda agency_code, related_id: "D20")
 
 
 reference_codes = st.builds(
@@ -574,7 +576,7 @@ reference_codes = st.builds(
 def test_any_reference_code_gives_its_period(code: str, kind: str) -> None:
     reply = event("批复", "关于同意调整公租房租金标准的批复", party="市人民政府", issuer="higher",
                   relations=[(code, kind)])  # fmt: skip
-    assert decision(reply, related_period=no_lookup).period == code.split("-")[2]
+    assert decision(reply, archived_code=no_lookup).period == code.split("-")[2]
 
 
 # --- the agency's proposed period (拟定保管期限) -----------------------------------------

@@ -46,6 +46,8 @@ def context(event: dict[str, Any]) -> PipelineContext:
         schedules=load_schedules(PACKAGE_DIR / "retention"),
         metadata_rules=load_metadata_rules(PACKAGE_DIR / "metadata_rules.yaml"),
         codec=FakeCodec(event),
+        # An archive that holds no document yet (a reply's request is looked up there).
+        storage=SimpleNamespace(reference_code_of=lambda agency_code, document_id: None),
     ))  # fmt: skip
 
 

@@ -32,7 +32,7 @@ from recordflow.samples import (
     write_files,
 )
 from recordflow.settings import PACKAGE_DIR
-from streams.classify import Decision, Period, Undecided, classify, load_schedules
+from streams.classify import Decision, Undecided, classify, load_schedules
 from streams.register import verify
 from streams.signatures import check_signature
 from streams.validate import load_metadata_rules, validate_event
@@ -166,11 +166,11 @@ def test_the_reply_sample_takes_the_period_of_the_request_it_answers(tmp_path: P
     event = event_for(sample, tmp_path)
     asked: list[tuple[str, str]] = []
 
-    def archived(agency_code: str, related_id: str) -> Period | None:
+    def archived(agency_code: str, related_id: str) -> str | None:
         asked.append((agency_code, related_id))
-        return "Y"
+        return "Z109-WS·2026-Y-SPK-0029"
 
-    decision = classify(event, owner_of(sample), SCHEDULES, related_period=archived)
+    decision = classify(event, owner_of(sample), SCHEDULES, archived_code=archived)
     assert decision == Decision("Y", f"{SCHEDULES.city.name}/reply-follows-request")
     assert asked == [("zwfw", "ZWFW-2026-0029")]
 

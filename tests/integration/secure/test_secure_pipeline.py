@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from avro_schemas.codec import Codec
 from connectors.readback import dead_letters, read_topic, watch_outcomes
@@ -20,7 +19,8 @@ from recordflow.secure import PIPELINE, agency_principal, as_principal, secrets_
 from recordflow.settings import Settings
 from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
-from tests.integration.cli import run_cli
+from tests.integration.cli import run_cli, signed_in
+from tests.integration.test_exactly_once import dying_between_publish_and_mark
 
 pytestmark = pytest.mark.integration
 
@@ -119,16 +119,7 @@ def test_no_secret_reaches_logs_metrics_dead_letters_or_json_output(
     assert letters
 
     # The CLI as the admin, credentials from the environment as in production.
-    admin_env = {
-        "RECORDFLOW_KAFKA_BOOTSTRAP": secure_pipeline.kafka_bootstrap,
-        "RECORDFLOW_KAFKA_SECURITY_PROTOCOL": secure_pipeline.kafka_security_protocol,
-        "RECORDFLOW_KAFKA_SASL_MECHANISM": str(secure_pipeline.kafka_sasl_mechanism),
-        "RECORDFLOW_KAFKA_SASL_USERNAME": str(secure_pipeline.kafka_sasl_username),
-        "RECORDFLOW_KAFKA_SASL_PASSWORD": _secret(secure_pipeline.kafka_sasl_password),
-        "RECORDFLOW_S3_ENDPOINT": secure_pipeline.s3_endpoint,
-        "RECORDFLOW_S3_ACCESS_KEY": secure_pipeline.s3_access_key,
-        "RECORDFLOW_S3_SECRET_KEY": _secret(secure_pipeline.s3_secret_key),
-    }
+    admin_env = signed_in(secure_pipeline)
     outputs = {
         "stack status --secure --json": run_cli(
             secure_pipeline, "stack", "status", "--secure", "--json"
@@ -155,6 +146,15 @@ def test_no_secret_reaches_logs_metrics_dead_letters_or_json_output(
     assert oct(secrets_path(secure_pipeline).stat().st_mode & 0o777) == "0o600"
 
 
-def _secret(value: SecretStr | None) -> str:
-    assert value is not None
-    return value.get_secret_value()
+def test_a_redelivered_record_is_found_published_by_the_pipeline_principal(
+    secure_pipeline: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The register stage's look in the catalog (a reader's group, read_committed) is allowed to
+    the pipeline principal: a worker killed between publish and mark still publishes once."""
+    dying_between_publish_and_mark(
+        secure_pipeline,
+        as_principal(secure_pipeline, PIPELINE),
+        as_principal(secure_pipeline, agency_principal("bgt")),
+        tmp_path,
+        monkeypatch,
+    )

@@ -14,7 +14,7 @@ test: deps
 	$(BIN)/python -m pytest -ra
 
 lint: deps
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 bench: deps
 	$(BIN)/recordflow bench --records 200 --size 10KB --json

@@ -1,22 +1,16 @@
-"""Avro schemas as files, and the one codec that reads and writes them in the Confluent wire format.
-
-Layout: `<record_type>/v<N>.avsc` per record type and version, `shared/v<N>.avsc` for the named
-types they share. A schema refers to a shared type by its full name; `load_schema` inlines the
-definition at its first use, so every registered schema is self-contained and any Confluent-
-compatible consumer (Java, Go, Kafka Connect) can read the data without schema references.
+"""The one codec that reads and writes our records in the Confluent wire format, with the schemas
+of avro_schemas/schemas.py registered in the schema registry.
 
 Wire format: magic byte 0, the schema id as a 4-byte big-endian int, then the Avro binary body.
 """
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import struct
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -25,23 +19,11 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.read import SchemaResolutionError
 from fastavro.schema import SchemaParseException
 
-SCHEMA_DIR = Path(__file__).resolve().parent
+from avro_schemas.schemas import load_schema_json, parsed_schema
+
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
 COMPATIBILITY = "BACKWARD_TRANSITIVE"
-
-DOCUMENT_LIFECYCLE_EVENT = "document_lifecycle_event"
-ARCHIVAL_RECORD = "archival_record"
-DEAD_LETTER = "dead_letter"
-RETENTION_REVIEW = "retention_review"
-PRESERVATION_ALERT = "preservation_alert"
-RECORD_TYPES = (
-    DOCUMENT_LIFECYCLE_EVENT,
-    ARCHIVAL_RECORD,
-    DEAD_LETTER,
-    RETENTION_REVIEW,
-    PRESERVATION_ALERT,
-)
 
 
 class CodecError(Exception):
@@ -59,57 +41,6 @@ class CodecError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def versions(record_type: str) -> list[int]:
-    """The versions on disk for a record type, ascending."""
-    found = sorted(int(path.stem[1:]) for path in (SCHEMA_DIR / record_type).glob("v*.avsc"))
-    if not found:
-        raise FileNotFoundError(f"no schema files for {record_type!r} in {SCHEMA_DIR}")
-    return found
-
-
-def shared_types(version: int = 1) -> dict[str, dict[str, Any]]:
-    """The shared named types by full name."""
-    definitions = json.loads((SCHEMA_DIR / "shared" / f"v{version}.avsc").read_text("utf-8"))
-    return {f"{item['namespace']}.{item['name']}": item for item in definitions}
-
-
-@cache
-def load_schema_json(record_type: str, version: int | None = None) -> str:
-    """The self-contained schema (shared types inlined) as JSON text, latest version by default."""
-    version = version or versions(record_type)[-1]
-    schema = json.loads((SCHEMA_DIR / record_type / f"v{version}.avsc").read_text("utf-8"))
-    return json.dumps(_inline(schema, shared_types(), set()), ensure_ascii=False)
-
-
-def _inline(node: Any, shared: dict[str, dict[str, Any]], defined: set[str]) -> Any:
-    """Replace the first reference to each shared type by its definition (Avro forbids redefining)."""
-    if isinstance(node, str):
-        if node in shared and node not in defined:
-            defined.add(node)
-            return _inline(copy.deepcopy(shared[node]), shared, defined)
-        return node
-    if isinstance(node, list):
-        return [_inline(item, shared, defined) for item in node]
-    if isinstance(node, dict):
-        if node.get("type") in ("record", "enum", "fixed") and "name" in node:
-            namespace = node.get("namespace", "")
-            defined.add(f"{namespace}.{node['name']}" if namespace else node["name"])
-        return {
-            key: (
-                value
-                if key in ("name", "namespace", "doc", "symbols", "default")
-                else _inline(value, shared, defined)
-            )
-            for key, value in node.items()
-        }
-    return node
-
-
-@cache
-def parsed_schema(record_type: str, version: int | None = None) -> Any:
-    return fastavro.parse_schema(json.loads(load_schema_json(record_type, version)))
 
 
 @dataclass(frozen=True)

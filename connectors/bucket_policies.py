@@ -1,8 +1,8 @@
-"""Bucket policies for the secure profile's S3 accounts (DESIGN.md, "Storage").
+"""Bucket policies for the secure profile's S3 accounts (docs/design.md, "Storage").
 
 `bucket_policies(settings, registry)` is pure: the policy documents for the staging and archive
 buckets, derived from the agency registry. The accounts are the principals of
-`recordflow/secure.py`, each an IAM user with no rights of its own ("user" role), so a policy
+`recordflow/localstack/secure.py`, each an IAM user with no rights of its own ("user" role), so a policy
 statement is the only thing that lets it do anything:
 
     staging   agency-<code>  PutObject (and multipart parts) under `<code>/` only
@@ -29,7 +29,7 @@ from typing import Any
 from minio import Minio
 
 from recordflow.agencies import AgencyRegistry
-from recordflow.secure import ARCHIVIST, PIPELINE, SUBSCRIBER, agency_principal
+from recordflow.principals import Principals
 from recordflow.settings import Settings
 
 POLICY_VERSION = "2012-10-17"
@@ -59,18 +59,17 @@ def _statement(
 def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, Policy]:
     """The policy document for each bucket, by bucket name."""
     staging, archive = settings.staging_bucket, settings.archive_bucket
+    names = Principals.of(settings)
     agencies = [
         _statement(
             f"Agency{agency.code.replace('-', '').capitalize()}StagesOwnPrefix",
-            [agency_principal(agency.code)],
+            [names.agency(agency.code)],
             ["s3:PutObject", *MULTIPART],
             [_objects(staging, f"{agency.code}/")],
         )
         for agency in registry.agencies
     ]
-    everyone = [
-        PIPELINE, SUBSCRIBER, ARCHIVIST, *(agency_principal(a.code) for a in registry.agencies)
-    ]  # fmt: skip
+    everyone = names.everyone(registry)
     return {
         staging: {
             "Version": POLICY_VERSION,
@@ -78,7 +77,7 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
                 *agencies,
                 _statement(
                     "PipelineReadsStaged",
-                    [PIPELINE],
+                    [names.pipeline],
                     ["s3:GetObject", "s3:GetObjectVersion"],
                     [_objects(staging)],
                 ),
@@ -89,7 +88,7 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
             "Statement": [
                 _statement(
                     "PipelineArchives",
-                    [PIPELINE],
+                    [names.pipeline],
                     [
                         "s3:PutObject",
                         "s3:PutObjectRetention",
@@ -104,19 +103,19 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
                 ),
                 _statement(
                     "PipelineLists",
-                    [PIPELINE],
+                    [names.pipeline],
                     ["s3:ListBucket", "s3:ListBucketVersions"],
                     [f"arn:aws:s3:::{archive}"],
                 ),
                 _statement(
                     "SubscribersRead",
-                    [SUBSCRIBER],
+                    [names.subscriber],
                     ["s3:GetObject", "s3:GetObjectVersion"],
                     [_objects(archive)],
                 ),
                 _statement(
                     "ArchivistsLengthenLocks",
-                    [ARCHIVIST],
+                    [names.archivist],
                     [
                         "s3:GetObject",
                         "s3:GetObjectVersion",

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 from urllib.parse import urlsplit
 
-log = logging.getLogger(__name__)
+from archival.checks import ScanResult
 
-Outcome = Literal["clean", "infected", "not-checked"]
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3310
 DEFAULT_STREAM_MAX_LENGTH = 25 * 1024 * 1024  # clamd's own default StreamMaxLength
@@ -39,19 +39,6 @@ MAX_REPLY_BYTES = 4096
 LENGTH = struct.Struct("!I")  # chunk length: 4 bytes, unsigned, network (big-endian) order
 END_OF_STREAM = LENGTH.pack(0)
 SIZE_LIMIT_REPLY = "INSTREAM size limit exceeded"
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    result: Outcome
-    detail: str  # the signature found, why the content was not checked, or clamd's reply
-    # Not checked because clamd could not be reached or gave no answer: the pipeline waits for
-    # it (connectors.failures.ScannerUnavailable) rather than archive the file unscanned.
-    unavailable: bool = False
-
-    @classmethod
-    def not_checked(cls, detail: str) -> ScanResult:
-        return cls("not-checked", detail)
 
 
 @dataclass(frozen=True)

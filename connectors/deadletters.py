@@ -57,7 +57,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from avro_schemas.codec import DEAD_LETTER, Codec, CodecError
+from avro_schemas.codec import Codec, CodecError
+from avro_schemas.schemas import DEAD_LETTER
 from connectors.readback import (
     ReadError,
     TopicMissing,
@@ -70,9 +71,9 @@ from connectors.readback import (
 )
 from connectors.transactions import commit
 from recordflow.settings import Settings
-from streams.deadletter import REASON_HEADER
 from topics.acls import replay_transactional_prefix
 from topics.catalog import UnknownTopic, value_schema_for
+from topics.deadletter import REASON_HEADER
 
 log = logging.getLogger(__name__)
 

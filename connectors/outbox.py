@@ -22,7 +22,7 @@ each file's copy and digests. The encoded event is stored the first time it is e
 resend is byte for byte the event that may already be in Kafka. A published submission is never
 sent again. The one window left: Kafka confirmed, and the process died before the confirmation
 was committed here; the next flush then sends the identical event again, which the pipeline
-recognises by its event id (DESIGN.md, "Processing guarantees").
+recognises by its event id (docs/design.md, "Processing guarantees").
 
 No Kafka or S3 code lives here (see `connectors.sdk.Submitter` for delivery): this module is the
 store and its state machine, and the retry policy (exponential backoff with jitter, bounded by a
@@ -47,7 +47,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from connectors.storage import CHUNK, Digests, safe_filename
+from archival.filenames import safe_filename
+from connectors.storage import CHUNK, Digests
 from recordflow.errors import SubmitError
 
 DATABASE = "outbox.sqlite3"

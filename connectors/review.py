@@ -38,23 +38,18 @@ from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from avro_schemas.codec import (
-    ARCHIVAL_RECORD,
-    DOCUMENT_LIFECYCLE_EVENT,
-    RETENTION_REVIEW,
-    Codec,
-    Subject,
-)
+from archival.reference import Series
+from archival.retention import Decision, Period
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import ARCHIVAL_RECORD, DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW
 from connectors.readback import latest_message, quiet_logger, read_latest
 from connectors.storage import PERMANENT_UNTIL, Storage
 from connectors.transactions import commit
 from recordflow.agencies import load_registry
 from recordflow.settings import Settings
-from streams.classify import Decision, Period
-from streams.deadletter import Origin
-from streams.intake import partition_key, register_headers
-from streams.reference import Series
 from topics.acls import review_transactional_prefix
+from topics.deadletter import Origin
+from topics.register import partition_key, register_headers
 
 PERIODS = ("Y", "D30", "D10")
 # What an appraisal may extend a record to, and how many years from 1 January after its year.

@@ -45,13 +45,16 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from minio.error import S3Error
 from pydantic import SecretStr
 
-from avro_schemas.codec import (
-    DOCUMENT_LIFECYCLE_EVENT,
-    Codec,
-    Subject,
-    parsed_schema,
-    shared_types,
+from archival.filenames import safe_filename
+from archival.metadata import (
+    MetadataRules,
+    load_metadata_rules,
+    validate_components,
+    validate_description,
+    validate_entities,
 )
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, parsed_schema, shared_types
 from connectors import failures
 from connectors.outbox import (
     ACCEPTED,
@@ -70,17 +73,10 @@ from connectors.outbox import (
     new_upload_id,
     redact,
 )
-from connectors.storage import Storage, safe_filename
+from connectors.storage import Storage
 from recordflow.agencies import Agency, AgencyRegistry, load_registry
 from recordflow.errors import RecordRejected, SubmitError
 from recordflow.settings import Settings
-from streams.validate import (
-    MetadataRules,
-    load_metadata_rules,
-    validate_components,
-    validate_description,
-    validate_entities,
-)
 
 log = logging.getLogger(__name__)
 

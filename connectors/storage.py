@@ -1,7 +1,7 @@
 """S3 object storage through the minio SDK: plain S3 calls only, so the same code runs against
 versitygw locally and MinIO (or any S3) in production.
 
-Buckets (DESIGN.md, "Storage"):
+Buckets (docs/design.md, "Storage"):
 - staging: `<agency>/<upload-id>/<safe-filename>`, where producers put files (claim check);
 - archive: object lock and versioning on; every object version carries write-once (COMPLIANCE)
   retention until its retention period ends; permanent records are retained until
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import tempfile
-import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,48 +37,6 @@ PART_SIZE = 64 * 1024 * 1024
 # can be lengthened but never shortened or removed, by anyone.
 PERMANENT_UNTIL = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 CHUNK = 1024 * 1024
-MAX_FILENAME_BYTES = 120
-MAX_EXTENSION_CHARS = 16
-RESERVED_NAMES = {
-    "con",
-    "prn",
-    "aux",
-    "nul",
-    *(f"com{i}" for i in range(10)),
-    *(f"lpt{i}" for i in range(10)),
-}
-
-
-def safe_filename(name: str) -> str:
-    """A file name that is safe as the last part of an object key and on any file system.
-
-    Drops directories (`../`, absolute paths), control characters and NUL, Windows-reserved names
-    (with any extensions: Windows reads `nul.tar.gz` as `NUL`), and trims to a byte length every
-    file system accepts, keeping the extension. The result never ends in a space or a dot, and
-    `safe_filename(safe_filename(x)) == safe_filename(x)`.
-    """
-    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
-    name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .")
-    stem, dot, extension = name.rpartition(".")
-    if not dot:
-        stem, extension = name, ""
-    extension = extension[:MAX_EXTENSION_CHARS].rstrip(" ")
-    if dot and not extension:  # nothing left of the extension: the stem is the whole name
-        return safe_filename(stem)
-    suffix = f".{extension}" if extension else ""
-    stem = _fit(stem, suffix)
-    device = stem.partition(".")[0].rstrip(" ").lower()  # what Windows compares with its devices
-    if device in RESERVED_NAMES or not stem:
-        stem = _fit(f"file-{stem}" if stem else "file", suffix)
-    return stem + suffix
-
-
-def _fit(stem: str, suffix: str) -> str:
-    """`stem` cut so that `stem + suffix` fits MAX_FILENAME_BYTES and does not end in a space or a
-    dot (Windows drops those, so the name would change on the way)."""
-    while len((stem + suffix).encode("utf-8")) > MAX_FILENAME_BYTES:
-        stem = stem[:-1]
-    return stem if suffix else stem.rstrip(" .")
 
 
 @dataclass
@@ -289,7 +245,7 @@ class Storage:
 
     # --- the archive's document index: which 档号 an agency's document holds -----------------
     # Written by the register stage beside each record, read by intake when a reply names the
-    # request it answers by document id (streams/classify.py). An object per document: S3 reads
+    # request it answers by document id (archival/retention.py). An object per document: S3 reads
     # its own writes, so a record archived before a reply arrives is always found.
     @staticmethod
     def document_key(agency_code: str, document_id: str) -> str:

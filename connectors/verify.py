@@ -35,9 +35,11 @@ from confluent_kafka import KafkaError, Message, Producer
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 
-from avro_schemas.codec import PRESERVATION_ALERT, Codec, Subject
-from connectors.package import CST, bag_path, s3_url
-from connectors.storage import CHUNK, PERMANENT_UNTIL, Storage, safe_filename
+from archival.filenames import safe_filename
+from archival.package import CST, bag_path, s3_url
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import PRESERVATION_ALERT
+from connectors.storage import CHUNK, PERMANENT_UNTIL, Storage
 from recordflow.errors import ReasonedError
 from recordflow.settings import Settings
 

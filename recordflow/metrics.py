@@ -1,4 +1,4 @@
-"""Prometheus metrics of the pipeline (DESIGN.md, "Observability"): RED per stage.
+"""Prometheus metrics of the pipeline (docs/design.md, "Observability"): RED per stage.
 
 Names are prefixed `recordflow_`, in base units, counters end in `_total`; labels are `agency`,
 `stage`, `outcome`, `reason` where they apply. Consumer lag, the saturation signal, comes from the

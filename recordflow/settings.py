@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     # installs nothing the plain one has not) and schema registry it shares.
     stack_shared_home: Path | None = None
     # The local stack's profile: "plain" (no authentication; what most tests share) or "secure"
-    # (SASL/SCRAM and ACLs on Kafka, IAM accounts and bucket policies on S3; recordflow/secure.py
+    # (SASL/SCRAM and ACLs on Kafka, IAM accounts and bucket policies on S3; recordflow/localstack/secure.py
     # builds its Settings, `recordflow stack up --secure` runs it).
     stack_profile: Literal["plain", "secure"] = "plain"
 
@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     bucket_prefix: str = ""
     app_id: str = "recordflow"
+
+    # Who signs in as what: the Kafka users and S3 access key ids that ACLs and bucket policies
+    # grant to (recordflow/principals.py). A cluster whose SCRAM or mTLS users are named
+    # otherwise sets these; the local stack's secure profile creates users with these names.
+    principal_pipeline: str = "pipeline"
+    principal_subscriber: str = "subscriber"
+    principal_archivist: str = "archivist"
+    principal_agency_prefix: str = "agency-"
 
     # Observability
     metrics_port: int = 19464

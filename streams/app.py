@@ -1,8 +1,8 @@
 """The faust-streaming application: `recordflow worker` runs it.
 
-Two stages, one Kafka hop between them (DESIGN.md, "Flow"):
+Two stages, one Kafka hop between them (docs/design.md, "One record's way"):
     ingest.<agency>.lifecycle.v1 ──intake──► recordflow.register.v1 ──register──► records.*
-Driver: aiokafka (`kafka://`), at-least-once, every effect idempotent (DESIGN.md, "Processing
+Driver: aiokafka (`kafka://`), at-least-once, every effect idempotent (docs/design.md, "Processing
 guarantees"). Topics are created by `recordflow topics apply`, never by the worker.
 """
 
@@ -164,7 +164,7 @@ def serve_metrics(
 def run_worker(settings: Settings, *, metrics_port: int, targets_dir: Path | None = None,
                port_file: Path | None = None, loglevel: str = "info") -> None:  # fmt: skip
     """Run the worker until stopped. `targets_dir`: the local stack's Prometheus target folder,
-    given only by the local stack's launchers (recordflow/workers.py); None elsewhere."""
+    given only by the local stack's launchers (recordflow/localstack/workers.py); None elsewhere."""
     registry = CollectorRegistry()
     ctx = PipelineContext.build(settings, registry)
     bound = serve_metrics(settings, registry, metrics_port, targets_dir)

@@ -7,22 +7,17 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from avro_schemas.codec import (
-    ARCHIVAL_RECORD,
-    DEAD_LETTER,
-    RETENTION_REVIEW,
-    Codec,
-    Subject,
-)
+from archival import formats
+from archival.checks import CheckItems, load_items
+from archival.metadata import MetadataRules, load_metadata_rules
+from archival.retention import Schedules, load_schedules
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import ARCHIVAL_RECORD, DEAD_LETTER, RETENTION_REVIEW
 from connectors.clamd import ClamdClient, scanner
 from connectors.storage import Storage
 from recordflow.agencies import AgencyRegistry, load_registry
 from recordflow.metrics import PipelineMetrics
 from recordflow.settings import Settings
-from streams import formats
-from streams.checks import CheckItems, load_items
-from streams.classify import Schedules, load_schedules
-from streams.validate import MetadataRules, load_metadata_rules
 
 log = logging.getLogger(__name__)
 

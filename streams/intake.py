@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,37 +40,29 @@ from typing import Any
 
 import faust
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
+from archival.metadata import agency_for_topic, validate_event
+from archival.reference import Series
+from archival.retention import Decision, classify
+from archival.retention import Undecided as RetentionUndecided
+from avro_schemas.codec import CodecError
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors import failures
 from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
-from streams.classify import Decision, classify
-from streams.classify import Undecided as RetentionUndecided
 from streams.context import TABLE_OPTIONS, PipelineContext
-from streams.deadletter import Origin
-from streams.reference import Series
 from streams.resilience import (
     FIRST_BACKOFF_S,
     MAX_BACKOFF_S,
     retry_transient,
     send_dead_letter,
 )
-from streams.validate import agency_for_topic, validate_event
+from topics.deadletter import Origin
+from topics.register import partition_key, register_headers
 
 log = logging.getLogger(__name__)
 
 STAGE = "intake"
 FILED = "FILED"
-SERIES_HEADER = "recordflow.series"
-HISTORY_HEADER = "recordflow.history"  # JSON: the lifecycle steps intake kept before filing
-RETENTION_HEADER = "recordflow.retention"
-RULE_HEADER = "recordflow.retention-rule"
-SOURCE_HEADERS = (
-    "recordflow.source.topic",
-    "recordflow.source.partition",
-    "recordflow.source.offset",
-    "recordflow.source.key",
-)
 
 
 @dataclass(frozen=True)
@@ -136,12 +127,6 @@ def accept(
     return Accepted(event, agency, decision, series)
 
 
-def partition_key(series: Series) -> bytes:
-    """The register topic's key: the fonds and year. The item-number table and the duplicate
-    check are then co-partitioned with every record they must see together."""
-    return f"{series.fonds_code}·{series.year}".encode()
-
-
 def history_key(event: dict[str, Any]) -> str:
     return f"{event['agency']['code']}|{event['document_id']}"
 
@@ -203,40 +188,6 @@ def as_business_activity(step: dict[str, Any]) -> dict[str, Any]:
         **{key: value for key, value in step.items() if key != "event_id"},
         "time": dt.datetime.fromisoformat(step["time"]),
     }
-
-
-def history_header(steps: list[dict[str, Any]]) -> bytes:
-    """The HISTORY_HEADER value: the steps as JSON, times as ISO text, whether they come from the
-    lifecycle-history table (text already) or from a review item (datetimes)."""
-    return json.dumps(steps, ensure_ascii=False, default=_iso_time).encode()
-
-
-def _iso_time(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def register_headers(
-    series: Series, decision: Decision, origin: Origin, kept: list[dict[str, Any]]
-) -> list[tuple[str, bytes]]:
-    """What the register stage needs beside the event: its series, the retention decision, the
-    steps kept before filing and the origin, after the input's own headers (CloudEvents ce_* …),
-    so that a dead letter from the register stage still carries those."""
-    own = [
-        (key, value or b"") for key, value in origin.headers if not key.startswith("recordflow.")
-    ]
-    return [
-        *own,
-        (SERIES_HEADER, str(series).encode()),
-        (RETENTION_HEADER, decision.period.encode()),
-        (RULE_HEADER, decision.rule_id.encode()),
-        (HISTORY_HEADER, history_header(kept)),
-        (SOURCE_HEADERS[0], origin.topic.encode()),
-        (SOURCE_HEADERS[1], str(origin.partition).encode()),
-        (SOURCE_HEADERS[2], str(origin.offset).encode()),
-        (SOURCE_HEADERS[3], origin.key or b""),
-    ]
 
 
 def review_item(

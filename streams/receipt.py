@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.clamd import ClamdClient, ScanResult
+from archival.checks import CheckReport, ComponentEvidence, Evidence, ScanResult, SignatureCheck
+from archival.formats import FormatInfo, identify
+from archival.signatures import check_signature
+from connectors.clamd import ClamdClient
 from connectors.failures import ScannerUnavailable
 from connectors.storage import Fetched
-from streams.checks import CheckReport, ComponentEvidence, Evidence, SignatureCheck
-from streams.formats import FormatInfo, identify
-from streams.signatures import check_signature
 
 REGISTER_AGENT = "recordflow.register"
 INTAKE_AGENT = "recordflow.intake"

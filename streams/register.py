@@ -47,28 +47,24 @@ from typing import Any
 
 import faust
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, CodecError
+from archival.checks import CheckReport, check_receipt
+from archival.filenames import safe_filename
+from archival.formats import spool_suffix
+from archival.package import package_record
+from archival.reference import parse
+from avro_schemas.codec import CodecError
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors.failures import ScannerUnavailable
-from connectors.package import package_record
-from connectors.storage import Digests, Fetched, safe_filename
+from connectors.storage import Digests, Fetched
 from recordflow.errors import RecordRejected
 from streams import receipt
-from streams.checks import CheckReport, check_receipt
 from streams.context import TABLE_OPTIONS, PipelineContext
-from streams.deadletter import Origin
-from streams.formats import spool_suffix
-from streams.intake import (
-    HISTORY_HEADER,
-    RULE_HEADER,
-    SERIES_HEADER,
-    SOURCE_HEADERS,
-    as_business_activity,
-    origin_of,
-)
+from streams.intake import as_business_activity, origin_of
 from streams.publish import Message, Publisher
-from streams.reference import parse
 from streams.resilience import Parked, retry_transient, retry_until_done, send_dead_letter
 from streams.window import Turn, handle_concurrently
+from topics.deadletter import Origin
+from topics.register import HISTORY_HEADER, RULE_HEADER, SERIES_HEADER, SOURCE_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -550,7 +546,7 @@ async def _inspect(ctx: PipelineContext, event: dict[str, Any], component: dict[
 
 
 def refuse_bomb(item: receipt.Inspected) -> None:
-    """A compression bomb is refused before anything else reads it (streams/formats.py found it
+    """A compression bomb is refused before anything else reads it (archival/formats.py found it
     from the container's directory, or by inflating a bounded part of it)."""
     if "compression-bomb" in item.format.problems:
         raise RecordRejected(

@@ -22,7 +22,7 @@ from connectors.failures import classify
 from recordflow.errors import RecordRejected
 from recordflow.metrics import PipelineMetrics
 from streams.context import PipelineContext
-from streams.deadletter import Origin, dead_letter, dead_letter_headers
+from topics.deadletter import Origin, dead_letter, dead_letter_headers
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
+from recordflow.localstack.setup import prepare
+from recordflow.localstack.stack import Stack
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.setup import prepare
-from recordflow.stack import Stack
-from recordflow.workers import WorkerProcess
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from avro_schemas.codec import load_schema_json
+from avro_schemas.schemas import load_schema_json
 
 # Text as agency systems send it, and as broken ones do: any code point but surrogates (which
 # UTF-8, and so Avro, cannot carry), weighted towards CJK and the characters the rules care about.

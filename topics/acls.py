@@ -1,4 +1,4 @@
-"""Kafka ACLs derived from the agency registry and the topic catalog (DESIGN.md, "Topics").
+"""Kafka ACLs derived from the agency registry and the topic catalog (docs/design.md, "Topics").
 
 `desired_acls(settings, registry)` is pure: the ALLOW bindings each principal needs, and nothing
 more. With StandardAuthorizer and `allow.everyone.if.no.acl.found=false`, everything else is
@@ -28,7 +28,7 @@ denied, so the list below is the whole access policy:
 
 READ and WRITE imply DESCRIBE in Kafka, so no DESCRIBE bindings are listed. Every name carries
 `settings.topic_prefix`, as the topics do. Principal names are the secure profile's
-(recordflow/secure.py); a production cluster names its SCRAM or mTLS users the same way.
+(recordflow/localstack/secure.py); a production cluster names its SCRAM or mTLS users the same way.
 
 The reconciler (topics/reconcile.py) adds the bindings a cluster lacks and never deletes one.
 A cluster without an authorizer (the plain local stack) has no ACLs to reconcile.
@@ -50,7 +50,7 @@ from confluent_kafka.admin import (
 )
 
 from recordflow.agencies import AgencyRegistry
-from recordflow.secure import ARCHIVIST, PIPELINE, SUBSCRIBER, agency_principal
+from recordflow.principals import Principals
 from recordflow.settings import Settings
 
 K = TypeVar("K")
@@ -128,11 +128,12 @@ def user(name: str) -> str:
 
 def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
     """Every binding the cluster should have for the pipeline's principals (sorted, unique)."""
-    pipeline, subscriber = user(PIPELINE), user(SUBSCRIBER)
+    names = Principals.of(settings)
+    pipeline, subscriber = user(names.pipeline), user(names.subscriber)
     specs: set[AclSpec] = set()
     for agency in registry.agencies:
         ingest = settings.ingest_topic(agency.code)
-        own = user(agency_principal(agency.code))
+        own = user(names.agency(agency.code))
         specs.add(AclSpec(own, "topic", ingest, "literal", "write"))
         specs.add(AclSpec(own, "cluster", CLUSTER, "literal", "idempotent-write"))
         specs.add(AclSpec(pipeline, "topic", ingest, "literal", "read"))
@@ -155,7 +156,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         AclSpec(pipeline, "topic", settings.catalog_topic, "literal", "read"),
         *(
             AclSpec(reader, "group", settings.reader_group_prefix, "prefixed", "read")
-            for reader in (pipeline, subscriber, user(ARCHIVIST))
+            for reader in (pipeline, subscriber, user(names.archivist))
         ),
         AclSpec(subscriber, "topic", settings.archival_ready_topic, "literal", "read"),
         AclSpec(subscriber, "topic", settings.catalog_topic, "literal", "read"),
@@ -166,7 +167,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
 
 def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
     """What archive staff's tools need as the archivist principal, and no more."""
-    staff = user(ARCHIVIST)
+    staff = user(settings.principal_archivist)
     reads = [settings.catalog_topic, settings.archival_ready_topic, settings.review_topic,
              settings.deadletter_topic, settings.replay_ledger_topic]  # fmt: skip
     writes = [settings.review_topic, settings.register_topic, settings.catalog_topic,

@@ -32,7 +32,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from minio.commonconfig import COMPLIANCE
 from minio.retention import Retention
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, Codec, Subject
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors.sdk import event_headers
 from connectors.storage import CHUNK, PART_SIZE, Digests, Storage
 from recordflow.settings import Settings

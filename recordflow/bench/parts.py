@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from archival import formats
 from connectors.storage import Digests
 from recordflow.bench.payloads import base_pdf, padded_pdf, size_label
-from streams import formats
 
 # Enough repetitions for a few hundred milliseconds a part at either size.
 BYTES_PER_PART = 32 * 1024 * 1024

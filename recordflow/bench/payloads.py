@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from recordflow.samples import render_pdf
+from recordflow.demo.samples import render_pdf
 
 UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 KB, MB = UNITS["KB"], UNITS["MB"]

@@ -30,10 +30,10 @@ from connectors.storage import Storage
 from recordflow.agencies import Agency, load_registry
 from recordflow.bench import baselines, procstats, stats, targets
 from recordflow.bench.payloads import PayloadPlan, base_pdf, document_metadata, padded_pdf
+from recordflow.localstack.setup import register_schemas
+from recordflow.localstack.stack import Stack
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.setup import register_schemas
-from recordflow.stack import Stack
-from recordflow.workers import WorkerProcess
 from topics.catalog import TopicSpec, desired_topics
 from topics.reconcile import reconcile
 

@@ -21,14 +21,14 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from archival.reference import parse
 from avro_schemas.codec import Codec
 from connectors.outbox import Outbox, SubmissionHeld
 from connectors.readback import dead_letters, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from recordflow.agencies import load_registry
-from recordflow.samples import render_pdf
+from recordflow.demo.samples import render_pdf
 from recordflow.settings import Settings
-from streams.reference import parse
 from tests.integration.cli import run_cli
 from topics.reconcile import admin_client
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from recordflow.localstack.stack import Stack
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.stack import Stack
-from recordflow.workers import WorkerProcess
 from tests.chaos.ledger import Ledger, Load, account
 
 pytestmark = pytest.mark.chaos

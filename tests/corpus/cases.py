@@ -27,16 +27,11 @@ from typing import Any
 import fastavro
 from confluent_kafka.schema_registry import Schema
 
-from avro_schemas.codec import (
-    DOCUMENT_LIFECYCLE_EVENT,
-    HEADER,
-    MAGIC_BYTE,
-    Codec,
-    Subject,
-    load_schema_json,
-)
+from archival.filenames import safe_filename
+from avro_schemas.codec import HEADER, MAGIC_BYTE, Codec, Subject
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json
 from connectors.sdk import event_id_for
-from connectors.storage import Digests, Storage, safe_filename
+from connectors.storage import Digests, Storage
 from recordflow.settings import Settings
 from tests.corpus import files
 from tests.format_samples import encrypted_pdf_bytes, image_bytes, pdf_bytes, pe_executable_bytes

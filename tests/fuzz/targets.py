@@ -13,18 +13,12 @@ from typing import Any, cast
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from avro_schemas.codec import (
-    DEAD_LETTER,
-    DOCUMENT_LIFECYCLE_EVENT,
-    Codec,
-    CodecError,
-    load_schema_json,
-    versions,
-)
+from archival.metadata import load_metadata_rules, validate_event
+from avro_schemas.codec import Codec, CodecError
+from avro_schemas.schemas import DEAD_LETTER, DOCUMENT_LIFECYCLE_EVENT, load_schema_json, versions
 from recordflow.agencies import load_registry
 from recordflow.errors import RecordRejected
 from recordflow.settings import PACKAGE_DIR
-from streams.validate import load_metadata_rules, validate_event
 
 CODEC_REASONS = {
     "not-avro",

@@ -7,8 +7,8 @@ import socket
 import struct
 import threading
 
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 
 
 class FakeClamd:

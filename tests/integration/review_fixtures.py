@@ -14,19 +14,14 @@ from typing import Any
 
 from confluent_kafka import Message, Producer
 
-from avro_schemas.codec import (
-    ARCHIVAL_RECORD,
-    DOCUMENT_LIFECYCLE_EVENT,
-    RETENTION_REVIEW,
-    Codec,
-    Subject,
-)
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import ARCHIVAL_RECORD, DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW
 from connectors.readback import TopicReader, reader_consumer
 from connectors.sdk import component
 from connectors.storage import Digests, Storage
 from recordflow.settings import Settings
-from streams.deadletter import Origin
 from streams.intake import review_item
+from topics.deadletter import Origin
 
 KAFKA_TIMEOUT_S = 30.0
 AGENCY = {"code": "bdc", "name": "市不动产登记中心"}

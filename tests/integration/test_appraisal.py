@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 from minio.commonconfig import COMPLIANCE
 
-from avro_schemas.codec import ARCHIVAL_RECORD, RETENTION_REVIEW, Codec
+from avro_schemas.codec import Codec
+from avro_schemas.schemas import ARCHIVAL_RECORD, RETENTION_REVIEW
 from connectors.readback import catalog, watch_outcomes
 from connectors.review import Extension, lock_objects, record_objects
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import PERMANENT_UNTIL, Storage
 from connectors.verify import LEGAL_HOLD_MISSING, RETENTION_WEAKENED, Verifier
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
 from tests.integration.cli import TIMEOUT_S, run_cli
 from tests.integration.review_fixtures import (

@@ -15,10 +15,10 @@ from pypdf import PdfReader, PdfWriter
 from avro_schemas.codec import Codec
 from connectors.readback import catalog, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
-from recordflow.demo import submit_sample
-from recordflow.samples import FORGED, SAMPLES, render_pdf, render_scan
+from recordflow.demo.run import submit_sample
+from recordflow.demo.samples import FORGED, SAMPLES, render_pdf, render_scan
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.integration.cli import run_cli
 
 TIMEOUT_S = 90.0

@@ -19,8 +19,8 @@ from rich.table import Table
 from avro_schemas.codec import Codec, CodecError
 from connectors.readback import read_topic
 from connectors.storage import Storage
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.corpus.cases import Kit, Message, build_corpus, good_document
 
 OUTCOME_TIMEOUT_S = 240.0

@@ -16,7 +16,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from avro_schemas.codec import DEAD_LETTER, Codec, Subject
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import DEAD_LETTER
 from connectors.deadletters import (
     ALREADY_REPLAYED,
     FAILED,
@@ -34,10 +35,10 @@ from connectors.readback import read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
 from recordflow.errors import RecordRejected
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
-from streams.deadletter import Origin, dead_letter, dead_letter_headers
 from tests.integration.cli import run_cli
+from topics.deadletter import Origin, dead_letter, dead_letter_headers
 
 TIMEOUT_S = 90.0
 SECRETS = {

@@ -6,7 +6,7 @@ import json
 
 from avro_schemas.codec import Codec
 from connectors.readback import catalog
-from recordflow.samples import SAMPLES
+from recordflow.demo.samples import SAMPLES
 from recordflow.settings import Settings
 from tests.integration.cli import run_cli
 

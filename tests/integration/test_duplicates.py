@@ -12,8 +12,8 @@ from typing import Any
 from avro_schemas.codec import Codec
 from connectors.readback import catalog, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.integration.test_deadletters import duplicates_seen
 
 TIMEOUT_S = 90.0

@@ -16,8 +16,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from avro_schemas.codec import Codec
 from connectors.readback import watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from streams.register import FAULT_EXIT_STATUS
 from tests.examples import notice_metadata
 

@@ -13,8 +13,8 @@ from typing import Any
 from avro_schemas.codec import Codec
 from connectors.readback import catalog, watch_outcomes
 from connectors.sdk import FileToSubmit, Receipt, Submitter
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.format_samples import (
     ACCEPTED_SAMPLES,
     encrypted_pdf_bytes,

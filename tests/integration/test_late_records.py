@@ -12,8 +12,8 @@ from avro_schemas.codec import Codec
 from connectors.readback import catalog, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
 
 TIMEOUT_S = 120.0

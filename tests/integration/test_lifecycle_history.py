@@ -10,8 +10,8 @@ from typing import Any
 from avro_schemas.codec import Codec
 from connectors.readback import catalog, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 
 TIMEOUT_S = 90.0
 

@@ -1,6 +1,6 @@
 """Where a worker serves /metrics and who is told about it: `recordflow worker` listens on
 RECORDFLOW_METRICS_HOST and announces itself to nobody; the local stack's launcher
-(recordflow/workers.py) has it write a target file for the local Prometheus."""
+(recordflow/localstack/workers.py) has it write a target file for the local Prometheus."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from recordflow.localstack.stack import prometheus_targets_dir
+from recordflow.localstack.workers import WorkerProcess, settings_environment
 from recordflow.settings import Settings
-from recordflow.stack import prometheus_targets_dir
-from recordflow.workers import WorkerProcess, settings_environment
 
 PORT_FILE_TIMEOUT_S = 60.0
 

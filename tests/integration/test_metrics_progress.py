@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from avro_schemas.codec import Codec
 from connectors.readback import watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.metrics import OldestUnfinishedInput
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
 from tests.integration.fakes import FakeClamd, scanning_worker
 

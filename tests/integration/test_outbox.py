@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, Codec
+from avro_schemas.codec import Codec
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors.outbox import DATABASE, Outbox, SubmissionHeld
 from connectors.readback import read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
-from recordflow.commands import EXIT_HELD
+from recordflow.cli.commands import EXIT_HELD
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli
 

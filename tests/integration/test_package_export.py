@@ -13,7 +13,8 @@ from typing import Any
 import bagit
 import pytest
 
-from connectors.package import PackageError, export_record, package_record
+from archival.package import PackageError, package_record
+from connectors.package import export_record
 from connectors.storage import Digests, Storage
 from recordflow.settings import Settings
 from tests.unit.test_package import CODE, EVENTS, PAYLOAD, archival_record

@@ -16,10 +16,10 @@ from avro_schemas.codec import Codec
 from connectors.readback import catalog, dead_letters, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
-from recordflow.demo import submit_sample
-from recordflow.samples import SAMPLES
+from recordflow.demo.run import submit_sample
+from recordflow.demo.samples import SAMPLES
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli
 

@@ -11,20 +11,17 @@ import pytest
 from confluent_kafka.schema_registry import Schema
 from rich.console import Console
 
-from avro_schemas.codec import (
+from avro_schemas.codec import COMPATIBILITY, Codec, CodecError, Subject
+from avro_schemas.schemas import (
     ARCHIVAL_RECORD,
-    COMPATIBILITY,
     DEAD_LETTER,
     RECORD_TYPES,
-    Codec,
-    CodecError,
-    Subject,
     load_schema_json,
     versions,
 )
+from recordflow.localstack.setup import register_schemas
+from recordflow.localstack.stack import Stack
 from recordflow.settings import Settings
-from recordflow.setup import register_schemas
-from recordflow.stack import Stack
 from topics.catalog import desired_topics
 
 

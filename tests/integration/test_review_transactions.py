@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from avro_schemas.codec import RETENTION_REVIEW, Codec
+from avro_schemas.codec import Codec
+from avro_schemas.schemas import RETENTION_REVIEW
 from connectors.review import (
     DecisionRace,
     ReviewTransaction,
@@ -18,9 +19,9 @@ from connectors.review import (
     transactional_id,
 )
 from recordflow.settings import Settings
-from streams.intake import RETENTION_HEADER
 from tests.integration.cli import TIMEOUT_S, run_cli
 from tests.integration.review_fixtures import committed, everything, queue_retention_item, race
+from topics.register import RETENTION_HEADER
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from recordflow.localstack.stack import Kafka, kafka_server_properties
 from recordflow.settings import Settings
-from recordflow.stack import Kafka, kafka_server_properties
 
 
 def test_storage_format_takes_a_cluster_id_that_begins_with_a_dash(

@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from typer.testing import CliRunner
 
-from recordflow.commands_topics import app
+from recordflow.cli.topics import app
 from recordflow.settings import Settings
 from topics.catalog import TopicSpec, desired_topics
 from topics.reconcile import (

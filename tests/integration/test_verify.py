@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from avro_schemas.codec import ARCHIVAL_RECORD, PRESERVATION_ALERT, Codec, Subject
+from avro_schemas.codec import Codec, Subject
+from avro_schemas.schemas import ARCHIVAL_RECORD, PRESERVATION_ALERT
 from connectors.readback import catalog, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
-from recordflow.samples import render_pdf
+from recordflow.demo.samples import render_pdf
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.integration

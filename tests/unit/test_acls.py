@@ -127,3 +127,13 @@ def test_a_binding_round_trips_and_only_missing_ones_are_planned() -> None:
         (ADD_ACL, ACLS[0].name, ACLS[0].principal)
     ]
     assert plan_acls(ACLS, ACLS) == []
+
+
+def test_principal_names_come_from_settings() -> None:
+    """A production cluster names its users otherwise: every grant follows the settings."""
+    named = Settings(topic_prefix="t1.", principal_pipeline="svc-recordflow",
+                     principal_archivist="dag-staff", principal_agency_prefix="org-")  # fmt: skip
+    principals = {a.principal for a in desired_acls(named, REGISTRY)}
+    assert principals == {
+        "User:svc-recordflow", "User:subscriber", "User:dag-staff", *(f"User:org-{c}" for c in CODES)
+    }  # fmt: skip

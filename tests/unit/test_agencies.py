@@ -12,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from archival.metadata import agency_for_topic
+from archival.reference import Series, parse
 from recordflow.agencies import (
     AGENCY_CODE,
     FONDS_CODE,
@@ -21,8 +23,6 @@ from recordflow.agencies import (
     load_registry,
 )
 from recordflow.settings import PACKAGE_DIR
-from streams.reference import Series, parse
-from streams.validate import agency_for_topic
 
 AGENCIES_FILE = PACKAGE_DIR / "agencies.yaml"
 REGISTRY = load_registry(AGENCIES_FILE)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from recordflow.localstack.stack import ALERT_RULES, prometheus_config, prometheus_targets_dir
 from recordflow.metrics import OldestUnfinishedInput
 from recordflow.settings import Settings
-from recordflow.stack import ALERT_RULES, prometheus_config, prometheus_targets_dir
 
 RULE_TESTS = Path(__file__).with_name("alert_rules.test.yaml")
 ALERTS = {"RecordflowStageRetrying", "RecordflowPartitionStalled", "RecordflowDeadLettersRising"}

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archival.formats import identify
 from recordflow.bench import procstats, stats, targets
 from recordflow.bench.payloads import (
     KB,
@@ -26,8 +27,7 @@ from recordflow.bench.payloads import (
     padded_pdf,
     parse_size,
 )
-from recordflow.samples import render_pdf
-from streams.formats import identify
+from recordflow.demo.samples import render_pdf
 
 BASE_PDF = render_pdf(
     "关于基准测试的通知", "基准〔2026〕1号", "市人民政府办公厅", "2026-01-20", "各有关单位："

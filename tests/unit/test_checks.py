@@ -1,4 +1,4 @@
-"""The four-property check at receipt (streams/checks.py, recordflow/checks.yaml): every item has
+"""The four-property check at receipt (archival/checks.py, recordflow/checks.yaml): every item has
 evidence that passes it and evidence that fails it (or leaves it not-checked, where that is the
 designed outcome), with the reason; the report's verdicts; and the items in the YAML and the
 checkers in the code name the same codes."""
@@ -20,11 +20,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.clamd import ScanResult
-from recordflow.agencies import load_registry
-from recordflow.errors import RecordRejected
-from recordflow.settings import PACKAGE_DIR
-from streams.checks import (
+from archival.checks import (
     CHECKERS,
     DEFAULT_ITEMS_FILE,
     FAIL,
@@ -35,11 +31,15 @@ from streams.checks import (
     Evidence,
     FormatLike,
     ItemResult,
+    ScanResult,
     check_receipt,
     load_items,
     mojibake,
 )
-from streams.validate import load_metadata_rules, validate_description
+from archival.metadata import load_metadata_rules, validate_description
+from recordflow.agencies import load_registry
+from recordflow.errors import RecordRejected
+from recordflow.settings import PACKAGE_DIR
 
 RULES = load_metadata_rules(PACKAGE_DIR / "metadata_rules.yaml")
 ITEMS = load_items(metadata_rules=RULES)
@@ -54,7 +54,7 @@ STORED_KEY = f"Z101/2026/{CODE}/01-{SHA256}.pdf"
 
 @dataclass(frozen=True)
 class Format:
-    """Format identification's answer, shaped like streams.formats.FormatInfo."""
+    """Format identification's answer, shaped like archival.formats.FormatInfo."""
 
     puid: str | None = "fmt/354"
     name: str | None = "Acrobat PDF/A - Portable Document Format"
@@ -407,7 +407,7 @@ def test_report_is_built_from_item_results() -> None:
 
 
 def test_format_identification_answers_fit_the_check() -> None:
-    from streams.formats import PROBLEMS, FormatInfo
+    from archival.formats import PROBLEMS, FormatInfo
 
     info: FormatLike = FormatInfo(
         puid="fmt/354", name="Acrobat PDF/A - Portable Document Format", version="1b",

@@ -1,4 +1,4 @@
-"""Retention classification (streams/classify.py) over the city default schedule
+"""Retention classification (archival/retention.py) over the city default schedule
 (recordflow/retention/city-default.yaml, 国家档案局令第8号) and the agencies' own schedules: every
 rule decides something, every category of the regulation's permanent and fixed-term lists has a
 rule, the first match wins, an agency's schedule comes before the city default, conditions read
@@ -20,9 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from recordflow.agencies import Agency, Unit, load_registry
-from recordflow.settings import PACKAGE_DIR
-from streams.classify import (
+from archival.retention import (
     PERIODS,
     ArchivedCode,
     Decision,
@@ -35,6 +33,8 @@ from streams.classify import (
     load_rules,
     load_schedules,
 )
+from recordflow.agencies import Agency, Unit, load_registry
+from recordflow.settings import PACKAGE_DIR
 
 RETENTION = PACKAGE_DIR / "retention"
 RULES_FILE = RETENTION / "city-default.yaml"

@@ -1,4 +1,4 @@
-"""The console script's last boundary (recordflow/cli.py main): a failure no verb foresaw ends
+"""The console script's last boundary (recordflow/cli/__init__.py main): a failure no verb foresaw ends
 the command with one line on stderr and exit status 1, not a traceback."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Dead letters (streams/deadletter.py): the record keeps the input whole with its reason, and the
+"""Dead letters (topics/deadletter.py): the record keeps the input whole with its reason, and the
 headers use Kafka Connect's names plus `recordflow.reason`."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recordflow.errors import RecordRejected
-from streams.deadletter import REASON_HEADER, Origin, dead_letter, dead_letter_headers
+from topics.deadletter import REASON_HEADER, Origin, dead_letter, dead_letter_headers
 
 ORIGIN = Origin(
     topic="ingest.bgt.lifecycle.v1",

@@ -1,5 +1,5 @@
 """Working the dead-letter topic without Kafka (connectors/deadletters.py and
-recordflow/commands_deadletters.py): letter ids, filters, the replay ledger's entries, what a
+recordflow/cli/deadletters.py): letter ids, filters, the replay ledger's entries, what a
 replay sends, and how letters are shown to people and programs — never raw bytes, never secrets."""
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from connectors.deadletters import (
     text_or_none,
     transactional_id,
 )
-from recordflow import commands_deadletters as cli
+from recordflow.cli import deadletters as cli
 from recordflow.errors import RecordRejected
 from recordflow.settings import Settings
-from streams.deadletter import Origin, dead_letter, dead_letter_headers
+from topics.deadletter import Origin, dead_letter, dead_letter_headers
 
 SETTINGS = Settings(topic_prefix="t1.")
 FAILED_AT = dt.datetime(2026, 5, 6, 2, 0, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""Format identification (streams/formats.py) against the accepted-format list
+"""Format identification (archival/formats.py) against the accepted-format list
 (recordflow/formats.yaml).
 
 Every sample is generated here, small, and identified by the real siegfried signatures: nothing
@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-from streams import formats
-from streams.formats import (
+from archival import formats
+from archival.formats import (
     DEFAULT_FORMATS_FILE,
     PROBLEMS,
     READERS,

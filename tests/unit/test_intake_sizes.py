@@ -9,7 +9,7 @@ from typing import Any
 
 import fastavro
 
-from avro_schemas.codec import ARCHIVAL_RECORD, DOCUMENT_LIFECYCLE_EVENT, parsed_schema
+from avro_schemas.schemas import ARCHIVAL_RECORD, DOCUMENT_LIFECYCLE_EVENT, parsed_schema
 from streams.intake import (
     RECORD_BYTES_PER_FILE,
     RECORD_OVERHEAD_BYTES,

@@ -11,17 +11,14 @@ from typing import Any, cast
 
 import fastavro
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW, parsed_schema
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW, parsed_schema
 from connectors import review
 from recordflow.agencies import load_registry
 from recordflow.settings import PACKAGE_DIR, Settings
-from streams.deadletter import Origin
 from streams.intake import (
-    HISTORY_HEADER,
     activity,
     filed_key,
     filed_note,
-    history_header,
     history_key,
     late_step,
     remember,
@@ -29,6 +26,8 @@ from streams.intake import (
 )
 from streams.register import merge_history
 from tests.examples import request_description
+from topics.deadletter import Origin
+from topics.register import HISTORY_HEADER, history_header
 
 AGENCY = load_registry(PACKAGE_DIR / "agencies.yaml").get("zjj")
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.package import (
+from archival.package import (
     PREMIS_NS,
     PackagedFile,
     bag_path,

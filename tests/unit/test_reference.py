@@ -1,4 +1,4 @@
-"""Archival reference codes (streams/reference.py) as DA/T 22-2015 writes them:
+"""Archival reference codes (archival/reference.py) as DA/T 22-2015 writes them:
 `全宗号-门类代码·年度-保管期限代码-机构代码-件号`, e.g. Z109-WS·2011-Y-BGS-0001."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.reference import CATEGORY_WS, MAX_ITEM, Series, parse
+from archival.reference import CATEGORY_WS, MAX_ITEM, Series, parse
 
 EXAMPLES = [
     ("Z109-WS·2011-Y-BGS-0001", Series("Z109", 2011, "Y", "BGS"), 1),

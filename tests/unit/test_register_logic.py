@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from archival.formats import FormatInfo
+from archival.reference import parse
 from connectors.storage import Digests
 from recordflow.errors import RecordRejected
-from streams.formats import FormatInfo
 from streams.receipt import Inspected
-from streams.reference import parse
 from streams.register import (
     Allocation,
     allocate,
@@ -424,11 +424,11 @@ def test_a_compression_bomb_is_refused_with_what_identification_found() -> None:
 def test_the_register_hop_keeps_the_inputs_own_headers_for_its_dead_letters() -> None:
     from types import SimpleNamespace
 
-    from streams.classify import Decision
-    from streams.deadletter import Origin
-    from streams.intake import register_headers
-    from streams.reference import Series
+    from archival.reference import Series
+    from archival.retention import Decision
     from streams.register import origin_from_headers
+    from topics.deadletter import Origin
+    from topics.register import register_headers
 
     origin = Origin("ingest.zjj.lifecycle.v1", 2, 41, 1, b"ZJJ-1", b"\x00event",
                     [("ce_id", b"e-1"), ("ce_source", b"/zjj/oa"), ("recordflow.stray", b"x")])  # fmt: skip

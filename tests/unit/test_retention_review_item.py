@@ -11,16 +11,16 @@ from typing import Any, cast
 
 import fastavro
 
-from avro_schemas.codec import RETENTION_REVIEW, parsed_schema
+from archival.metadata import load_metadata_rules
+from archival.retention import Decision, load_schedules
+from archival.retention import Undecided as RetentionUndecided
+from avro_schemas.schemas import RETENTION_REVIEW, parsed_schema
 from recordflow.agencies import load_registry
 from recordflow.settings import PACKAGE_DIR, Settings
-from streams.classify import Decision, load_schedules
-from streams.classify import Undecided as RetentionUndecided
 from streams.context import PipelineContext
-from streams.deadletter import Origin
 from streams.intake import Accepted, Undecided, accept, review_item
-from streams.validate import load_metadata_rules
 from tests.unit.test_schemas import lifecycle_event
+from topics.deadletter import Origin
 
 TODAY = dt.date(2026, 12, 1)
 SETTINGS = Settings()

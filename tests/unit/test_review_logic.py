@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 
+from archival.reference import Series
 from avro_schemas.codec import Codec
 from connectors.review import (
     DESTROY_AFTER_HOLD,
@@ -26,8 +27,7 @@ from connectors.review import (
 )
 from connectors.storage import PERMANENT_UNTIL
 from recordflow.settings import Settings
-from streams.intake import HISTORY_HEADER, RETENTION_HEADER, SERIES_HEADER, partition_key
-from streams.reference import Series
+from topics.register import HISTORY_HEADER, RETENTION_HEADER, SERIES_HEADER, partition_key
 
 TODAY = dt.date(2026, 12, 6)
 AT = dt.datetime(2026, 12, 6, 2, 30, tzinfo=dt.UTC)

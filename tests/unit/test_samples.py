@@ -1,4 +1,4 @@
-"""The demo's bundled samples (recordflow/samples.py): the good ones pass every check the pipeline
+"""The demo's bundled samples (recordflow/demo/samples.py): the good ones pass every check the pipeline
 makes without servers, each bad one fails with the reason it is meant to show, and the files are
 rendered byte-identically every time (so the archive recognises a rerun as the same records)."""
 
@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from archival.filenames import safe_filename
+from archival.metadata import load_metadata_rules, validate_event
+from archival.retention import Decision, Undecided, classify, load_schedules
+from archival.signatures import check_signature
 from connectors import sdk
 from connectors.sdk import description_from_metadata, event_id_for
-from connectors.storage import Digests, safe_filename
+from connectors.storage import Digests
 from recordflow.agencies import Agency, load_registry
-from recordflow.errors import RecordRejected
-from recordflow.samples import (
+from recordflow.demo.samples import (
     FORGED,
     NO_TITLE,
     SAMPLES,
@@ -31,11 +34,9 @@ from recordflow.samples import (
     submission_metadata,
     write_files,
 )
+from recordflow.errors import RecordRejected
 from recordflow.settings import PACKAGE_DIR
-from streams.classify import Decision, Undecided, classify, load_schedules
 from streams.register import verify
-from streams.signatures import check_signature
-from streams.validate import load_metadata_rules, validate_event
 
 REGISTRY = load_registry(PACKAGE_DIR / "agencies.yaml")
 SCHEDULES = load_schedules(PACKAGE_DIR / "retention")

@@ -22,7 +22,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from avro_schemas.codec import (
+from avro_schemas.codec import Codec, CodecError, Subject
+from avro_schemas.schemas import (
     ARCHIVAL_RECORD,
     DEAD_LETTER,
     DOCUMENT_LIFECYCLE_EVENT,
@@ -30,20 +31,17 @@ from avro_schemas.codec import (
     RECORD_TYPES,
     RETENTION_REVIEW,
     SCHEMA_DIR,
-    Codec,
-    CodecError,
-    Subject,
     load_schema_json,
     parsed_schema,
     shared_types,
     versions,
 )
 from recordflow.errors import RecordRejected
-from streams.deadletter import Origin, dead_letter
 from streams.intake import review_item
 from tests.examples import request_description
 from tests.strategies import avro_values
 from topics.catalog import default_catalog
+from topics.deadletter import Origin, dead_letter
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*/v*.avsc"))
 SHARED = "shared"

@@ -14,7 +14,7 @@ from confluent_kafka import KafkaError, KafkaException
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, load_schema_json
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json
 from connectors import sdk
 from connectors.sdk import (
     DESCRIPTION_FIELDS,

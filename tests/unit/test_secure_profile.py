@@ -10,7 +10,7 @@ import pytest
 
 from connectors.bucket_policies import bucket_policies
 from recordflow.agencies import load_registry
-from recordflow.secure import (
+from recordflow.localstack.secure import (
     ADMIN,
     PIPELINE,
     Secrets,
@@ -19,8 +19,8 @@ from recordflow.secure import (
     principals,
     secure_settings,
 )
+from recordflow.localstack.stack import S3, Kafka, Stack, _run_tool, kafka_server_properties
 from recordflow.settings import Settings
-from recordflow.stack import S3, Kafka, Stack, _run_tool, kafka_server_properties
 
 REGISTRY = load_registry(Settings().agencies_file)
 
@@ -35,7 +35,7 @@ def test_secrets_are_generated_once_in_a_private_file(plain: Settings) -> None:
     path = admin.home / "secrets.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     stored = json.loads(path.read_text())["principals"]
-    assert set(stored) == {p.name for p in principals(REGISTRY)}
+    assert set(stored) == {p.name for p in principals(Settings(), REGISTRY)}
     again = secure_settings(plain, create=True, registry=REGISTRY)
     assert again.kafka_sasl_password == admin.kafka_sasl_password
     passwords = [entry["kafka_password"] for entry in stored.values()]
@@ -140,4 +140,6 @@ def test_bucket_policies_confine_each_account() -> None:
     assert ("s3:GetObject", "arn:aws:s3:::b-archive/*") in allowed("b-archive", "subscriber")
     [deny] = [st for st in policies["b-archive"]["Statement"] if st["Effect"] == "Deny"]
     assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(deny["Action"])
-    assert set(deny["Principal"]["AWS"]) == {p.name for p in principals(REGISTRY)} - {ADMIN}
+    assert set(deny["Principal"]["AWS"]) == {p.name for p in principals(Settings(), REGISTRY)} - {
+        ADMIN
+    }

@@ -1,5 +1,5 @@
 """Electronic signatures: SM2 against OpenSSL, and each outcome of verifying a signature on a file
-(streams/signatures.py), as YJ-1-1 of the check at receipt reports it."""
+(archival/signatures.py), as YJ-1-1 of the check at receipt reports it."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recordflow.signing import sm2_certificate, sm2_private_key, sm2_sign
-from streams import sm2
-from streams.checks import FAIL, NOT_CHECKED, PASS, SignatureCheck, SubResult
-from streams.signatures import algorithm, check_signature
+from archival import sm2
+from archival.checks import FAIL, NOT_CHECKED, PASS, SignatureCheck, SubResult
+from archival.signatures import algorithm, check_signature
+from recordflow.demo.signing import sm2_certificate, sm2_private_key, sm2_sign
 from tests.unit.test_checks import check, component, evidence
 
 VALID_FROM = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

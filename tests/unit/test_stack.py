@@ -18,8 +18,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recordflow.settings import Settings
-from recordflow.stack import (
+from recordflow.localstack.stack import (
     S3,
     SERVICES,
     Kafka,
@@ -37,6 +36,7 @@ from recordflow.stack import (
     read_pid,
     tail,
 )
+from recordflow.settings import Settings
 
 
 @pytest.fixture

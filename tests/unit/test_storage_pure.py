@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from archival.filenames import MAX_FILENAME_BYTES, RESERVED_NAMES, safe_filename
 from connectors import storage
-from connectors.storage import MAX_FILENAME_BYTES, Digests, HashingReader, safe_filename
+from connectors.storage import Digests, HashingReader
 from recordflow.errors import RecordRejected
 
 
@@ -91,7 +92,7 @@ def test_safe_filename_properties(name: str) -> None:
     assert not any(ord(c) < 0x20 or c == "\x7f" for c in safe)
     assert len(safe.encode("utf-8")) <= MAX_FILENAME_BYTES
     assert safe not in (".", "..")
-    assert safe.partition(".")[0].lower() not in storage.RESERVED_NAMES
+    assert safe.partition(".")[0].lower() not in RESERVED_NAMES
     assert unicodedata.is_normalized("NFC", safe)
 
 
@@ -110,7 +111,7 @@ def test_a_plain_extension_is_always_kept(stem: str, extension: str) -> None:
 
 @pytest.mark.parametrize("name", ["nul.tar.gz", "CON.tar.gz", "com1.backup.zip"])
 def test_reserved_name_with_two_extensions(name: str) -> None:
-    assert safe_filename(name).split(".")[0].lower() not in storage.RESERVED_NAMES
+    assert safe_filename(name).split(".")[0].lower() not in RESERVED_NAMES
 
 
 @pytest.mark.parametrize("name", ["a.abcdefghijklmno pq", "x" * 118 + " 中"])

@@ -30,7 +30,7 @@ from topics.catalog import (
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "avro_schemas"
 CATALOG_FILES = sorted(CATALOG_DIR.glob("*.yaml"))
 
-# DESIGN.md, "Topics" and "Schemas": which record type each topic carries.
+# docs/design.md, "Topics" and "Schemas": which record type each topic carries.
 EXPECTED_RECORD_TYPES = {
     "ingest.{agency}.lifecycle.v1": "document_lifecycle_event",
     "records.archival-ready.v1": "archival_record",

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from recordflow.commands_topics import app
+from recordflow.cli.topics import app
 from recordflow.settings import Settings
 from topics.catalog import TopicSpec, desired_topics
 from topics.reconcile import (

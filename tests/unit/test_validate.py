@@ -1,4 +1,4 @@
-"""Validation of decoded lifecycle events (streams/validate.py) and the metadata rules it reads
+"""Validation of decoded lifecycle events (archival/metadata.py) and the metadata rules it reads
 (recordflow/metadata_rules.yaml): every rule has an input that passes it and one that breaks it
 with the exact reason code, every entry of the YAML included; a malformed rules file fails to load,
 saying where."""
@@ -18,12 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, shared_types
-from recordflow.agencies import Agency, load_registry
-from recordflow.errors import RecordRejected
-from recordflow.settings import PACKAGE_DIR, Settings
-from streams.classify import load_schedules
-from streams.validate import (
+from archival.metadata import (
     MetadataRules,
     agency_for_topic,
     description_elements,
@@ -33,6 +28,11 @@ from streams.validate import (
     validate_description,
     validate_event,
 )
+from archival.retention import load_schedules
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, shared_types
+from recordflow.agencies import Agency, load_registry
+from recordflow.errors import RecordRejected
+from recordflow.settings import PACKAGE_DIR, Settings
 from tests.strategies import TEXT as ANY_TEXT
 from tests.strategies import avro_field_values, avro_values
 

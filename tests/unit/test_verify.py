@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from avro_schemas.codec import PRESERVATION_ALERT, parsed_schema
-from connectors.package import CST, package_record
+from archival.package import CST, package_record
+from avro_schemas.schemas import PRESERVATION_ALERT, parsed_schema
 from connectors.storage import PERMANENT_UNTIL
 from connectors.verify import (
     CHECKSUM_MISMATCH,

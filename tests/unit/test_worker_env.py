@@ -1,4 +1,4 @@
-"""Worker processes of the demo, bench and tests (recordflow/workers.py) get every setting of their
+"""Worker processes of the demo, bench and tests (recordflow/localstack/workers.py) get every setting of their
 parent by environment — not a chosen few — and are the only workers announced to the local
 stack's Prometheus. No process is started: the child's environment and command are built and
 read back the way the child's `Settings()` reads them."""
@@ -14,9 +14,9 @@ from typing import Any, Literal
 import pytest
 from pydantic import SecretStr
 
+from recordflow.localstack.stack import prometheus_targets_dir
+from recordflow.localstack.workers import WorkerProcess, settings_environment
 from recordflow.settings import Settings
-from recordflow.stack import prometheus_targets_dir
-from recordflow.workers import WorkerProcess, settings_environment
 
 
 def _other_value(name: str, annotation: Any, default: Any, tmp_path: Path) -> Any:

@@ -10,11 +10,17 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from recordflow.secure import PIPELINE, Secrets, as_principal, secrets_path, secure_settings
+from recordflow.localstack.secure import (
+    PIPELINE,
+    Secrets,
+    as_principal,
+    secrets_path,
+    secure_settings,
+)
+from recordflow.localstack.setup import prepare
+from recordflow.localstack.stack import Stack
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.setup import prepare
-from recordflow.stack import Stack
-from recordflow.workers import WorkerProcess
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from typer.testing import CliRunner
 
-from recordflow.commands_topics import app as topics_app
-from recordflow.secure import ADMIN, PIPELINE, SUBSCRIBER, agency_principal, as_principal
+from recordflow.cli.topics import app as topics_app
+from recordflow.localstack.secure import ADMIN, PIPELINE, SUBSCRIBER, agency_principal, as_principal
 from recordflow.settings import Settings
 from topics.acls import subscriber_group
 from topics.reconcile import ADD_ACL, ReconcileError, reconcile

@@ -15,9 +15,9 @@ from avro_schemas.codec import Codec
 from connectors.readback import dead_letters, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from recordflow.errors import SubmitError
-from recordflow.secure import PIPELINE, agency_principal, as_principal, secrets_path
+from recordflow.localstack.secure import PIPELINE, agency_principal, as_principal, secrets_path
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli, signed_in
 from tests.integration.test_exactly_once import dying_between_publish_and_mark

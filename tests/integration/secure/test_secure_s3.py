@@ -18,7 +18,7 @@ from minio.error import S3Error
 from minio.retention import Retention
 
 from connectors.storage import Digests, Storage
-from recordflow.secure import ADMIN, PIPELINE, SUBSCRIBER, agency_principal, as_principal
+from recordflow.localstack.secure import ADMIN, PIPELINE, SUBSCRIBER, agency_principal, as_principal
 from recordflow.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,9 @@ from avro_schemas.codec import Codec
 from connectors.readback import watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
-from recordflow.secure import ARCHIVIST, agency_principal, as_principal
+from recordflow.localstack.secure import ARCHIVIST, agency_principal, as_principal
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.workers import WorkerProcess
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli, signed_in
 from tests.integration.review_fixtures import due_record, queue_appraisal

@@ -7,7 +7,7 @@ agency system hears about a bad submission at once rather than from the dead-let
 The rules for the content description are data (`recordflow/metadata_rules.yaml`, loaded once at
 an entry point with `load_metadata_rules` and passed in): required and conditional elements,
 lengths, value domains, refused values, stray characters, reasonable dates and page counts. The
-DA/T 70 check at receipt (streams/checks.py) reads the same `MetadataRules`.
+DA/T 70 check at receipt (archival/checks.py) reads the same `MetadataRules`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from avro_schemas.codec import DOCUMENT_LIFECYCLE_EVENT, load_schema_json, shared_types
+from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json, shared_types
 from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import RecordRejected
 

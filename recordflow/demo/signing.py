@@ -1,6 +1,6 @@
 """Sign a file as an agency's system would, with SM2/SM3 and a self-issued certificate: what the
 demo's signed sample and the signature tests send. Not part of the pipeline, which only verifies
-(streams/signatures.py); a real agency signs with the key its CA certified."""
+(archival/signatures.py); a real agency signs with the key its CA certified."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import hashlib
 
 from asn1crypto import algos, keys, x509
 
-from streams import sm2
+from archival import sm2
 
 
 def sm2_private_key(seed: str) -> int:

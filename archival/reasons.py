@@ -18,8 +18,10 @@ from typing import Annotated, Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-REASONS_FILE = Path(__file__).resolve().parent / "reasons.yaml"
-CHECKS_FILE = Path(__file__).resolve().parent / "checks.yaml"
+from recordflow.settings import PACKAGE_DIR
+
+REASONS_FILE = PACKAGE_DIR / "reasons.yaml"
+CHECKS_FILE = PACKAGE_DIR / "checks.yaml"
 DOC_PATH = "docs/reason-codes.md"
 GENERATE_COMMAND = f".venv/bin/recordflow reasons --markdown > {DOC_PATH}"
 # Lower-case words with dashes between; a word may hold digits after its first letter, as the

@@ -28,12 +28,11 @@ from typing import Any, Literal, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from avro_schemas.codec import shared_types
-from connectors.clamd import ScanResult
+from archival.metadata import MetadataRules, TextRules, is_empty
+from archival.reference import parse
+from avro_schemas.schemas import shared_types
 from recordflow.agencies import UNIT_CODE
 from recordflow.settings import PACKAGE_DIR
-from streams.reference import parse
-from streams.validate import MetadataRules, TextRules, is_empty
 
 Result = Literal["pass", "fail", "not-checked"]
 PASS: Result = "pass"
@@ -48,9 +47,9 @@ PROPERTIES = (AUTHENTICITY, INTEGRITY, USABILITY, SECURITY)
 
 # --- evidence ----------------------------------------------------------------------------
 class FormatLike(Protocol):
-    """What format identification found for one file (streams.formats.FormatInfo has this shape).
+    """What format identification found for one file (archival.formats.FormatInfo has this shape).
 
-    `problems` are problem codes (streams.formats.PROBLEMS: "unreadable", "not-accepted",
+    `problems` are problem codes (archival.formats.PROBLEMS: "unreadable", "not-accepted",
     "encrypted", "extension-mismatch" …); checks.yaml says which item each one fails. Of
     `technical`, the check reads `compression` (scheme names, comma-separated) and the
     creating-application keys checks.yaml names.
@@ -74,11 +73,28 @@ class FormatLike(Protocol):
 
 @dataclass(frozen=True)
 class SignatureCheck:
-    """What verifying one electronic signature on a file found (streams/signatures.py)."""
+    """What verifying one electronic signature on a file found (archival/signatures.py)."""
 
     signature_id: str
     result: Result
     reason: str
+
+
+# A virus scan's outcome (connectors/clamd.py asks clamd).
+ScanOutcome = Literal["clean", "infected", "not-checked"]
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    result: ScanOutcome
+    detail: str  # the signature found, why the content was not checked, or clamd's reply
+    # Not checked because clamd could not be reached or gave no answer: the pipeline waits for
+    # it (connectors/failures.py ScannerUnavailable) rather than archive the file unscanned.
+    unavailable: bool = False
+
+    @classmethod
+    def not_checked(cls, detail: str) -> ScanResult:
+        return cls("not-checked", detail)
 
 
 @dataclass(frozen=True)
@@ -260,7 +276,7 @@ class CheckItems(_Frozen):
 
 def load_items(path: Path = DEFAULT_ITEMS_FILE, *, metadata_rules: MetadataRules) -> CheckItems:
     """The check items of `path`, checking metadata against `metadata_rules` (the rules intake
-    validates against: load them once, with streams.validate.load_metadata_rules)."""
+    validates against: load them once, with archival.metadata.load_metadata_rules)."""
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     if isinstance(data, dict) and "metadata" in data:

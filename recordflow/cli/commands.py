@@ -222,7 +222,7 @@ def _catalog(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def _record(settings: Settings, code: str) -> dict[str, Any]:
     """One archived record by its reference code; a malformed code is a usage error."""
-    from streams.reference import parse
+    from archival.reference import parse
 
     try:
         parse(code)
@@ -342,7 +342,8 @@ def records_export(
     """Export a record as a complete BagIt bag (its files and metadata) that `bagit` can verify."""
     import bagit
 
-    from connectors.package import PackageError, export_record
+    from archival.package import PackageError
+    from connectors.package import export_record
     from connectors.storage import Storage
 
     settings = Settings()
@@ -544,8 +545,8 @@ def _retention_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _appraisal_table(rows: list[dict[str, Any]]) -> None:
+    from archival.reference import parse
     from connectors.review import DECIDED
-    from streams.reference import parse
 
     table = Table(title=f"到期鉴定 Records due for appraisal ({len(rows)})")
     for column in ("事件 event id", "档号 reference code", "题名 title", "单位", "期限",
@@ -681,7 +682,7 @@ def demo(
     keep_worker: Annotated[bool, typer.Option(help="Leave the demo's worker running.")] = False,
 ) -> None:
     """The main job, end to end on the local stack: sample documents in, archive and dead letters out."""
-    from recordflow.demo import demo_summary, run_demo
+    from recordflow.demo.run import demo_summary, run_demo
 
     rows = demo_summary(run_demo(Settings(), err, keep_worker=keep_worker))
     if as_json:

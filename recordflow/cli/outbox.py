@@ -15,7 +15,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from recordflow.commands import EXIT_HELD, DeadlineOption, JsonFlag, console, err, fail, print_json
+from recordflow.cli.commands import (
+    EXIT_HELD,
+    DeadlineOption,
+    JsonFlag,
+    console,
+    err,
+    fail,
+    print_json,
+)
 from recordflow.settings import Settings
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from recordflow.commands import JsonFlag, console, fail, print_json
-from recordflow.reasons import catalog, render_markdown
+from archival.reasons import catalog, render_markdown
+from recordflow.cli.commands import JsonFlag, console, fail, print_json
 
 
 def reasons(

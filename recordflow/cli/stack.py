@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from recordflow.cli import settings
-from recordflow.secure import secure_settings
-from recordflow.stack import SERVICES, ServiceStatus, Stack, StackError, tail
+from recordflow.localstack.secure import secure_settings
+from recordflow.localstack.stack import SERVICES, ServiceStatus, Stack, StackError, tail
+from recordflow.settings import Settings
 
 app = typer.Typer(
     help="The local stack: Kafka, schema registry, S3 and Prometheus on 127.0.0.1.",
@@ -119,7 +119,7 @@ def logs(
 def _stack(secure: bool, *, create: bool = False) -> Stack:
     """The plain stack, or with `secure` the secure profile beside it (signed in as its admin;
     `create` generates the profile's credentials the first time)."""
-    plain = settings()
+    plain = Settings()
     return Stack(secure_settings(plain, create=create) if secure else plain)
 
 

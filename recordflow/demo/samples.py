@@ -21,7 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from recordflow.signing import sm2_certificate, sm2_private_key, sm2_sign
+from recordflow.demo.signing import sm2_certificate, sm2_private_key, sm2_sign
 
 CJK_FONT = "STSong-Light"
 

@@ -1,4 +1,4 @@
-"""The `recordflow` console script: one CLI, a verb per job (see DESIGN.md, "CLI").
+"""The `recordflow` console script: one CLI, a verb per job (docs/design.md, "CLI").
 
 Exit status: 0 on success, 1 on failure (one line on stderr, whatever failed), 2 on a usage
 error, 75 when a submission is held in the producer's outbox for later delivery (`submit`,
@@ -13,8 +13,6 @@ import sys
 
 import typer
 
-from recordflow.settings import Settings
-
 app = typer.Typer(
     name="recordflow",
     help="City-wide electronic-records transfer platform / 城市电子文件归档接收平台",
@@ -24,26 +22,15 @@ app = typer.Typer(
 )
 
 
-def settings() -> Settings:
-    return Settings()
-
-
 def _register_subcommands() -> None:
-    from recordflow import (
-        commands,
-        commands_deadletters,
-        commands_outbox,
-        commands_reasons,
-        commands_stack,
-        commands_topics,
-    )
+    from recordflow.cli import commands, deadletters, outbox, reasons, stack, topics
 
-    app.add_typer(commands_stack.app, name="stack")
-    app.add_typer(commands_topics.app, name="topics")
-    app.add_typer(commands_deadletters.app, name="deadletters")
-    app.add_typer(commands_outbox.app, name="outbox")
+    app.add_typer(stack.app, name="stack")
+    app.add_typer(topics.app, name="topics")
+    app.add_typer(deadletters.app, name="deadletters")
+    app.add_typer(outbox.app, name="outbox")
     commands.register(app)
-    commands_reasons.register(app)
+    reasons.register(app)
 
 
 def main() -> None:

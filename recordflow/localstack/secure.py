@@ -37,9 +37,11 @@ import httpx
 from pydantic import SecretStr
 
 from recordflow.agencies import AgencyRegistry
+from recordflow.principals import Principals
 from recordflow.settings import Settings
 
 ADMIN = "admin"
+# The default names of the roles (Settings.principal_*), as tests sign in with them.
 PIPELINE = "pipeline"
 SUBSCRIBER = "subscriber"
 ARCHIVIST = "archivist"
@@ -69,15 +71,16 @@ def agency_principal(code: str) -> str:
     return f"{AGENCY_PREFIX}{code}"
 
 
-def principals(registry: AgencyRegistry) -> list[Principal]:
-    """Every principal of the secure profile: admin, pipeline, subscriber, archivist and one per
-    agency."""
+def principals(settings: Settings, registry: AgencyRegistry) -> list[Principal]:
+    """Every principal of the secure profile: admin, then the roles as `settings` name them
+    (pipeline, subscriber, archivist) and one per agency."""
+    names = Principals.of(settings)
     return [
         Principal(ADMIN, "admin"),
-        Principal(PIPELINE, "pipeline"),
-        Principal(SUBSCRIBER, "subscriber"),
-        Principal(ARCHIVIST, "staff"),
-        *(Principal(agency_principal(a.code), "agency", a.code) for a in registry.agencies),
+        Principal(names.pipeline, "pipeline"),
+        Principal(names.subscriber, "subscriber"),
+        Principal(names.archivist, "staff"),
+        *(Principal(names.agency(a.code), "agency", a.code) for a in registry.agencies),
     ]
 
 
@@ -192,7 +195,7 @@ def secure_settings(
 
             registry = load_registry(plain.agencies_file)
         stored: Secrets | None = Secrets.load_or_create(
-            path, [p.name for p in principals(registry)]
+            path, [p.name for p in principals(plain, registry)]
         )
     else:
         stored = Secrets.load(path)

@@ -15,7 +15,7 @@ One signature gives one `SignatureCheck`:
 The certificate's chain to a trusted CA and its revocation are not checked: there is no trust list
 here (recordflow/checks.yaml says so under not_at_receipt).
 
-Supported: SM2 with SM3 (GB/T 35276; streams/sm2.py), RSA PKCS#1 v1.5 and ECDSA with SHA-256,
+Supported: SM2 with SM3 (GB/T 35276; archival/sm2.py), RSA PKCS#1 v1.5 and ECDSA with SHA-256,
 SHA-384 or SHA-512 (`cryptography`).
 """
 
@@ -35,8 +35,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from streams import sm2
-from streams.checks import FAIL, NOT_CHECKED, PASS, SignatureCheck
+from archival import sm2
+from archival.checks import FAIL, NOT_CHECKED, PASS, SignatureCheck
 
 CHUNK = 1 << 20
 

@@ -46,8 +46,8 @@ from typing import Any, Literal, cast, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from archival.reference import parse
 from recordflow.agencies import Agency
-from streams.reference import parse
 
 Period = Literal["Y", "D30", "D10"]
 PERIODS: tuple[Period, ...] = get_args(Period)  # longest first

@@ -11,8 +11,8 @@ from avro_schemas.codec import Codec, Subject
 from connectors.bucket_policies import apply_bucket_policies, bucket_policies
 from connectors.storage import Storage
 from recordflow.agencies import load_registry
+from recordflow.localstack.stack import Stack
 from recordflow.settings import Settings
-from recordflow.stack import Stack
 from topics.catalog import desired_topics
 from topics.reconcile import reconcile
 

@@ -20,8 +20,7 @@ from rich.console import Console
 from avro_schemas.codec import Codec
 from connectors.readback import Outcome, watch_outcomes
 from connectors.sdk import FileToSubmit, Receipt, Submitter, description_from_metadata, event_id_for
-from recordflow.errors import SubmitError
-from recordflow.samples import (
+from recordflow.demo.samples import (
     FORGED,
     SAMPLES,
     TAMPERED,
@@ -30,9 +29,10 @@ from recordflow.samples import (
     submission_metadata,
     write_files,
 )
+from recordflow.errors import SubmitError
+from recordflow.localstack.setup import prepare
+from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from recordflow.setup import prepare
-from recordflow.workers import WorkerProcess
 
 OUTCOME_TIMEOUT_S = 180.0
 

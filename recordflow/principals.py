@@ -1,0 +1,45 @@
+"""The principals the platform grants rights to, by role, named as Settings say.
+
+    pipeline     the workers: read the ingest topics, write records.* and recordflow.*
+    subscriber   downstream systems: read records.archival-ready.v1 / records.catalog.v1
+    archivist    archive staff's tools: review decisions and appraisals, dead-letter replays,
+                 reading the records, the queues and the dead letters
+    agency       one per agency in the registry (`<prefix><code>`): write its own ingest topic
+                 and its own staging prefix, nothing else
+
+topics/acls.py and connectors/bucket_policies.py derive every grant from these names; the local
+stack's secure profile (recordflow/localstack/secure.py) creates a user for each, beside its
+super user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recordflow.agencies import AgencyRegistry
+from recordflow.settings import Settings
+
+
+@dataclass(frozen=True)
+class Principals:
+    pipeline: str
+    subscriber: str
+    archivist: str
+    agency_prefix: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Principals:
+        return cls(
+            settings.principal_pipeline,
+            settings.principal_subscriber,
+            settings.principal_archivist,
+            settings.principal_agency_prefix,
+        )
+
+    def agency(self, code: str) -> str:
+        return f"{self.agency_prefix}{code}"
+
+    def everyone(self, registry: AgencyRegistry) -> list[str]:
+        """Every principal but a super user: the roles, then one per agency."""
+        roles = [self.pipeline, self.subscriber, self.archivist]
+        return [*roles, *(self.agency(agency.code) for agency in registry.agencies)]

@@ -1,17 +1,21 @@
 # The two commands of the README's quick start, and what they need.
 #   make demo   installs what is missing, starts the local stack and runs the demo end to end
 #   make test   installs what is missing and runs every test (unit and integration)
+#   make unit   the unit tests alone: no server, about a minute
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench deps stack-down clean
+.PHONY: demo test unit lint bench deps stack-down clean
 
 demo: deps
 	$(BIN)/recordflow demo
 
 test: deps
 	$(BIN)/python -m pytest -ra
+
+unit: deps
+	$(BIN)/python -m pytest -ra tests/unit
 
 lint: deps
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports

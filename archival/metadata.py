@@ -35,6 +35,7 @@ from pydantic import (
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json, shared_types
 from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import RecordRejected
+from recordflow.settings import ingest_agency_code
 
 DESCRIPTION_TYPE = "recordflow.common.RecordDescription"
 MAX_DOCUMENT_ID_CHARS = 200  # 电子文件号: an agency system's own id, never a text
@@ -259,9 +260,8 @@ def is_empty(value: Any) -> bool:
 # --- validation --------------------------------------------------------------------------
 def agency_for_topic(topic: str, registry: AgencyRegistry, topic_prefix: str = "") -> Agency:
     """The registered agency that owns an ingest topic `ingest.<code>.lifecycle.v1`."""
-    name = topic.removeprefix(topic_prefix)
-    match = re.fullmatch(r"ingest\.([a-z0-9-]+)\.lifecycle\.v1", name)
-    agency = registry.get(match.group(1)) if match else None
+    code = ingest_agency_code(topic, topic_prefix)
+    agency = registry.get(code) if code else None
     if agency is None:
         raise RecordRejected(
             "unknown-topic", f"{topic} is not the ingest topic of a registered agency"

@@ -39,7 +39,7 @@ from typing import Any, cast
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from archival.reference import Series
-from archival.retention import Decision, Period
+from archival.retention import PERIODS, Decision, Period
 from avro_schemas.codec import Codec, Subject
 from avro_schemas.schemas import ARCHIVAL_RECORD, DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW
 from connectors.readback import latest_message, quiet_logger, read_latest
@@ -51,7 +51,6 @@ from topics.acls import review_transactional_prefix
 from topics.deadletter import Origin
 from topics.register import partition_key, register_headers
 
-PERIODS = ("Y", "D30", "D10")
 # What an appraisal may extend a record to, and how many years from 1 January after its year.
 EXTEND_PERIODS = ("D30", "Y")
 EXTEND_YEARS = {"D30": 30}

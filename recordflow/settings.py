@@ -7,6 +7,7 @@ same names at a real Kafka cluster, schema registry and MinIO.
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -131,6 +132,10 @@ class Settings(BaseSettings):
     def ingest_topic(self, agency_code: str) -> str:
         return self.topic(f"ingest.{agency_code}.lifecycle.v1")
 
+    def ingest_agency(self, topic: str) -> str | None:
+        """The agency code of an ingest topic (ingest_topic's inverse), or None for any other."""
+        return ingest_agency_code(topic, self.topic_prefix)
+
     @property
     def archival_ready_topic(self) -> str:
         return self.topic("records.archival-ready.v1")
@@ -224,3 +229,16 @@ class Settings(BaseSettings):
             "linger.ms": 5,
             "compression.type": "zstd",
         }
+
+
+INGEST_TOPIC = re.compile(r"ingest\.([a-z0-9-]+)\.lifecycle\.v1")
+
+
+def ingest_agency_code(topic: str, topic_prefix: str = "") -> str | None:
+    """The agency code in `<prefix>ingest.<code>.lifecycle.v1`, or None for any other topic."""
+    match = (
+        INGEST_TOPIC.fullmatch(topic.removeprefix(topic_prefix))
+        if topic.startswith(topic_prefix)
+        else None
+    )
+    return match.group(1) if match else None

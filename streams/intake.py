@@ -341,7 +341,7 @@ def attach(
     async def intake(stream: faust.StreamT[bytes]) -> None:
         async for event in ctx.metrics.progress.track(STAGE, stream.events()):
             origin = origin_of(event.message)
-            agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
+            agency_code = ctx.settings.ingest_agency(origin.topic) or "unknown"
             with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
                 try:
                     accepted = await retry_transient(

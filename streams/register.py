@@ -444,7 +444,7 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
         origin = origin_from_headers(event.message)
         headers = dict(origin_of(event.message).headers)
         series = (headers.get(SERIES_HEADER) or b"").decode()
-        agency_code = origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1]
+        agency_code = ctx.settings.ingest_agency(origin.topic) or "unknown"
         with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
             try:
                 send = partial(outlet.publish, event.message.partition)
@@ -558,9 +558,7 @@ async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, 
                    origin: Origin, event: dict[str, Any], files: list[receipt.Inspected],
                    send: Publish) -> None:  # fmt: skip
     agency_code = event["agency"]["code"]
-    authenticated = (
-        origin.topic.removeprefix(ctx.settings.topic_prefix).split(".")[1] == agency_code
-    )
+    authenticated = ctx.settings.ingest_agency(origin.topic) == agency_code
     first = check_receipt(
         receipt.evidence(event, files, authenticated_source=authenticated), ctx.check_items
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,8 +52,19 @@ def worker(pipeline_settings: Settings) -> Iterator[WorkerProcess]:
     process.stop()
 
 
+# Markers by where a test lives, so that `-m "not integration and not chaos"` needs no
+# server and a new test file cannot forget its marker.
+MARKERS_BY_FOLDER = {"integration": "integration", "chaos": "chaos", "fuzz": "fuzz"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The chaos suite stops and starts the shared servers: it runs after everything else."""
+    """Mark each test by its folder; the chaos suite stops and starts the shared servers, so it
+    runs after everything else."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        folder = Path(str(item.path)).resolve().relative_to(tests).parts[0]
+        if folder in MARKERS_BY_FOLDER:
+            item.add_marker(MARKERS_BY_FOLDER[folder])
     items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
 
 

@@ -23,8 +23,6 @@ from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 from tests.chaos.ledger import Ledger, Load, account
 
-pytestmark = pytest.mark.chaos
-
 RATE_PER_S = 4.0
 BEFORE_S = 8.0  # load flowing before the fault
 AFTER_S = 8.0  # load flowing after it is mended

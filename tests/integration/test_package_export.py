@@ -19,8 +19,6 @@ from connectors.storage import Digests, Storage
 from recordflow.settings import Settings
 from tests.unit.test_package import CODE, EVENTS, PAYLOAD, archival_record
 
-pytestmark = pytest.mark.integration
-
 PACKAGE_TYPE = "application/x-tar"
 
 

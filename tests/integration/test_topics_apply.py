@@ -27,8 +27,6 @@ from topics.reconcile import (
     reconcile,
 )
 
-pytestmark = pytest.mark.integration
-
 TIMEOUT_S = 30
 
 

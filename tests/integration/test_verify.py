@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from confluent_kafka import Producer
 
 from avro_schemas.codec import Codec, Subject
@@ -24,8 +23,6 @@ from recordflow.demo.samples import render_pdf
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 from tests.integration.cli import run_cli
-
-pytestmark = pytest.mark.integration
 
 TIMEOUT_S = 90.0
 FLUSH_TIMEOUT_S = 30.0

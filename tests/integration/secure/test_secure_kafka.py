@@ -22,8 +22,6 @@ from recordflow.settings import Settings
 from topics.acls import subscriber_group
 from topics.reconcile import ADD_ACL, ReconcileError, reconcile
 
-pytestmark = pytest.mark.integration
-
 AGENCIES = ["bgt", "zjj", "bdc", "zwfw", "fy"]
 READ_TIMEOUT_S = 30.0
 TOPIC_DENIED = KafkaError.TOPIC_AUTHORIZATION_FAILED

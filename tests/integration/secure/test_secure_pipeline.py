@@ -22,8 +22,6 @@ from tests.examples import notice_metadata
 from tests.integration.cli import run_cli, signed_in
 from tests.integration.test_exactly_once import dying_between_publish_and_mark
 
-pytestmark = pytest.mark.integration
-
 OUTCOME_TIMEOUT_S = 90.0
 
 

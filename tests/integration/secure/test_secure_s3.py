@@ -21,8 +21,6 @@ from connectors.storage import Digests, Storage
 from recordflow.localstack.secure import ADMIN, PIPELINE, SUBSCRIBER, agency_principal, as_principal
 from recordflow.settings import Settings
 
-pytestmark = pytest.mark.integration
-
 AGENCIES = ["bgt", "zjj", "bdc", "zwfw", "fy"]
 EVERYONE = [ADMIN, PIPELINE, SUBSCRIBER, *(agency_principal(code) for code in AGENCIES)]
 

@@ -28,8 +28,6 @@ from tests.examples import notice_metadata
 from tests.integration.cli import run_cli, signed_in
 from tests.integration.review_fixtures import due_record, queue_appraisal
 
-pytestmark = pytest.mark.integration
-
 OUTCOME_TIMEOUT_S = 90.0
 
 

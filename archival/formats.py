@@ -304,19 +304,50 @@ def identify(
     """
     registry = registry or _default_registry()
     if path.stat().st_size == 0:
-        return FormatInfo(
-            None, None, None, None, "zero-length file", None, False, {}, ("zero-length",)
-        )
+        return _refused("zero-length file", "zero-length")
     extension = _extension(file_name)
     declared = registry.media_type(declared_mime)
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if bomb := compression_bomb(path, head):
         # Siegfried would expand it (it reads OOXML and ODF parts whole), and so would any reader.
-        return FormatInfo(None, None, None, None, bomb, None, False, {}, ("compression-bomb",))
+        return _refused(bomb, "compression-bomb")
     problems: set[str] = set()
     technical: dict[str, str] = {}
+    match, entry = _match_content(path, head, extension, registry, problems, technical)
 
+    identified = match.puid is not None or entry is not None
+    if not identified:
+        problems.add("unidentified")
+    elif entry is None:
+        problems.add("not-accepted")
+    # What the content is decides how it is read; content that is nothing known is read as what
+    # its name or declared type claim, to tell "unreadable" from merely "unidentified".
+    candidates = [entry] if entry else [] if identified else registry.claimed(extension, declared)
+    _read_properties(path, candidates, problems, technical)
+    if match.puid in registry.encrypted_puids or technical.get("encrypted") == "true":
+        problems.add("encrypted")
+    if identified:
+        problems |= _mismatches(match, entry, extension, declared, registry)
+    return _format_info(match, entry, registry, technical, problems)
+
+
+def _refused(basis: str, problem: str) -> FormatInfo:
+    """A file turned away before its content is identified."""
+    return FormatInfo(None, None, None, None, basis, None, False, {}, (problem,))
+
+
+def _match_content(
+    path: Path,
+    head: bytes,
+    extension: str,
+    registry: FormatRegistry,
+    problems: set[str],
+    technical: dict[str, str],
+) -> tuple[_Match, AcceptedFormat | None]:
+    """What the content is, and the accepted format it is (None when none): siegfried's match,
+    taken as named by the extension where the registry says so, else an OFD container, else a
+    listed format's leading bytes. Adds what it finds wrong to `problems`."""
     match = _siegfried(path, extension)
     if match.error:
         problems.add("unreadable")
@@ -341,25 +372,27 @@ def identify(
     if match.puid is None and entry is None and (headed := registry.by_prefix(head)):
         entry = headed
         match = _Match(None, headed.name, basis=f"{match.basis}; starts {headed.fallback_prefix}")
+    return match, entry
 
-    identified = match.puid is not None or entry is not None
-    if not identified:
-        problems.add("unidentified")
-    elif entry is None:
-        problems.add("not-accepted")
-    # What the content is decides how it is read; content that is nothing known is read as what
-    # its name or declared type claim, to tell "unreadable" from merely "unidentified".
-    candidates = [entry] if entry else [] if identified else registry.claimed(extension, declared)
+
+def _read_properties(
+    path: Path, candidates: list[AcceptedFormat], problems: set[str], technical: dict[str, str]
+) -> None:
+    """Add to `technical` what the first candidate with a reader finds in the file."""
     if reader := next((READERS[c.id] for c in candidates if c.id in READERS), None):
         try:
             technical.update(reader(path))
         except _Unreadable:
             problems.add("unreadable")
-    if match.puid in registry.encrypted_puids or technical.get("encrypted") == "true":
-        problems.add("encrypted")
-    if identified:
-        problems |= _mismatches(match, entry, extension, declared, registry)
 
+
+def _format_info(
+    match: _Match,
+    entry: AcceptedFormat | None,
+    registry: FormatRegistry,
+    technical: dict[str, str],
+    problems: set[str],
+) -> FormatInfo:
     return FormatInfo(
         puid=match.puid,
         name=match.name,

@@ -30,7 +30,7 @@ import json
 import re
 import tarfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -258,141 +258,127 @@ def _tar_entry(name: str, kind: bytes, size: int, mtime: int) -> tarfile.TarInfo
 
 
 # --- DA/T 46 metadata ------------------------------------------------------------------------
-def record_xml(record: Mapping[str, Any]) -> bytes:
-    """The record's metadata as XML with DA/T 46 element names, UTF-8, in a fixed order.
+@dataclass(frozen=True)
+class _Field:
+    """An element holding the value at `path` (a dotted path; a missing mapping on the way reads
+    as empty), passed through `form`."""
 
-    `<电子文件>` holds the record entity `<文件实体>` (来源, 电子文件号, 档号 — its parts as child
-    elements, the whole code in its `值` attribute —, 内容描述, 形式特征, 存储位置, one `<文档>` per
-    component with 电子属性, 数字化属性, 固定性信息 and 电子签名), the agent entity `<机构人员实体>`
-    (the producing agency, then any others the agency named), a business entity `<业务实体>` per
-    step (the agency's history, then 归档 by the agency and 接收 by the archive) and an
-    `<实体关系>` per relation to another record. Missing or None fields are left out; times are
-    ISO 8601 in China Standard Time.
-    """
-    description = record.get("description") or {}
-    extra = record.get("supplementary") or {}
-    details = {detail["sequence"]: detail for detail in record.get("file_details") or []}
-    components = sorted(record.get("components") or [], key=lambda c: c["sequence"])
-    root = ET.Element("电子文件")
-    entity = ET.SubElement(root, "文件实体")
-    _add(entity, "聚合层次", "文件")
-    source = ET.SubElement(entity, "来源")
-    _add(source, "档案馆代码", record.get("archives_code"))
-    _add(source, "全宗名称", record.get("fonds_name"))
-    _add(source, "立档单位名称", (record.get("agency") or {}).get("name"))
-    _add(entity, "电子文件号", record.get("document_id"))
-    code = ET.SubElement(entity, "档号")
-    if record.get("reference_code") is not None:
-        code.set("值", _text(record["reference_code"]))
-    _add(code, "全宗号", record.get("fonds_code"))
-    _add(code, "门类代码", record.get("category"))
-    _add(code, "年度", record.get("year"))
-    _add(code, "保管期限", record.get("retention_period"))
-    _add(code, "机构或问题", record.get("unit_code"))
-    _add(code, "件号", _item_number(record.get("item_number")))
-    content = ET.SubElement(entity, "内容描述")
-    _add(content, "题名", description.get("title"))
-    _add(content, "并列题名", extra.get("parallel_title"))
-    _add(content, "副题名", extra.get("subtitle"))
-    for term in extra.get("subject_terms") or []:
-        _add(content, "主题词", term)
-    for keyword in description.get("keywords") or []:
-        _add(content, "关键词", keyword)
-    _add(content, "摘要", description.get("abstract"))
-    _add(content, "分类号", extra.get("classification_code"))
-    _add(content, "文件编号", description.get("document_number"))
-    _add(content, "责任者", description.get("responsible_party"))
-    _add(content, "日期", description.get("document_date"))
-    _add(content, "文种", description.get("document_type"))
-    _add(content, "紧急程度", description.get("urgency"))
-    for recipient in extra.get("primary_recipients") or []:
-        _add(content, "主送", recipient)
-    for recipient in extra.get("copy_recipients") or []:
-        _add(content, "抄送", recipient)
-    _add(content, "密级", description.get("security_classification"))
-    _add(content, "保密期限", extra.get("secrecy_term"))
-    form = ET.SubElement(entity, "形式特征")
-    _add(form, "件数", 1)  # a record is one 件 (item); its computer files are its 文档
-    _add(form, "页数", description.get("page_count"))
-    _add(form, "语种", description.get("language"))
-    _add(form, "稿本", extra.get("draft_state"))
-    location = ET.SubElement(entity, "存储位置")
-    for component in components:
-        _add(location, "当前位置", _payload_url(component.get("payload") or {}))
-    rights = ET.SubElement(entity, "权限管理")
-    _add(rights, "权限声明", extra.get("rights_statement"))
-    for mark in extra.get("control_marks") or []:
-        _add(rights, "控制标识", mark)
-    for component in components:
-        _add_document(entity, component, details.get(component.get("sequence")) or {})
-    agency = record.get("agency") or {}
-    if agency:
-        agent = ET.SubElement(root, "机构人员实体")
-        _add(agent, "机构人员类型", "单位")
-        _add(agent, "机构人员名称", agency.get("name"))
-        _add(agent, "组织机构代码", agency.get("code"))
-    for other in record.get("agents") or []:
-        agent = ET.SubElement(root, "机构人员实体")
-        _add(agent, "机构人员类型", other.get("agent_type"))
-        _add(agent, "机构人员名称", other.get("name"))
-        _add(agent, "组织机构代码", other.get("organisation_code"))
-        _add(agent, "个人职位", other.get("position"))
-    for step in record.get("history") or []:
-        business = ET.SubElement(root, "业务实体")
-        _add(business, "业务状态", step.get("status"))
-        _add(business, "业务行为", step.get("action"))
-        _add(business, "行为时间", step.get("time"))
-        _add(business, "行为依据", step.get("basis"))
-        _add(business, "行为描述", step.get("description"))
+    tag: str
+    path: str
+    form: Callable[[Any], Any] = lambda value: value
+
+    def write(self, parent: ET.Element, source: Mapping[str, Any]) -> None:
+        _add(parent, self.tag, self.form(_lookup(source, self.path)))
+
+
+@dataclass(frozen=True)
+class _Each:
+    """One element per item of the list at `path`, each passed through `form`."""
+
+    tag: str
+    path: str
+    form: Callable[[Any], Any] = lambda value: value
+
+    def write(self, parent: ET.Element, source: Mapping[str, Any]) -> None:
+        for item in _lookup(source, self.path) or []:
+            _add(parent, self.tag, self.form(item))
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """An element whose text is the same for every record."""
+
+    tag: str
+    value: Any
+
+    def write(self, parent: ET.Element, source: Mapping[str, Any]) -> None:
+        _add(parent, self.tag, self.value)
+
+
+@dataclass(frozen=True)
+class _Attribute:
+    """An attribute of the enclosing element, set unless the value is None."""
+
+    name: str
+    path: str
+
+    def write(self, parent: ET.Element, source: Mapping[str, Any]) -> None:
+        value = _lookup(source, self.path)
+        if value is not None:
+            parent.set(self.name, _text(value))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A container element whose `rows` read the same source; with `each` (the path of a list,
+    or a function of the source), one container per item, whose rows read that item."""
+
+    tag: str
+    rows: tuple[_Row, ...]
+    each: str | Callable[[Mapping[str, Any]], Iterable[Mapping[str, Any]]] | None = None
+
+    def write(self, parent: ET.Element, source: Mapping[str, Any]) -> None:
+        if self.each is None:
+            items: Iterable[Mapping[str, Any]] = (source,)
+        elif isinstance(self.each, str):
+            items = _lookup(source, self.each) or []
+        else:
+            items = self.each(source)
+        for item in items:
+            _write(ET.SubElement(parent, self.tag), self.rows, item)
+
+
+_Row = _Field | _Each | _Fixed | _Attribute | _Group
+# Where record_xml puts the file details by sequence, beside the record's own fields (none is
+# named so), for _documents to pair each component with its details.
+_DETAILS = "file_details_by_sequence"
+
+
+def _write(parent: ET.Element, rows: Iterable[_Row], source: Mapping[str, Any]) -> None:
+    for row in rows:
+        row.write(parent, source)
+
+
+def _lookup(source: Mapping[str, Any], path: str) -> Any:
+    *outer, name = path.split(".")
+    for key in outer:
+        source = source.get(key) or {}
+    return source.get(name)
+
+
+def _documents(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Each component (in sequence order) with the file details of the same sequence."""
+    for component in record["components"]:
+        detail = record[_DETAILS].get(component.get("sequence")) or {}
+        yield {"component": component, "detail": detail}
+
+
+def _agents(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The producing agency, then the other agents it named."""
+    if agency := record.get("agency"):
+        name, code = agency.get("name"), agency.get("code")
+        yield {"agent_type": "单位", "name": name, "organisation_code": code}
+    yield from record.get("agents") or []
+
+
+def _steps(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The agency's history of the record, then its 归档 by the agency and 接收 by the archive."""
+    yield from record.get("history") or []
     for action, time in (("归档", record.get("filed_at")), ("接收", record.get("archived_at"))):
         if time is not None:
-            business = ET.SubElement(root, "业务实体")
-            _add(business, "业务行为", action)
-            _add(business, "行为时间", time)
-    for relation in record.get("relations") or []:
-        related = ET.SubElement(root, "实体关系")
-        _add(related, "关联标识", relation.get("related_id"))
-        _add(related, "关系类型", relation.get("relation_type"))
-        _add(related, "关系描述", relation.get("description"))
-    _prune(root)
-    return _serialize(root)
+            yield {"action": action, "time": time}
 
 
-def _add_document(
-    parent: ET.Element, component: Mapping[str, Any], detail: Mapping[str, Any]
-) -> None:
-    document = ET.SubElement(parent, "文档")
-    _add(document, "文档序号", component.get("sequence"))
-    is_main = component.get("is_main")
-    _add(document, "文档主从声明", None if is_main is None else MAIN_FLAG[bool(is_main)])
-    _add(document, "题名", component.get("title"))
-    electronic = ET.SubElement(document, "电子属性")
-    _add(electronic, "格式信息", component.get("mime_type"))
-    _add(electronic, "计算机文件名", component.get("file_name"))
-    _add(electronic, "计算机文件大小", component.get("size_bytes"))
-    _add(electronic, "文档创建程序", detail.get("creating_application"))
-    digitization = detail.get("digitization") or {}
-    if digitization:
-        digitized = ET.SubElement(document, "数字化属性")
-        _add(digitized, "数字化对象形态", digitization.get("form"))
-        _add(digitized, "扫描分辨率", digitization.get("resolution_dpi"))
-        _add(digitized, "扫描色彩模式", digitization.get("colour_mode"))
-        _add(digitized, "图像压缩方案", digitization.get("compression"))
-        _add(digitized, "数字化设备信息", digitization.get("device"))
-    for checksum in component.get("checksums") or []:
-        fixity = ET.SubElement(document, "固定性信息")
-        algorithm = checksum.get("algorithm")
-        _add(fixity, "摘要算法", DIGEST_NAMES.get(algorithm, algorithm))
-        _add(fixity, "摘要值", checksum.get("value"))
-    for signature in detail.get("signatures") or []:  # the certificate's bytes stay out
-        signed = ET.SubElement(document, "电子签名")
-        _add(signed, "签名标识符", signature.get("signature_id"))
-        _add(signed, "签名规则", signature.get("rule"))
-        _add(signed, "签名时间", signature.get("time"))
-        _add(signed, "签名人", signature.get("signer"))
-        _add(signed, "签名结果", signature.get("result"))
-        _add(signed, "证书引证", signature.get("certificate_reference"))
-        _add(signed, "签名算法标识", signature.get("algorithm"))
+def _location(component: Mapping[str, Any]) -> str | None:
+    return _payload_url(component.get("payload") or {})
+
+
+def _main_flag(is_main: Any) -> str | None:
+    return None if is_main is None else MAIN_FLAG[bool(is_main)]
+
+
+def _digest_name(algorithm: Any) -> Any:
+    return DIGEST_NAMES.get(algorithm, algorithm)
 
 
 def _payload_url(payload: Mapping[str, Any]) -> str | None:
@@ -405,6 +391,129 @@ def _payload_url(payload: Mapping[str, Any]) -> str | None:
 
 def _item_number(number: int | None) -> str | None:
     return None if number is None else f"{number:04d}"
+
+
+_DOCUMENT: tuple[_Row, ...] = (
+    _Field("文档序号", "component.sequence"),
+    _Field("文档主从声明", "component.is_main", _main_flag),
+    _Field("题名", "component.title"),
+    _Group("电子属性", (
+        _Field("格式信息", "component.mime_type"),
+        _Field("计算机文件名", "component.file_name"),
+        _Field("计算机文件大小", "component.size_bytes"),
+        _Field("文档创建程序", "detail.creating_application"),
+    )),
+    _Group("数字化属性", (
+        _Field("数字化对象形态", "detail.digitization.form"),
+        _Field("扫描分辨率", "detail.digitization.resolution_dpi"),
+        _Field("扫描色彩模式", "detail.digitization.colour_mode"),
+        _Field("图像压缩方案", "detail.digitization.compression"),
+        _Field("数字化设备信息", "detail.digitization.device"),
+    )),
+    _Group("固定性信息", (
+        _Field("摘要算法", "algorithm", _digest_name),
+        _Field("摘要值", "value"),
+    ), each="component.checksums"),
+    _Group("电子签名", (  # the certificate's bytes stay out; its reference is enough to find it
+        _Field("签名标识符", "signature_id"),
+        _Field("签名规则", "rule"),
+        _Field("签名时间", "time"),
+        _Field("签名人", "signer"),
+        _Field("签名结果", "result"),
+        _Field("证书引证", "certificate_reference"),
+        _Field("签名算法标识", "algorithm"),
+    ), each="detail.signatures"),
+)  # fmt: skip
+
+_RECORD: tuple[_Row, ...] = (
+    _Group("文件实体", (
+        _Fixed("聚合层次", "文件"),
+        _Group("来源", (
+            _Field("档案馆代码", "archives_code"),
+            _Field("全宗名称", "fonds_name"),
+            _Field("立档单位名称", "agency.name"),
+        )),
+        _Field("电子文件号", "document_id"),
+        _Group("档号", (
+            _Attribute("值", "reference_code"),
+            _Field("全宗号", "fonds_code"),
+            _Field("门类代码", "category"),
+            _Field("年度", "year"),
+            _Field("保管期限", "retention_period"),
+            _Field("机构或问题", "unit_code"),
+            _Field("件号", "item_number", _item_number),
+        )),
+        _Group("内容描述", (
+            _Field("题名", "description.title"),
+            _Field("并列题名", "supplementary.parallel_title"),
+            _Field("副题名", "supplementary.subtitle"),
+            _Each("主题词", "supplementary.subject_terms"),
+            _Each("关键词", "description.keywords"),
+            _Field("摘要", "description.abstract"),
+            _Field("分类号", "supplementary.classification_code"),
+            _Field("文件编号", "description.document_number"),
+            _Field("责任者", "description.responsible_party"),
+            _Field("日期", "description.document_date"),
+            _Field("文种", "description.document_type"),
+            _Field("紧急程度", "description.urgency"),
+            _Each("主送", "supplementary.primary_recipients"),
+            _Each("抄送", "supplementary.copy_recipients"),
+            _Field("密级", "description.security_classification"),
+            _Field("保密期限", "supplementary.secrecy_term"),
+        )),
+        _Group("形式特征", (
+            _Fixed("件数", 1),  # a record is one 件 (item); its computer files are its 文档
+            _Field("页数", "description.page_count"),
+            _Field("语种", "description.language"),
+            _Field("稿本", "supplementary.draft_state"),
+        )),
+        _Group("存储位置", (_Each("当前位置", "components", _location),)),
+        _Group("权限管理", (
+            _Field("权限声明", "supplementary.rights_statement"),
+            _Each("控制标识", "supplementary.control_marks"),
+        )),
+        _Group("文档", _DOCUMENT, each=_documents),
+    )),
+    _Group("机构人员实体", (
+        _Field("机构人员类型", "agent_type"),
+        _Field("机构人员名称", "name"),
+        _Field("组织机构代码", "organisation_code"),
+        _Field("个人职位", "position"),
+    ), each=_agents),
+    _Group("业务实体", (
+        _Field("业务状态", "status"),
+        _Field("业务行为", "action"),
+        _Field("行为时间", "time"),
+        _Field("行为依据", "basis"),
+        _Field("行为描述", "description"),
+    ), each=_steps),
+    _Group("实体关系", (
+        _Field("关联标识", "related_id"),
+        _Field("关系类型", "relation_type"),
+        _Field("关系描述", "description"),
+    ), each="relations"),
+)  # fmt: skip
+
+
+def record_xml(record: Mapping[str, Any]) -> bytes:
+    """The record's metadata as XML with DA/T 46 element names, UTF-8, in a fixed order.
+
+    `<电子文件>` holds the record entity `<文件实体>` (来源, 电子文件号, 档号 — its parts as child
+    elements, the whole code in its `值` attribute —, 内容描述, 形式特征, 存储位置, one `<文档>` per
+    component with 电子属性, 数字化属性, 固定性信息 and 电子签名), the agent entity `<机构人员实体>`
+    (the producing agency, then any others the agency named), a business entity `<业务实体>` per
+    step (the agency's history, then 归档 by the agency and 接收 by the archive) and an
+    `<实体关系>` per relation to another record. Missing or None fields are left out; times are
+    ISO 8601 in China Standard Time. The elements and their order are the table `_RECORD`.
+    """
+    # Settled before any element is written, so malformed file details or components fail first;
+    # the table then reads the components in sequence order.
+    details = {detail["sequence"]: detail for detail in record.get("file_details") or []}
+    components = sorted(record.get("components") or [], key=lambda c: c["sequence"])
+    root = ET.Element("电子文件")
+    _write(root, _RECORD, {**record, "components": components, _DETAILS: details})
+    _prune(root)
+    return _serialize(root)
 
 
 def _add(parent: ET.Element, tag: str, value: Any) -> None:

@@ -292,30 +292,107 @@ def attach(
     history_partitions: int,
     max_bytes: Callable[[str], int],
 ) -> None:
-    review = app.topic(ctx.settings.review_topic, key_serializer="raw", value_serializer="raw")
-    changelog = ctx.settings.lifecycle_history_changelog_topic
-    history = app.Table(
-        f"{ctx.settings.topic_prefix}lifecycle-history",
-        default=None,
-        options=dict(TABLE_OPTIONS),  # a copy: faust's store takes keys out of it
-        partitions=history_partitions,
-        key_type=str,
-        value_type=None,  # JSON (faust's default for tables), read back as plain lists
-        changelog_topic=app.topic(changelog, partitions=history_partitions, compacting=True),
-    )
+    stage = IntakeStage(app, ctx, register_topic, deadletters, history_partitions, max_bytes)
     ingest = app.topic(
         *(ctx.settings.ingest_topic(agency.code) for agency in ctx.agencies.agencies),
         key_serializer="raw",
         value_serializer="raw",
     )
 
+    @app.agent(ingest, name=f"{ctx.settings.app_id}.intake")
+    async def intake(stream: faust.StreamT[bytes]) -> None:
+        async for event in ctx.metrics.progress.track(STAGE, stream.events()):
+            await stage.handle(origin_of(event.message))
+
+
+class IntakeStage:
+    """One worker's intake: its lifecycle-history table and the topics it sends on to."""
+
+    def __init__(self, app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
+                 deadletters: faust.TopicT, history_partitions: int,
+                 max_bytes: Callable[[str], int]) -> None:  # fmt: skip
+        self.ctx = ctx
+        self.register_topic = register_topic
+        self.deadletters = deadletters
+        self.max_bytes = max_bytes
+        self.review = app.topic(
+            ctx.settings.review_topic, key_serializer="raw", value_serializer="raw"
+        )
+        changelog = ctx.settings.lifecycle_history_changelog_topic
+        self.history = app.Table(
+            f"{ctx.settings.topic_prefix}lifecycle-history",
+            default=None,
+            options=dict(TABLE_OPTIONS),  # a copy: faust's store takes keys out of it
+            partitions=history_partitions,
+            key_type=str,
+            value_type=None,  # JSON (faust's default for tables), read back as plain lists
+            changelog_topic=app.topic(changelog, partitions=history_partitions, compacting=True),
+        )
+
+    async def handle(self, origin: Origin) -> None:
+        """One input: noted, sent on (register or review), or a dead letter."""
+        ctx = self.ctx
+        agency_code = ctx.settings.ingest_agency(origin.topic) or "unknown"
+        with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
+            try:
+                accepted = await retry_transient(
+                    partial(accept, ctx, origin.topic, origin.value), STAGE, ctx.metrics
+                )
+                if isinstance(accepted, Noted):
+                    outcome = self.note(accepted)
+                else:
+                    outcome = await self.send_on(accepted, origin)
+            except RecordRejected as rejection:
+                await send_dead_letter(
+                    ctx, self.deadletters, origin, rejection, agency_code, rejection.event_id
+                )
+                return
+            ctx.metrics.events.labels(agency_code, STAGE, outcome).inc()
+
+    def note(self, noted: Noted) -> str:
+        """Keep a lifecycle step before filing; one after filing is refused (late_step)."""
+        key = history_key(noted.event)
+        kept = self.history.get(key) or []
+        late = late_step(noted.event, kept, self.history.get(filed_key(noted.event)))
+        if late is not None:
+            raise late
+        self.history[key] = remember(kept, noted.event, noted.agency)
+        return "history"
+
+    async def send_on(self, accepted: Accepted | Undecided, origin: Origin) -> str:
+        """To the register stage, or to archive staff's review; a dead letter when it cannot be
+        sent on (too large, refused)."""
+        ctx, event = self.ctx, accepted.event
+        kept = self.history.get(history_key(event)) or []
+        try:
+            limit = self.max_bytes(ctx.settings.archival_ready_topic)
+            if problem := record_too_large(event, len(origin.value or b""), limit):
+                raise problem
+            if isinstance(accepted, Undecided):
+                item = review_item(event, accepted.reason, origin, kept)
+                value = await retry_transient(
+                    partial(ctx.codec.encode, ctx.review_subject, item), STAGE, ctx.metrics
+                )
+                await self.deliver(self.review, item["event_id"].encode(), value, [])
+                outcome = "review"
+            else:
+                headers = register_headers(accepted.series, accepted.decision, origin, kept)
+                key = partition_key(accepted.series)
+                await self.deliver(self.register_topic, key, origin.value, headers)
+                outcome = "accepted"
+        except RecordRejected as rejection:
+            rejection.event_id = event["event_id"]
+            raise
+        self.history[filed_key(event)] = filed_note(event)
+        return outcome
+
     async def deliver(
-        topic: faust.TopicT, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
+        self, topic: faust.TopicT, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> None:
         """Send one output and wait until the broker has it (durable before the input's offset
         may be committed); a transient failure is waited out, any other is RecordRejected."""
         size = output_size(key, value, headers)
-        limit = max_bytes(str(topic.get_topic_name()))
+        limit = self.max_bytes(str(topic.get_topic_name()))
         if size > limit:
             raise RecordRejected(
                 "output-too-large",
@@ -332,64 +409,7 @@ def attach(
                 failure = failures.classify(exc)
                 if not failure.transient:
                     raise RecordRejected(failure.reason, failure.detail, STAGE) from exc
-                ctx.metrics.retries.labels(STAGE, failure.reason).inc()
+                self.ctx.metrics.retries.labels(STAGE, failure.reason).inc()
                 log.warning("%s: %s, retrying in %.1f s", STAGE, failure.detail, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-
-    @app.agent(ingest, name=f"{ctx.settings.app_id}.intake")
-    async def intake(stream: faust.StreamT[bytes]) -> None:
-        async for event in ctx.metrics.progress.track(STAGE, stream.events()):
-            origin = origin_of(event.message)
-            agency_code = ctx.settings.ingest_agency(origin.topic) or "unknown"
-            with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
-                try:
-                    accepted = await retry_transient(
-                        partial(accept, ctx, origin.topic, origin.value), STAGE, ctx.metrics
-                    )
-                except RecordRejected as rejection:
-                    await send_dead_letter(
-                        ctx, deadletters, origin, rejection, agency_code, rejection.event_id
-                    )
-                    continue
-                key = history_key(accepted.event)
-                if isinstance(accepted, Noted):
-                    kept = history.get(key) or []
-                    late = late_step(accepted.event, kept, history.get(filed_key(accepted.event)))
-                    if late is not None:
-                        await send_dead_letter(
-                            ctx, deadletters, origin, late, agency_code, late.event_id
-                        )
-                        continue
-                    history[key] = remember(kept, accepted.event, accepted.agency)
-                    ctx.metrics.events.labels(agency_code, STAGE, "history").inc()
-                    continue
-                try:
-                    limit = max_bytes(ctx.settings.archival_ready_topic)
-                    if problem := record_too_large(accepted.event, len(origin.value or b""), limit):
-                        raise problem
-                    if isinstance(accepted, Undecided):
-                        item = review_item(
-                            accepted.event, accepted.reason, origin, history.get(key) or []
-                        )
-                        value = await retry_transient(
-                            partial(ctx.codec.encode, ctx.review_subject, item), STAGE, ctx.metrics
-                        )
-                        await deliver(review, item["event_id"].encode(), value, [])
-                        outcome = "review"
-                    else:
-                        headers = register_headers(
-                            accepted.series, accepted.decision, origin, history.get(key) or []
-                        )
-                        await deliver(
-                            register_topic, partition_key(accepted.series), origin.value, headers
-                        )
-                        outcome = "accepted"
-                except RecordRejected as rejection:  # it cannot be sent on: kept as a dead letter
-                    rejection.event_id = accepted.event["event_id"]
-                    await send_dead_letter(
-                        ctx, deadletters, origin, rejection, agency_code, rejection.event_id
-                    )
-                    continue
-                history[filed_key(accepted.event)] = filed_note(accepted.event)
-                ctx.metrics.events.labels(agency_code, STAGE, outcome).inc()

@@ -41,7 +41,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -421,48 +421,250 @@ def origin_from_headers(message: Any) -> Origin:
 
 def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
            deadletters: faust.TopicT, partitions: int) -> None:  # fmt: skip
-    outlet = Outlet(ctx, app, Publisher(ctx.settings))
-    numbers = app.Table(
-        f"{ctx.settings.topic_prefix}item-numbers",
-        default=None,
-        options=dict(TABLE_OPTIONS),  # a copy: faust's store takes keys out of it
-        partitions=partitions,
-        key_type=str,
-        value_type=None,  # JSON (faust's default for tables), read back as plain dicts
-        changelog_topic=app.topic(
-            ctx.settings.item_numbers_changelog_topic,
-            partitions=partitions,
-            compacting=True,
-            key_serializer="json",
-            value_serializer="json",
-        ),
-    )
-
-    in_flight: dict[str, asyncio.Event] = {}
-
-    async def handle(event: faust.EventT[bytes], turn: Turn) -> None:
-        origin = origin_from_headers(event.message)
-        headers = dict(origin_of(event.message).headers)
-        series = (headers.get(SERIES_HEADER) or b"").decode()
-        agency_code = ctx.settings.ingest_agency(origin.topic) or "unknown"
-        with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
-            try:
-                send = partial(outlet.publish, event.message.partition)
-                await _register_one(ctx, numbers, in_flight, turn, series, headers, origin, send)
-            except RecordRejected as rejection:
-                await send_dead_letter(
-                    ctx, deadletters, origin, rejection, agency_code, rejection.event_id,
-                    reference_code=rejection.reference_code if isinstance(rejection, Parked) else None,
-                )  # fmt: skip
+    stage = RegisterStage(app, ctx, deadletters, partitions)
 
     @app.agent(register_topic, name=f"{ctx.settings.app_id}.register")
     async def register(stream: faust.StreamT[bytes]) -> None:
         await handle_concurrently(
             stream,
-            handle,
+            stage.handle,
             ctx.settings.register_concurrency,
             progress=ctx.metrics.progress.of(STAGE),
         )
+
+
+class RegisterStage:
+    """One worker's register stage: its item-numbers table, its publisher, the events in flight."""
+
+    def __init__(self, app: faust.App, ctx: PipelineContext, deadletters: faust.TopicT,
+                 partitions: int) -> None:  # fmt: skip
+        self.ctx = ctx
+        self.deadletters = deadletters
+        self.outlet = Outlet(ctx, app, Publisher(ctx.settings))
+        self.numbers = app.Table(
+            f"{ctx.settings.topic_prefix}item-numbers",
+            default=None,
+            options=dict(TABLE_OPTIONS),  # a copy: faust's store takes keys out of it
+            partitions=partitions,
+            key_type=str,
+            value_type=None,  # JSON (faust's default for tables), read back as plain dicts
+            changelog_topic=app.topic(
+                ctx.settings.item_numbers_changelog_topic,
+                partitions=partitions,
+                compacting=True,
+                key_serializer="json",
+                value_serializer="json",
+            ),
+        )
+        # The same event twice in flight (sent twice in quick succession): the second waits for
+        # the first and then finds it published, rather than publishing the record a second time.
+        self.in_flight: dict[str, asyncio.Event] = {}
+
+    async def handle(self, event: faust.EventT[bytes], turn: Turn) -> None:
+        """One message of recordflow.register.v1: registered, or a dead letter."""
+        ctx, message = self.ctx, event.message
+        origin = origin_from_headers(message)
+        agency_code = ctx.settings.ingest_agency(origin.topic) or "unknown"
+        with ctx.metrics.stage_duration.labels(agency_code, STAGE).time():
+            try:
+                await self.register(message, origin, turn)
+            except RecordRejected as rejection:
+                await send_dead_letter(
+                    ctx, self.deadletters, origin, rejection, agency_code, rejection.event_id,
+                    reference_code=rejection.reference_code if isinstance(rejection, Parked) else None,
+                )  # fmt: skip
+
+    async def register(self, message: Any, origin: Origin, turn: Turn) -> None:
+        # Through the registry (a new writer schema): waited out while it is down, like intake's.
+        decoded = await retry_transient(partial(_decode, self.ctx, origin.value), STAGE,
+                                        self.ctx.metrics)  # fmt: skip
+        event_id = decoded["event_id"]
+        while (first := self.in_flight.get(event_id)) is not None:
+            await first.wait()
+        self.in_flight[event_id] = asyncio.Event()
+        try:
+            registration = Registration(
+                self.ctx, self.numbers, decoded, origin, dict(origin_of(message).headers),
+                send=partial(self.outlet.publish, message.partition),
+            )  # fmt: skip
+            await registration.run(turn)
+        finally:
+            self.in_flight.pop(event_id).set()
+
+
+@dataclass
+class Registration:
+    """One event through the register stage: check its files, number it, archive and publish it
+    (the order of work in this module's docstring)."""
+
+    ctx: PipelineContext
+    numbers: Any  # the item-numbers table
+    event: dict[str, Any]
+    origin: Origin  # the input's first arrival, on its ingest topic
+    headers: dict[str, Any]  # the hop's: series, retention decision, steps kept before filing
+    send: Publish
+    files: list[receipt.Inspected] = field(default_factory=list)
+
+    @property
+    def agency_code(self) -> str:
+        return str(self.event["agency"]["code"])
+
+    @property
+    def series(self) -> str:
+        return (self.headers.get(SERIES_HEADER) or b"").decode()
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether it came on the agency's own ingest topic, which only the agency may write."""
+        return self.ctx.settings.ingest_agency(self.origin.topic) == self.agency_code
+
+    async def run(self, turn: Turn) -> None:
+        event_id = self.event["event_id"]
+        done = self.numbers.get(f"event:{event_id}")
+        if conflict := conflicting_claim(done, self.event):
+            raise conflict
+        if done is not None and done["published"]:
+            self.ctx.metrics.events.labels(self.agency_code, STAGE, "duplicate").inc()
+            return
+        try:
+            await self.check()
+            code, allocation = await self.number(turn)
+            await self.archive(code, allocation)
+        except RecordRejected as rejection:
+            rejection.event_id = event_id
+            raise
+        finally:
+            for item in self.files:
+                item.fetched.content.close()
+
+    async def check(self) -> None:
+        """Fetch, verify and inspect every file, then the DA/T 70 check at receipt: what fails
+        here is the input's fault and rejects it before it takes a number."""
+        ctx = self.ctx
+        for component in self.event["components"]:
+            fetched = await retry_transient(
+                partial(fetch_verified, ctx, component), STAGE, ctx.metrics
+            )
+            self.files.append(await _inspect(ctx, self.event, component, fetched))
+            refuse_bomb(self.files[-1])
+        evidence = receipt.evidence(self.event, self.files, authenticated_source=self.authenticated)
+        first = check_receipt(evidence, ctx.check_items)
+        if first.rejects or first.quarantines:
+            failed = "; ".join(
+                f"{item.code} {item.reason}" for item in first.items if item.result == "fail"
+            )
+            raise RecordRejected(
+                "four-property-check-failed", f"DA/T 70 check failed: {failed}", "check"
+            )
+
+    async def number(self, turn: Turn) -> tuple[str, Allocation]:
+        """The event's 档号: its number given before, or the series' next; a 文号 + 题名 already
+        archived in the fonds and year by another event is a duplicate."""
+        event, numbers, series = self.event, self.numbers, self.series
+        # Numbers, and which of two documents with one 文号 + 题名 is the duplicate, go by the
+        # order the events arrived in, not by which of them was fetched and checked first.
+        await turn.wait()
+        try:
+            same = duplicate_key(series, event["description"])
+            earlier = numbers.get(same) if same else None
+            if earlier is not None and earlier["event"] != event["event_id"]:
+                description = event["description"]
+                raise RecordRejected(
+                    "duplicate-record",
+                    f"文号 {description['document_number']} 题名 {description['title']!r} was "
+                    f"archived in {series.split('-')[0]} {description['year']} as {earlier['code']}",
+                    "check",
+                )
+            allocation = allocate(numbers, series, event["event_id"], claim=claim_of(event))
+            # A number given before (a redelivery, a replayed parked record) belongs to the series
+            # it was given in, even if the schedule would now decide another period.
+            code = f"{allocation.series or series}-{allocation.item_number:04d}"
+            if same:
+                numbers[same] = {"event": event["event_id"], "code": code}
+        finally:
+            turn.release()
+        try:
+            parse(code)
+        except ValueError as exc:  # a full series (item 10000): no retry could make it valid
+            raise RecordRejected("invalid-reference-code", str(exc), STAGE) from exc
+        return code, allocation
+
+    async def archive(self, code: str, allocation: Allocation) -> None:
+        """Store, package and publish the numbered record; Parked, keeping its number, when that
+        fails in a way no retry can mend."""
+        try:
+            await self.store_and_publish(code, allocation)
+        except Parked as parked:
+            parked.reference_code = code
+            parked.message += (
+                f" — 档号 {code} is kept for this record (暂存 parked): replay this dead letter "
+                "once the cause is mended, and the record is archived under it"
+            )
+            self.ctx.metrics.events.labels(self.agency_code, STAGE, "parked").inc()
+            raise
+
+    async def store_and_publish(self, code: str, allocation: Allocation) -> None:
+        """The content has verified: a failure now is the archive's or the broker's, retried
+        while it can pass (the series keeps no gap), else Parked."""
+        record = await self.store(code, allocation)
+        published = await self.send(record, self.origin, allocation)
+        mark_published(self.numbers, self.event["event_id"], allocation)
+        if not published:  # a worker before this one published it and died before marking it
+            self.ctx.metrics.events.labels(self.agency_code, STAGE, "duplicate").inc()
+            return
+        self.count_archived(record)
+
+    async def store(self, code: str, allocation: Allocation) -> dict[str, Any]:
+        """Write the files under object lock, check again now that they are stored, and write
+        the record's package and its document note; return the record."""
+        ctx, event, files = self.ctx, self.event, self.files
+        rule_id = (self.headers.get(RULE_HEADER) or b"").decode()
+        fetched = [item.fetched for item in files]
+        redelivered = not allocation.fresh
+        hold = hold_for(parse(code)[0].period, event["description"]["year"], allocation.at.date(),
+                        ctx.settings.appraisal_hold_days)  # fmt: skip
+        components = await retry_until_done(
+            lambda: asyncio.to_thread(store, ctx, code, hold.lock_until, event, fetched, redelivered),
+            STAGE, ctx.metrics,
+        )  # fmt: skip
+        stored = receipt.evidence(event, files, authenticated_source=self.authenticated,
+                                  reference_code=code, stored=components)  # fmt: skip
+        report = check_receipt(stored, ctx.check_items, now=allocation.at)
+        flags = ["usability-review"] if report.flags_for_review else []
+        if report.rejects:  # only a storage fault can fail it now; keep the record and say so
+            log.error("%s: check failed after storing: %s", code, ", ".join(report.failing_codes))
+            flags.append("check-failed-after-store")
+        intake_at = dt.datetime.fromtimestamp((self.origin.timestamp_ms or 0) / 1000, dt.UTC)
+        events = receipt.provenance(event, intake_at=intake_at, archived_at=allocation.at,
+                                    rule_id=rule_id, code=code, files=files, report=report)  # fmt: skip
+        record = build_record(ctx, code, rule_id, event, components, archived_at=allocation.at,
+                              hold=hold)  # fmt: skip
+        record["history"] = merge_history(
+            json.loads(self.headers.get(HISTORY_HEADER) or b"[]"), record["history"]
+        )
+        record.update(formats=receipt.formats(files), check=receipt.summary(report), flags=flags,
+                      provenance=events)  # fmt: skip
+        record["package"] = await retry_until_done(
+            lambda: asyncio.to_thread(store_package, ctx, record, events, report, redelivered),
+            STAGE, ctx.metrics,
+        )  # fmt: skip
+        await retry_until_done(
+            lambda: asyncio.to_thread(index_document, ctx, record, redelivered), STAGE, ctx.metrics
+        )
+        return record
+
+    def count_archived(self, record: dict[str, Any]) -> None:
+        metrics, agency_code, flags = self.ctx.metrics, self.agency_code, record["flags"]
+        latency = (dt.datetime.now(dt.UTC) - self.event["event_time"]).total_seconds()
+        metrics.latency.labels(agency_code).observe(max(latency, 0.0))
+        metrics.archived.labels(agency_code, record["retention_period"]).inc()
+        size = sum(item.fetched.digests.size for item in self.files)
+        metrics.archived_bytes.labels(agency_code).inc(size)
+        metrics.events.labels(agency_code, STAGE, "accepted").inc()
+        if flags:
+            metrics.events.labels(agency_code, STAGE, "flagged").inc()
+        log.info("archived %s (event %s)%s", record["reference_code"], self.event["event_id"],
+                 f" flagged {flags}" if flags else "")  # fmt: skip
 
 
 def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
@@ -470,51 +672,6 @@ def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
         return ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT)
     except CodecError as exc:
         raise RecordRejected(exc.reason, str(exc), "decode") from exc
-
-
-async def _register_one(ctx: PipelineContext, numbers: Any, in_flight: dict[str, asyncio.Event],
-                        turn: Turn, series: str, headers: dict[str, Any], origin: Origin,
-                        send: Publish) -> None:  # fmt: skip
-    # Through the registry (a new writer schema): waited out while it is down, like intake's.
-    event = await retry_transient(partial(_decode, ctx, origin.value), STAGE, ctx.metrics)
-    event_id = event["event_id"]
-    # The same event twice in flight (sent twice in quick succession): the second waits for the
-    # first and then finds it published, rather than publishing the record a second time.
-    while (first := in_flight.get(event_id)) is not None:
-        await first.wait()
-    in_flight[event_id] = asyncio.Event()
-    try:
-        await _register_event(ctx, numbers, turn, event, series, headers, origin, send)
-    finally:
-        in_flight.pop(event_id).set()
-
-
-async def _register_event(ctx: PipelineContext, numbers: Any, turn: Turn, event: dict[str, Any],
-                          series: str, headers: dict[str, Any], origin: Origin,
-                          send: Publish) -> None:  # fmt: skip
-    agency_code = event["agency"]["code"]
-    event_id = event["event_id"]
-    done = numbers.get(f"event:{event_id}")
-    if conflict := conflicting_claim(done, event):
-        raise conflict
-    if done is not None and done["published"]:
-        ctx.metrics.events.labels(agency_code, STAGE, "duplicate").inc()
-        return
-    files: list[receipt.Inspected] = []
-    try:
-        for component in event["components"]:
-            fetched = await retry_transient(
-                partial(fetch_verified, ctx, component), STAGE, ctx.metrics
-            )
-            files.append(await _inspect(ctx, event, component, fetched))
-            refuse_bomb(files[-1])
-        await _archive(ctx, numbers, turn, series, headers, origin, event, files, send)
-    except RecordRejected as rejection:
-        rejection.event_id = event_id
-        raise
-    finally:
-        for item in files:
-            item.fetched.content.close()
 
 
 async def _inspect(ctx: PipelineContext, event: dict[str, Any], component: dict[str, Any],
@@ -552,121 +709,6 @@ def refuse_bomb(item: receipt.Inspected) -> None:
         raise RecordRejected(
             "compression-bomb", f"{item.component['file_name']}: {item.format.basis}", STAGE
         )
-
-
-async def _archive(ctx: PipelineContext, numbers: Any, turn: Turn, series: str, headers: dict[str, Any],
-                   origin: Origin, event: dict[str, Any], files: list[receipt.Inspected],
-                   send: Publish) -> None:  # fmt: skip
-    agency_code = event["agency"]["code"]
-    authenticated = ctx.settings.ingest_agency(origin.topic) == agency_code
-    first = check_receipt(
-        receipt.evidence(event, files, authenticated_source=authenticated), ctx.check_items
-    )
-    if first.rejects or first.quarantines:
-        failed = "; ".join(
-            f"{item.code} {item.reason}" for item in first.items if item.result == "fail"
-        )
-        raise RecordRejected(
-            "four-property-check-failed", f"DA/T 70 check failed: {failed}", "check"
-        )
-
-    # Numbers, and which of two documents with one 文号 + 题名 is the duplicate, go by the order
-    # the events arrived in, not by which of them was fetched and checked first.
-    await turn.wait()
-    try:
-        same = duplicate_key(series, event["description"])
-        earlier = numbers.get(same) if same else None
-        if earlier is not None and earlier["event"] != event["event_id"]:
-            description = event["description"]
-            raise RecordRejected(
-                "duplicate-record",
-                f"文号 {description['document_number']} 题名 {description['title']!r} was archived "
-                f"in {series.split('-')[0]} {description['year']} as {earlier['code']}",
-                "check",
-            )
-        allocation = allocate(numbers, series, event["event_id"], claim=claim_of(event))
-        # A number given before (a redelivery, a replayed parked record) belongs to the series it
-        # was given in, even if the schedule would now decide another period.
-        code = f"{allocation.series or series}-{allocation.item_number:04d}"
-        if same:
-            numbers[same] = {"event": event["event_id"], "code": code}
-    finally:
-        turn.release()
-    try:
-        period = parse(code)[0].period
-    except ValueError as exc:  # a full series (item 10000): no retry could make this code valid
-        raise RecordRejected("invalid-reference-code", str(exc), STAGE) from exc
-    try:
-        await _complete(ctx, numbers, code, period, allocation, headers, origin, event, files,
-                        authenticated, send)  # fmt: skip
-    except Parked as parked:
-        parked.reference_code = code
-        parked.message += (
-            f" — 档号 {code} is kept for this record (暂存 parked): replay this dead letter "
-            "once the cause is mended, and the record is archived under it"
-        )
-        ctx.metrics.events.labels(agency_code, STAGE, "parked").inc()
-        raise
-
-
-async def _complete(ctx: PipelineContext, numbers: Any, code: str, period: str, allocation: Allocation,
-                    headers: dict[str, Any], origin: Origin, event: dict[str, Any],
-                    files: list[receipt.Inspected], authenticated: bool, send: Publish) -> None:  # fmt: skip
-    """Store, package and publish a numbered record. The content has verified: a failure now is
-    the archive's or the broker's, retried while it can pass (the series keeps no gap), else
-    Parked with the number kept."""
-    agency_code = event["agency"]["code"]
-    rule_id = (headers.get(RULE_HEADER) or b"").decode()
-    fetched = [item.fetched for item in files]
-    redelivered = not allocation.fresh
-    hold = hold_for(period, event["description"]["year"], allocation.at.date(),
-                    ctx.settings.appraisal_hold_days)  # fmt: skip
-    components = await retry_until_done(
-        lambda: asyncio.to_thread(store, ctx, code, hold.lock_until, event, fetched, redelivered),
-        STAGE,
-        ctx.metrics,
-    )
-    stored = receipt.evidence(event, files, authenticated_source=authenticated, reference_code=code,
-                              stored=components)  # fmt: skip
-    report = check_receipt(stored, ctx.check_items, now=allocation.at)
-    flags = ["usability-review"] if report.flags_for_review else []
-    if report.rejects:  # only a storage fault can fail it now; keep the record and say so
-        log.error("%s: check failed after storing: %s", code, ", ".join(report.failing_codes))
-        flags.append("check-failed-after-store")
-    intake_at = dt.datetime.fromtimestamp((origin.timestamp_ms or 0) / 1000, dt.UTC)
-    events = receipt.provenance(event, intake_at=intake_at, archived_at=allocation.at, rule_id=rule_id,
-                                code=code, files=files, report=report)  # fmt: skip
-    record = build_record(
-        ctx, code, rule_id, event, components, archived_at=allocation.at, hold=hold
-    )
-    record["history"] = merge_history(
-        json.loads(headers.get(HISTORY_HEADER) or b"[]"), record["history"]
-    )
-    record.update(formats=receipt.formats(files), check=receipt.summary(report), flags=flags,
-                  provenance=events)  # fmt: skip
-    record["package"] = await retry_until_done(
-        lambda: asyncio.to_thread(store_package, ctx, record, events, report, redelivered),
-        STAGE,
-        ctx.metrics,
-    )
-    await retry_until_done(
-        lambda: asyncio.to_thread(index_document, ctx, record, redelivered), STAGE, ctx.metrics
-    )
-    published = await send(record, origin, allocation)
-    mark_published(numbers, event["event_id"], allocation)
-    if not published:  # a worker before this one published it and died before marking it
-        ctx.metrics.events.labels(agency_code, STAGE, "duplicate").inc()
-        return
-    latency = (dt.datetime.now(dt.UTC) - event["event_time"]).total_seconds()
-    ctx.metrics.latency.labels(agency_code).observe(max(latency, 0.0))
-    ctx.metrics.archived.labels(agency_code, period).inc()
-    ctx.metrics.archived_bytes.labels(agency_code).inc(sum(f.digests.size for f in fetched))
-    ctx.metrics.events.labels(agency_code, STAGE, "accepted").inc()
-    if flags:
-        ctx.metrics.events.labels(agency_code, STAGE, "flagged").inc()
-    log.info(
-        "archived %s (event %s)%s", code, event["event_id"], f" flagged {flags}" if flags else ""
-    )
 
 
 def index_document(ctx: PipelineContext, record: dict[str, Any], redelivered: bool) -> None:

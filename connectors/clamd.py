@@ -28,12 +28,12 @@ from typing import BinaryIO, Literal
 from urllib.parse import urlsplit
 
 from archival.checks import ScanResult
+from recordflow.timeouts import CLAMD_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3310
 DEFAULT_STREAM_MAX_LENGTH = 25 * 1024 * 1024  # clamd's own default StreamMaxLength
-DEFAULT_TIMEOUT_SECONDS = 60.0
 CHUNK_BYTES = 64 * 1024
 MAX_REPLY_BYTES = 4096
 LENGTH = struct.Struct("!I")  # chunk length: 4 bytes, unsigned, network (big-endian) order
@@ -193,7 +193,7 @@ class ClamdClient:
         address: str | ClamdAddress,
         *,
         max_stream_bytes: int = DEFAULT_STREAM_MAX_LENGTH,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        timeout: float = CLAMD_TIMEOUT_S,
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.address = address if isinstance(address, ClamdAddress) else ClamdAddress.parse(address)
@@ -242,7 +242,7 @@ def scanner(
     address: str | None,
     *,
     max_stream_bytes: int = DEFAULT_STREAM_MAX_LENGTH,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    timeout: float = CLAMD_TIMEOUT_S,
 ) -> ClamdClient | None:
     """The client for a configured address, or None when no scanner is configured."""
     if not address:

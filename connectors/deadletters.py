@@ -71,6 +71,14 @@ from connectors.readback import (
 )
 from connectors.transactions import commit
 from recordflow.settings import Settings
+from recordflow.timeouts import (
+    KAFKA_TIMEOUT_S,
+    LEDGER_WAIT_S,
+    METADATA_TIMEOUT_S,
+    POLL_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    STAFF_TRANSACTION_TIMEOUT_MS,
+)
 from topics.acls import replay_transactional_prefix
 from topics.catalog import UnknownTopic, value_schema_for
 from topics.deadletter import REASON_HEADER
@@ -79,15 +87,6 @@ log = logging.getLogger(__name__)
 
 REPLAYED_FROM_HEADER = "recordflow.replayed-from"
 LETTER_ID = re.compile(r"^(?P<partition>0|[1-9][0-9]{0,8})-(?P<offset>0|[1-9][0-9]{0,18})$")
-
-POLL_TIMEOUT_S = 0.5
-METADATA_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 60.0  # to read a topic to its end
-# A replay transaction takes milliseconds; one left open by a crashed CLI is aborted by the
-# broker after this long, and the ledger waits for it at most LEDGER_WAIT_S.
-TRANSACTION_TIMEOUT_MS = 20_000
-LEDGER_WAIT_S = 45.0
-KAFKA_TIMEOUT_S = 30.0
 
 
 class DeadLetterError(Exception):
@@ -512,8 +511,8 @@ class Replayer:
         producer = Producer({
             **self.settings.producer_config(),
             "transactional.id": transactional_id(self.settings, letter),
-            "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
-            "message.timeout.ms": TRANSACTION_TIMEOUT_MS - 1000,
+            "transaction.timeout.ms": STAFF_TRANSACTION_TIMEOUT_MS,
+            "message.timeout.ms": STAFF_TRANSACTION_TIMEOUT_MS - 1000,
             "logger": _quiet_logger(),
         })  # fmt: skip
         # From here on no other producer can replay this letter until we are done; whatever

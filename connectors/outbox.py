@@ -50,21 +50,23 @@ from typing import Any
 from archival.filenames import safe_filename
 from connectors.storage import CHUNK, Digests
 from recordflow.errors import SubmitError
+from recordflow.timeouts import (
+    FIRST_BACKOFF_S,
+    MAX_BACKOFF_S,
+    OUTBOX_BUSY_TIMEOUT_S,
+    OUTBOX_LOCK_POLL_S,
+)
 
 DATABASE = "outbox.sqlite3"
 SCHEMA_VERSION = 1
 ACCEPTED, STAGED, PUBLISHED, FAILED = "accepted", "staged", "published", "failed"
 STATES = (ACCEPTED, STAGED, PUBLISHED, FAILED)
 PENDING = (ACCEPTED, STAGED)
-BUSY_TIMEOUT_S = 30.0
-LOCK_POLL_S = 0.05
 # A spool folder no row names (its process died between copying and recording) is removed after
 # this long; younger ones may belong to an acceptance still under way in another process.
 ORPHAN_GRACE_S = 3600.0
 # Published and failed submissions stay listed this long (`recordflow outbox list --all`).
 KEEP_DONE_DAYS = 30
-FIRST_BACKOFF_S = 0.5
-MAX_BACKOFF_S = 30.0
 
 SCHEMA = (
     """
@@ -274,7 +276,7 @@ class Outbox:
             for folder in (directory, self.spool_dir, self.locks_dir):
                 folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.db = sqlite3.connect(
-                directory / DATABASE, timeout=BUSY_TIMEOUT_S, isolation_level=None
+                directory / DATABASE, timeout=OUTBOX_BUSY_TIMEOUT_S, isolation_level=None
             )
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -454,7 +456,7 @@ class Outbox:
                 if time.monotonic() >= give_up:
                     os.close(descriptor)
                     return None
-                time.sleep(LOCK_POLL_S)
+                time.sleep(OUTBOX_LOCK_POLL_S)
 
     def _require_claim(self, upload_id: str) -> None:
         if upload_id not in self._claims:

@@ -43,16 +43,10 @@ from rich.progress import Progress
 
 from avro_schemas.codec import Codec
 from recordflow.settings import Settings
+from recordflow.timeouts import POLL_TIMEOUT_S, PROBE_INTERVAL_S, TRANSACTION_WAIT_S
 
 log = logging.getLogger(__name__)
 
-POLL_TIMEOUT_S = 0.5
-# While fetches bring nothing, the broker is asked for the topic's metadata this often (at most),
-# so that a broker that is there but slow (a quota, a large fetch) is told from one that is gone.
-PROBE_INTERVAL_S = 5.0
-# How long a read that waits for open transactions waits for one, while the broker answers. Our
-# transactions (staff decisions, replays, the workers' publishes) time out within 30 s.
-TRANSACTION_WAIT_S = 60.0
 # Errors a consumer may report while the broker is away: the read waits them out until the
 # deadline, as it does silence.
 UNREACHABLE = {

@@ -47,6 +47,7 @@ from connectors.storage import PERMANENT_UNTIL, Storage
 from connectors.transactions import commit
 from recordflow.agencies import load_registry
 from recordflow.settings import Settings
+from recordflow.timeouts import KAFKA_TIMEOUT_S, STAFF_TRANSACTION_TIMEOUT_MS
 from topics.acls import review_transactional_prefix
 from topics.deadletter import Origin
 from topics.register import partition_key, register_headers
@@ -60,10 +61,6 @@ RETENTION, APPRAISAL = "RETENTION", "APPRAISAL"
 PENDING, DECIDED = "PENDING", "DECIDED"
 # The record's appraisal_status once appraised.
 EXTENDED, DESTROY_AFTER_HOLD = "EXTENDED", "DESTROY-AFTER-HOLD"
-# A decision's transaction takes milliseconds; one left open by a crashed CLI is aborted by the
-# broker after this long (and blocks read_committed readers of its partitions until then).
-TRANSACTION_TIMEOUT_MS = 20_000
-KAFKA_TIMEOUT_S = 30.0
 STAFF_AGENT = "archive-staff"
 UNASSIGNED = -1  # librdkafka's RD_KAFKA_PARTITION_UA: the partitioner chooses
 
@@ -135,8 +132,8 @@ class ReviewTransaction:
         self.producer = Producer({
             **settings.producer_config(),
             "transactional.id": transactional_id(settings, event_id),
-            "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
-            "message.timeout.ms": TRANSACTION_TIMEOUT_MS - 1000,
+            "transaction.timeout.ms": STAFF_TRANSACTION_TIMEOUT_MS,
+            "message.timeout.ms": STAFF_TRANSACTION_TIMEOUT_MS - 1000,
             "logger": quiet_logger(),
         })  # fmt: skip
         try:

@@ -77,25 +77,21 @@ from connectors.storage import Storage
 from recordflow.agencies import Agency, AgencyRegistry, load_registry
 from recordflow.errors import RecordRejected, SubmitError
 from recordflow.settings import Settings
+from recordflow.timeouts import (
+    DELIVERY_TIMEOUT_S,
+    MESSAGE_TIMEOUT_MS,
+    METADATA_TIMEOUT_S,
+    POLL_INTERVAL_S,
+    REGISTRY_TIMEOUT_S,
+    S3_CONNECT_TIMEOUT_S,
+    S3_READ_TIMEOUT_S,
+    TOPIC_CHECK_AFTER_S,
+    TOPIC_RECHECK_S,
+)
 
 log = logging.getLogger(__name__)
 
 EVENT_NAMESPACE = uuid.UUID("9b7f3c52-5a0e-4d8f-9a7c-2f1d6c0e8b41")
-DELIVERY_TIMEOUT_S = 30.0
-# With an outbox: how long librdkafka keeps one send of an event before it reports a timeout
-# (and the outbox backs off and sends it again, while the deadline allows), how often the wait
-# for the report looks at the deadline, and how long one S3 or registry call may take.
-MESSAGE_TIMEOUT_MS = 30_000
-POLL_INTERVAL_S = 0.2
-S3_CONNECT_TIMEOUT_S = 10.0
-S3_READ_TIMEOUT_S = 120.0
-REGISTRY_TIMEOUT_S = 10.0
-# With an outbox: an event Kafka has not confirmed after TOPIC_CHECK_AFTER_S has its topic looked
-# up in the cluster's metadata (once per topic and process, and never on the quick path); a
-# topic the cluster says twice, TOPIC_RECHECK_S apart, it does not have refuses the submission.
-TOPIC_CHECK_AFTER_S = 1.0
-TOPIC_RECHECK_S = 1.0
-TOPIC_METADATA_TIMEOUT_S = 10.0
 DESCRIPTION_FIELDS = {
     "title", "document_number", "responsible_party", "document_date", "document_type",
     "security_classification", "urgency", "keywords", "abstract", "unit_code", "year",
@@ -692,7 +688,7 @@ class Submitter:
             if attempt:
                 time.sleep(TOPIC_RECHECK_S)
             try:
-                metadata = self.producer.list_topics(topic, timeout=TOPIC_METADATA_TIMEOUT_S)
+                metadata = self.producer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
             except KafkaException:
                 return
             info = metadata.topics.get(topic)
@@ -994,7 +990,7 @@ class Submitter:
                     return False
             try:
                 metadata = self.producer.list_topics(
-                    topic, timeout=max(min(deadline.remaining(), TOPIC_METADATA_TIMEOUT_S), 0.1)
+                    topic, timeout=max(min(deadline.remaining(), METADATA_TIMEOUT_S), 0.1)
                 )
             except KafkaException:
                 return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-KAFKA_TIMEOUT_S = 30.0
+from recordflow.timeouts import KAFKA_TIMEOUT_S
 
 
 def commit(producer: Producer, attempts: int = 3) -> None:

@@ -42,6 +42,7 @@ from avro_schemas.schemas import PRESERVATION_ALERT
 from connectors.storage import CHUNK, PERMANENT_UNTIL, Storage
 from recordflow.errors import ReasonedError
 from recordflow.settings import Settings
+from recordflow.timeouts import DELIVERY_TIMEOUT_S
 
 STAGE = "CQ"  # DA/T 70: 长期保存 long-term preservation
 
@@ -66,7 +67,6 @@ PACKAGE_NAME = re.compile(r"(?:^|/)package-(?P<sha256>[0-9a-f]{64})\.tar$")
 # S3 error codes that mean the object version the record names is not there (any more). S3
 # servers (AWS, versitygw) answer InvalidArgument to a GET by a version id they never issued.
 MISSING = ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "InvalidArgument")
-DELIVERY_TIMEOUT_S = 30.0
 
 
 class VerifyError(ReasonedError):

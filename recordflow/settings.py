@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     retention_dir: Path = PACKAGE_DIR / "retention"
     # Metadata rules: required elements, lengths, value domains … (intake, SDK and DA/T 70 check).
     metadata_rules_file: Path = PACKAGE_DIR / "metadata_rules.yaml"
+    # The format registry (PRONOM ids, media types, what each format is kept as) and the DA/T 70
+    # check items with their thresholds.
+    formats_file: Path = PACKAGE_DIR / "formats.yaml"
+    checks_file: Path = PACKAGE_DIR / "checks.yaml"
     max_file_bytes: int = 512 * 1024 * 1024
     # A record whose retention period ends before this many days after its receipt (a late
     # transfer, the digitized backlog) is archived under an object lock of at least this long and

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from archival import formats
 from archival.checks import CheckItems, load_items
+from archival.formats import FormatRegistry, load_formats
 from archival.metadata import MetadataRules, load_metadata_rules
 from archival.retention import Schedules, load_schedules
 from avro_schemas.codec import Codec, Subject
@@ -46,6 +47,7 @@ class PipelineContext:
     storage: Storage
     metrics: PipelineMetrics
     check_items: CheckItems
+    formats: FormatRegistry
     scanner: ClamdClient | None
     worker_name: str = field(default="recordflow-worker")
 
@@ -62,7 +64,8 @@ class PipelineContext:
             codec=Codec.from_url(settings.schema_registry_url),
             storage=Storage(settings),
             metrics=PipelineMetrics(registry or CollectorRegistry()),
-            check_items=load_items(metadata_rules=metadata_rules),
+            check_items=load_items(settings.checks_file, metadata_rules=metadata_rules),
+            formats=load_formats(settings.formats_file),
             scanner=scanner(settings.clamd_address),
         )
 

@@ -26,13 +26,10 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from recordflow.settings import Settings
+from recordflow.timeouts import KAFKA_TIMEOUT_S, PUBLISH_TRANSACTION_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 
-# A transaction left open by a killed worker blocks read_committed consumers until the next owner
-# aborts it (at once) or the coordinator times it out (this long).
-TRANSACTION_TIMEOUT_MS = 30_000
-KAFKA_TIMEOUT_S = 30.0
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 # How far before the number was given the catalog is read: the record was published after it,
 # stamped by this clock, so any margin only covers clock adjustments.
@@ -114,7 +111,7 @@ class Publisher:
             # 档号 lands in the same catalog partition whoever writes it.
             **self.settings.producer_config(),
             "transactional.id": self.transactional_id(partition),
-            "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+            "transaction.timeout.ms": PUBLISH_TRANSACTION_TIMEOUT_MS,
             # The topics' max.message.bytes decide (intake checked the record fits them), not
             # librdkafka's own 1,000,000-byte default.
             "message.max.bytes": MAX_MESSAGE_BYTES,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archival.checks import CheckReport, ComponentEvidence, Evidence, ScanResult, SignatureCheck
-from archival.formats import FormatInfo, identify
+from archival.formats import FormatInfo, FormatRegistry, identify
 from archival.signatures import check_signature
 from connectors.clamd import ClamdClient
 from connectors.failures import ScannerUnavailable
@@ -35,10 +35,10 @@ class Inspected:
 
 
 def inspect(event: dict[str, Any], component: dict[str, Any], fetched: Fetched,
-            scanner: ClamdClient | None) -> Inspected:  # fmt: skip
+            scanner: ClamdClient | None, formats: FormatRegistry) -> Inspected:  # fmt: skip
     """Identify the file's format, scan it and verify its signatures, from the local copy made
     while fetching."""
-    info = identify(fetched.path, component["file_name"], component["mime_type"])
+    info = identify(fetched.path, component["file_name"], component["mime_type"], registry=formats)
     if "compression-bomb" in info.problems:
         return Inspected(component, fetched, info, None)  # refused: nothing else may expand it
     scan = None

@@ -683,7 +683,7 @@ async def _inspect(ctx: PipelineContext, event: dict[str, Any], component: dict[
 
     def once() -> receipt.Inspected:
         try:
-            return receipt.inspect(event, component, fetched, ctx.scanner)
+            return receipt.inspect(event, component, fetched, ctx.scanner, ctx.formats)
         except ScannerUnavailable:
             raise
         except Exception as exc:

@@ -21,6 +21,7 @@ import faust
 from connectors.failures import classify
 from recordflow.errors import RecordRejected
 from recordflow.metrics import PipelineMetrics
+from recordflow.timeouts import FIRST_BACKOFF_S, MAX_BACKOFF_S
 from streams.context import PipelineContext
 from topics.deadletter import Origin, dead_letter, dead_letter_headers
 
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PARKED_CODE_HEADER = "recordflow.reference-code"  # the 档号 a parked record keeps
-FIRST_BACKOFF_S = 0.5
-MAX_BACKOFF_S = 30.0
 
 
 class Parked(RecordRejected):

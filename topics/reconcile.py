@@ -37,6 +37,7 @@ from confluent_kafka.admin import (
 
 from recordflow.agencies import load_registry
 from recordflow.settings import Settings
+from recordflow.timeouts import KAFKA_TIMEOUT_S, POLL_INTERVAL_S
 from topics.acls import AclSpec, any_binding, desired_acls, missing_acls
 from topics.catalog import TopicSpec, desired_topics
 
@@ -49,9 +50,6 @@ ADD_PARTITIONS: Action = "add-partitions"
 ADD_ACL: Action = "add-acl"
 AUTHORIZER_CONFIG = "authorizer.class.name"
 CONFLICT: Action = "conflict"
-
-DEFAULT_TIMEOUT_S = 30.0
-POLL_INTERVAL_S = 0.2
 
 
 class ReconcileError(Exception):
@@ -183,7 +181,7 @@ def admin_client(settings: Settings) -> AdminClient:
 
 
 def observe(
-    admin: AdminClient, specs: Sequence[TopicSpec], *, timeout: float = DEFAULT_TIMEOUT_S
+    admin: AdminClient, specs: Sequence[TopicSpec], *, timeout: float = KAFKA_TIMEOUT_S
 ) -> dict[str, ObservedTopic]:
     """The cluster's state of the topics in `specs` that exist, with the config keys they name."""
     try:
@@ -213,7 +211,7 @@ def observe(
     return observed
 
 
-def has_authorizer(admin: AdminClient, *, timeout: float = DEFAULT_TIMEOUT_S) -> bool:
+def has_authorizer(admin: AdminClient, *, timeout: float = KAFKA_TIMEOUT_S) -> bool:
     """Whether the brokers enforce ACLs. (A broker without an authorizer answers DescribeAcls
     with no bindings rather than an error, so the broker's config is what tells.)"""
     try:
@@ -226,7 +224,7 @@ def has_authorizer(admin: AdminClient, *, timeout: float = DEFAULT_TIMEOUT_S) ->
     return bool(entry is not None and entry.value)
 
 
-def observe_acls(admin: AdminClient, *, timeout: float = DEFAULT_TIMEOUT_S) -> list[AclSpec]:
+def observe_acls(admin: AdminClient, *, timeout: float = KAFKA_TIMEOUT_S) -> list[AclSpec]:
     """The cluster's ALLOW bindings for any host (those the reconciler could have made)."""
     try:
         bindings = admin.describe_acls(any_binding(), request_timeout=timeout).result()
@@ -236,7 +234,7 @@ def observe_acls(admin: AdminClient, *, timeout: float = DEFAULT_TIMEOUT_S) -> l
 
 
 def apply_acls(
-    admin: AdminClient, missing: Sequence[AclSpec], *, timeout: float = DEFAULT_TIMEOUT_S
+    admin: AdminClient, missing: Sequence[AclSpec], *, timeout: float = KAFKA_TIMEOUT_S
 ) -> None:
     if not missing:
         return
@@ -250,7 +248,7 @@ def apply(
     specs: Sequence[TopicSpec],
     changes: Sequence[Change],
     *,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    timeout: float = KAFKA_TIMEOUT_S,
 ) -> None:
     """Carry out the create, alter-config and add-partitions changes; conflicts are not acted on."""
     by_name = {spec.name: spec for spec in specs}
@@ -301,7 +299,7 @@ def reconcile(
     desired: Sequence[TopicSpec] | None = None,
     dry_run: bool = False,
     replication_factor: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    timeout: float = KAFKA_TIMEOUT_S,
     admin: AdminClient | None = None,
 ) -> list[Change]:
     """Bring the cluster in line with the catalog; return the plan applied (or, dry, to apply).

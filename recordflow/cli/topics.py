@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from recordflow.settings import Settings
+from recordflow.timeouts import KAFKA_TIMEOUT_S
 from topics.catalog import CatalogError
-from topics.reconcile import CONFLICT, DEFAULT_TIMEOUT_S, Change, ReconcileError, reconcile
+from topics.reconcile import CONFLICT, Change, ReconcileError, reconcile
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -46,7 +47,7 @@ def apply(
     ] = None,
     timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds to wait for Kafka on each request.")
-    ] = DEFAULT_TIMEOUT_S,
+    ] = KAFKA_TIMEOUT_S,
 ) -> None:
     """Create missing topics, set differing configs, add partitions and, on a cluster with an
     authorizer, the ACLs derived from the agency registry. Never deletes anything."""

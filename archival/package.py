@@ -22,7 +22,6 @@ connectors/package.py turns a package back into a complete bag on disk (`export_
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import io
@@ -38,6 +37,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from archival.filenames import safe_filename
 from recordflow.errors import ReasonedError
+from recordflow.jsonvalues import json_ready
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 RESERVED_TAG_FILES = ("bagit.txt", "bag-info.txt", "fetch.txt")
@@ -602,16 +602,10 @@ def _identifier(parent: ET.Element, kind: str, id_type: str, value: str) -> None
 # --- a record's package ----------------------------------------------------------------------
 def canonical_json(value: Any) -> bytes:
     """JSON with sorted keys, UTF-8 text, dates ISO 8601 (CST for times), bytes in base64."""
-    return (json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2, default=_json_value)
-            + "\n").encode()  # fmt: skip
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return _text(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    text = json.dumps(
+        json_ready(value, time=_iso_time), ensure_ascii=False, sort_keys=True, indent=2
+    )
+    return (text + "\n").encode()
 
 
 def packaged_files(record: Mapping[str, Any]) -> list[PackagedFile]:

@@ -621,16 +621,3 @@ def hex_preview(data: bytes, limit: int = 64) -> str:
     """The first `limit` bytes as hex pairs, with an ellipsis when there are more."""
     shown = data[:limit].hex(" ")
     return f"{shown} … ({len(data)} bytes)" if len(data) > limit else shown
-
-
-def jsonable(value: Any) -> Any:
-    """A decoded Avro value as JSON: bytes as base64 text, dates and times in ISO 8601."""
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, bytes):
-        return b64(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return value

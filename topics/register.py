@@ -6,12 +6,12 @@ register stage reads it (streams/register.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from archival.reference import Series
 from archival.retention import Decision
+from recordflow.jsonvalues import json_ready
 from topics.deadletter import Origin
 
 SERIES_HEADER = "recordflow.series"
@@ -35,13 +35,7 @@ def partition_key(series: Series) -> bytes:
 def history_header(steps: list[dict[str, Any]]) -> bytes:
     """The HISTORY_HEADER value: the steps as JSON, times as ISO text, whether they come from the
     lifecycle-history table (text already) or from a review item (datetimes)."""
-    return json.dumps(steps, ensure_ascii=False, default=_iso_time).encode()
-
-
-def _iso_time(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return json.dumps(json_ready(steps), ensure_ascii=False).encode()
 
 
 def register_headers(

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from recordflow.errors import SubmitError
+from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,15 +44,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return None  # content bytes are never printed; the record points at the stored object
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    text = json.dumps(json_ready(value, content="omit"), ensure_ascii=False, indent=2)
+    sys.stdout.write(text + "\n")
 
 
 # --- agencies -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def origin(letter: Letter) -> str:
 
 def summary(letter: Letter, replay: Replay | None) -> dict[str, Any]:
     """One letter for `list --json`: every field but the original value (its size instead)."""
-    from connectors.deadletters import b64, jsonable, text_or_none
+    from connectors.deadletters import b64, text_or_none
 
     record = letter.record or {}
     value = record.get("original_value")
@@ -139,7 +140,7 @@ def summary(letter: Letter, replay: Replay | None) -> dict[str, Any]:
         "original_topic": record.get("original_topic"),
         "original_partition": record.get("original_partition"),
         "original_offset": record.get("original_offset"),
-        "original_timestamp": jsonable(record.get("original_timestamp")),
+        "original_timestamp": json_ready(record.get("original_timestamp")),
         "original_key": text_or_none(record.get("original_key")),
         "original_key_base64": b64(record.get("original_key")),
         "original_value_bytes": None if value is None else len(value),
@@ -181,7 +182,7 @@ def detail(
 ) -> dict[str, Any]:
     """The whole letter for `show --json`: every field, bytes as base64, headers as text (when
     printable) and base64, and the original value also decoded (or why it does not decode)."""
-    from connectors.deadletters import b64, jsonable
+    from connectors.deadletters import b64
 
     record = letter.record or {}
     value = record.get("original_value")
@@ -189,14 +190,14 @@ def detail(
               if k not in ("original_key", "original_value", "original_headers")}  # fmt: skip
     return {
         **summary(letter, replay),
-        **jsonable(fields),
+        **json_ready(fields),
         "original_value_base64": b64(value),
         "original_value_sha256": None if value is None else _sha256(value),
         "original_headers": headers_json(
             [(header["key"], header["value"]) for header in record.get("original_headers") or []]
         ),
         "headers": headers_json(letter.headers),
-        "decoded": jsonable(decoded),
+        "decoded": json_ready(decoded),
         "decode_error": problem,
     }
 

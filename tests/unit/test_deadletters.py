@@ -24,7 +24,6 @@ from connectors.deadletters import (
     Replay,
     b64,
     hex_preview,
-    jsonable,
     ledger_entry,
     ledger_topic,
     parse_letter_id,
@@ -37,6 +36,7 @@ from connectors.deadletters import (
 )
 from recordflow.cli import deadletters as cli
 from recordflow.errors import RecordRejected
+from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
 from topics.deadletter import Origin, dead_letter, dead_letter_headers
 
@@ -218,12 +218,12 @@ def test_previews_and_base64() -> None:
     assert cli.bytes_for_people(None) == "（无 none）"
 
 
-def test_jsonable_turns_bytes_and_times_into_text() -> None:
+def test_json_ready_turns_bytes_and_times_into_text() -> None:
     value = {"a": [b"\x00\x01", dt.date(2026, 5, 6)], "b": {"at": FAILED_AT}, "n": 3, "s": None}
-    assert jsonable(value) == {
+    assert json_ready(value) == {
         "a": ["AAE=", "2026-05-06"], "b": {"at": "2026-05-06T02:00:00+00:00"}, "n": 3, "s": None,
     }  # fmt: skip
-    json.dumps(jsonable(letter().record))
+    json.dumps(json_ready(letter().record))
 
 
 def test_summary_names_everything_but_the_value() -> None:

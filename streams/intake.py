@@ -30,7 +30,6 @@ so they keep the order its system sent them in):
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -46,13 +45,11 @@ from archival.retention import Decision, classify
 from archival.retention import Undecided as RetentionUndecided
 from avro_schemas.codec import CodecError
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
-from connectors import failures
 from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
 from streams.context import TABLE_OPTIONS, PipelineContext
 from streams.resilience import (
-    FIRST_BACKOFF_S,
-    MAX_BACKOFF_S,
+    retry_sending,
     retry_transient,
     send_dead_letter,
 )
@@ -400,16 +397,8 @@ class IntakeStage:
                 f"{limit} that {topic.get_topic_name()} takes",
                 STAGE,
             )
-        backoff = FIRST_BACKOFF_S
-        while True:
-            try:
-                await (await topic.send(key=key, value=value, headers=headers))
-                return
-            except Exception as exc:
-                failure = failures.classify(exc)
-                if not failure.transient:
-                    raise RecordRejected(failure.reason, failure.detail, STAGE) from exc
-                self.ctx.metrics.retries.labels(STAGE, failure.reason).inc()
-                log.warning("%s: %s, retrying in %.1f s", STAGE, failure.detail, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+        async def send() -> None:
+            await (await topic.send(key=key, value=value, headers=headers))
+
+        await retry_sending(send, STAGE, self.ctx.metrics)

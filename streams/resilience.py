@@ -40,7 +40,14 @@ class Parked(RecordRejected):
 async def retry_transient(
     work: Callable[[], T], stage: str, metrics: PipelineMetrics | None = None
 ) -> T:
-    """Run blocking `work` off the event loop; retry it while the failure is transient.
+    """Run blocking `work` off the event loop, as `retry_sending` runs an async one."""
+    return await retry_sending(lambda: asyncio.to_thread(work), stage, metrics)
+
+
+async def retry_sending(
+    work: Callable[[], Awaitable[T]], stage: str, metrics: PipelineMetrics | None = None
+) -> T:
+    """Await `work()`; retry it while the failure is transient.
 
     RecordRejected passes straight through. Any other failure that is not transient becomes a
     RecordRejected with its reason code (connectors/failures.py: s3-refused, internal-error …),
@@ -49,7 +56,7 @@ async def retry_transient(
     backoff = FIRST_BACKOFF_S
     while True:
         try:
-            return await asyncio.to_thread(work)
+            return await work()
         except RecordRejected:
             raise
         except Exception as exc:

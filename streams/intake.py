@@ -229,7 +229,7 @@ def review_item(
 
 # What an archival record adds to its event at most: beyond the event's own fields, the record's
 # codes, dates, package pointer and the check summary, and per file its archive location, format,
-# provenance events and check results (tests/unit/test_intake_sizes.py holds a realistic record
+# provenance events and check results (tests/unit/streams/test_intake_sizes.py holds a realistic record
 # to these bounds).
 RECORD_OVERHEAD_BYTES = 16 * 1024
 RECORD_BYTES_PER_FILE = 4 * 1024

@@ -8,8 +8,8 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+from tests.examples import lifecycle_event
 from tests.fuzz.targets import LATEST_ID, decode_and_validate, encode
-from tests.unit.test_schemas import lifecycle_event
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "decode_validate"
 V2_ONLY = ("supplementary", "file_details", "history", "agents", "relations")

@@ -17,7 +17,7 @@ from archival.package import PackageError, package_record
 from connectors.package import export_record
 from connectors.storage import Digests, Storage
 from recordflow.settings import Settings
-from tests.unit.test_package import CODE, EVENTS, PAYLOAD, archival_record
+from tests.unit.archival.test_package import CODE, EVENTS, PAYLOAD, archival_record
 
 PACKAGE_TYPE = "application/x-tar"
 

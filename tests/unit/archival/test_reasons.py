@@ -29,7 +29,7 @@ from archival.reasons import (
     render_markdown,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCANNED = ("archival", "streams", "topics", "connectors", "avro_schemas", "recordflow")
 METADATA_RULES = ROOT / "recordflow" / "metadata_rules.yaml"
 # Exceptions whose first argument is a reason code; Failure (connectors/failures.py) takes it second.

@@ -40,7 +40,7 @@ from connectors.verify import (
     parse_since,
     select,
 )
-from tests.unit.test_package import CODE, EVENTS, MAIN, PHOTO, archival_record, component
+from tests.unit.archival.test_package import CODE, EVENTS, MAIN, PHOTO, archival_record, component
 
 RETAIN_UNTIL = dt.date(2057, 1, 1)
 MIDNIGHT = dt.datetime(2057, 1, 1, tzinfo=dt.UTC)

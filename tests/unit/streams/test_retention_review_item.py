@@ -19,7 +19,7 @@ from recordflow.agencies import load_registry
 from recordflow.settings import PACKAGE_DIR, Settings
 from streams.context import PipelineContext
 from streams.intake import Accepted, Undecided, accept, review_item
-from tests.unit.test_schemas import lifecycle_event
+from tests.examples import lifecycle_event
 from topics.deadletter import Origin
 
 TODAY = dt.date(2026, 12, 1)

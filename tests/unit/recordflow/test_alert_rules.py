@@ -1,5 +1,5 @@
 """The pipeline's alert rules (recordflow/alerts/) pass promtool's checks and its unit tests
-(tests/unit/alert_rules.test.yaml: each alert fires when it should, and not when it should not),
+(tests/unit/recordflow/alert_rules.test.yaml: each alert fires when it should, and not when it should not),
 and the local stack's Prometheus loads them. promtool comes with Debian's prometheus package
 (scripts/install-system-deps.sh); a missing promtool fails these tests."""
 

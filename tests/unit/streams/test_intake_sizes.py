@@ -16,7 +16,7 @@ from streams.intake import (
     output_size,
     record_too_large,
 )
-from tests.unit.test_schemas import archival_record, lifecycle_event
+from tests.examples import archival_record, lifecycle_event
 
 
 def encoded(record_type: str, value: dict[str, Any]) -> int:

@@ -27,7 +27,7 @@ from topics.catalog import (
     value_schema_for,
 )
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "avro_schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "avro_schemas"
 CATALOG_FILES = sorted(CATALOG_DIR.glob("*.yaml"))
 
 # docs/design.md, "Topics" and "Schemas": which record type each topic carries.

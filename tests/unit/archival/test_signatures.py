@@ -23,7 +23,7 @@ from archival import sm2
 from archival.checks import FAIL, NOT_CHECKED, PASS, SignatureCheck, SubResult
 from archival.signatures import algorithm, check_signature
 from recordflow.demo.signing import sm2_certificate, sm2_private_key, sm2_sign
-from tests.unit.test_checks import check, component, evidence
+from tests.unit.archival.test_checks import check, component, evidence
 
 VALID_FROM = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 VALID_UNTIL = dt.datetime(2028, 1, 1, tzinfo=dt.UTC)

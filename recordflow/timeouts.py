@@ -41,6 +41,10 @@ MESSAGE_TIMEOUT_MS = 30_000
 # TOPIC_RECHECK_S apart, it does not have refuses the submission.
 TOPIC_CHECK_AFTER_S = 1.0
 TOPIC_RECHECK_S = 1.0
+# A killed worker's partitions move to the others after this long (faust's default is 60 s); a
+# live worker tells the group it is there this often.
+WORKER_SESSION_TIMEOUT_S = 10.0
+WORKER_HEARTBEAT_S = 3.0
 
 # --- the schema registry, S3, clamd -------------------------------------------------------------
 REGISTRY_TIMEOUT_S = 10.0

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
+from recordflow.timeouts import WORKER_HEARTBEAT_S, WORKER_SESSION_TIMEOUT_S
 from streams import intake, register
 from streams.context import PipelineContext
 from streams.recovery import SeekFirstTableManager
@@ -57,9 +58,8 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
         producer_acks=-1,
         # A dead letter wraps an input of up to 1 MiB; records.deadletter.v1 takes 2 MiB.
         producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
-        # A killed worker's partitions move to the others after this long, not the 60 s default.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=3.0,
+        broker_session_timeout=WORKER_SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=WORKER_HEARTBEAT_S,
         processing_guarantee="at_least_once",
         TableManager=SeekFirstTableManager,
     )

@@ -15,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from recordflow.localstack.secure import secure_settings
-from recordflow.localstack.stack import SERVICES, ServiceStatus, Stack, StackError, tail
+from recordflow.localstack.service import StackError, tail
+from recordflow.localstack.stack import SERVICES, ServiceStatus, Stack
 from recordflow.settings import Settings
 
 app = typer.Typer(

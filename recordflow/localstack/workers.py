@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from rich.console import Console
 
-from recordflow.localstack.stack import prometheus_targets_dir
+from recordflow.localstack.prometheus import prometheus_targets_dir
 from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
 

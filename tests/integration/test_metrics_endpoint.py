@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from recordflow.localstack.stack import prometheus_targets_dir
+from recordflow.localstack.prometheus import prometheus_targets_dir
 from recordflow.localstack.workers import WorkerProcess, settings_environment
 from recordflow.settings import Settings
 

@@ -3,7 +3,7 @@
 
 The shared broker is never stopped here (other tests run against it): each test that stops a
 broker starts a private single-node Kafka of its own, from the plain stack's installed jars, on
-free ports under a temporary home (recordflow/localstack/stack.py's Kafka service, as the secure profile runs
+free ports under a temporary home (recordflow/localstack/kafka.py's Kafka service, as the secure profile runs
 its second broker), throttled by a client quota so that reading its topic takes long enough to be
 stopped in the middle.
 """
@@ -26,7 +26,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.readback import KafkaUnreachable, TopicReader, read_topic
-from recordflow.localstack.stack import Kafka
+from recordflow.localstack.kafka import Kafka
 from recordflow.settings import Settings
 from tests.integration.cli import run_cli
 

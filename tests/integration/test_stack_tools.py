@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from recordflow.localstack.stack import Kafka, kafka_server_properties
+from recordflow.localstack.kafka import Kafka, kafka_server_properties
 from recordflow.settings import Settings
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from recordflow.localstack.stack import ALERT_RULES, prometheus_config, prometheus_targets_dir
+from recordflow.localstack.prometheus import ALERT_RULES, prometheus_config, prometheus_targets_dir
 from recordflow.metrics import OldestUnfinishedInput
 from recordflow.settings import Settings
 

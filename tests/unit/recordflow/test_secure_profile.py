@@ -10,6 +10,8 @@ import pytest
 
 from connectors.bucket_policies import bucket_policies
 from recordflow.agencies import load_registry
+from recordflow.localstack.kafka import Kafka, kafka_server_properties
+from recordflow.localstack.s3 import S3
 from recordflow.localstack.secure import (
     ADMIN,
     PIPELINE,
@@ -19,7 +21,8 @@ from recordflow.localstack.secure import (
     principals,
     secure_settings,
 )
-from recordflow.localstack.stack import S3, Kafka, Stack, _run_tool, kafka_server_properties
+from recordflow.localstack.service import _run_tool
+from recordflow.localstack.stack import Stack
 from recordflow.settings import Settings
 
 REGISTRY = load_registry(Settings().agencies_file)

@@ -18,24 +18,18 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recordflow.localstack.stack import (
-    S3,
-    SERVICES,
+from recordflow.localstack.kafka import (
     Kafka,
-    Prometheus,
-    Registry,
-    Stack,
-    StackError,
-    cmdline_has,
     kafka_pom,
     kafka_port,
     kafka_server_properties,
     new_cluster_id,
-    prometheus_config,
-    prometheus_targets_dir,
-    read_pid,
-    tail,
 )
+from recordflow.localstack.prometheus import Prometheus, prometheus_config, prometheus_targets_dir
+from recordflow.localstack.registry import Registry
+from recordflow.localstack.s3 import S3
+from recordflow.localstack.service import StackError, cmdline_has, read_pid, tail
+from recordflow.localstack.stack import SERVICES, Stack
 from recordflow.settings import Settings
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import SecretStr
 
-from recordflow.localstack.stack import prometheus_targets_dir
+from recordflow.localstack.prometheus import prometheus_targets_dir
 from recordflow.localstack.workers import WorkerProcess, settings_environment
 from recordflow.settings import Settings
 

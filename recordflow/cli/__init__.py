@@ -23,13 +23,34 @@ app = typer.Typer(
 
 
 def _register_subcommands() -> None:
-    from recordflow.cli import commands, deadletters, outbox, reasons, stack, topics
+    from recordflow.cli import (
+        agencies,
+        bench,
+        deadletters,
+        demo,
+        outbox,
+        reasons,
+        records,
+        review,
+        stack,
+        submit,
+        topics,
+        verify,
+        worker,
+    )
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(topics.app, name="topics")
     app.add_typer(deadletters.app, name="deadletters")
     app.add_typer(outbox.app, name="outbox")
-    commands.register(app)
+    app.add_typer(agencies.app, name="agencies")
+    app.add_typer(records.app, name="records")
+    app.add_typer(review.app, name="review")
+    submit.register(app)
+    worker.register(app)
+    verify.register(app)
+    demo.register(app)
+    bench.register(app)
     reasons.register(app)
 
 

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from recordflow.cli.commands import (
+from recordflow.cli.common import (
     EXIT_HELD,
     DeadlineOption,
     JsonFlag,

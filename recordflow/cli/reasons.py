@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from archival.reasons import catalog, render_markdown
-from recordflow.cli.commands import JsonFlag, console, fail, print_json
+from recordflow.cli.common import JsonFlag, console, fail, print_json
 
 
 def reasons(

@@ -23,7 +23,7 @@ from connectors.outbox import DATABASE, Outbox, SubmissionHeld
 from connectors.readback import read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
-from recordflow.cli.commands import EXIT_HELD
+from recordflow.cli.common import EXIT_HELD
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 from tests.examples import notice_metadata

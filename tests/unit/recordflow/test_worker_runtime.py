@@ -1,4 +1,4 @@
-"""The runtime settings the worker re-executes itself with (recordflow/cli/commands.py) do what their
+"""The runtime settings the worker re-executes itself with (recordflow/cli/worker.py) do what their
 comments say, on this machine's C library."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from recordflow.cli.commands import WORKER_RUNTIME_ENV
+from recordflow.cli.worker import WORKER_RUNTIME_ENV
 
 # After glibc frees a 2.5 MB mapped block (aiokafka's zstd buffer), is a 1 MB block still
 # mapped on its own (1), or carved from the heap (0)?

@@ -1,0 +1,197 @@
+"""`recordflow bench`: benchmark the pipeline end to end on the local stack, with raw Kafka and S3
+baselines (docs/performance.md); `--parts` measures the CPU of the parts every record needs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from recordflow.cli.common import JsonFlag, console, err, fail
+from recordflow.settings import Settings
+
+if TYPE_CHECKING:
+    from recordflow.bench.payloads import PayloadPlan
+
+
+def bench(
+    records: Annotated[
+        int | None,
+        typer.Option(min=1, help="How many records to submit (default 200 unless --duration)."),
+    ] = None,
+    size: Annotated[
+        str, typer.Option(help="Payload size per record: 10KB, 1MB … (a real PDF padded to it).")
+    ] = "10KB",
+    mix: Annotated[
+        bool,
+        typer.Option(
+            "--mix",
+            help="Mixed payloads instead of --size: of every 100 records, "
+            "90 of 10 KB, 9 of 1 MB and 1 of 50 MB.",
+        ),
+    ] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Submit for this many seconds (with --rate: an open-loop "
+            "load test or, long, a soak; RSS growth is reported).",
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Submissions per second, on a fixed schedule whatever the "
+            "pipeline does (open loop). Without it, as fast as the submitters go.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Worker processes in the run's consumer group.")
+    ] = 1,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Partitions of the run's ingest, register and output topics "
+            "(and the changelogs co-partitioned with them); default: the catalog's.",
+        ),
+    ] = None,
+    submitters: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Threads submitting as agency systems, each with its own SDK Submitter.",
+        ),
+    ] = 4,
+    baselines: Annotated[
+        bool, typer.Option(help="Measure the raw Kafka and raw S3 baselines after the run.")
+    ] = True,
+    chart: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the PNG chart (default .recordflow/bench/bench-ID.png)."),
+    ] = None,
+    keep_topics: Annotated[
+        bool, typer.Option(help="Keep the run's topics (deleted at the end by default).")
+    ] = False,
+    rebalance: Annotated[
+        bool,
+        typer.Option(
+            "--rebalance",
+            help="One more worker joins at a third of the load and leaves at two thirds; "
+            "reports the pause each change caused. Needs --rate and --duration.",
+        ),
+    ] = False,
+    parts: Annotated[
+        bool,
+        typer.Option(
+            "--parts",
+            help="Measure only the CPU per file of the parts every record needs (digests, "
+            "identification), in this process, for --size (or each --mix size); no stack.",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Benchmark the pipeline end to end on the local stack, with raw Kafka and S3 baselines.
+
+    Simulated agencies (every agency in the registry, round-robin) submit realistic PDFs through
+    the SDK; N worker processes archive them. Reports records archived per second, latency from
+    event time to archival-ready record (p50/p95/p99), the workers' CPU seconds per record and
+    peak RSS, and writes a chart. See docs/performance.md.
+    """
+    from recordflow.bench import BenchOptions, PayloadPlan, parse_size, run_bench, stats
+
+    if mix and size != "10KB":
+        raise fail("give --size or --mix, not both", 2)
+    try:
+        plan = PayloadPlan(None if mix else parse_size(size))
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    if parts:
+        _print_parts(plan, as_json)
+        return
+    if rebalance and (rate is None or duration is None):
+        raise fail("--rebalance needs an open-loop run: give --rate and --duration", 2)
+    if records is None and duration is None:
+        records = 200
+    options = BenchOptions(
+        payload=plan, records=records, duration_s=duration, rate=rate, workers=workers,
+        partitions=partitions, submitters=submitters, baselines=baselines, chart=chart,
+        keep_topics=keep_topics, rebalance=rebalance,
+    )  # fmt: skip
+    # Stopped with SIGTERM (`timeout`, a CI job's end), still stop the run's worker processes,
+    # which live in sessions of their own: SystemExit unwinds through the run's cleanup.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    result = run_bench(Settings(), options, console=err)
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"recordflow bench: {result['payload']}, {result['workers']} worker(s)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key in ("timeline", "targets", "rebalances"):
+            continue
+        if isinstance(value, float):
+            shown = f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
+        elif isinstance(value, dict | list):
+            shown = json.dumps(value, ensure_ascii=False)
+        else:
+            shown = str(value)
+        table.add_row(key, escape(shown))
+    console.print(table)
+    for change in result["rebalances"]:
+        console.print(
+            f"{'加入 a worker joined' if change['change'] == 'join' else '退出 a worker left'} at "
+            f"{change['at_s']} s: longest pause {change['pause_s']} s, worst latency "
+            f"{change['max_latency_ms']} ms in the {stats.PAUSE_WINDOW_S:.0f} s after"
+        )
+    _print_targets(result)
+    if result["unfinished"] or result["rejected"]:
+        raise fail(f"{result['unfinished']} record(s) unfinished, {result['rejected']} rejected: "
+                   + json.dumps(result["rejections"], ensure_ascii=False))  # fmt: skip
+
+
+def _print_parts(plan: PayloadPlan, as_json: bool) -> None:
+    from recordflow.bench.parts import parts_report
+
+    report = parts_report(plan.sizes)
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="CPU ms per file, the parts every record needs 每个文件必需环节的CPU毫秒")
+    table.add_column("part")
+    for label in report:
+        table.add_column(label, justify="right")
+    for name in next(iter(report.values())):
+        table.add_row(name, *(f"{figures[name]:,.3f}" for figures in report.values()))
+    console.print(table)
+
+
+def _print_targets(result: dict[str, Any]) -> None:
+    table = Table(title="性能目标 Targets this run measures (issue 5)")
+    for column in ("target", "goal", "measured", ""):
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for verdict in result["targets"]:
+        table.add_row(escape(verdict["target"]), f"{verdict['goal']:,}",
+                      f"{verdict['measured']:,}",
+                      "[green]met 达到[/]" if verdict["met"] else "[red]missed 未达到[/]")  # fmt: skip
+    console.print(table)
+    if result["cpu_ceiling_records_per_s"] is not None:
+        busy = "saturated 已满" if result["cpu_saturated"] else "not saturated 未满"
+        console.print(
+            f"CPU: {result['cpu_ms_per_record_all']} ms per record across the workers and the "
+            f"stack; {result['cpu_busy_share']:.0%} of the cores busy ({busy}); at that cost "
+            f"the cores allow at most {result['cpu_ceiling_records_per_s']:,} records/s."
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(bench)

@@ -29,7 +29,7 @@ from recordflow.settings import Settings
 from recordflow.timeouts import WORKER_HEARTBEAT_S, WORKER_SESSION_TIMEOUT_S
 from streams import intake, register
 from streams.context import PipelineContext
-from streams.recovery import SeekFirstTableManager
+from streams.recovery import PipelineApp, SeekFirstTableManager
 from topics.catalog import TopicSpec, desired_topics
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ PRODUCER_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
     specs = {spec.name: spec for spec in desired_topics(settings, registry=ctx.agencies)}
     partitions = specs[settings.register_topic].partitions
-    app = faust.App(
+    app = PipelineApp(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_credentials(settings),

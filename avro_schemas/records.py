@@ -1,0 +1,340 @@
+"""TypedDicts of the records on the topics, generated from avro_schemas/*/v<N>.avsc (latest
+versions) by `python -m avro_schemas.typing_gen`. Do not edit by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, TypedDict
+
+
+class AgencyReference(TypedDict):
+    """立档单位 The producing agency, as named in the agency registry."""
+
+    code: str
+    name: str
+
+
+class RecordDescription(TypedDict):
+    """内容描述与形式特征 Content description and form of a record (DA/T 46 文件实体)."""
+
+    title: str
+    document_number: str | None
+    responsible_party: str
+    document_date: dt.date
+    document_type: str
+    security_classification: str
+    urgency: str | None
+    keywords: list[str]
+    abstract: str | None
+    unit_code: str
+    year: int
+    page_count: int | None
+    language: str
+
+
+class Checksum(TypedDict):
+    """固定性信息 Fixity information: a digest of a computer file's bytes."""
+
+    algorithm: Literal["SHA256", "SM3"]
+    value: str
+
+
+class PayloadReference(TypedDict):
+    """存储位置 Where a computer file's bytes are: an S3 object (claim check) or inline content."""
+
+    bucket: str | None
+    key: str | None
+    version_id: str | None
+    inline_content: bytes | None
+
+
+class Component(TypedDict):
+    """文档 One computer file of a record (DA/T 46 文档实体): the main document or an attachment."""
+
+    sequence: int
+    is_main: bool
+    title: str | None
+    file_name: str
+    mime_type: str | None
+    size_bytes: int
+    checksums: list[Checksum]
+    payload: PayloadReference
+
+
+class SupplementaryDescription(TypedDict):
+    """内容描述与形式特征（补充） The DA/T 46 content description and form elements beyond RecordDescription."""
+
+    parallel_title: str | None
+    subtitle: str | None
+    subject_terms: list[str]
+    classification_code: str | None
+    primary_recipients: list[str]
+    copy_recipients: list[str]
+    secrecy_term: str | None
+    draft_state: str | None
+    rights_statement: str | None
+    control_marks: list[str]
+
+
+class Digitization(TypedDict):
+    """数字化属性 How a digitized paper document was captured."""
+
+    form: str | None
+    resolution_dpi: int | None
+    colour_mode: str | None
+    compression: str | None
+    device: str | None
+
+
+class ElectronicSignature(TypedDict):
+    """电子签名 An electronic signature on a computer file."""
+
+    signature_id: str
+    rule: str | None
+    time: dt.datetime | None
+    signer: str | None
+    result: str | None
+    certificate: bytes | None
+    certificate_reference: str | None
+    algorithm: str | None
+
+
+class FileDetail(TypedDict):
+    """文档（补充） DA/T 46 elements of one computer file beyond Component, matched by sequence."""
+
+    sequence: int
+    creating_application: str | None
+    digitization: Digitization | None
+    signatures: list[ElectronicSignature]
+
+
+class BusinessActivity(TypedDict):
+    """业务实体 One step of the agency business that produced or handled the record."""
+
+    action: str
+    time: dt.datetime
+    actor: str | None
+    organisation: str | None
+    status: str | None
+    basis: str | None
+    description: str | None
+
+
+class AgentEntity(TypedDict):
+    """机构人员实体 A body or person involved with the record."""
+
+    agent_type: str
+    name: str
+    organisation_code: str | None
+    position: str | None
+
+
+class RecordRelation(TypedDict):
+    """文件实体关系 A relation from this record to another record."""
+
+    related_id: str
+    relation_type: str
+    description: str | None
+
+
+class DocumentLifecycleEvent(TypedDict):
+    """文件生命周期事件 A step in a document's life in an agency system (业务实体): created, revised, approved,
+    issued, received, registered or filed. Produced to ingest.<agency>.lifecycle.v1, keyed
+    by document id. v2 adds the rest of DA/T 46: supplementary description, file details
+    (digitization, signatures), business history, agents and relations. v3 adds what the
+    retention schedule and the metadata rules need from the agency: the period it proposes,
+    the issuer's relation to it, the business-matter code, and the conditional elements it
+    declares the document does not have."""
+
+    event_id: str
+    action: Literal["CREATED", "REVISED", "APPROVED", "ISSUED", "RECEIVED", "REGISTERED", "FILED"]
+    event_time: dt.datetime
+    agency: AgencyReference
+    document_id: str
+    upload_id: str
+    source_system: str | None
+    actor: str | None
+    description: RecordDescription
+    components: list[Component]
+    supplementary: SupplementaryDescription | None
+    file_details: list[FileDetail]
+    history: list[BusinessActivity]
+    agents: list[AgentEntity]
+    relations: list[RecordRelation]
+    retention_proposal: str | None
+    issuer_relation: str | None
+    business_matter_code: str | None
+    absent_elements: list[str]
+
+
+class ComponentFormat(TypedDict):
+    """格式信息 The identified format of one computer file and its technical metadata."""
+
+    sequence: int
+    puid: str | None
+    name: str | None
+    version: str | None
+    mime_type: str | None
+    basis: str
+    accepted: bool
+    technical: dict[str, str]
+    problems: list[str]
+
+
+class CheckItemResult(TypedDict):
+    """检测项结果 The result of one check item."""
+
+    code: str
+    result: str
+    reason: str
+
+
+class CheckSummary(TypedDict):
+    """四性检测 Summary of the four-property check (DA/T 70); the full report is in the package."""
+
+    stage: str
+    checked_at: dt.datetime
+    verdict: str
+    items: list[CheckItemResult]
+
+
+class PreservationEvent(TypedDict):
+    """保存事件 One action on the record (PREMIS event): received, validated, fixity checked, format
+    identified, classified, stored, checked, registered."""
+
+    type: str
+    time: dt.datetime
+    agent: str
+    outcome: str
+    detail: str | None
+
+
+class ArchivalRecord(TypedDict):
+    """电子档案 An archived record: stored under write-once retention, numbered in its series,
+    described by DA/T 46 metadata. Published to records.archival-ready.v1 and
+    records.catalog.v1, keyed by reference code. v2 adds the format of each file, the four-
+    property check, flags, provenance and the record's package. v3 adds the rest of DA/T 46:
+    supplementary description, file details (digitization, signatures), business history,
+    agents and relations. v4 adds what the agency said about retention and absent elements,
+    the date the archive's object lock really holds to, and the appraisal status of a record
+    whose period had already ended when it was received."""
+
+    reference_code: str
+    fonds_code: str
+    fonds_name: str
+    category: str
+    year: int
+    retention_period: Literal["Y", "D30", "D10"]
+    retention_rule_id: str
+    unit_code: str
+    item_number: int
+    agency: AgencyReference
+    archives_code: str
+    event_id: str
+    document_id: str
+    source_system: str | None
+    description: RecordDescription
+    components: list[Component]
+    filed_at: dt.datetime
+    archived_at: dt.datetime
+    retain_until: dt.date | None
+    formats: list[ComponentFormat]
+    check: CheckSummary | None
+    flags: list[str]
+    provenance: list[PreservationEvent]
+    package: PayloadReference | None
+    supplementary: SupplementaryDescription | None
+    file_details: list[FileDetail]
+    history: list[BusinessActivity]
+    agents: list[AgentEntity]
+    relations: list[RecordRelation]
+    retention_proposal: str | None
+    issuer_relation: str | None
+    business_matter_code: str | None
+    absent_elements: list[str]
+    lock_until: dt.date | None
+    appraisal_status: str | None
+
+
+class Header(TypedDict):
+    """消息头 One Kafka header of the input."""
+
+    key: str
+    value: bytes | None
+
+
+class DeadLetter(TypedDict):
+    """退回记录 An input the pipeline could not accept, kept whole with the reason, so it can be
+    inspected and replayed. Published to records.deadletter.v1, keyed by the original key."""
+
+    reason: str
+    message: str
+    stage: str
+    exception_class: str | None
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    original_timestamp: dt.datetime | None
+    original_key: bytes | None
+    original_value: bytes | None
+    original_headers: list[Header]
+    agency_code: str | None
+    event_id: str | None
+    failed_at: dt.datetime
+
+
+class RetentionReview(TypedDict):
+    """保管期限待鉴定 A filed document that no retention rule decides, waiting for archive staff to decide
+    its retention period. Published to records.retention-review.v1 (compacted), keyed by
+    event id: PENDING when the pipeline queues it, DECIDED when staff decide. v2 adds the
+    lifecycle steps the agency sent before filing, so that the decision sends them on and
+    they become the archived record's business history. v3 adds the kind of review:
+    RETENTION for a period no rule decides or that the agency's proposal disputes (both
+    periods shown), APPRAISAL (到期鉴定) for an archived record whose period has ended; an
+    appraisal decides destroy after the hold, or extend."""
+
+    event_id: str
+    status: Literal["PENDING", "DECIDED"]
+    agency_code: str
+    document_id: str
+    title: str
+    document_type: str
+    reason: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    original_value: bytes
+    queued_at: dt.datetime
+    decided_period: str | None
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    note: str | None
+    history_before_filing: list[BusinessActivity]
+    kind: Literal["RETENTION", "APPRAISAL"]
+    proposed_period: str | None
+    schedule_period: str | None
+    schedule_rule_id: str | None
+    reference_code: str | None
+    retain_until: dt.date | None
+    lock_until: dt.date | None
+    appraisal_outcome: str | None
+
+
+class PreservationProblem(TypedDict):
+    """检测问题 One thing about the record that no longer matches the archive."""
+
+    code: str
+    detail: str
+    sequence: int | None
+
+
+class PreservationAlert(TypedDict):
+    """长期保存检测告警 An archived record that no longer matches what the archive holds, found by the
+    long-term preservation check (DA/T 70, stage CQ; `recordflow verify`). Published to
+    records.preservation-alert.v1, keyed by reference code: one per record and check run."""
+
+    reference_code: str
+    agency_code: str
+    stage: str
+    problems: list[PreservationProblem]
+    checked_at: dt.datetime

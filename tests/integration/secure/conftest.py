@@ -10,9 +10,13 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
+from avro_schemas.codec import Codec
+from connectors.readback import Outcome, watch_outcomes
+from connectors.sdk import FileToSubmit, Submitter
 from recordflow.localstack.secure import (
     PIPELINE,
     Secrets,
+    agency_principal,
     as_principal,
     secrets_path,
     secure_settings,
@@ -59,3 +63,17 @@ def secure_worker(secure_pipeline: Settings) -> Iterator[WorkerProcess]:
     process.wait_ready()
     yield process
     process.stop()
+
+
+def submit_beside_junk(
+    settings: Settings, files: list[FileToSubmit], metadata: dict[str, object], timeout_s: float
+) -> tuple[str, Outcome]:
+    """bgt, as itself, submits a document and then bytes that are no event (a dead letter); the
+    document's event id and its outcome once the worker has given it one."""
+    submitter = Submitter(as_principal(settings, agency_principal("bgt")))
+    receipt = submitter.submit("bgt", files, metadata)
+    submitter.producer.produce(settings.ingest_topic("bgt"), b"not avro", key=b"junk")
+    submitter.close()
+    codec = Codec.from_url(settings.schema_registry_url)
+    outcomes = watch_outcomes(settings, codec, {receipt.event_id}, timeout_s=timeout_s)
+    return receipt.event_id, outcomes[receipt.event_id]

@@ -20,6 +20,7 @@ from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli, signed_in
+from tests.integration.secure.conftest import submit_beside_junk
 from tests.integration.test_exactly_once import dying_between_publish_and_mark
 
 OUTCOME_TIMEOUT_S = 90.0
@@ -99,15 +100,8 @@ def test_no_secret_reaches_logs_metrics_dead_letters_or_json_output(
     stack_secrets: list[str],
     tmp_path: Path,
 ) -> None:
-    bgt = as_principal(secure_pipeline, agency_principal("bgt"))
-    submitter = Submitter(bgt)
-    receipt = submitter.submit("bgt", [_document(tmp_path, "b.pdf")], notice_metadata("BGT-S-3"))
-    submitter.producer.produce(secure_pipeline.ingest_topic("bgt"), b"not avro", key=b"junk")
-    submitter.close()
-    codec = Codec.from_url(secure_pipeline.schema_registry_url)
-    outcome = watch_outcomes(
-        secure_pipeline, codec, {receipt.event_id}, timeout_s=OUTCOME_TIMEOUT_S
-    )[receipt.event_id]
+    _, outcome = submit_beside_junk(secure_pipeline, [_document(tmp_path, "b.pdf")],
+                                    notice_metadata("BGT-S-3"), OUTCOME_TIMEOUT_S)  # fmt: skip
     assert outcome.status == "archived", outcome
     deadline = time.monotonic() + OUTCOME_TIMEOUT_S
     letters: list[bytes] = []

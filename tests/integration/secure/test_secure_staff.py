@@ -18,15 +18,15 @@ from confluent_kafka import Producer
 from minio.error import S3Error
 
 from avro_schemas.codec import Codec
-from connectors.readback import watch_outcomes
-from connectors.sdk import FileToSubmit, Submitter
+from connectors.sdk import FileToSubmit
 from connectors.storage import Storage
-from recordflow.localstack.secure import ARCHIVIST, agency_principal, as_principal
+from recordflow.localstack.secure import ARCHIVIST, as_principal
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli, signed_in
 from tests.integration.review_fixtures import due_record, queue_appraisal
+from tests.integration.secure.conftest import submit_beside_junk
 
 OUTCOME_TIMEOUT_S = 90.0
 
@@ -43,26 +43,17 @@ def test_archive_staff_work_their_queues_as_the_archivist(
 ) -> None:
     # A reply of unknown standing (no issuer relation): no rule decides it, it waits for staff;
     # and bytes that are no event at all: a dead letter.
-    bgt = as_principal(secure_pipeline, agency_principal("bgt"))
     document = tmp_path / "reply.pdf"
     document.write_bytes(b"%PDF-1.7 " + os.urandom(1024))
     undecided = notice_metadata("BGT-STAFF-1", title="关于同意调整办公用房维修经费的批复",
                                 document_type="批复", responsible_party="市人民政府")  # fmt: skip
-    submitter = Submitter(bgt)
-    receipt = submitter.submit("bgt", [FileToSubmit(document)], undecided)
-    submitter.producer.produce(secure_pipeline.ingest_topic("bgt"), b"not avro", key=b"junk")
-    submitter.close()
-    codec = Codec.from_url(secure_pipeline.schema_registry_url)
-    outcome = watch_outcomes(
-        secure_pipeline, codec, {receipt.event_id}, timeout_s=OUTCOME_TIMEOUT_S
-    )[receipt.event_id]
+    event_id, outcome = submit_beside_junk(secure_pipeline, [FileToSubmit(document)], undecided,
+                                           OUTCOME_TIMEOUT_S)  # fmt: skip
     assert outcome.status == "review", outcome
 
     # The retention queue, read and decided as the archivist: the worker archives the record.
-    assert [i["event_id"] for i in staff_json(secure_pipeline, "review", "list")] == [
-        receipt.event_id
-    ]
-    decision = run_cli(secure_pipeline, "review", "decide", receipt.event_id, "--period", "D30",
+    assert [i["event_id"] for i in staff_json(secure_pipeline, "review", "list")] == [event_id]
+    decision = run_cli(secure_pipeline, "review", "decide", event_id, "--period", "D30",
                        "--by", "王档案", env=signed_in(as_principal(secure_pipeline, ARCHIVIST)))  # fmt: skip
     assert decision.returncode == 0, decision.stderr
     deadline = time.monotonic() + OUTCOME_TIMEOUT_S
@@ -88,6 +79,7 @@ def test_archive_staff_work_their_queues_as_the_archivist(
     record = due_record(
         secure_pipeline, storage, 2010, "D10", dt.date.today() + dt.timedelta(days=2)
     )
+    codec = Codec.from_url(secure_pipeline.schema_registry_url)
     item = queue_appraisal(secure_pipeline, codec, record)
     appraised = run_cli(secure_pipeline, "review", "appraise", item["event_id"], "--outcome",
                         "extend", "--period", "D30", "--by", "王档案",

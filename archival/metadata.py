@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -270,7 +270,7 @@ def agency_for_topic(topic: str, registry: AgencyRegistry, topic_prefix: str = "
 
 
 def validate_event(
-    event: dict[str, Any],
+    event: Mapping[str, Any],
     owner: Agency,
     registry: AgencyRegistry,
     rules: MetadataRules,
@@ -492,7 +492,11 @@ def file_name_problem(name: str) -> str | None:
 
 
 def validate_components(
-    components: list[dict[str, Any]], agency: Agency, *, max_file_bytes: int, staging_bucket: str
+    components: Sequence[Mapping[str, Any]],
+    agency: Agency,
+    *,
+    max_file_bytes: int,
+    staging_bucket: str,
 ) -> None:
     if not components:
         raise RecordRejected("no-content", "the record has no computer files")

@@ -38,7 +38,7 @@ disagreement that archive staff settle, with both periods shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -249,7 +249,7 @@ def load_schedules(directory: Path) -> Schedules:
     return schedules
 
 
-def issuer_of(event: dict[str, Any], agency: Agency) -> Issuer | None:
+def issuer_of(event: Mapping[str, Any], agency: Agency) -> Issuer | None:
     """The issuer's relation to the filing agency: the event's own, else self when the responsible
     party is the agency (by name or fonds name), else None (unknown)."""
     relation = event.get("issuer_relation")
@@ -259,7 +259,7 @@ def issuer_of(event: dict[str, Any], agency: Agency) -> Issuer | None:
     return "self" if party in (agency.name, agency.fonds_name) else None
 
 
-def facts_of(event: dict[str, Any], agency: Agency, rulesets: tuple[RuleSet, ...]) -> Facts:
+def facts_of(event: Mapping[str, Any], agency: Agency, rulesets: tuple[RuleSet, ...]) -> Facts:
     description = event["description"]
     title = description.get("title") or ""
     text = "\n".join(
@@ -288,7 +288,7 @@ def facts_of(event: dict[str, Any], agency: Agency, rulesets: tuple[RuleSet, ...
 
 
 def related_period_of(
-    event: dict[str, Any],
+    event: Mapping[str, Any],
     relation_types: list[RelationType],
     agency_code: str,
     lookup: ArchivedCode | None,
@@ -322,7 +322,7 @@ def related_period_of(
 
 
 def classify(
-    event: dict[str, Any],
+    event: Mapping[str, Any],
     agency: Agency,
     schedules: Schedules,
     archived_code: ArchivedCode | None = None,
@@ -367,7 +367,7 @@ def classify(
     return Undecided(reason, proposed_period=proposal)
 
 
-def _invalid(event: dict[str, Any], rulesets: tuple[RuleSet, ...], tried: str) -> str | None:
+def _invalid(event: Mapping[str, Any], rulesets: tuple[RuleSet, ...], tried: str) -> str | None:
     """Why the event's retention fields cannot be classified, or None. (Intake's validation
     refuses bad proposals and issuer relations before this; classify does not rely on it.)"""
     proposal = event.get("retention_proposal")

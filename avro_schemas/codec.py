@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -84,7 +85,7 @@ class Codec:
         self._writer_ids[subject.name] = schema_id
         return schema_id
 
-    def encode(self, subject: Subject, value: dict[str, Any]) -> bytes:
+    def encode(self, subject: Subject, value: Mapping[str, Any]) -> bytes:
         schema_id = self._writer_ids.get(subject.name)
         if schema_id is None:
             schema_id = self.register(subject)

@@ -31,16 +31,17 @@ The principal that decides needs write access to the review, register and catalo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from archival.reference import Series
 from archival.retention import PERIODS, Decision, Period
 from avro_schemas.codec import Codec, Subject
+from avro_schemas.records import DocumentLifecycleEvent, RetentionReview
 from avro_schemas.schemas import ARCHIVAL_RECORD, DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW
 from connectors.readback import latest_message, quiet_logger, read_latest
 from connectors.storage import PERMANENT_UNTIL, Storage
@@ -58,7 +59,8 @@ EXTEND_YEARS = {"D30": 30}
 DESTROY, EXTEND = "destroy", "extend"
 OUTCOMES = (DESTROY, EXTEND)
 RETENTION, APPRAISAL = "RETENTION", "APPRAISAL"
-PENDING, DECIDED = "PENDING", "DECIDED"
+PENDING: Final = "PENDING"
+DECIDED: Final = "DECIDED"
 # The record's appraisal_status once appraised.
 EXTENDED, DESTROY_AFTER_HOLD = "EXTENDED", "DESTROY-AFTER-HOLD"
 STAFF_AGENT = "archive-staff"
@@ -72,7 +74,7 @@ class ReviewError(Exception):
 class AlreadyDecided(ReviewError):
     """The item was decided before: `item` is it, with the first decision."""
 
-    def __init__(self, item: dict[str, Any]) -> None:
+    def __init__(self, item: Mapping[str, Any]) -> None:
         super().__init__(f"event {item['event_id']} was already decided: {decision_text(item)}")
         self.item = item
 
@@ -81,7 +83,7 @@ class DecisionRace(ReviewError):
     """Another reviewer took the item's transactional id while this decision was being made."""
 
 
-def decision_text(item: dict[str, Any]) -> str:
+def decision_text(item: Mapping[str, Any]) -> str:
     """An item's decision in a line: what, by whom, when, and the note."""
     if item.get("kind") == APPRAISAL:
         what = str(item["appraisal_outcome"])
@@ -95,10 +97,11 @@ def decision_text(item: dict[str, Any]) -> str:
     return f"{what} by {item['decided_by']} at {when}{note}"
 
 
-def review_items(settings: Settings, codec: Codec) -> dict[str, dict[str, Any]]:
+def review_items(settings: Settings, codec: Codec) -> dict[str, RetentionReview]:
     """The latest committed state of every review item, by event id."""
     return {
-        key.decode(): codec.decode(message.value(), RETENTION_REVIEW)
+        # Read as the latest RetentionReview schema (older items resolved to it).
+        key.decode(): cast(RetentionReview, codec.decode(message.value(), RETENTION_REVIEW))
         for key, message in read_latest(settings, settings.review_topic).items()
         if message.value() is not None
     }
@@ -147,10 +150,13 @@ class ReviewTransaction:
             ) from exc
         found = latest_message(settings, settings.review_topic, event_id.encode())
         value = None if found is None else found.value()
-        self.item = None if value is None else codec.decode(value, RETENTION_REVIEW)
+        # Read as the latest RetentionReview schema (older items resolved to it).
+        self.item: RetentionReview | None = (
+            None if value is None else cast(RetentionReview, codec.decode(value, RETENTION_REVIEW))
+        )
         self.item_partition = None if found is None else found.partition()
 
-    def pending(self, kind: str) -> dict[str, Any]:
+    def pending(self, kind: str) -> RetentionReview:
         """The item, PENDING and of `kind`; ReviewError (AlreadyDecided) otherwise."""
         item = self.item
         if item is None:
@@ -249,7 +255,7 @@ def _kafka_text(exc: BaseException) -> str:
 
 # --- retention decisions ---------------------------------------------------------------------
 def decide(settings: Settings, codec: Codec, event_id: str, period: str, by: str,
-           note: str | None, now: dt.datetime | None = None) -> dict[str, Any]:  # fmt: skip
+           note: str | None, now: dt.datetime | None = None) -> RetentionReview:  # fmt: skip
     """Decide a pending RETENTION item's period and send the document on to be archived, in one
     transaction; AlreadyDecided when it was decided before."""
     if period not in PERIODS:
@@ -267,13 +273,16 @@ def decide(settings: Settings, codec: Codec, event_id: str, period: str, by: str
     return decided
 
 
-def decision_messages(settings: Settings, codec: Codec, item: dict[str, Any], period: str, by: str,
-                      note: str | None, now: dt.datetime | None = None, *,
-                      partition: int | None = None) -> tuple[dict[str, Any], list[Outgoing]]:  # fmt: skip
+def decision_messages(settings: Settings, codec: Codec, item: RetentionReview, period: str,
+                      by: str, note: str | None, now: dt.datetime | None = None, *,
+                      partition: int | None = None) -> tuple[RetentionReview, list[Outgoing]]:  # fmt: skip
     """The DECIDED item, and the messages that record it: the original event for the register
     stage (with the decided period and the steps kept before filing) and the item itself (to
     `partition`, where the pending item is, when given)."""
-    event = codec.decode(item["original_value"], DOCUMENT_LIFECYCLE_EVENT)
+    # Read as the latest DocumentLifecycleEvent schema (older writers' events resolved to it).
+    event = cast(
+        DocumentLifecycleEvent, codec.decode(item["original_value"], DOCUMENT_LIFECYCLE_EVENT)
+    )
     agency = load_registry(settings.agencies_file).get(event["agency"]["code"])
     if agency is None:
         raise ReviewError(f"agency {event['agency']['code']!r} is no longer registered")
@@ -283,8 +292,8 @@ def decision_messages(settings: Settings, codec: Codec, item: dict[str, Any], pe
     series = Series(agency.fonds_code, description["year"], period, description["unit_code"])
     origin = Origin(item["original_topic"], item["original_partition"], item["original_offset"], None,
                     event["document_id"].encode(), item["original_value"], [])  # fmt: skip
-    decided = {**item, "status": DECIDED, "decided_period": period, "decided_by": by,
-               "decided_at": now, "note": note}  # fmt: skip
+    decided: RetentionReview = {**item, "status": DECIDED, "decided_period": period,
+                                "decided_by": by, "decided_at": now, "note": note}  # fmt: skip
     headers = register_headers(series, decision, origin, item["history_before_filing"])
     subject = Subject.for_topic(settings.review_topic, RETENTION_REVIEW)
     return decided, [
@@ -367,7 +376,7 @@ class Appraisal:
     """A recorded appraisal: the DECIDED item, the record as the catalog now has it, and how
     many of its objects had their lock lengthened (0 for destroy, and for a repeated extend)."""
 
-    item: dict[str, Any]
+    item: RetentionReview
     record: dict[str, Any]
     objects_locked: int
 
@@ -406,9 +415,9 @@ def appraise(settings: Settings, codec: Codec, storage: Storage, event_id: str, 
             updated = appraised_record(record, EXTENDED, by, now, note, extension)
         else:
             updated = appraised_record(record, DESTROY_AFTER_HOLD, by, now, note)
-        decided = {**item, "status": DECIDED, "appraisal_outcome": outcome,
-                   "decided_period": period if outcome == EXTEND else None, "decided_by": by,
-                   "decided_at": now, "note": note}  # fmt: skip
+        decided: RetentionReview = {**item, "status": DECIDED, "appraisal_outcome": outcome,
+                                    "decided_period": period if outcome == EXTEND else None,
+                                    "decided_by": by, "decided_at": now, "note": note}  # fmt: skip
         review = Subject.for_topic(settings.review_topic, RETENTION_REVIEW)
         catalog = Subject.for_topic(settings.catalog_topic, ARCHIVAL_RECORD)
         transaction.commit([

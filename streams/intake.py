@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -44,6 +44,7 @@ from archival.reference import Series
 from archival.retention import Decision, classify
 from archival.retention import Undecided as RetentionUndecided
 from avro_schemas.codec import CodecError
+from avro_schemas.records import BusinessActivity, DocumentLifecycleEvent, RetentionReview
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
@@ -64,7 +65,7 @@ FILED = "FILED"
 
 @dataclass(frozen=True)
 class Accepted:
-    event: dict[str, Any]
+    event: DocumentLifecycleEvent
     agency: Agency
     decision: Decision
     series: Series
@@ -74,7 +75,7 @@ class Accepted:
 class Noted:
     """A lifecycle step before filing (created, approved …): kept until the document is filed."""
 
-    event: dict[str, Any]
+    event: DocumentLifecycleEvent
     agency: Agency
 
 
@@ -84,7 +85,7 @@ class Undecided:
     disagrees with its schedule: archive staff must (records.retention-review.v1). `reason` is the
     classifier's Undecided value: its text and, for a disagreement, both periods and the rule."""
 
-    event: dict[str, Any]
+    event: DocumentLifecycleEvent
     agency: Agency
     reason: RetentionUndecided
 
@@ -96,7 +97,8 @@ def accept(
     step before filing, or RecordRejected (to the dead-letter topic)."""
     agency = agency_for_topic(topic, ctx.agencies, ctx.settings.topic_prefix)
     try:
-        event = ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT)
+        # Read as the latest DocumentLifecycleEvent schema (older writers' events resolved to it).
+        event = cast(DocumentLifecycleEvent, ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT))
     except CodecError as exc:
         raise RecordRejected(exc.reason, str(exc), "decode") from exc
     try:
@@ -124,21 +126,21 @@ def accept(
     return Accepted(event, agency, decision, series)
 
 
-def history_key(event: dict[str, Any]) -> str:
+def history_key(event: Mapping[str, Any]) -> str:
     return f"{event['agency']['code']}|{event['document_id']}"
 
 
-def filed_key(event: dict[str, Any]) -> str:
+def filed_key(event: Mapping[str, Any]) -> str:
     """The lifecycle-history table's note that the document was filed: [event id, event time]."""
     return f"filed|{history_key(event)}"
 
 
-def filed_note(event: dict[str, Any]) -> list[str]:
+def filed_note(event: Mapping[str, Any]) -> list[str]:
     return [event["event_id"], event["event_time"].isoformat()]
 
 
 def late_step(
-    event: dict[str, Any], kept: list[dict[str, Any]], filed: list[str] | None
+    event: Mapping[str, Any], kept: list[dict[str, Any]], filed: list[str] | None
 ) -> RecordRejected | None:
     """A RecordRejected for a step that arrives once its document was filed, else None. A step
     already kept (a redelivery after a crash) is no news, however late it comes again."""
@@ -155,7 +157,7 @@ def late_step(
     )
 
 
-def activity(event: dict[str, Any], agency: Agency) -> dict[str, Any]:
+def activity(event: Mapping[str, Any], agency: Agency) -> dict[str, Any]:
     """A lifecycle event as a BusinessActivity (业务实体), JSON-ready (the time as ISO text)."""
     return {
         "event_id": event["event_id"],
@@ -170,7 +172,7 @@ def activity(event: dict[str, Any], agency: Agency) -> dict[str, Any]:
 
 
 def remember(
-    steps: list[dict[str, Any]], event: dict[str, Any], agency: Agency
+    steps: list[dict[str, Any]], event: Mapping[str, Any], agency: Agency
 ) -> list[dict[str, Any]]:
     """The document's steps so far with this one added once (a redelivery adds nothing), by time."""
     if any(step["event_id"] == event["event_id"] for step in steps):
@@ -178,21 +180,25 @@ def remember(
     return sorted([*steps, activity(event, agency)], key=lambda step: step["time"])
 
 
-def as_business_activity(step: dict[str, Any]) -> dict[str, Any]:
+def as_business_activity(step: Mapping[str, Any]) -> BusinessActivity:
     """A kept step as Avro writes a BusinessActivity: the time a datetime, and no event id (it only
     keeps a redelivered step from being kept twice)."""
-    return {
-        **{key: value for key, value in step.items() if key != "event_id"},
-        "time": dt.datetime.fromisoformat(step["time"]),
-    }
+    # A step of the lifecycle-history table (JSON, as `activity` wrote it) has the other fields.
+    return cast(
+        BusinessActivity,
+        {
+            **{key: value for key, value in step.items() if key != "event_id"},
+            "time": dt.datetime.fromisoformat(step["time"]),
+        },
+    )
 
 
 def review_item(
-    event: dict[str, Any],
+    event: Mapping[str, Any],
     reason: str | RetentionUndecided,
     origin: Origin,
     kept: list[dict[str, Any]],
-) -> dict[str, Any]:
+) -> RetentionReview:
     """A PENDING RetentionReview for an event whose retention is not decided, with the steps kept
     before filing: only the review item can carry them on to the register stage. `reason`: the
     classifier's Undecided value (a disputed proposal fills proposed_period, schedule_period and
@@ -235,7 +241,9 @@ RECORD_OVERHEAD_BYTES = 16 * 1024
 RECORD_BYTES_PER_FILE = 4 * 1024
 
 
-def record_too_large(event: dict[str, Any], event_bytes: int, limit: int) -> RecordRejected | None:
+def record_too_large(
+    event: Mapping[str, Any], event_bytes: int, limit: int
+) -> RecordRejected | None:
     """A RecordRejected (record-too-large) for an event whose archival record could not be
     published to records.archival-ready.v1 (`limit` bytes), else None. Decided here, before the
     event takes an item number, so that a record that can never be published never holds one.

@@ -9,11 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from archival.checks import CheckReport, ComponentEvidence, Evidence, ScanResult, SignatureCheck
 from archival.formats import FormatInfo, FormatRegistry, identify
 from archival.signatures import check_signature
+from avro_schemas.records import (
+    CheckSummary,
+    Component,
+    ComponentFormat,
+    DocumentLifecycleEvent,
+    ElectronicSignature,
+    PreservationEvent,
+)
 from connectors.clamd import ClamdClient
 from connectors.failures import ScannerUnavailable
 from connectors.storage import Fetched
@@ -27,14 +34,14 @@ class Inspected:
     """One received file: its bytes (spooled locally, digests known), format, scan and the
     verification of the signatures on it."""
 
-    component: dict[str, Any]
+    component: Component
     fetched: Fetched
     format: FormatInfo
     scan: ScanResult | None
     signatures: tuple[SignatureCheck, ...] = ()
 
 
-def inspect(event: dict[str, Any], component: dict[str, Any], fetched: Fetched,
+def inspect(event: DocumentLifecycleEvent, component: Component, fetched: Fetched,
             scanner: ClamdClient | None, formats: FormatRegistry) -> Inspected:  # fmt: skip
     """Identify the file's format, scan it and verify its signatures, from the local copy made
     while fetching."""
@@ -48,16 +55,16 @@ def inspect(event: dict[str, Any], component: dict[str, Any], fetched: Fetched,
         if scan.unavailable:  # configured, so never archived unscanned: waited out instead
             raise ScannerUnavailable(scan.detail)
     details = event.get("file_details") or []
-    signed: list[dict[str, Any]] = next(
+    signed: list[ElectronicSignature] = next(
         (d["signatures"] for d in details if d["sequence"] == component["sequence"]), []
     )
     checks = tuple(check_signature(signature, fetched.path) for signature in signed)
     return Inspected(component, fetched, info, scan, checks)
 
 
-def evidence(event: dict[str, Any], files: Sequence[Inspected], *, authenticated_source: bool,
-             reference_code: str | None = None,
-             stored: Sequence[dict[str, Any]] | None = None) -> Evidence:  # fmt: skip
+def evidence(event: DocumentLifecycleEvent, files: Sequence[Inspected], *,
+             authenticated_source: bool, reference_code: str | None = None,
+             stored: Sequence[Component] | None = None) -> Evidence:  # fmt: skip
     """The check's input: before numbering (no code, nothing stored) or after storing."""
     components = []
     for index, item in enumerate(files):
@@ -88,7 +95,7 @@ def evidence(event: dict[str, Any], files: Sequence[Inspected], *, authenticated
     )
 
 
-def formats(files: Sequence[Inspected]) -> list[dict[str, Any]]:
+def formats(files: Sequence[Inspected]) -> list[ComponentFormat]:
     """The ArchivalRecord `formats` field."""
     return [
         {
@@ -106,7 +113,7 @@ def formats(files: Sequence[Inspected]) -> list[dict[str, Any]]:
     ]
 
 
-def summary(report: CheckReport) -> dict[str, Any]:
+def summary(report: CheckReport) -> CheckSummary:
     """The ArchivalRecord `check` field; the full report goes into the package."""
     return {
         "stage": report.stage,
@@ -116,9 +123,9 @@ def summary(report: CheckReport) -> dict[str, Any]:
     }
 
 
-def provenance(event: dict[str, Any], *, intake_at: dt.datetime, archived_at: dt.datetime,
-               rule_id: str, code: str, files: Sequence[Inspected],
-               report: CheckReport) -> list[dict[str, Any]]:  # fmt: skip
+def provenance(event: DocumentLifecycleEvent, *, intake_at: dt.datetime,
+               archived_at: dt.datetime, rule_id: str, code: str, files: Sequence[Inspected],
+               report: CheckReport) -> list[PreservationEvent]:  # fmt: skip
     """One PREMIS-style event per action on the record, in order, with stable times (the event's,
     intake's and the archive time kept in the item-number table) so a redelivery repeats them."""
     source = f"agency:{event['agency']['code']}/{event['source_system'] or 'sdk'}"
@@ -137,7 +144,9 @@ def provenance(event: dict[str, Any], *, intake_at: dt.datetime, archived_at: dt
         (item.component["file_name"], check) for item in files for check in item.signatures
     ]
 
-    def step(kind: str, time: dt.datetime, agent: str, outcome: str, detail: str) -> dict[str, Any]:
+    def step(
+        kind: str, time: dt.datetime, agent: str, outcome: str, detail: str
+    ) -> PreservationEvent:
         return {"type": kind, "time": time, "agent": agent, "outcome": outcome, "detail": detail}
 
     steps = [

@@ -40,10 +40,10 @@ import io
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -53,6 +53,16 @@ from archival.formats import spool_suffix
 from archival.package import package_record
 from archival.reference import parse
 from avro_schemas.codec import CodecError
+from avro_schemas.records import (
+    ArchivalRecord,
+    BusinessActivity,
+    Component,
+    DocumentLifecycleEvent,
+    PayloadReference,
+    PreservationEvent,
+    RecordDescription,
+    RetentionReview,
+)
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors.failures import ScannerUnavailable
 from connectors.storage import Digests, Fetched
@@ -120,7 +130,7 @@ def allocate(
     return Allocation(number, fresh=fresh, published=False, at=now, series=series)
 
 
-def claim_of(event: dict[str, Any]) -> dict[str, str]:
+def claim_of(event: Mapping[str, Any]) -> dict[str, str]:
     """What an event id stands for: the agency, document, action and the files' SHA-256 digests,
     the inputs the SDK derives the id from (connectors.sdk.event_id_for). The same event sent
     again, or resent with corrected metadata, makes the same claim; another document does not."""
@@ -135,7 +145,9 @@ def claim_of(event: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def conflicting_claim(known: dict[str, Any] | None, event: dict[str, Any]) -> RecordRejected | None:
+def conflicting_claim(
+    known: Mapping[str, Any] | None, event: Mapping[str, Any]
+) -> RecordRejected | None:
     """A RecordRejected when the event's id already numbers another document (event-id-conflict),
     else None: first come keeps the id; the other is dead-lettered, whole, for its sender to fix.
     Entries written before claims were kept have none and conflict with nothing."""
@@ -151,8 +163,8 @@ def conflicting_claim(known: dict[str, Any] | None, event: dict[str, Any]) -> Re
 
 
 def merge_history(
-    kept: list[dict[str, Any]], carried: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    kept: list[dict[str, Any]], carried: list[BusinessActivity]
+) -> list[BusinessActivity]:
     """The record's business history: the steps intake kept before filing (JSON, times as ISO
     text) and those the filing event carried itself, in time order, each once."""
     steps = [as_business_activity(step) for step in kept]
@@ -161,7 +173,7 @@ def merge_history(
     return sorted(steps, key=lambda step: step["time"])
 
 
-def duplicate_key(series: str, description: dict[str, Any]) -> str | None:
+def duplicate_key(series: str, description: RecordDescription) -> str | None:
     """The table key under which a record's 文号 + 题名 is known within its fonds and year (DA/T 70:
     no duplicates of 文号+题名), or None for a record without a 文号. Every series of a fonds-year
     is in one partition of the register topic, so one worker sees all candidates."""
@@ -180,7 +192,7 @@ def mark_published(table: MutableMapping[str, Any], event_id: str, allocation: A
 
 
 # --- content -----------------------------------------------------------------------------
-def verify(component: dict[str, Any], digests: Digests) -> None:
+def verify(component: Mapping[str, Any], digests: Digests) -> None:
     """The fetched bytes must be what the agency declared: size and every digest it gave."""
     name = component["file_name"]
     if digests.size != component["size_bytes"]:
@@ -200,19 +212,21 @@ def verify(component: dict[str, Any], digests: Digests) -> None:
             )
 
 
-def fetch_verified(ctx: PipelineContext, component: dict[str, Any]) -> Fetched:
+def fetch_verified(ctx: PipelineContext, component: Component) -> Fetched:
     payload = component["payload"]
     suffix = spool_suffix(component["file_name"])
     if payload["inline_content"] is not None:
         fetched = Fetched.from_bytes(payload["inline_content"], suffix)
     else:
-        fetched = ctx.storage.fetch(payload["bucket"], payload["key"], payload["version_id"],
+        # validate_event admitted a staged file only with a bucket (the staging one) and a key.
+        bucket, key = cast(str, payload["bucket"]), cast(str, payload["key"])
+        fetched = ctx.storage.fetch(bucket, key, payload["version_id"],
                                     max_bytes=component["size_bytes"], suffix=suffix)  # fmt: skip
     verify(component, fetched.digests)
     return fetched
 
 
-def archive_key(reference_code: str, component: dict[str, Any], sha256: str) -> str:
+def archive_key(reference_code: str, component: Mapping[str, Any], sha256: str) -> str:
     """Content-addressed within the record: `<fonds>/<year>/<code>/<nn>-<sha256><.ext>`."""
     series, _ = parse(reference_code)
     _, dot, extension = safe_filename(component["file_name"]).rpartition(".")
@@ -245,11 +259,11 @@ def hold_for(period: str, year: int, received: dt.date, hold_days: int) -> Hold:
     return Hold(natural, natural, appraisal_due=False)
 
 
-def store(ctx: PipelineContext, code: str, until: dt.date | None, event: dict[str, Any],
-          fetched: list[Fetched], redelivered: bool) -> list[dict[str, Any]]:  # fmt: skip
+def store(ctx: PipelineContext, code: str, until: dt.date | None, event: DocumentLifecycleEvent,
+          fetched: list[Fetched], redelivered: bool) -> list[Component]:  # fmt: skip
     """Write each file to the archive, locked until `until` (None: permanent, a legal hold);
     return the components pointing at the archived versions."""
-    stored = []
+    stored: list[Component] = []
     for component, item in zip(event["components"], fetched, strict=True):
         sha256 = item.digests.sha256.hexdigest()
         key = archive_key(code, component, sha256)
@@ -272,8 +286,10 @@ def store(ctx: PipelineContext, code: str, until: dt.date | None, event: dict[st
     return stored
 
 
-def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str, Any],
-                 components: list[dict[str, Any]], archived_at: dt.datetime, hold: Hold) -> dict[str, Any]:  # fmt: skip
+# The record without what the receipt adds (formats, check, flags, provenance, package): not yet
+# an ArchivalRecord, which Registration.store completes.
+def build_record(ctx: PipelineContext, code: str, rule_id: str, event: DocumentLifecycleEvent,
+                 components: list[Component], archived_at: dt.datetime, hold: Hold) -> dict[str, Any]:  # fmt: skip
     series, item_number = parse(code)
     agency = ctx.agencies.get(event["agency"]["code"])
     assert agency is not None, "intake admits registered agencies only"
@@ -313,12 +329,14 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: dict[str,
     }
 
 
-def appraisal_item(record: dict[str, Any], origin: Origin) -> dict[str, Any]:
+def appraisal_item(record: ArchivalRecord, origin: Origin) -> RetentionReview:
     """The PENDING APPRAISAL review item (到期鉴定) of a record whose period had ended, or ends
     within the minimum hold, when it was received: archive staff decide whether it is destroyed
     once the hold ends or kept longer. Keyed, like every review item, by the event id."""
     description = record["description"]
-    ended = record["retain_until"]
+    # Only a record due for appraisal gets an item (hold_for): its period ends, and it is locked.
+    ended = cast(dt.date, record["retain_until"])
+    locked = cast(dt.date, record["lock_until"])
     tense = "ended" if ended <= record["archived_at"].date() else "ends"
     return {
         "event_id": record["event_id"],
@@ -330,7 +348,7 @@ def appraisal_item(record: dict[str, Any], origin: Origin) -> dict[str, Any]:
         "reason": (
             f"保管期限届满待鉴定: the {record['retention_period']} period of {record['year']} {tense} "
             f"{ended.isoformat()}, within the archive's minimum hold; held until "
-            f"{record['lock_until'].isoformat()} for appraisal"
+            f"{locked.isoformat()} for appraisal"
         ),
         "original_topic": origin.topic,
         "original_partition": origin.partition,
@@ -353,7 +371,7 @@ def appraisal_item(record: dict[str, Any], origin: Origin) -> dict[str, Any]:
     }
 
 
-def record_messages(ctx: PipelineContext, record: dict[str, Any], origin: Origin) -> list[Message]:
+def record_messages(ctx: PipelineContext, record: ArchivalRecord, origin: Origin) -> list[Message]:
     """What publishing a record writes: the record on both record topics, keyed by its 档号, and
     its appraisal item when it is due for one."""
     code = record["reference_code"].encode()
@@ -376,7 +394,7 @@ class Outlet:
     app: faust.App
     publisher: Publisher
 
-    async def publish(self, partition: int, record: dict[str, Any], origin: Origin,
+    async def publish(self, partition: int, record: ArchivalRecord, origin: Origin,
                       allocation: Allocation) -> bool:  # fmt: skip
         """Publish the record's messages in one transaction (streams/publish.py), retried until
         the broker takes them; False when the catalog shows it was published before."""
@@ -397,7 +415,7 @@ class Outlet:
         return published
 
 
-Publish = Callable[[dict[str, Any], Origin, Allocation], Awaitable[bool]]
+Publish = Callable[[ArchivalRecord, Origin, Allocation], Awaitable[bool]]
 FAULT_EXIT_STATUS = 86
 
 
@@ -499,7 +517,7 @@ class Registration:
 
     ctx: PipelineContext
     numbers: Any  # the item-numbers table
-    event: dict[str, Any]
+    event: DocumentLifecycleEvent
     origin: Origin  # the input's first arrival, on its ingest topic
     headers: dict[str, Any]  # the hop's: series, retention decision, steps kept before filing
     send: Publish
@@ -614,7 +632,7 @@ class Registration:
             return
         self.count_archived(record)
 
-    async def store(self, code: str, allocation: Allocation) -> dict[str, Any]:
+    async def store(self, code: str, allocation: Allocation) -> ArchivalRecord:
         """Write the files under object lock, check again now that they are stored, and write
         the record's package and its document note; return the record."""
         ctx, event, files = self.ctx, self.event, self.files
@@ -651,9 +669,11 @@ class Registration:
         await retry_until_done(
             lambda: asyncio.to_thread(index_document, ctx, record, redelivered), STAGE, ctx.metrics
         )
-        return record
+        # Complete now: build_record's fields, and the formats, check, flags, provenance and
+        # package added above.
+        return cast(ArchivalRecord, record)
 
-    def count_archived(self, record: dict[str, Any]) -> None:
+    def count_archived(self, record: ArchivalRecord) -> None:
         metrics, agency_code, flags = self.ctx.metrics, self.agency_code, record["flags"]
         latency = (dt.datetime.now(dt.UTC) - self.event["event_time"]).total_seconds()
         metrics.latency.labels(agency_code).observe(max(latency, 0.0))
@@ -667,14 +687,15 @@ class Registration:
                  f" flagged {flags}" if flags else "")  # fmt: skip
 
 
-def _decode(ctx: PipelineContext, value: bytes | None) -> dict[str, Any]:
+def _decode(ctx: PipelineContext, value: bytes | None) -> DocumentLifecycleEvent:
     try:
-        return ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT)
+        # Read as the latest DocumentLifecycleEvent schema (older writers' events resolved to it).
+        return cast(DocumentLifecycleEvent, ctx.codec.decode(value, DOCUMENT_LIFECYCLE_EVENT))
     except CodecError as exc:
         raise RecordRejected(exc.reason, str(exc), "decode") from exc
 
 
-async def _inspect(ctx: PipelineContext, event: dict[str, Any], component: dict[str, Any],
+async def _inspect(ctx: PipelineContext, event: DocumentLifecycleEvent, component: Component,
                    fetched: Fetched) -> receipt.Inspected:  # fmt: skip
     """Format identification, the scan and signatures of one fetched file. A configured scanner
     that is away is waited for (ScannerUnavailable is transient). A failure nobody foresaw (a
@@ -711,7 +732,7 @@ def refuse_bomb(item: receipt.Inspected) -> None:
         )
 
 
-def index_document(ctx: PipelineContext, record: dict[str, Any], redelivered: bool) -> None:
+def index_document(ctx: PipelineContext, record: Mapping[str, Any], redelivered: bool) -> None:
     """Note under the agency's document id which 档号 it holds, as long as the record is locked,
     so that a reply naming its request by document id takes the request's period."""
     body = record["reference_code"].encode()
@@ -724,8 +745,8 @@ def index_document(ctx: PipelineContext, record: dict[str, Any], redelivered: bo
                         retain_until=record["lock_until"])  # fmt: skip
 
 
-def store_package(ctx: PipelineContext, record: dict[str, Any], events: list[dict[str, Any]],
-                  report: CheckReport, redelivered: bool) -> dict[str, Any]:  # fmt: skip
+def store_package(ctx: PipelineContext, record: Mapping[str, Any], events: list[PreservationEvent],
+                  report: CheckReport, redelivered: bool) -> PayloadReference:  # fmt: skip
     """Write the record's BagIt package beside its files, under the same retention."""
     tar = package_record(record, events, report.as_dict())
     digests = Digests()

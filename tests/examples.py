@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypedDict
 
+from avro_schemas.records import (
+    AgentEntity,
+    ArchivalRecord,
+    BusinessActivity,
+    DocumentLifecycleEvent,
+    FileDetail,
+    RecordDescription,
+    RecordRelation,
+    RetentionReview,
+    SupplementaryDescription,
+)
 from recordflow.errors import RecordRejected
 from streams.intake import review_item
 from topics.deadletter import Origin, dead_letter
 
 
-def request_description() -> dict[str, Any]:
+def request_description() -> RecordDescription:
     """The RecordDescription of a 请示 from 市住房和城乡建设局, as decoded from Avro."""
     return {
         "title": "关于申请老旧小区改造专项资金的请示",
@@ -50,7 +61,7 @@ SM3 = "becbbfaae6548b8bf0cfcad5a27183cd1be6093b1cceccc303d9c61d0a645268"
 FILED_AT = dt.datetime(2026, 4, 2, 9, 30, 15, 123000, tzinfo=dt.UTC)
 
 
-def lifecycle_event() -> dict[str, Any]:
+def lifecycle_event() -> DocumentLifecycleEvent:
     return {
         "event_id": "5d2b1c7e-8f3a-5b6c-9d0e-1f2a3b4c5d6e",
         "action": "FILED",
@@ -105,7 +116,17 @@ def lifecycle_event() -> dict[str, Any]:
     }
 
 
-def da_t_46_extras() -> dict[str, Any]:
+class DaT46Extras(TypedDict):
+    """The fields v2 of the event (and v3 of the record) add."""
+
+    supplementary: SupplementaryDescription | None
+    file_details: list[FileDetail]
+    history: list[BusinessActivity]
+    agents: list[AgentEntity]
+    relations: list[RecordRelation]
+
+
+def da_t_46_extras() -> DaT46Extras:
     """The DA/T 46 elements v2 of the event (and v3 of the record) add."""
     return {
         "supplementary": {
@@ -171,7 +192,7 @@ def da_t_46_extras() -> dict[str, Any]:
     }
 
 
-def archival_record() -> dict[str, Any]:
+def archival_record() -> ArchivalRecord:
     event = lifecycle_event()
     code = "Z109-WS·2026-D30-GHK-0007"
     return {
@@ -246,7 +267,11 @@ def archival_record() -> dict[str, Any]:
             "version_id": "v1",
             "inline_content": None,
         },
-        **{name: event[name] for name in da_t_46_extras()},
+        "supplementary": event["supplementary"],
+        "file_details": event["file_details"],
+        "history": event["history"],
+        "agents": event["agents"],
+        "relations": event["relations"],
         # v4
         "retention_proposal": "D30",
         "issuer_relation": "self",
@@ -274,7 +299,7 @@ def dead_letter_record() -> dict[str, Any]:
     return record
 
 
-def retention_review_record() -> dict[str, Any]:
+def retention_review_record() -> RetentionReview:
     event = lifecycle_event()
     origin = Origin(
         "ingest.bdc.lifecycle.v1", 1, 77, None, b"BDC-2026-0150", b"\x00\x00\x00\x00\x01\x02", []

@@ -7,6 +7,7 @@ register stage reads it (streams/register.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archival.reference import Series
@@ -32,14 +33,14 @@ def partition_key(series: Series) -> bytes:
     return f"{series.fonds_code}·{series.year}".encode()
 
 
-def history_header(steps: list[dict[str, Any]]) -> bytes:
+def history_header(steps: Sequence[Mapping[str, Any]]) -> bytes:
     """The HISTORY_HEADER value: the steps as JSON, times as ISO text, whether they come from the
     lifecycle-history table (text already) or from a review item (datetimes)."""
     return json.dumps(json_ready(steps), ensure_ascii=False).encode()
 
 
 def register_headers(
-    series: Series, decision: Decision, origin: Origin, kept: list[dict[str, Any]]
+    series: Series, decision: Decision, origin: Origin, kept: Sequence[Mapping[str, Any]]
 ) -> list[tuple[str, bytes]]:
     """What the register stage needs beside the event: its series, the retention decision, the
     steps kept before filing and the origin, after the input's own headers (CloudEvents ce_* …),

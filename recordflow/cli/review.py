@@ -4,7 +4,8 @@ waiting for a retention period (待鉴定) and of archived records whose period 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, cast
 
 import typer
 from rich.markup import escape
@@ -22,7 +23,7 @@ def _review_codec(settings: Settings) -> Any:
     return Codec.from_url(settings.schema_registry_url)
 
 
-def _without_bytes(item: dict[str, Any]) -> dict[str, Any]:
+def _without_bytes(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k != "original_value"}
 
 
@@ -74,7 +75,7 @@ def review_list(
         _retention_table(rows)
 
 
-def _retention_table(rows: list[dict[str, Any]]) -> None:
+def _retention_table(rows: Sequence[Mapping[str, Any]]) -> None:
     from connectors.review import DECIDED
 
     table = Table(title=f"保管期限待鉴定 Waiting for a retention decision ({len(rows)})")
@@ -98,7 +99,7 @@ def _retention_table(rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def _appraisal_table(rows: list[dict[str, Any]]) -> None:
+def _appraisal_table(rows: Sequence[Mapping[str, Any]]) -> None:
     from archival.reference import parse
     from connectors.review import DECIDED
 
@@ -158,8 +159,9 @@ def review_decide(
     if as_json:
         print_json(_without_bytes(decided))
         return
+    # decide() has just set decided_by (the reviewer's name, required).
     console.print(f"[green]已鉴定 decided[/] {escape(decided['title'])}: {period}, by "
-                  f"{escape(decided['decided_by'])}; sent on to be numbered and archived")  # fmt: skip
+                  f"{escape(cast(str, decided['decided_by']))}; sent on to be numbered and archived")  # fmt: skip
 
 
 @app.command("appraise")

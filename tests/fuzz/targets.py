@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any, cast
 
 from confluent_kafka.schema_registry import Schema
@@ -92,7 +93,7 @@ def decode_and_validate(data: bytes) -> str:
     return "valid"
 
 
-def encode(value: dict[str, Any], schema_id: int = LATEST_ID) -> bytes:
+def encode(value: Mapping[str, Any], schema_id: int = LATEST_ID) -> bytes:
     """A message as a producer writes it, for the seeds."""
     import io
 

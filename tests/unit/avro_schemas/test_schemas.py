@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -291,7 +291,7 @@ def data_for(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
     return data_for(kind, named)
 
 
-def write(schema: Any, value: dict[str, Any]) -> bytes:
+def write(schema: Any, value: Mapping[str, Any]) -> bytes:
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, schema, value)
     return buffer.getvalue()
@@ -368,7 +368,7 @@ def test_dead_letter_keeps_the_origin() -> None:
 
 
 def test_a_bad_record_does_not_encode() -> None:
-    value = lifecycle_event()
+    value: dict[str, Any] = dict(lifecycle_event())
     value["action"] = "ARCHIVED"  # not a LifecycleAction symbol
     with pytest.raises(ValueError):
         write(parsed_schema(DOCUMENT_LIFECYCLE_EVENT), value)
@@ -546,7 +546,7 @@ def test_a_writer_schema_missing_required_fields_is_a_schema_mismatch() -> None:
     codec, registry = memory_codec()
     schema = json.loads(load_schema_json(DOCUMENT_LIFECYCLE_EVENT))
     schema["fields"] = [f for f in schema["fields"] if f["name"] != "description"]
-    event = lifecycle_event()
+    event: dict[str, Any] = dict(lifecycle_event())
     del event["description"]
     with pytest.raises(CodecError) as caught:
         codec.decode(_rogue(codec, registry, schema, event), DOCUMENT_LIFECYCLE_EVENT)
@@ -571,7 +571,7 @@ def test_a_date_no_calendar_has_is_malformed_not_a_number(
     schema = json.loads(
         load_schema_json(DOCUMENT_LIFECYCLE_EVENT).replace(logical, f'"{plain}"', 1)
     )
-    event = lifecycle_event()
+    event: dict[str, Any] = dict(lifecycle_event())
     target = event
     for key in path[:-1]:
         target = target[key]
@@ -588,7 +588,7 @@ def test_plain_number_dates_in_range_become_dates() -> None:
             '{"type": "int", "logicalType": "date"}', '"int"'
         )
     )
-    event = lifecycle_event()
+    event: dict[str, Any] = dict(lifecycle_event())
     expected = event["description"]["document_date"]
     event["description"]["document_date"] = (expected - dt.date(1970, 1, 1)).days
     decoded = codec.decode(_rogue(codec, registry, schema, event), DOCUMENT_LIFECYCLE_EVENT)

@@ -13,6 +13,7 @@ import pytest
 
 from archival.reference import Series
 from avro_schemas.codec import Codec
+from avro_schemas.records import RetentionReview
 from connectors.review import (
     DESTROY_AFTER_HOLD,
     EXTENDED,
@@ -27,6 +28,7 @@ from connectors.review import (
 )
 from connectors.storage import PERMANENT_UNTIL
 from recordflow.settings import Settings
+from tests.examples import retention_review_record
 from topics.register import HISTORY_HEADER, RETENTION_HEADER, SERIES_HEADER, partition_key
 
 TODAY = dt.date(2026, 12, 6)
@@ -102,9 +104,12 @@ class EventCodec:
 
 def test_a_retention_decision_is_the_event_sent_on_and_the_decided_item() -> None:
     settings = Settings(topic_prefix="t.")
-    item = {"event_id": "e1", "status": "PENDING", "original_topic": "t.ingest.bdc.lifecycle.v1",
-            "original_partition": 0, "original_offset": 5, "original_value": b"event bytes",
-            "history_before_filing": [], "kind": "RETENTION"}  # fmt: skip
+    item: RetentionReview = {
+        **retention_review_record(), "event_id": "e1", "status": "PENDING",
+        "original_topic": "t.ingest.bdc.lifecycle.v1", "original_partition": 0,
+        "original_offset": 5, "original_value": b"event bytes", "history_before_filing": [],
+        "kind": "RETENTION",
+    }  # fmt: skip
     decided, messages = decision_messages(settings, cast(Codec, EventCodec()), item, "D30",
                                           "王档案", "note", AT)  # fmt: skip
     assert (decided["status"], decided["decided_period"], decided["decided_at"]) == (

@@ -5,6 +5,7 @@ dead letter, not a crashed agent."""
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any
 
 import fastavro
@@ -19,7 +20,7 @@ from streams.intake import (
 from tests.examples import archival_record, lifecycle_event
 
 
-def encoded(record_type: str, value: dict[str, Any]) -> int:
+def encoded(record_type: str, value: Mapping[str, Any]) -> int:
     out = io.BytesIO()
     fastavro.schemaless_writer(out, parsed_schema(record_type), value)
     return len(out.getvalue()) + 5  # the wire format's magic byte and schema id

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import fastavro
 
+from avro_schemas.records import BusinessActivity
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW, parsed_schema
 from connectors import review
 from recordflow.agencies import load_registry
@@ -56,7 +57,7 @@ def test_merge_keeps_order_and_drops_what_the_filing_event_repeats() -> None:
         activity(event("a", "CREATED", 0), AGENCY),
         activity(event("b", "APPROVED", 30), AGENCY),
     ]
-    carried = [
+    carried: list[BusinessActivity] = [
         {"action": "approved", "time": T0 + dt.timedelta(minutes=30), "actor": None, "organisation": None,
          "status": None, "basis": None, "description": "also in the filing event"},
         {"action": "issued", "time": T0 + dt.timedelta(minutes=60), "actor": None, "organisation": None,
@@ -104,7 +105,7 @@ def test_review_item_holds_the_kept_steps_as_business_activities() -> None:
 
 def test_a_v1_review_item_reads_with_no_kept_steps() -> None:
     """Items queued before v2 still decide; their documents simply had no steps to carry."""
-    item = review_item(filed(), "no rule decides a 请示", origin(), [])
+    item: dict[str, Any] = dict(review_item(filed(), "no rule decides a 请示", origin(), []))
     del item["history_before_filing"]
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, parsed_schema(RETENTION_REVIEW, 1), item)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from archival.formats import FormatInfo
 from archival.reference import parse
+from avro_schemas.records import Component, RecordDescription
 from connectors.storage import Digests
 from recordflow.errors import RecordRejected
 from streams.receipt import Inspected
@@ -30,6 +31,7 @@ from streams.register import (
     retain_until,
     verify,
 )
+from tests.examples import lifecycle_event, request_description
 
 SERIES = ["Z109-WS·2026-Y-BGS", "Z109-WS·2026-D10-BGS", "Z215-WS·2026-D30-DJK"]
 
@@ -340,7 +342,8 @@ def test_archive_key_without_extension(file_name: str) -> None:
 
 # --- duplicates (DA/T 70: no duplicates of 文号 + 题名) -----------------------------------------
 def test_duplicate_key_names_fonds_year_number_and_title() -> None:
-    description = {
+    description: RecordDescription = {
+        **request_description(),
         "document_number": " 市建发〔2026〕7号 ",
         "title": "关于印发办法的决定 ",
         "year": 2026,
@@ -361,15 +364,13 @@ def test_duplicate_key_names_fonds_year_number_and_title() -> None:
     )
 
 
+def numbered(document_number: str | None) -> RecordDescription:
+    return {**request_description(), "document_number": document_number, "title": "t", "year": 2026}
+
+
 def test_a_record_without_a_document_number_has_no_duplicate_key() -> None:
-    assert (
-        duplicate_key("Z109-WS·2026-Y-ZFK", {"document_number": None, "title": "t", "year": 2026})
-        is None
-    )
-    assert (
-        duplicate_key("Z109-WS·2026-Y-ZFK", {"document_number": "  ", "title": "t", "year": 2026})
-        is None
-    )
+    assert duplicate_key("Z109-WS·2026-Y-ZFK", numbered(None)) is None
+    assert duplicate_key("Z109-WS·2026-Y-ZFK", numbered("  ")) is None
 
 
 # --- event ids reused for another document; bombs (issue 4) ----------------------------------
@@ -408,17 +409,20 @@ def test_entries_from_before_claims_conflict_with_nothing() -> None:
     assert conflicting_claim(None, filing("BGT-9", "cc")) is None
 
 
+def named(file_name: str) -> Component:
+    """A file of the realistic event under another name (refuse_bomb reads only the name)."""
+    return {**lifecycle_event()["components"][0], "file_name": file_name}
+
+
 def test_a_compression_bomb_is_refused_with_what_identification_found() -> None:
     info = FormatInfo(None, None, None, None, "ZIP container: 3 entries expand to …", None, False,
                       {}, ("compression-bomb",))  # fmt: skip
-    item = Inspected({"file_name": "通知.ofd"}, cast(Any, None), info, None)
+    item = Inspected(named("通知.ofd"), cast(Any, None), info, None)
     with pytest.raises(RecordRejected) as caught:
         refuse_bomb(item)
     assert caught.value.reason == "compression-bomb"
     assert caught.value.message == "通知.ofd: ZIP container: 3 entries expand to …"
-    refuse_bomb(
-        Inspected({"file_name": "a.pdf"}, cast(Any, None), replace(info, problems=()), None)
-    )
+    refuse_bomb(Inspected(named("a.pdf"), cast(Any, None), replace(info, problems=()), None))
 
 
 def test_the_register_hop_keeps_the_inputs_own_headers_for_its_dead_letters() -> None:

@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S, PUBLISH_TRANSACTION_TIMEOUT_MS
+from topics.acls import register_transactional_prefix
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Publisher:
         self._guard = threading.Lock()
 
     def transactional_id(self, partition: int) -> str:
-        return f"{self.settings.consumer_group}.register.{partition}"
+        return f"{register_transactional_prefix(self.settings)}{partition}"
 
     def publish(
         self,

@@ -41,11 +41,12 @@ from recordflow.principals import Principals
 from recordflow.settings import Settings
 
 ADMIN = "admin"
-# The default names of the roles (Settings.principal_*), as tests sign in with them.
-PIPELINE = "pipeline"
-SUBSCRIBER = "subscriber"
-ARCHIVIST = "archivist"
-AGENCY_PREFIX = "agency-"
+# The roles' names as Settings name them by default (tests sign in with them); model_construct:
+# the defaults alone, not the environment.
+DEFAULT_NAMES = Principals.of(Settings.model_construct())
+PIPELINE = DEFAULT_NAMES.pipeline
+SUBSCRIBER = DEFAULT_NAMES.subscriber
+ARCHIVIST = DEFAULT_NAMES.archivist
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 SECURITY_PROTOCOL = "SASL_PLAINTEXT"
 SECURE_HOME = "secure"
@@ -68,7 +69,7 @@ class Principal:
 
 
 def agency_principal(code: str) -> str:
-    return f"{AGENCY_PREFIX}{code}"
+    return DEFAULT_NAMES.agency(code)
 
 
 def principals(settings: Settings, registry: AgencyRegistry) -> list[Principal]:

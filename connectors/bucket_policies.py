@@ -68,6 +68,7 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
             [_objects(staging, f"{agency.code}/")],
         )
         for agency in registry.agencies
+        if agency.active  # an offboarded agency may no longer stage
     ]
     everyone = names.everyone(registry)
     return {

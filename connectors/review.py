@@ -43,10 +43,10 @@ from archival.retention import PERIODS, Decision, Period
 from avro_schemas.codec import Codec, Subject
 from avro_schemas.records import DocumentLifecycleEvent, RetentionReview
 from avro_schemas.schemas import ARCHIVAL_RECORD, DOCUMENT_LIFECYCLE_EVENT, RETENTION_REVIEW
+from connectors.agency_registry import current_registry
 from connectors.readback import latest_message, quiet_logger, read_latest
 from connectors.storage import PERMANENT_UNTIL, Storage
 from connectors.transactions import commit
-from recordflow.agencies import load_registry
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S, STAFF_TRANSACTION_TIMEOUT_MS
 from topics.acls import review_transactional_prefix
@@ -283,7 +283,7 @@ def decision_messages(settings: Settings, codec: Codec, item: RetentionReview, p
     event = cast(
         DocumentLifecycleEvent, codec.decode(item["original_value"], DOCUMENT_LIFECYCLE_EVENT)
     )
-    agency = load_registry(settings.agencies_file).get(event["agency"]["code"])
+    agency = current_registry(settings).get(event["agency"]["code"])
     if agency is None:
         raise ReviewError(f"agency {event['agency']['code']!r} is no longer registered")
     now = now or dt.datetime.now(dt.UTC)

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ from archival.metadata import (
 from avro_schemas.codec import Codec, Subject
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, parsed_schema, shared_types
 from connectors import failures
+from connectors.agency_registry import current_registry
 from connectors.outbox import (
     ACCEPTED,
     FAILED,
@@ -73,6 +75,7 @@ from connectors.outbox import (
     new_upload_id,
     redact,
 )
+from connectors.readback import ReadError
 from connectors.storage import Storage
 from recordflow.agencies import Agency, AgencyRegistry, load_registry
 from recordflow.errors import RecordRejected, SubmitError
@@ -560,8 +563,17 @@ class Submitter:
     def agency(self, code: str) -> Agency:
         agency = self.registry.get(code)
         if agency is None:
+            # Onboarded since installation? Asked only then: a submission held in the outbox
+            # while Kafka is away must not wait on the registry topic.
+            with suppress(ReadError):
+                self.registry = current_registry(self.settings)
+            agency = self.registry.get(code)
+        if agency is None:
             known = ", ".join(sorted(self.registry.by_code))
             raise SubmitError(f"unknown agency {code!r}; registered agencies: {known}")
+        if not agency.active:
+            raise SubmitError(f"agency {code!r} was offboarded on {agency.offboarded_at:%Y-%m-%d}"
+                              " and may no longer submit")  # fmt: skip
         return agency
 
     def describe(

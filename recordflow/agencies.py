@@ -1,12 +1,17 @@
 """The agency registry: which agency systems may transfer records, and their archival identity.
 
-The registry is data (`agencies.yaml`); this module loads and validates it. Everything per agency
+The registry is data: the agencies the platform was installed with (`agencies.yaml`), and those
+onboarded since (`recordflow agencies onboard`), which live on the compacted topic
+recordflow.agencies.v1 (connectors/agency_registry.py) so that running workers and gateways learn
+of them without a restart. This module loads, merges and validates it. Everything per agency
 (ingest topics, staging prefixes, fonds codes in reference codes) derives from it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -29,6 +34,13 @@ class Agency(BaseModel):
     fonds_code: str = Field(pattern=FONDS_CODE.pattern)
     fonds_name: str
     units: list[Unit]
+    # Set by `recordflow agencies offboard`: the agency may no longer submit; what it sent before
+    # is still archived and stays readable. A fonds code is never reused.
+    offboarded_at: dt.datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.offboarded_at is None
 
     def unit(self, code: str) -> Unit | None:
         return next((unit for unit in self.units if unit.code == code), None)
@@ -60,6 +72,16 @@ class AgencyRegistry(BaseModel):
 
     def get(self, code: str) -> Agency | None:
         return self.by_code.get(code)
+
+    def merged(self, entries: Iterable[Agency]) -> AgencyRegistry:
+        """This registry with `entries` (from recordflow.agencies.v1) added, or replacing the
+        entry of the same code; validated again, so a fonds code stays unique."""
+        agencies = dict(self.by_code)
+        for entry in entries:
+            agencies[entry.code] = entry
+        return AgencyRegistry.model_validate(
+            {**self.model_dump(), "agencies": [a.model_dump() for a in agencies.values()]}
+        )
 
 
 def load_registry(path: Path) -> AgencyRegistry:

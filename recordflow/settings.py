@@ -173,6 +173,11 @@ class Settings(BaseSettings):
         return self.topic("recordflow.deadletter-replays.v1")
 
     @property
+    def agencies_topic(self) -> str:
+        """Internal: agencies onboarded or offboarded since installation (connectors/agency_registry.py)."""
+        return self.topic("recordflow.agencies.v1")
+
+    @property
     def lifecycle_history_changelog_topic(self) -> str:
         return self.topic("recordflow.lifecycle-history.changelog")
 

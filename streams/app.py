@@ -35,6 +35,10 @@ from topics.catalog import TopicSpec, desired_topics
 log = logging.getLogger(__name__)
 
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+# How soon a new agency's ingest topic is read: the registry is checked every REGISTRY_CHECK_S
+# and faust resubscribes RESUBSCRIBE_AFTER_S after a change.
+REGISTRY_CHECK_S = 2.0
+RESUBSCRIBE_AFTER_S = 1.0
 PRODUCER_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
@@ -67,8 +71,13 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
                                partitions=partitions)  # fmt: skip
     deadletters = app.topic(settings.deadletter_topic, key_serializer="raw", value_serializer="raw")
     history_partitions = specs[settings.lifecycle_history_changelog_topic].partitions
-    intake.attach(app, ctx, register_topic, deadletters, history_partitions,
+    ingest = app.topic(*ingest_topics(ctx), key_serializer="raw", value_serializer="raw")
+    # A list, not app.topic's tuple: faust's clones of a channel (the agent's) share this object,
+    # so follow_registry changes it in place and every clone reads the new agency's topic.
+    ingest.topics = list(ingest.topics)
+    intake.attach(app, ctx, ingest, register_topic, deadletters, history_partitions,
                   partial(max_message_bytes, specs))  # fmt: skip
+    follow_registry(app, ctx, ingest)
     register.attach(app, ctx, register_topic, deadletters, partitions)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is too narrow
@@ -82,6 +91,35 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
         ctx.metrics.progress.forget(revoked)
 
     return app
+
+
+def ingest_topics(ctx: PipelineContext) -> list[str]:
+    return [ctx.settings.ingest_topic(agency.code) for agency in ctx.agencies.agencies]
+
+
+def follow_registry(app: faust.App, ctx: PipelineContext, ingest: faust.TopicT) -> None:
+    """Take each new state of the agency registry (ctx.registry_view, which follows
+    recordflow.agencies.v1) and subscribe to a newly onboarded agency's ingest topic, without a
+    restart. An offboarded agency's topic is still read: what it sent before is archived.
+
+    faust resubscribes when a channel's topics change (its Conductor), but only after a quiet
+    period (45 s by default, shortened here: onboarding is rare) and it drops a change flagged
+    during a rebalance, so the check below runs until the consumer has every topic."""
+    if ctx.registry_view is None:
+        return
+    view = ctx.registry_view
+    conductor = app.topics
+    conductor._resubscribe_sleep_lock_seconds = RESUBSCRIBE_AFTER_S  # type: ignore[attr-defined]
+
+    @app.timer(REGISTRY_CHECK_S)
+    async def subscribe_new_agencies() -> None:
+        if view.registry is not ctx.agencies:
+            ctx.agencies = view.registry
+            ingest.topics[:] = ingest_topics(ctx)  # type: ignore[index]
+            log.info("agency registry changed: reading %s", ", ".join(ingest.topics))
+        subscribed = conductor._topic_name_index  # type: ignore[attr-defined]
+        if any(topic not in subscribed for topic in ingest.topics):
+            conductor._flag_changes()  # type: ignore[attr-defined]
 
 
 def max_message_bytes(specs: Mapping[str, TopicSpec], topic: str) -> int:

@@ -14,9 +14,10 @@ from archival.metadata import MetadataRules, load_metadata_rules
 from archival.retention import Schedules, load_schedules
 from avro_schemas.codec import Codec, Subject
 from avro_schemas.schemas import ARCHIVAL_RECORD, DEAD_LETTER, RETENTION_REVIEW
+from connectors.agency_registry import RegistryView
 from connectors.clamd import ClamdClient, scanner
 from connectors.storage import Storage
-from recordflow.agencies import AgencyRegistry, load_registry
+from recordflow.agencies import AgencyRegistry
 from recordflow.metrics import PipelineMetrics
 from recordflow.settings import Settings
 
@@ -50,15 +51,20 @@ class PipelineContext:
     formats: FormatRegistry
     scanner: ClamdClient | None
     worker_name: str = field(default="recordflow-worker")
+    # Follows recordflow.agencies.v1; the worker takes each new registry into `agencies` and
+    # subscribes to a new agency's ingest topic (streams/app.py, follow_registry).
+    registry_view: RegistryView | None = None
 
     @classmethod
     def build(
         cls, settings: Settings, registry: CollectorRegistry | None = None
     ) -> PipelineContext:
         metadata_rules = load_metadata_rules(settings.metadata_rules_file)
+        view = RegistryView(settings).start()
         return cls(
             settings=settings,
-            agencies=load_registry(settings.agencies_file),
+            agencies=view.registry,
+            registry_view=view,
             schedules=load_schedules(settings.retention_dir),
             metadata_rules=metadata_rules,
             codec=Codec.from_url(settings.schema_registry_url),

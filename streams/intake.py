@@ -292,17 +292,15 @@ def origin_of(message: Any) -> Origin:
 def attach(
     app: faust.App,
     ctx: PipelineContext,
+    ingest: faust.TopicT,
     register_topic: faust.TopicT,
     deadletters: faust.TopicT,
     history_partitions: int,
     max_bytes: Callable[[str], int],
 ) -> None:
+    """Intake reads `ingest`, the ingest topics of every registered agency (streams/app.py keeps
+    it current as agencies are onboarded)."""
     stage = IntakeStage(app, ctx, register_topic, deadletters, history_partitions, max_bytes)
-    ingest = app.topic(
-        *(ctx.settings.ingest_topic(agency.code) for agency in ctx.agencies.agencies),
-        key_serializer="raw",
-        value_serializer="raw",
-    )
 
     @app.agent(ingest, name=f"{ctx.settings.app_id}.intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from confluent_kafka.admin import (
     AclBinding,
@@ -90,8 +90,8 @@ class AclSpec:
     pattern: Pattern
     operation: Operation
 
-    def binding(self) -> AclBinding:
-        return AclBinding(
+    def binding_fields(self) -> tuple[Any, ...]:
+        return (
             RESOURCE_TYPES[self.resource],
             self.name,
             PATTERN_TYPES[self.pattern],
@@ -100,6 +100,9 @@ class AclSpec:
             OPERATIONS[self.operation],
             AclPermissionType.ALLOW,
         )
+
+    def binding(self) -> AclBinding:
+        return AclBinding(*self.binding_fields())
 
     def describe(self) -> str:
         where = f"{self.name}*" if self.pattern == "prefixed" else self.name
@@ -134,8 +137,9 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
     for agency in registry.agencies:
         ingest = settings.ingest_topic(agency.code)
         own = user(names.agency(agency.code))
-        specs.add(AclSpec(own, "topic", ingest, "literal", "write"))
-        specs.add(AclSpec(own, "cluster", CLUSTER, "literal", "idempotent-write"))
+        if agency.active:  # offboarding revokes these (topics/reconcile.py, revoke_writes)
+            specs.add(AclSpec(own, "topic", ingest, "literal", "write"))
+            specs.add(AclSpec(own, "cluster", CLUSTER, "literal", "idempotent-write"))
         specs.add(AclSpec(pipeline, "topic", ingest, "literal", "read"))
     specs |= staff_acls(settings, registry)
     internal, records = settings.topic("recordflow."), settings.topic("records.")

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
+    AclBindingFilter,
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
@@ -35,10 +36,10 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from recordflow.agencies import load_registry
+from recordflow.agencies import AgencyRegistry, load_registry
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S, POLL_INTERVAL_S
-from topics.acls import AclSpec, any_binding, desired_acls, missing_acls
+from topics.acls import AclSpec, any_binding, desired_acls, missing_acls, user
 from topics.catalog import TopicSpec, desired_topics
 
 log = logging.getLogger(__name__)
@@ -243,6 +244,22 @@ def apply_acls(
         _result(future, f"add ACL {binding}")
 
 
+def revoke_writes(admin: AdminClient, principal: str, *,
+                  timeout: float = KAFKA_TIMEOUT_S) -> list[AclSpec]:  # fmt: skip
+    """Delete `principal`'s WRITE and IDEMPOTENT_WRITE bindings (an offboarded agency's), keeping
+    what it may read (its receipts). The reconciler never deletes; offboarding does, by name."""
+    revoked = [
+        spec
+        for spec in observe_acls(admin, timeout=timeout)
+        if spec.principal == user(principal) and spec.operation in ("write", "idempotent-write")
+    ]
+    if revoked:
+        filters = [AclBindingFilter(*spec.binding_fields()) for spec in revoked]
+        for binding, future in admin.delete_acls(filters, request_timeout=timeout).items():
+            _result(future, f"remove ACL {binding}")
+    return revoked
+
+
 def apply(
     admin: AdminClient,
     specs: Sequence[TopicSpec],
@@ -297,6 +314,7 @@ def reconcile(
     settings: Settings,
     *,
     desired: Sequence[TopicSpec] | None = None,
+    registry: AgencyRegistry | None = None,
     dry_run: bool = False,
     replication_factor: int | None = None,
     timeout: float = KAFKA_TIMEOUT_S,
@@ -304,21 +322,24 @@ def reconcile(
 ) -> list[Change]:
     """Bring the cluster in line with the catalog; return the plan applied (or, dry, to apply).
 
-    `desired` defaults to the packaged catalog expanded for `settings`. With `dry_run` nothing is
+    `desired` defaults to the packaged catalog expanded for `settings` and `registry` (the
+    agencies' topics and ACLs; the installed agencies.yaml when None: a caller that knows the
+    live registry, connectors/agency_registry.py, passes it). With `dry_run` nothing is
     changed. After applying, waits until the cluster reports the new state, so that a second
     reconcile right after plans nothing.
     """
     specs = (
         list(desired)
         if desired is not None
-        else desired_topics(settings, replication_factor=replication_factor)
+        else desired_topics(settings, registry=registry, replication_factor=replication_factor)
     )
+    registry = registry or load_registry(settings.agencies_file)
     admin = admin or admin_client(settings)
     changes = plan(specs, observe(admin, specs, timeout=timeout))
     acls: list[AclSpec] = []
     observed_acls: list[AclSpec] = []
     if has_authorizer(admin, timeout=timeout):
-        acls = desired_acls(settings, load_registry(settings.agencies_file))
+        acls = desired_acls(settings, registry)
         observed_acls = observe_acls(admin, timeout=timeout)
     missing = missing_acls(acls, observed_acls)
     changes += plan_acls(acls, observed_acls)

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connectors.agency_registry import current_registry
+from connectors.readback import ReadError
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S
 from topics.catalog import CatalogError
@@ -53,10 +55,9 @@ def apply(
     authorizer, the ACLs derived from the agency registry. Never deletes anything."""
     settings = Settings()
     try:
-        changes = reconcile(
-            settings, dry_run=dry_run, replication_factor=replication_factor, timeout=timeout
-        )
-    except (ReconcileError, CatalogError) as exc:
+        changes = reconcile(settings, registry=current_registry(settings), dry_run=dry_run,
+                            replication_factor=replication_factor, timeout=timeout)  # fmt: skip
+    except (ReconcileError, CatalogError, ReadError) as exc:
         message = " ".join(str(exc).split())
         Console(stderr=True).print(
             f"[red]topics apply failed:[/red] {escape(message)}", highlight=False, soft_wrap=True

@@ -274,6 +274,14 @@ def ensure_scram_users(admin_settings: Settings, stored: Secrets, names: list[st
         raise SecureProfileError(f"could not set SCRAM credentials: {exc}") from exc
 
 
+def create_principal(admin_settings: Settings, name: str) -> None:
+    """A new principal (an onboarded agency's) on the running secure profile: its generated
+    credentials in the secrets file, its SCRAM user and its S3 account."""
+    stored = Secrets.load_or_create(secrets_path(admin_settings), [name])
+    ensure_scram_users(admin_settings, stored, [name])
+    ensure_s3_accounts(admin_settings, stored, [name])
+
+
 def ensure_s3_accounts(admin_settings: Settings, stored: Secrets, names: list[str]) -> None:
     """Create (or reset the secret of) each principal's versitygw IAM account, role "user": an
     account that may do only what a bucket policy grants it. The admin is the gateway's root."""

@@ -42,6 +42,7 @@ EXPECTED_RECORD_TYPES = {
     "recordflow.item-numbers.changelog": None,
     "recordflow.lifecycle-history.changelog": None,
     "recordflow.deadletter-replays.v1": None,  # JSON, connectors/deadletters.py only
+    "recordflow.agencies.v1": None,  # JSON, connectors/agency_registry.py only
 }
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from connectors.agency_registry import current_registry
-from connectors.readback import ReadError
+from connectors.readback import KafkaUnreachable, ReadError
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S
 from topics.catalog import CatalogError
@@ -55,8 +55,15 @@ def apply(
     authorizer, the ACLs derived from the agency registry. Never deletes anything."""
     settings = Settings()
     try:
-        changes = reconcile(settings, registry=current_registry(settings), dry_run=dry_run,
+        # The live registry (onboarded agencies' topics and ACLs too), asked as patiently as
+        # the reconciler asks Kafka.
+        registry = current_registry(settings.model_copy(update={"read_deadline_s": timeout}))
+        changes = reconcile(settings, registry=registry, dry_run=dry_run,
                             replication_factor=replication_factor, timeout=timeout)  # fmt: skip
+    except KafkaUnreachable as exc:
+        Console(stderr=True).print(f"[red]topics apply failed:[/red] cannot reach Kafka: {escape(str(exc))}",
+                                   highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1) from exc
     except (ReconcileError, CatalogError, ReadError) as exc:
         message = " ".join(str(exc).split())
         Console(stderr=True).print(

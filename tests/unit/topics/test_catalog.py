@@ -91,6 +91,7 @@ def test_names_match_settings() -> None:
         settings.item_numbers_changelog_topic,
         settings.lifecycle_history_changelog_topic,
         settings.topic("recordflow.deadletter-replays.v1"),
+        settings.agencies_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
     }
 

@@ -338,3 +338,29 @@ class PreservationAlert(TypedDict):
     stage: str
     problems: list[PreservationProblem]
     checked_at: dt.datetime
+
+
+class ArchivalReceipt(TypedDict):
+    """归档回执 One outcome of an agency's submission, told to that agency: archived with its 档号,
+    rejected with the reason, held for review, decided by archive staff, or due for
+    appraisal. Published to receipts.<agency>.v1 (compacted after a week), keyed by the
+    agency's document id, so that the agency system learns what became of its document
+    within seconds, without polling the catalog. receipt_id is derived from the event and
+    the outcome, so a redelivered outcome is recognisably the same receipt."""
+
+    receipt_id: str
+    event_id: str | None
+    document_id: str
+    agency_code: str
+    outcome: Literal["ARCHIVED", "REJECTED", "HELD_FOR_REVIEW", "DECIDED", "APPRAISAL_DUE"]
+    occurred_at: dt.datetime
+    archival_code: str | None
+    archived_at: dt.datetime | None
+    retention_period: str | None
+    retention_rule: str | None
+    retain_until: str | None
+    reason_code: str | None
+    reason_text: str | None
+    stage: str | None
+    decided_by: str | None
+    decision: str | None

@@ -24,12 +24,14 @@ ARCHIVAL_RECORD = "archival_record"
 DEAD_LETTER = "dead_letter"
 RETENTION_REVIEW = "retention_review"
 PRESERVATION_ALERT = "preservation_alert"
+ARCHIVAL_RECEIPT = "archival_receipt"
 RECORD_TYPES = (
     DOCUMENT_LIFECYCLE_EVENT,
     ARCHIVAL_RECORD,
     DEAD_LETTER,
     RETENTION_REVIEW,
     PRESERVATION_ALERT,
+    ARCHIVAL_RECEIPT,
 )
 
 

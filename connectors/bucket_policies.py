@@ -7,6 +7,9 @@ statement is the only thing that lets it do anything:
 
     staging   agency-<code>  PutObject (and multipart parts) under `<code>/` only
               pipeline       GetObject anywhere (it reads what agencies staged)
+              gateway        PutObject (and multipart parts) anywhere (it stages for every
+                             agency, checking the caller's agency itself); GetObject under
+                             `gateway/` (its own working objects, e.g. uploads in progress)
     archive   pipeline       PutObject with retention and legal hold, GetObject, list
               subscriber     GetObject (downstream systems fetch a record's files)
               archivist      GetObject; Get/PutObjectRetention and Get/PutObjectLegalHold (an
@@ -34,6 +37,7 @@ from recordflow.settings import Settings
 
 POLICY_VERSION = "2012-10-17"
 MULTIPART = ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+GATEWAY_PREFIX = "gateway/"  # the gateway's own objects in the staging bucket
 NEVER_IN_ARCHIVE = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]
 
 Policy = dict[str, Any]
@@ -81,6 +85,18 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
                     [names.pipeline],
                     ["s3:GetObject", "s3:GetObjectVersion"],
                     [_objects(staging)],
+                ),
+                _statement(
+                    "GatewayStagesForAgencies",
+                    [names.gateway],
+                    ["s3:PutObject", *MULTIPART],
+                    [_objects(staging)],
+                ),
+                _statement(
+                    "GatewayReadsItsOwnPrefix",
+                    [names.gateway],
+                    ["s3:GetObject", "s3:GetObjectVersion"],
+                    [_objects(staging, GATEWAY_PREFIX)],
                 ),
             ],
         },

@@ -104,15 +104,18 @@ class Throttled:
 
 
 def reader_consumer(
-    settings: Settings, *, committed: bool = True, throttled: Throttled | None = None
-) -> Consumer:
+    settings: Settings, *, committed: bool = True, throttled: Throttled | None = None,
+    group: str | None = None,
+) -> Consumer:  # fmt: skip
     """A consumer outside any group (assign, never commit) that reports the end of each
     partition. `committed`: read_committed; otherwise read_uncommitted, whose watermark is the
     high watermark (a read_committed consumer's is the last stable offset). `throttled` learns
-    of the broker's throttling and of transport failures (served by poll)."""
+    of the broker's throttling and of transport failures (served by poll). `group`: the group
+    id librdkafka asks for (default a fresh `readers.` one; an agency, which may use only groups
+    under its own receipts prefix, names one there)."""
     config: dict[str, Any] = {
         **settings.kafka_config(),
-        "group.id": settings.reader_group("readback"),
+        "group.id": group or settings.reader_group("readback"),
         "enable.auto.commit": False,
         # The end of a partition is reported: a partition whose last offset is a transaction
         # marker never delivers a message at high watermark - 1.
@@ -231,15 +234,18 @@ class TopicReader:
     by partition EOF, not by comparing offsets with watermarks."""
 
     def __init__(self, settings: Settings, topic: str, *, wait_for_transactions: bool = False,
-                 transaction_wait_s: float = TRANSACTION_WAIT_S) -> None:  # fmt: skip
+                 transaction_wait_s: float = TRANSACTION_WAIT_S,
+                 group: str | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.topic = topic
         self.wait_for_transactions = wait_for_transactions
         self.transaction_wait_s = transaction_wait_s
         self.throttled = Throttled()
-        self.consumer = reader_consumer(settings, throttled=self.throttled)
+        self.consumer = reader_consumer(settings, throttled=self.throttled, group=group)
         self._watermarks = (
-            reader_consumer(settings, committed=False) if wait_for_transactions else None
+            reader_consumer(settings, committed=False, group=group)
+            if wait_for_transactions
+            else None
         )
         try:
             self.partitions = partitions(self.consumer, settings, topic)

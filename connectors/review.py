@@ -11,8 +11,9 @@ records.retention-review.v1 (compacted, keyed by event id), of two kinds.
   lengthened to the new period's end first, then the catalog gets the record with its new dates.
   The 档号 never changes, nor does retention_period: appraisal_status says what was decided.
 
-Each decision is one Kafka transaction: the DECIDED item and what it sends on (the event for
-the register stage, or the record's new state on records.catalog.v1), both or neither. Its
+Each decision is one Kafka transaction: the DECIDED item, what it sends on (the event for the
+register stage, or the record's new state on records.catalog.v1) and the agency's DECIDED
+receipt on receipts.<agency>.v1 (topics/receipts.py), all or none. Its
 transactional id is derived from the item (`<group>.review.<event id>`): Kafka lets one producer
 per id work at a time, so of two staff deciding the same item at once the later fences the earlier
 (whose transaction is aborted). Only once it holds the id does a decision read the item, up to the
@@ -24,7 +25,8 @@ recordflow.register.v1 with read_uncommitted, so a decision whose transaction ab
 reviewer, a crash before commit) may still reach the register stage once; the register stage
 gives a redelivered event the record it already has.
 
-The principal that decides needs write access to the review, register and catalog topics, and
+The principal that decides needs write access to the review, register, catalog and receipts
+topics, and
 `TransactionalId` write on the `<group>.review.` prefix.
 """
 
@@ -49,6 +51,7 @@ from connectors.storage import PERMANENT_UNTIL, Storage
 from connectors.transactions import commit
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S, STAFF_TRANSACTION_TIMEOUT_MS
+from topics import receipts
 from topics.acls import review_transactional_prefix
 from topics.deadletter import Origin
 from topics.register import partition_key, register_headers
@@ -296,6 +299,7 @@ def decision_messages(settings: Settings, codec: Codec, item: RetentionReview, p
                                 "decided_by": by, "decided_at": now, "note": note}  # fmt: skip
     headers = register_headers(series, decision, origin, item["history_before_filing"])
     subject = Subject.for_topic(settings.review_topic, RETENTION_REVIEW)
+    receipt = receipts.encode(settings, codec, receipts.decided(decided, decision.rule_id))
     return decided, [
         Outgoing(settings.register_topic, partition_key(series), item["original_value"], headers),
         Outgoing(
@@ -304,6 +308,7 @@ def decision_messages(settings: Settings, codec: Codec, item: RetentionReview, p
             codec.encode(subject, decided),
             partition=partition,
         ),
+        Outgoing(receipt.topic, receipt.key, receipt.value),
     ]
 
 
@@ -420,11 +425,13 @@ def appraise(settings: Settings, codec: Codec, storage: Storage, event_id: str, 
                                     "decided_by": by, "decided_at": now, "note": note}  # fmt: skip
         review = Subject.for_topic(settings.review_topic, RETENTION_REVIEW)
         catalog = Subject.for_topic(settings.catalog_topic, ARCHIVAL_RECORD)
+        receipt = receipts.encode(settings, codec, receipts.appraised(decided, updated))
         transaction.commit([
             Outgoing(settings.catalog_topic, code.encode(), codec.encode(catalog, updated),
                      partition=found.partition()),
             Outgoing(settings.review_topic, event_id.encode(), codec.encode(review, decided),
                      partition=transaction.item_partition),
+            Outgoing(receipt.topic, receipt.key, receipt.value),
         ])  # fmt: skip
     return Appraisal(decided, updated, locked)
 

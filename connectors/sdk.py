@@ -30,7 +30,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -55,8 +55,9 @@ from archival.metadata import (
     validate_entities,
 )
 from avro_schemas.codec import Codec, Subject
+from avro_schemas.records import ArchivalReceipt
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, parsed_schema, shared_types
-from connectors import failures
+from connectors import failures, receipts
 from connectors.agency_registry import current_registry
 from connectors.outbox import (
     ACCEPTED,
@@ -1060,6 +1061,43 @@ class Submitter:
                 return FlushOutcome(exc.entry, "failed", exc.reason)
             status = "already-delivered" if receipt.already_delivered else "delivered"
             return FlushOutcome(claim.entry, status)
+
+    # --- receipts (归档回执) ----------------------------------------------------------------------
+    def receipts(self, agency_code: str, *, name: str = "default",
+                 idle_timeout_s: float | None = None, stop: Callable[[], bool] | None = None,
+                 from_beginning: bool = True) -> Iterator[ArchivalReceipt]:  # fmt: skip
+        """The agency's archival receipts as they arrive: every outcome of its submissions
+        (ARCHIVED with the 档号, REJECTED with the reason code, HELD_FOR_REVIEW, DECIDED,
+        APPRAISAL_DUE). Read in the consumer group `<prefix>receipts.<agency>.<name>`, so an
+        agency system that stops and starts again resumes where it stopped (each receipt is
+        committed once the next is asked for: at least once). Ends when `stop()` is true, or
+        after `idle_timeout_s` without a receipt (None: it waits for ever)."""
+        agency = self.agency(agency_code)
+        return receipts.follow(self.settings, self.codec, agency.code, name=name,
+                               idle_timeout_s=idle_timeout_s, stop=stop,
+                               from_beginning=from_beginning)  # fmt: skip
+
+    def status(self, event_id: str, agency_code: str | None = None) -> ArchivalReceipt | None:
+        """The latest receipt of a submitted event (`Receipt.event_id`), or None: None means
+        received but no outcome yet (intake or the register stage is still at it), or an event
+        the archives do not know (never delivered, or its receipt compacted away with a later
+        one of the same document). `agency_code` defaults to the agency the outbox has the event
+        under; a submission the outbox still holds (not yet delivered to Kafka) is None at once,
+        without reading the topic."""
+        entry = self._outbox_entry(event_id)
+        if entry is not None and entry.state != PUBLISHED:
+            return None
+        code = agency_code or (entry.agency if entry is not None else None)
+        if code is None:
+            raise SubmitError(f"say which agency submitted event {event_id} (agency_code)")
+        return receipts.latest_receipt(self.settings, self.codec, self.agency(code).code,
+                                       event_id)  # fmt: skip
+
+    def _outbox_entry(self, event_id: str) -> Entry | None:
+        if self.outbox is None:
+            return None
+        found = [entry for entry in self.outbox.entries() if entry.event_id == event_id]
+        return found[-1] if found else None
 
     def flush(self, timeout: float = DELIVERY_TIMEOUT_S) -> None:
         remaining = self.producer.flush(timeout)

@@ -3,6 +3,9 @@ record, the logs and the `reason` label of the metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class ReasonedError(Exception):
     """An error with a stable reason code beside its message."""
@@ -25,6 +28,14 @@ class RecordRejected(ReasonedError):
         super().__init__(reason, message)
         self.stage = stage
         self.event_id = event_id
+        self.document_id: str | None = None  # the event's, once it was decoded (for its receipt)
+
+    def of_event(self, event: Mapping[str, Any]) -> RecordRejected:
+        """Say which decoded event was rejected: its id (the dead letter's) and its document id
+        (the agency's receipt is keyed by it)."""
+        self.event_id = event.get("event_id")
+        self.document_id = event.get("document_id")
+        return self
 
 
 class SubmitError(Exception):

@@ -58,6 +58,13 @@ class PipelineMetrics:
             ["agency", "retention"],
             registry=registry,
         )
+        self.receipts = Counter(
+            "recordflow_receipts_total",
+            "Archival receipts (归档回执) published to the agencies, by outcome (ARCHIVED, REJECTED, "
+            "HELD_FOR_REVIEW, APPRAISAL_DUE; staff's DECIDED ones are not the workers').",
+            ["agency", "outcome"],
+            registry=registry,
+        )
         self.archived_bytes = Counter(
             "recordflow_archived_bytes_total",
             "Bytes of content written to the archive bucket.",

@@ -1,11 +1,13 @@
 """The principals the platform grants rights to, by role, named as Settings say.
 
-    pipeline     the workers: read the ingest topics, write records.* and recordflow.*
+    pipeline     the workers: read the ingest topics, write records.*, receipts.* and recordflow.*
     subscriber   downstream systems: read records.archival-ready.v1 / records.catalog.v1
-    archivist    archive staff's tools: review decisions and appraisals, dead-letter replays,
-                 reading the records, the queues and the dead letters
+    archivist    archive staff's tools: review decisions and appraisals (and their receipts),
+                 dead-letter replays, reading the records, the queues and the dead letters
+    gateway      the HTTP gateway for agency systems in any language: submits on their behalf
+                 (every ingest topic, the staging bucket) and reads their receipts
     agency       one per agency in the registry (`<prefix><code>`): write its own ingest topic
-                 and its own staging prefix, nothing else
+                 and its own staging prefix, and read its own receipts topic
 
 topics/acls.py and connectors/bucket_policies.py derive every grant from these names; the local
 stack's secure profile (recordflow/localstack/secure.py) creates a user for each, beside its
@@ -25,6 +27,7 @@ class Principals:
     pipeline: str
     subscriber: str
     archivist: str
+    gateway: str
     agency_prefix: str
 
     @classmethod
@@ -33,6 +36,7 @@ class Principals:
             settings.principal_pipeline,
             settings.principal_subscriber,
             settings.principal_archivist,
+            settings.principal_gateway,
             settings.principal_agency_prefix,
         )
 
@@ -41,5 +45,5 @@ class Principals:
 
     def everyone(self, registry: AgencyRegistry) -> list[str]:
         """Every principal but a super user: the roles, then one per agency."""
-        roles = [self.pipeline, self.subscriber, self.archivist]
+        roles = [self.pipeline, self.subscriber, self.archivist, self.gateway]
         return [*roles, *(self.agency(agency.code) for agency in registry.agencies)]

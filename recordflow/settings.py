@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     principal_pipeline: str = "pipeline"
     principal_subscriber: str = "subscriber"
     principal_archivist: str = "archivist"
+    # The HTTP gateway for agency systems in any language: it submits on their behalf and
+    # reads their receipts.
+    principal_gateway: str = "gateway"
     principal_agency_prefix: str = "agency-"
 
     # Observability
@@ -135,6 +138,10 @@ class Settings(BaseSettings):
 
     def ingest_topic(self, agency_code: str) -> str:
         return self.topic(f"ingest.{agency_code}.lifecycle.v1")
+
+    def receipts_topic(self, agency_code: str) -> str:
+        """Every outcome of one agency's submissions (归档回执), keyed by its document id."""
+        return self.topic(f"receipts.{agency_code}.v1")
 
     def ingest_agency(self, topic: str) -> str | None:
         """The agency code of an ingest topic (ingest_topic's inverse), or None for any other."""

@@ -6,7 +6,8 @@ Output: recordflow.register.v1, key = fonds and year (every series of a fonds-ye
         bytes, unchanged, with the series, the retention decision and the origin in headers;
         records.retention-review.v1 for what no retention rule decides, or whose proposed
         period the schedule does not allow (archive staff decide), with the steps kept before
-        filing, which the decision sends on;
+        filing, which the decision sends on, and its HELD_FOR_REVIEW receipt on
+        receipts.<agency>.v1;
         records.deadletter.v1 for anything rejected, including an event whose outputs could not
         fit their topics (output-too-large, record-too-large: checked before anything is sent,
         so the event never takes an item number).
@@ -53,7 +54,9 @@ from streams.resilience import (
     retry_sending,
     retry_transient,
     send_dead_letter,
+    send_receipt,
 )
+from topics import receipts
 from topics.deadletter import Origin
 from topics.register import partition_key, register_headers
 
@@ -114,7 +117,7 @@ def accept(
         if event["action"] != FILED:
             return Noted(event, agency)
     except RecordRejected as rejection:
-        rejection.event_id = event["event_id"]
+        rejection.of_event(event)
         raise
     decision = classify(event, agency, ctx.schedules, ctx.storage.reference_code_of)
     if isinstance(decision, RetentionUndecided):
@@ -315,6 +318,7 @@ class IntakeStage:
                  deadletters: faust.TopicT, history_partitions: int,
                  max_bytes: Callable[[str], int]) -> None:  # fmt: skip
         self.ctx = ctx
+        self.app = app
         self.register_topic = register_topic
         self.deadletters = deadletters
         self.max_bytes = max_bytes
@@ -358,7 +362,7 @@ class IntakeStage:
         kept = self.history.get(key) or []
         late = late_step(noted.event, kept, self.history.get(filed_key(noted.event)))
         if late is not None:
-            raise late
+            raise late.of_event(noted.event)
         self.history[key] = remember(kept, noted.event, noted.agency)
         return "history"
 
@@ -377,6 +381,8 @@ class IntakeStage:
                     partial(ctx.codec.encode, ctx.review_subject, item), STAGE, ctx.metrics
                 )
                 await self.deliver(self.review, item["event_id"].encode(), value, [])
+                # The agency learns that its document waits for archive staff (归档回执).
+                await send_receipt(ctx, self.app, receipts.held_for_review(item))
                 outcome = "review"
             else:
                 headers = register_headers(accepted.series, accepted.decision, origin, kept)
@@ -384,7 +390,7 @@ class IntakeStage:
                 await self.deliver(self.register_topic, key, origin.value, headers)
                 outcome = "accepted"
         except RecordRejected as rejection:
-            rejection.event_id = event["event_id"]
+            rejection.of_event(event)
             raise
         self.history[filed_key(event)] = filed_note(event)
         return outcome

@@ -2,7 +2,8 @@
 
 Input:  recordflow.register.v1, key = fonds·year, value = the original event bytes, the series in
         a header
-Output: records.archival-ready.v1 and records.catalog.v1, key = archival reference code;
+Output: records.archival-ready.v1 and records.catalog.v1, key = archival reference code, and the
+        agency's ARCHIVED receipt on receipts.<agency>.v1 (key = document id), in one transaction;
         records.deadletter.v1 for content that does not match what the agency declared or fails
         the four-property check (or, rarely, for an event whose series has no item number left).
 State:  the item-numbers table (changelog recordflow.item-numbers.changelog), co-partitioned with
@@ -73,6 +74,7 @@ from streams.intake import as_business_activity, origin_of
 from streams.publish import Message, Publisher
 from streams.resilience import Parked, retry_transient, retry_until_done, send_dead_letter
 from streams.window import Turn, handle_concurrently
+from topics import receipts
 from topics.deadletter import Origin
 from topics.register import HISTORY_HEADER, RULE_HEADER, SERIES_HEADER, SOURCE_HEADERS
 
@@ -372,17 +374,23 @@ def appraisal_item(record: ArchivalRecord, origin: Origin) -> RetentionReview:
 
 
 def record_messages(ctx: PipelineContext, record: ArchivalRecord, origin: Origin) -> list[Message]:
-    """What publishing a record writes: the record on both record topics, keyed by its 档号, and
-    its appraisal item when it is due for one."""
+    """What publishing a record writes: the record on both record topics, keyed by its 档号, its
+    ARCHIVED receipt, and its appraisal item and APPRAISAL_DUE receipt when it is due for one."""
     code = record["reference_code"].encode()
     value = ctx.codec.encode(ctx.archival_ready_subject, record)
     messages = [
         Message(ctx.settings.archival_ready_topic, code, value),
         Message(ctx.settings.catalog_topic, code, value),
     ]
+    # The agency's receipt in the same transaction: it learns the 档号 exactly when the record is
+    # published, and never of a record that was not.
+    messages.append(Message(*receipts.encode(ctx.settings, ctx.codec, receipts.archived(record))))
     if record["appraisal_status"] == "DUE":
-        item = ctx.codec.encode(ctx.review_subject, appraisal_item(record, origin))
-        messages.append(Message(ctx.settings.review_topic, record["event_id"].encode(), item))
+        item = appraisal_item(record, origin)
+        value = ctx.codec.encode(ctx.review_subject, item)
+        messages.append(Message(ctx.settings.review_topic, record["event_id"].encode(), value))
+        due = receipts.appraisal_due(record, item)  # after ARCHIVED: the document's latest state
+        messages.append(Message(*receipts.encode(ctx.settings, ctx.codec, due)))
     return messages
 
 
@@ -540,7 +548,7 @@ class Registration:
         event_id = self.event["event_id"]
         done = self.numbers.get(f"event:{event_id}")
         if conflict := conflicting_claim(done, self.event):
-            raise conflict
+            raise conflict.of_event(self.event)
         if done is not None and done["published"]:
             self.ctx.metrics.events.labels(self.agency_code, STAGE, "duplicate").inc()
             return
@@ -549,7 +557,7 @@ class Registration:
             code, allocation = await self.number(turn)
             await self.archive(code, allocation)
         except RecordRejected as rejection:
-            rejection.event_id = event_id
+            rejection.of_event(self.event)
             raise
         finally:
             for item in self.files:
@@ -681,6 +689,9 @@ class Registration:
         size = sum(item.fetched.digests.size for item in self.files)
         metrics.archived_bytes.labels(agency_code).inc(size)
         metrics.events.labels(agency_code, STAGE, "accepted").inc()
+        metrics.receipts.labels(agency_code, receipts.ARCHIVED).inc()
+        if record["appraisal_status"] == "DUE":
+            metrics.receipts.labels(agency_code, receipts.APPRAISAL_DUE).inc()
         if flags:
             metrics.events.labels(agency_code, STAGE, "flagged").inc()
         log.info("archived %s (event %s)%s", record["reference_code"], self.event["event_id"],

@@ -17,18 +17,22 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import faust
+from faust.types import AppT
 
+from avro_schemas.records import ArchivalReceipt
 from connectors.failures import classify
 from recordflow.errors import RecordRejected
 from recordflow.metrics import PipelineMetrics
 from recordflow.timeouts import FIRST_BACKOFF_S, MAX_BACKOFF_S
 from streams.context import PipelineContext
+from topics import receipts
 from topics.deadletter import Origin, dead_letter, dead_letter_headers
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PARKED_CODE_HEADER = "recordflow.reference-code"  # the 档号 a parked record keeps
+RECEIPT_STAGE = "receipt"
 
 
 class Parked(RecordRejected):
@@ -128,3 +132,33 @@ async def send_dead_letter(
     ).inc()
     ctx.metrics.events.labels(agency_code or "unknown", rejection.stage, "rejected").inc()
     log.info("dead letter %s/%s@%s: %s", origin.topic, origin.partition, origin.offset, rejection)
+    # The agency learns of the rejection, when it is an agency we know (its own receipts topic);
+    # the document id is the event's, or the input's key (the ingest topics' key is the document
+    # id) when the event could not be decoded.
+    document_id = rejection.document_id or (origin.key or b"").decode(errors="replace")
+    if agency_code and ctx.agencies.get(agency_code) is not None and document_id:
+        receipt = receipts.rejected(record, agency_code, document_id)
+        await send_receipt(ctx, deadletters.app, receipt)
+
+
+async def send_receipt(ctx: PipelineContext, app: AppT, receipt: ArchivalReceipt) -> None:
+    """Publish an outcome's receipt on its agency's receipts topic, after the outcome itself is
+    durable (the review item, the dead letter), waiting out transient failures like any output.
+    One that cannot be sent at all is logged and counted, not dead-lettered: the input was
+    handled, and a receipt tells of an outcome, it is not one (the outcome's topic still has it)."""
+    try:
+        encoded = await retry_transient(
+            lambda: receipts.encode(ctx.settings, ctx.codec, receipt), RECEIPT_STAGE, ctx.metrics
+        )
+        topic = app.topic(encoded.topic, key_serializer="raw", value_serializer="raw")
+
+        async def send() -> None:
+            await (await topic.send(key=encoded.key, value=encoded.value))
+
+        await retry_sending(send, RECEIPT_STAGE, ctx.metrics)
+    except RecordRejected as failure:
+        log.error("receipt %s for %s not sent: %s", receipt["receipt_id"],
+                  receipt["agency_code"], failure)  # fmt: skip
+        ctx.metrics.events.labels(receipt["agency_code"], RECEIPT_STAGE, "failed").inc()
+        return
+    ctx.metrics.receipts.labels(receipt["agency_code"], receipt["outcome"]).inc()

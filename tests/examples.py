@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 
 from avro_schemas.records import (
     AgentEntity,
+    ArchivalReceipt,
     ArchivalRecord,
     BusinessActivity,
     DocumentLifecycleEvent,
@@ -19,6 +20,7 @@ from avro_schemas.records import (
 from recordflow.errors import RecordRejected
 from streams.intake import review_item
 from topics.deadletter import Origin, dead_letter
+from topics.receipts import archived
 
 
 def request_description() -> RecordDescription:
@@ -313,6 +315,11 @@ def retention_review_record() -> RetentionReview:
     item = review_item(event, reason, origin, kept)
     item["queued_at"] = FILED_AT
     return item
+
+
+def archival_receipt_record() -> ArchivalReceipt:
+    """The ARCHIVED receipt of archival_record(): its 档号, archive time and retention."""
+    return archived(archival_record())
 
 
 def preservation_alert_record() -> dict[str, Any]:

@@ -5,14 +5,17 @@ more. With StandardAuthorizer and `allow.everyone.if.no.acl.found=false`, everyt
 denied, so the list below is the whole access policy:
 
     agency-<code>  WRITE ingest.<code>.lifecycle.v1 (literal); IDEMPOTENT_WRITE on the cluster
-                   (the SDK's producer is idempotent)
+                   (the SDK's producer is idempotent); READ receipts.<code>.v1 (literal: its
+                   own receipts only) and consumer groups receipts.<code>.* (prefixed: an agency
+                   system resumes its receipts where it stopped)
     pipeline       READ every ingest topic (literal, one per agency); READ and WRITE recordflow.*
                    (prefixed: intake → register, the tables' changelogs); WRITE records.*
-                   (prefixed: archival-ready, catalog, dead letters, review, alerts); READ its
+                   (prefixed: archival-ready, catalog, dead letters, review, alerts); WRITE
+                   receipts.* (prefixed: every outcome, told to its agency); READ its
                    consumer group (literal: faust's group is the app id); WRITE the transactional
                    ids <group>.register.* (prefixed: one producer per register partition) and
                    READ records.catalog.v1 (literal: did a redelivered record get published?)
-    pipeline, subscriber, archivist
+    pipeline, subscriber, archivist, gateway
                    READ consumer groups readers.* (prefixed: a reader that assigns partitions and
                    never commits still needs a group id; Settings.reader_group)
     subscriber     READ records.archival-ready.v1 and records.catalog.v1 (literal); READ consumer
@@ -23,7 +26,12 @@ denied, so the list below is the whole access policy:
                    on), the replay ledger and every topic a dead letter can be replayed to (the
                    ingest topics, the register topic); WRITE the transactional ids
                    <group>.review.* and <group>.deadletter-replay.* (prefixed: one per item or
-                   letter); IDEMPOTENT_WRITE on the cluster
+                   letter); WRITE receipts.* (prefixed: a decision's receipt is in its
+                   transaction); IDEMPOTENT_WRITE on the cluster
+    gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
+                   ingest topic (literal, one per agency; the gateway checks the caller's agency
+                   itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps
+                   an index of every agency's receipts)
     admin          none: the super user
 
 READ and WRITE imply DESCRIBE in Kafka, so no DESCRIBE bindings are listed. Every name carries
@@ -133,6 +141,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
     """Every binding the cluster should have for the pipeline's principals (sorted, unique)."""
     names = Principals.of(settings)
     pipeline, subscriber = user(names.pipeline), user(names.subscriber)
+    gateway = user(names.gateway)
     specs: set[AclSpec] = set()
     for agency in registry.agencies:
         ingest = settings.ingest_topic(agency.code)
@@ -140,13 +149,22 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         if agency.active:  # offboarding revokes these (topics/reconcile.py, revoke_writes)
             specs.add(AclSpec(own, "topic", ingest, "literal", "write"))
             specs.add(AclSpec(own, "cluster", CLUSTER, "literal", "idempotent-write"))
+        # What it may still read once offboarded: its receipts, and the registry.
+        specs.add(AclSpec(own, "topic", settings.receipts_topic(agency.code), "literal", "read"))
+        specs.add(AclSpec(own, "group", receipts_group(settings, agency.code, ""), "prefixed",
+                          "read"))  # fmt: skip
         specs.add(AclSpec(pipeline, "topic", ingest, "literal", "read"))
+        specs.add(AclSpec(gateway, "topic", ingest, "literal", "write"))
     specs |= staff_acls(settings, registry)
     internal, records = settings.topic("recordflow."), settings.topic("records.")
+    receipts = receipts_prefix(settings)
     specs |= {
         AclSpec(pipeline, "topic", internal, "prefixed", "read"),
         AclSpec(pipeline, "topic", internal, "prefixed", "write"),
         AclSpec(pipeline, "topic", records, "prefixed", "write"),
+        AclSpec(pipeline, "topic", receipts, "prefixed", "write"),
+        AclSpec(gateway, "topic", receipts, "prefixed", "read"),
+        AclSpec(gateway, "cluster", CLUSTER, "literal", "idempotent-write"),
         AclSpec(pipeline, "group", settings.consumer_group, "literal", "read"),
         # The register stage publishes each record in a transaction of its partition's producer
         # (streams/publish.py) and, on a redelivery, reads the catalog to see whether it did.
@@ -160,7 +178,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         AclSpec(pipeline, "topic", settings.catalog_topic, "literal", "read"),
         *(
             AclSpec(reader, "group", settings.reader_group_prefix, "prefixed", "read")
-            for reader in (pipeline, subscriber, user(names.archivist))
+            for reader in (pipeline, subscriber, user(names.archivist), gateway)
         ),
         AclSpec(subscriber, "topic", settings.archival_ready_topic, "literal", "read"),
         AclSpec(subscriber, "topic", settings.catalog_topic, "literal", "read"),
@@ -182,6 +200,7 @@ def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
         *(AclSpec(staff, "topic", topic, "literal", "read") for topic in reads),
         *(AclSpec(staff, "topic", topic, "literal", "write") for topic in writes),
         *(AclSpec(staff, "transactional-id", t, "prefixed", "write") for t in transactions),
+        AclSpec(staff, "topic", receipts_prefix(settings), "prefixed", "write"),
         AclSpec(staff, "cluster", CLUSTER, "literal", "idempotent-write"),
     }
 
@@ -199,6 +218,17 @@ def review_transactional_prefix(settings: Settings) -> str:
 def replay_transactional_prefix(settings: Settings) -> str:
     """A dead-letter replay's: `<group>.deadletter-replay.<letter>` (connectors/deadletters.py)."""
     return f"{settings.consumer_group}.deadletter-replay."
+
+
+def receipts_prefix(settings: Settings) -> str:
+    """Every agency's receipts topic, `receipts.<code>.v1`, begins with it."""
+    return settings.topic("receipts.")
+
+
+def receipts_group(settings: Settings, agency_code: str, name: str) -> str:
+    """The consumer group an agency system reads its receipts with, e.g. `receipts.zjj.oa`:
+    under its agency's prefix, so that one agency cannot commit (or read) another's."""
+    return settings.topic(f"receipts.{agency_code}.{name}")
 
 
 def subscriber_group(settings: Settings, system: str) -> str:

@@ -11,6 +11,7 @@ Principals, the same names on Kafka (SCRAM users) and S3 (access key ids):
     subscriber           downstream systems: read records.archival-ready.v1 / records.catalog.v1
     archivist            archive staff's tools: review decisions and appraisals, dead-letter
                          replays, reading the records, the queues and the dead letters
+    gateway              the HTTP gateway: submits for agency systems, reads their receipts
     agency-<code>        one per agency in the registry: write its own ingest topic and its own
                          staging prefix, nothing else
 
@@ -54,7 +55,7 @@ SECRETS_FILE = "secrets.json"
 SECRET_BYTES = 24  # token_urlsafe: letters, digits, '-' and '_' (safe in JAAS and --add-scram)
 S3_ADMIN_TIMEOUT_S = 10.0
 
-Kind = Literal["admin", "pipeline", "subscriber", "staff", "agency"]
+Kind = Literal["admin", "pipeline", "subscriber", "staff", "gateway", "agency"]
 
 
 class SecureProfileError(Exception):
@@ -74,13 +75,14 @@ def agency_principal(code: str) -> str:
 
 def principals(settings: Settings, registry: AgencyRegistry) -> list[Principal]:
     """Every principal of the secure profile: admin, then the roles as `settings` name them
-    (pipeline, subscriber, archivist) and one per agency."""
+    (pipeline, subscriber, archivist, gateway) and one per agency."""
     names = Principals.of(settings)
     return [
         Principal(ADMIN, "admin"),
         Principal(names.pipeline, "pipeline"),
         Principal(names.subscriber, "subscriber"),
         Principal(names.archivist, "staff"),
+        Principal(names.gateway, "gateway"),
         *(Principal(names.agency(a.code), "agency", a.code) for a in registry.agencies),
     ]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from avro_schemas import records
 from avro_schemas.typing_gen import TARGET, source
-from tests.examples import archival_record, lifecycle_event
+from tests.examples import archival_receipt_record, archival_record, lifecycle_event
 
 
 def test_the_types_are_generated_from_the_schemas_on_disk() -> None:
@@ -27,3 +27,7 @@ def test_an_event_and_a_record_have_the_fields_of_their_types() -> None:
     assert set(event["components"][0]) == keys(records.Component)
     assert set(record) == keys(records.ArchivalRecord)
     assert "lock_until" in keys(records.ArchivalRecord)  # v4 of the record
+
+
+def test_a_receipt_has_the_fields_of_its_type() -> None:
+    assert set(archival_receipt_record()) == keys(records.ArchivalReceipt)

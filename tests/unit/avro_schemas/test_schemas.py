@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from avro_schemas.codec import Codec, CodecError, Subject
 from avro_schemas.schemas import (
+    ARCHIVAL_RECEIPT,
     ARCHIVAL_RECORD,
     DEAD_LETTER,
     DOCUMENT_LIFECYCLE_EVENT,
@@ -37,6 +38,7 @@ from avro_schemas.schemas import (
     versions,
 )
 from tests.examples import (
+    archival_receipt_record,
     archival_record,
     dead_letter_record,
     lifecycle_event,
@@ -248,6 +250,7 @@ def test_topics_carry_the_record_types_the_design_names() -> None:
     assert by_topic["records.deadletter.v1"] == {DEAD_LETTER}
     assert by_topic["records.retention-review.v1"] == {RETENTION_REVIEW}
     assert by_topic["records.preservation-alert.v1"] == {PRESERVATION_ALERT}
+    assert by_topic["receipts.{agency}.v1"] == {ARCHIVAL_RECEIPT}
 
 
 # --- data: every version reads every earlier one -------------------------------------------
@@ -333,6 +336,7 @@ REALISTIC = {
     DEAD_LETTER: dead_letter_record,
     RETENTION_REVIEW: retention_review_record,
     PRESERVATION_ALERT: preservation_alert_record,
+    ARCHIVAL_RECEIPT: archival_receipt_record,
 }
 
 

@@ -99,10 +99,10 @@ class EventCodec:
                 "description": {"year": 2026, "unit_code": "BGS"}}  # fmt: skip
 
     def encode(self, subject: Any, value: dict[str, Any]) -> bytes:
-        return json.dumps({"subject": subject.name, "status": value["status"]}).encode()
+        return json.dumps({"subject": subject.name, "status": value.get("status")}).encode()
 
 
-def test_a_retention_decision_is_the_event_sent_on_and_the_decided_item() -> None:
+def test_a_retention_decision_is_the_event_sent_on_the_decided_item_and_its_receipt() -> None:
     settings = Settings(topic_prefix="t.")
     item: RetentionReview = {
         **retention_review_record(), "event_id": "e1", "status": "PENDING",
@@ -115,7 +115,7 @@ def test_a_retention_decision_is_the_event_sent_on_and_the_decided_item() -> Non
     assert (decided["status"], decided["decided_period"], decided["decided_at"]) == (
         "DECIDED", "D30", AT,
     )  # fmt: skip
-    register, review = messages
+    register, review, receipt = messages
     series = Series("Z215", 2026, "D30", "BGS")
     assert (register.topic, register.key, register.value) == (
         "t.recordflow.register.v1", partition_key(series), b"event bytes",
@@ -125,4 +125,8 @@ def test_a_retention_decision_is_the_event_sent_on_and_the_decided_item() -> Non
     assert json.loads(headers[HISTORY_HEADER] or b"[]") == []
     assert (review.topic, review.key) == ("t.records.retention-review.v1", b"e1")
     assert json.loads(review.value)["status"] == "DECIDED"
+    # The agency's receipt, in the same transaction, keyed by its document id.
+    own = f"t.receipts.{item['agency_code']}.v1"
+    assert (receipt.topic, receipt.key) == (own, item["document_id"].encode())
+    assert json.loads(receipt.value)["subject"] == f"{own}-value"
     assert transactional_id(settings, "e1") == "t.recordflow.review.e1"

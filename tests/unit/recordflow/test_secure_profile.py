@@ -146,3 +146,21 @@ def test_bucket_policies_confine_each_account() -> None:
     assert set(deny["Principal"]["AWS"]) == {p.name for p in principals(Settings(), REGISTRY)} - {
         ADMIN
     }
+
+
+def test_the_gateway_stages_anywhere_reads_only_its_own_prefix_and_never_the_archive() -> None:
+    settings = Settings(bucket_prefix="b-")
+    policies = bucket_policies(settings, REGISTRY)
+    grants = {
+        (action, resource)
+        for bucket, policy in policies.items()
+        for st in policy["Statement"]
+        if st["Effect"] == "Allow" and "gateway" in st["Principal"]["AWS"]
+        for action in st["Action"]
+        for resource in st["Resource"]
+    }
+    assert ("s3:PutObject", "arn:aws:s3:::b-staging/*") in grants
+    reads = {resource for action, resource in grants if action.startswith("s3:Get")}
+    assert reads == {"arn:aws:s3:::b-staging/gateway/*"}
+    assert not any("b-archive" in resource for _, resource in grants)
+    assert "gateway" in {p.name for p in principals(settings, REGISTRY)}

@@ -6,7 +6,7 @@ from confluent_kafka.admin import AclOperation, AclPermissionType, ResourcePatte
 
 from recordflow.agencies import load_registry
 from recordflow.settings import Settings
-from topics.acls import CLUSTER, AclSpec, desired_acls, missing_acls
+from topics.acls import CLUSTER, AclSpec, desired_acls, missing_acls, receipts_group
 from topics.catalog import desired_topics
 from topics.reconcile import ADD_ACL, plan_acls
 
@@ -27,12 +27,48 @@ def covers(spec: AclSpec, topic: str) -> bool:
     return topic == spec.name if spec.pattern == "literal" else topic.startswith(spec.name)
 
 
-def test_an_agency_may_write_its_own_ingest_topic_and_nothing_else() -> None:
+def test_an_agency_may_write_its_own_ingest_topic_and_read_its_own_receipts_only() -> None:
     for code in CODES:
         assert grants(f"User:agency-{code}") == {
             ("topic", SETTINGS.ingest_topic(code), "literal", "write"),
             ("cluster", CLUSTER, "literal", "idempotent-write"),
+            ("topic", SETTINGS.receipts_topic(code), "literal", "read"),
+            ("group", f"t1.receipts.{code}.", "prefixed", "read"),
         }
+
+
+def test_no_agency_reads_another_agencys_receipts_or_resumes_in_its_groups() -> None:
+    for code in CODES:
+        own = [a for a in ACLS if a.principal == f"User:agency-{code}" and a.operation == "read"]
+        for other in CODES:
+            if other == code:
+                continue
+            assert not any(
+                covers(a, SETTINGS.receipts_topic(other)) for a in own if a.resource == "topic"
+            )
+            group = receipts_group(SETTINGS, other, "oa")
+            assert not any(covers(a, group) for a in own if a.resource == "group")
+        assert any(covers(a, receipts_group(SETTINGS, code, "oa")) for a in own)
+
+
+def test_receipts_are_read_by_their_agency_and_the_gateway_only() -> None:
+    for code in CODES:
+        topic = SETTINGS.receipts_topic(code)
+        readers = {
+            a.principal
+            for a in ACLS
+            if a.resource == "topic" and a.operation == "read" and covers(a, topic)
+        }
+        assert readers == {f"User:agency-{code}", "User:gateway"}
+
+
+def test_the_gateway_submits_for_every_agency_and_reads_receipts() -> None:
+    assert grants("User:gateway") == {
+        *(("topic", SETTINGS.ingest_topic(code), "literal", "write") for code in CODES),
+        ("cluster", CLUSTER, "literal", "idempotent-write"),
+        ("topic", "t1.receipts.", "prefixed", "read"),
+        READERS,
+    }
 
 
 def test_every_catalog_topic_has_exactly_the_writers_its_owner_needs() -> None:
@@ -43,10 +79,13 @@ def test_every_catalog_topic_has_exactly_the_writers_its_owner_needs() -> None:
             if a.resource == "topic" and a.operation == "write" and covers(a, spec.name)
         }
         # Archive staff's tools write what a decision sends on, and replay dead letters to the
-        # topics they came from (an ingest topic or the register topic).
+        # topics they came from (an ingest topic or the register topic); the gateway submits
+        # for agencies; receipts come from the pipeline and from staff's decisions.
         staff = spec.name in STAFF_WRITES or spec.agency is not None
-        if spec.agency is not None:
-            expected = {f"User:agency-{spec.agency}", "User:archivist"}
+        if spec.source == "receipts.{agency}.v1":
+            expected = {"User:pipeline", "User:archivist"}
+        elif spec.agency is not None:
+            expected = {f"User:agency-{spec.agency}", "User:archivist", "User:gateway"}
         else:
             expected = {"User:pipeline", *(["User:archivist"] if staff else [])}
         assert writers == expected, spec.name
@@ -92,6 +131,7 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
                                         SETTINGS.replay_ledger_topic)),
         *((topic, "write") for topic in STAFF_WRITES),
         *((SETTINGS.ingest_topic(code), "write") for code in CODES),
+        ("t1.receipts.", "write"),  # a decision's receipt, in its transaction
     }  # fmt: skip
     assert {name for kind, name, _, _ in staff if kind == "transactional-id"} == {
         f"{SETTINGS.consumer_group}.review.",
@@ -104,7 +144,8 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
 def test_no_principal_but_the_secure_profiles_is_named() -> None:
     principals = {a.principal for a in ACLS}
     assert principals == {
-        "User:pipeline", "User:subscriber", "User:archivist", *(f"User:agency-{c}" for c in CODES)
+        "User:pipeline", "User:subscriber", "User:archivist", "User:gateway",
+        *(f"User:agency-{c}" for c in CODES),
     }  # fmt: skip
     assert len(ACLS) == len(set(ACLS)) and sorted(ACLS) == ACLS
 
@@ -132,8 +173,10 @@ def test_a_binding_round_trips_and_only_missing_ones_are_planned() -> None:
 def test_principal_names_come_from_settings() -> None:
     """A production cluster names its users otherwise: every grant follows the settings."""
     named = Settings(topic_prefix="t1.", principal_pipeline="svc-recordflow",
-                     principal_archivist="dag-staff", principal_agency_prefix="org-")  # fmt: skip
+                     principal_archivist="dag-staff", principal_gateway="svc-gateway",
+                     principal_agency_prefix="org-")  # fmt: skip
     principals = {a.principal for a in desired_acls(named, REGISTRY)}
     assert principals == {
-        "User:svc-recordflow", "User:subscriber", "User:dag-staff", *(f"User:org-{c}" for c in CODES)
+        "User:svc-recordflow", "User:subscriber", "User:dag-staff", "User:svc-gateway",
+        *(f"User:org-{c}" for c in CODES),
     }  # fmt: skip

@@ -33,6 +33,7 @@ CATALOG_FILES = sorted(CATALOG_DIR.glob("*.yaml"))
 # docs/design.md, "Topics" and "Schemas": which record type each topic carries.
 EXPECTED_RECORD_TYPES = {
     "ingest.{agency}.lifecycle.v1": "document_lifecycle_event",
+    "receipts.{agency}.v1": "archival_receipt",
     "records.archival-ready.v1": "archival_record",
     "records.catalog.v1": "archival_record",
     "records.deadletter.v1": "dead_letter",
@@ -93,6 +94,7 @@ def test_names_match_settings() -> None:
         settings.topic("recordflow.deadletter-replays.v1"),
         settings.agencies_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
+        *(settings.receipts_topic(agency.code) for agency in registry.agencies),
     }
 
 
@@ -117,8 +119,24 @@ def test_template_expands_for_a_smaller_registry() -> None:
     settings = Settings()
     registry = load_registry(settings.agencies_file)
     one = registry.model_copy(update={"agencies": registry.agencies[:1]})
-    ingest = [spec for spec in desired_topics(settings, registry=one) if spec.agency]
-    assert [spec.name for spec in ingest] == [f"ingest.{registry.agencies[0].code}.lifecycle.v1"]
+    expanded = [spec.name for spec in desired_topics(settings, registry=one) if spec.agency]
+    code = registry.agencies[0].code
+    assert sorted(expanded) == [f"ingest.{code}.lifecycle.v1", f"receipts.{code}.v1"]
+
+
+def test_receipts_topics_keep_every_outcome_a_week_and_the_latest_for_good() -> None:
+    settings = Settings(topic_prefix="t1.")
+    registry = load_registry(settings.agencies_file)
+    receipts = [spec for spec in desired_topics(settings) if spec.source == "receipts.{agency}.v1"]
+    assert [spec.name for spec in receipts] == [
+        settings.receipts_topic(agency.code) for agency in registry.agencies
+    ]
+    for spec in receipts:
+        assert spec.config == {
+            "cleanup.policy": "compact",
+            "min.compaction.lag.ms": str(7 * 24 * 3600 * 1000),
+        }
+        assert spec.value_schema == "archival_receipt/v1.avsc"
 
 
 def test_prefix_applied_to_every_name() -> None:

@@ -7,7 +7,10 @@ denied, so the list below is the whole access policy:
     agency-<code>  WRITE ingest.<code>.lifecycle.v1 (literal); IDEMPOTENT_WRITE on the cluster
                    (the SDK's producer is idempotent); READ receipts.<code>.v1 (literal: its
                    own receipts only) and consumer groups receipts.<code>.* (prefixed: an agency
-                   system resumes its receipts where it stopped)
+                   system resumes its receipts where it stopped); READ recordflow.agencies.v1
+                   (literal: the SDK finds an agency onboarded since installation) and reader
+                   groups readers.*. Offboarded (connectors/onboarding.py), it keeps the reads
+                   and loses the writes.
     pipeline       READ every ingest topic (literal, one per agency); READ and WRITE recordflow.*
                    (prefixed: intake → register, the tables' changelogs); WRITE records.*
                    (prefixed: archival-ready, catalog, dead letters, review, alerts); WRITE
@@ -27,11 +30,12 @@ denied, so the list below is the whole access policy:
                    ingest topics, the register topic); WRITE the transactional ids
                    <group>.review.* and <group>.deadletter-replay.* (prefixed: one per item or
                    letter); WRITE receipts.* (prefixed: a decision's receipt is in its
-                   transaction); IDEMPOTENT_WRITE on the cluster
+                   transaction); READ recordflow.agencies.v1 (literal: a decision checks the
+                   agency is registered); IDEMPOTENT_WRITE on the cluster
     gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
-                   ingest topic (literal, one per agency; the gateway checks the caller's agency
+                   active agency's ingest topic (literal; the gateway checks the caller's agency
                    itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps
-                   an index of every agency's receipts)
+                   an index of every agency's receipts); READ recordflow.agencies.v1 (literal)
     admin          none: the super user
 
 READ and WRITE imply DESCRIBE in Kafka, so no DESCRIBE bindings are listed. Every name carries
@@ -149,12 +153,15 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         if agency.active:  # offboarding revokes these (topics/reconcile.py, revoke_writes)
             specs.add(AclSpec(own, "topic", ingest, "literal", "write"))
             specs.add(AclSpec(own, "cluster", CLUSTER, "literal", "idempotent-write"))
-        # What it may still read once offboarded: its receipts, and the registry.
+            specs.add(AclSpec(gateway, "topic", ingest, "literal", "write"))
+        # What it may still read once offboarded: its receipts, and the registry (the SDK looks
+        # an agency onboarded since installation up there, as a reader).
         specs.add(AclSpec(own, "topic", settings.receipts_topic(agency.code), "literal", "read"))
         specs.add(AclSpec(own, "group", receipts_group(settings, agency.code, ""), "prefixed",
                           "read"))  # fmt: skip
+        specs.add(AclSpec(own, "topic", settings.agencies_topic, "literal", "read"))
+        specs.add(AclSpec(own, "group", settings.reader_group_prefix, "prefixed", "read"))
         specs.add(AclSpec(pipeline, "topic", ingest, "literal", "read"))
-        specs.add(AclSpec(gateway, "topic", ingest, "literal", "write"))
     specs |= staff_acls(settings, registry)
     internal, records = settings.topic("recordflow."), settings.topic("records.")
     receipts = receipts_prefix(settings)
@@ -164,6 +171,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         AclSpec(pipeline, "topic", records, "prefixed", "write"),
         AclSpec(pipeline, "topic", receipts, "prefixed", "write"),
         AclSpec(gateway, "topic", receipts, "prefixed", "read"),
+        AclSpec(gateway, "topic", settings.agencies_topic, "literal", "read"),
         AclSpec(gateway, "cluster", CLUSTER, "literal", "idempotent-write"),
         AclSpec(pipeline, "group", settings.consumer_group, "literal", "read"),
         # The register stage publishes each record in a transaction of its partition's producer
@@ -191,7 +199,8 @@ def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
     """What archive staff's tools need as the archivist principal, and no more."""
     staff = user(settings.principal_archivist)
     reads = [settings.catalog_topic, settings.archival_ready_topic, settings.review_topic,
-             settings.deadletter_topic, settings.replay_ledger_topic]  # fmt: skip
+             settings.deadletter_topic, settings.replay_ledger_topic,
+             settings.agencies_topic]  # fmt: skip
     writes = [settings.review_topic, settings.register_topic, settings.catalog_topic,
               settings.replay_ledger_topic,
               *(settings.ingest_topic(agency.code) for agency in registry.agencies)]  # fmt: skip

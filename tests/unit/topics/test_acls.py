@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from confluent_kafka.admin import AclOperation, AclPermissionType, ResourcePatternType, ResourceType
 
 from recordflow.agencies import load_registry
@@ -34,6 +36,8 @@ def test_an_agency_may_write_its_own_ingest_topic_and_read_its_own_receipts_only
             ("cluster", CLUSTER, "literal", "idempotent-write"),
             ("topic", SETTINGS.receipts_topic(code), "literal", "read"),
             ("group", f"t1.receipts.{code}.", "prefixed", "read"),
+            ("topic", SETTINGS.agencies_topic, "literal", "read"),  # the live registry
+            READERS,
         }
 
 
@@ -67,6 +71,7 @@ def test_the_gateway_submits_for_every_agency_and_reads_receipts() -> None:
         *(("topic", SETTINGS.ingest_topic(code), "literal", "write") for code in CODES),
         ("cluster", CLUSTER, "literal", "idempotent-write"),
         ("topic", "t1.receipts.", "prefixed", "read"),
+        ("topic", SETTINGS.agencies_topic, "literal", "read"),
         READERS,
     }
 
@@ -128,7 +133,8 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
     assert {(name, op) for kind, name, _, op in staff if kind == "topic"} == {
         *((topic, "read") for topic in (SETTINGS.catalog_topic, SETTINGS.archival_ready_topic,
                                         SETTINGS.review_topic, SETTINGS.deadletter_topic,
-                                        SETTINGS.replay_ledger_topic)),
+                                        SETTINGS.replay_ledger_topic,
+                                        SETTINGS.agencies_topic)),
         *((topic, "write") for topic in STAFF_WRITES),
         *((SETTINGS.ingest_topic(code), "write") for code in CODES),
         ("t1.receipts.", "write"),  # a decision's receipt, in its transaction
@@ -139,6 +145,20 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
     }
     assert READERS in staff and ("cluster", CLUSTER, "literal", "idempotent-write") in staff
     assert ("topic", SETTINGS.archival_ready_topic, "literal", "write") not in staff
+
+
+def test_an_offboarded_agency_keeps_its_reads_and_loses_its_writes() -> None:
+    gone = REGISTRY.by_code["fy"].model_copy(update={"offboarded_at": dt.datetime.now(dt.UTC)})
+    acls = desired_acls(SETTINGS, REGISTRY.merged([gone]))
+    fy = {(a.resource, a.name, a.operation) for a in acls if a.principal == "User:agency-fy"}
+    assert fy == {
+        ("topic", SETTINGS.receipts_topic("fy"), "read"),
+        ("group", "t1.receipts.fy.", "read"),
+        ("topic", SETTINGS.agencies_topic, "read"),
+        ("group", "t1.readers.", "read"),
+    }
+    ingest = SETTINGS.ingest_topic("fy")
+    assert {a.principal for a in acls if a.name == ingest} == {"User:pipeline", "User:archivist"}
 
 
 def test_no_principal_but_the_secure_profiles_is_named() -> None:

@@ -42,6 +42,7 @@ EXPECTED_RECORD_TYPES = {
     "recordflow.item-numbers.changelog": None,
     "recordflow.lifecycle-history.changelog": None,
     "recordflow.deadletter-replays.v1": None,  # JSON, connectors/deadletters.py only
+    "recordflow.gateway-credentials.v1": None,  # JSON, connectors/gateway/credentials.py only
 }
 
 
@@ -90,6 +91,7 @@ def test_names_match_settings() -> None:
         settings.item_numbers_changelog_topic,
         settings.lifecycle_history_changelog_topic,
         settings.topic("recordflow.deadletter-replays.v1"),
+        settings.gateway_credentials_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
     }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,12 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.gateway import credentials, submissions, uploads
-from connectors.gateway.credentials import CredentialStore
 from connectors.gateway.metrics import GatewayMetrics
 from connectors.gateway.problems import GatewayProblem, internal_error
 from connectors.gateway.service import Gateway
 from connectors.gateway.status import NoReceipts, ReceiptSource
-from connectors.readback import ReadError
 from recordflow.settings import Settings
 
 log = logging.getLogger("connectors.gateway")
@@ -83,24 +80,9 @@ class Observe:
 
 
 def start_gateway(settings: Settings, receipts: ReceiptSource | None = None) -> Gateway:
-    """A Gateway on real servers: the credentials view is read now if Kafka answers, otherwise
-    in the background until it does (meanwhile every call is 503)."""
-    view = credentials.view(settings)
-    store = CredentialStore(view.get, ready=False)
-
-    def load() -> None:
-        while True:
-            try:
-                view.start()
-            except ReadError as exc:
-                log.warning("gateway: credentials not readable yet: %s", exc)
-                time.sleep(settings.gateway_retry_after_s)
-                continue
-            store.ready = True
-            return
-
-    threading.Thread(target=load, name="gateway-credentials", daemon=True).start()
-    return Gateway(settings, store, receipts or NoReceipts(), on_close=view.close)
+    """A Gateway on real servers, its credentials followed from the topic (meanwhile 503)."""
+    followed = credentials.Followed(settings, retry_s=settings.gateway_retry_after_s).start()
+    return Gateway(settings, followed.store, receipts or NoReceipts(), on_close=followed.close)
 
 
 def create_app(settings: Settings, gateway: Gateway | None = None,

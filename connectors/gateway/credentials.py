@@ -17,8 +17,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -26,9 +28,12 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from connectors.compacted import CompactedView
+from connectors.readback import ReadError
 from recordflow.agencies import load_registry
 from recordflow.settings import Settings
 from recordflow.timeouts import DELIVERY_TIMEOUT_S
+
+log = logging.getLogger(__name__)
 
 PREFIX = "rfg"
 TOKEN = re.compile(r"rfg_(?P<token_id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
@@ -107,6 +112,42 @@ def view(settings: Settings, interval_s: float = 1.0) -> CompactedView[Credentia
     """The credentials topic as a view (not started)."""
     return CompactedView(settings, settings.gateway_credentials_topic, Credential.decode,
                          interval_s=interval_s)  # fmt: skip
+
+
+class Followed:
+    """The credentials topic followed from a background thread: read as soon as Kafka answers
+    (a replica may start during an outage), then kept current. `store` says it is not ready
+    until then, and the gateway answers 503 rather than 401."""
+
+    def __init__(self, settings: Settings, retry_s: float) -> None:
+        self.settings = settings
+        self.retry_s = retry_s
+        self._view: CompactedView[Credential] | None = None
+        self._stopped = threading.Event()
+        self.store = CredentialStore(self.get, ready=False)
+
+    def start(self) -> Followed:
+        threading.Thread(target=self._load, name="gateway-credentials", daemon=True).start()
+        return self
+
+    def get(self, token_id: str) -> Credential | None:
+        return self._view.get(token_id) if self._view is not None else None
+
+    def _load(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._view = view(self.settings).start()
+            except ReadError as exc:
+                log.warning("gateway: credentials not readable yet: %s", exc)
+                self._stopped.wait(self.retry_s)
+                continue
+            self.store.ready = True
+            return
+
+    def close(self) -> None:
+        self._stopped.set()
+        if self._view is not None:
+            self._view.close()
 
 
 def _all(settings: Settings) -> dict[str, Credential]:

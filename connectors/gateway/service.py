@@ -43,6 +43,7 @@ from connectors.sdk import (
     content_type,
     staged_key,
 )
+from connectors.readback import quiet_logger
 from connectors.storage import Digests, Storage
 from recordflow.agencies import Agency
 from recordflow.errors import ReasonedError, SubmitError
@@ -81,7 +82,10 @@ class GatewaySubmitter(Submitter):
     def _new_producer(self) -> Producer:
         timeout_ms = int(self.settings.gateway_kafka_timeout_s * 1000)
         return Producer({**self.settings.producer_config(), "error_cb": self._on_error,
-                         "message.timeout.ms": timeout_ms})  # fmt: skip
+                         "message.timeout.ms": timeout_ms,
+                         # librdkafka's lines (a line per failed connection) at debug level: an
+                         # outage is reported once per request, as its 503
+                         "logger": quiet_logger()})  # fmt: skip
 
 
 @contextlib.contextmanager

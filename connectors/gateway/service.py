@@ -31,6 +31,7 @@ from connectors.gateway.limits import RateLimiter
 from connectors.gateway.objects import GatewayObjects
 from connectors.gateway.problems import GatewayProblem, unavailable
 from connectors.gateway.status import ReceiptSource, SubmissionStatus, status_of
+from connectors.readback import quiet_logger
 from connectors.sdk import (
     TRANSIENT,
     KafkaDeliveryError,
@@ -43,7 +44,6 @@ from connectors.sdk import (
     content_type,
     staged_key,
 )
-from connectors.readback import quiet_logger
 from connectors.storage import Digests, Storage
 from recordflow.agencies import Agency
 from recordflow.errors import ReasonedError, SubmitError

@@ -29,7 +29,7 @@ from connectors.gateway.problems import GatewayProblem
 
 HEADER = "Idempotency-Key"
 # Printable ASCII, as the IETF draft's examples (a UUID, most often); long enough for any scheme.
-KEY = re.compile(r"[\x21-\x7e]{1,255}")
+KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 class Decision(enum.Enum):

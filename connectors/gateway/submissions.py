@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from connectors.gateway.auth import Caller, GatewayDep
-from connectors.gateway.idempotency import HEADER, checked_key
+from connectors.gateway.idempotency import HEADER, KEY, checked_key
 from connectors.gateway.limits import check_declared_length, limited
 from connectors.gateway.models import SubmissionReceipt
 from connectors.gateway.problems import GatewayProblem, responses
@@ -25,7 +25,7 @@ MAX_FILES = 100  # a document's components; more is not a document
 MAX_METADATA_BYTES = 1024 * 1024
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias=HEADER, description="Retry with the same key: the same receipt, never a second "
+    Header(alias=HEADER, pattern=KEY.pattern, description="Retry with the same key: the same receipt, never a second "
            "event; the same key with another request is 409."),
 ]  # fmt: skip
 ONE_STEP_BODY = {

@@ -66,7 +66,7 @@ async def put_file(
 
 @router.post(
     "/{upload_id}/commit", status_code=202, response_model=SubmissionReceipt,
-    responses=responses(401, 403, 404, 409, 422, 429, 503),
+    responses=responses(400, 401, 403, 404, 409, 422, 429, 503),
     summary="Submit an upload's files with the document's metadata",
 )  # fmt: skip
 async def commit(

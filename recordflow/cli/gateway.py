@@ -21,6 +21,10 @@ def register(app: typer.Typer) -> None:
         openapi: Annotated[
             bool, typer.Option("--openapi", help="Print the OpenAPI document and exit.")
         ] = False,
+        stack_home: Annotated[
+            str | None,
+            typer.Option(hidden=True, help="Set by `stack up`: how `stack down` knows its own."),
+        ] = None,
     ) -> None:
         """Run the HTTP gateway (OpenAPI at /openapi.json, metrics at /metrics)."""
         from connectors.gateway.app import create_app, openapi_document

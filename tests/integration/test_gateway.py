@@ -201,3 +201,26 @@ def test_metrics_count_requests_by_route_template(gateway_url: str, bgt_token: s
     ) in text
     assert 'recordflow_gateway_request_duration_seconds_count{route="/v1/uploads"}' in text
     assert upload["upload_id"] not in text
+
+
+def test_the_credentials_cli_issues_lists_and_revokes(pipeline_settings: Settings) -> None:
+    import json
+
+    from tests.integration.cli import run_cli
+
+    issued = run_cli(pipeline_settings, "agencies", "credentials", "issue", "bgt", "--json")
+    assert issued.returncode == 0, issued.stderr
+    token = json.loads(issued.stdout)
+    assert token["token"].startswith(f"rfg_{token['token_id']}_")
+    listed = run_cli(pipeline_settings, "agencies", "credentials", "list", "bgt", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (entry,) = json.loads(listed.stdout)
+    assert entry["token_id"] == token["token_id"] and entry["revoked_at"] is None
+    assert token["token"].split("_", 2)[2] not in listed.stdout
+    revoked = run_cli(pipeline_settings, "agencies", "credentials", "revoke", token["token_id"])
+    assert revoked.returncode == 0, revoked.stderr
+    (entry,) = json.loads(run_cli(pipeline_settings, "agencies", "credentials", "list", "bgt",
+                                  "--json").stdout)  # fmt: skip
+    assert entry["revoked_at"] is not None
+    unknown = run_cli(pipeline_settings, "agencies", "credentials", "issue", "nosuch")
+    assert unknown.returncode == 1 and "unknown agency" in unknown.stderr

@@ -29,6 +29,7 @@ from connectors.gateway.credentials import CredentialStore
 from connectors.gateway.idempotency import IdempotencyRecords, fingerprint
 from connectors.gateway.limits import RateLimiter
 from connectors.gateway.objects import GatewayObjects
+from connectors.gateway.pipe import BodyPipe
 from connectors.gateway.problems import GatewayProblem, unavailable
 from connectors.gateway.status import ReceiptSource, SubmissionStatus, status_of
 from connectors.readback import quiet_logger
@@ -218,9 +219,9 @@ class Gateway:
         return upload
 
     def put_file(self, caller: str, upload_id: str, sequence: int, file_name: str,
-                 mime_type: str | None, stream: IO[bytes], size: int) -> dict[str, Any]:  # fmt: skip
-        """PUT /v1/uploads/{id}/files/{sequence}: stage one file of an upload; PUT again to
-        replace it before the commit."""
+                 mime_type: str | None, stream: BodyPipe, size: int) -> dict[str, Any]:  # fmt: skip
+        """PUT /v1/uploads/{id}/files/{sequence}: stage one file of an upload as its body comes
+        (`size` -1: not declared); PUT again to replace it before the commit."""
         with answering(self.settings):
             self._owned_upload(caller, upload_id)
             if self.objects.get(keys.commit_key(upload_id)) is not None:
@@ -281,7 +282,7 @@ class Gateway:
 
     # --- the SDK's steps --------------------------------------------------------------------
     def _stage(self, agency: str, upload_id: str, sequence: int, file_name: str,
-               mime_type: str | None, stream: IO[bytes], size: int) -> dict[str, Any]:  # fmt: skip
+               mime_type: str | None, stream: IO[bytes] | BodyPipe, size: int) -> dict[str, Any]:  # fmt: skip
         """Stream one file to its staged key, hashing it on the way; its Component record."""
         key = staged_key(agency, upload_id, sequence, file_name)
         digests: Digests = self.submitter.storage.stage(

@@ -5,7 +5,8 @@ Only the agency that created an upload may use it."""
 
 from __future__ import annotations
 
-import tempfile
+import asyncio
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -13,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.gateway.auth import Caller, GatewayDep
 from connectors.gateway.idempotency import checked_key
-from connectors.gateway.limits import check_declared_length, too_large
+from connectors.gateway.limits import check_declared_length
 from connectors.gateway.models import FileReceipt, SubmissionReceipt, Upload
+from connectors.gateway.pipe import BodyPipe
 from connectors.gateway.problems import responses
 from connectors.gateway.service import declared_type
 from connectors.gateway.submissions import IdempotencyKey
@@ -22,7 +24,6 @@ from connectors.gateway.submissions import IdempotencyKey
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
 UploadId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="From POST /v1/uploads")]
-SPOOL_IN_MEMORY = 1024 * 1024  # beyond this, a body waits in a temporary file, not in memory
 FILE_BODY = {
     "requestBody": {
         "required": True,
@@ -50,18 +51,26 @@ async def put_file(
     file_name: Annotated[str, Query(min_length=1, max_length=255)],
 ) -> dict[str, Any]:  # fmt: skip
     limit = gateway.settings.max_file_bytes
-    check_declared_length(request.headers.get("content-length"), limit, "the file")
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit, "the file")
-            await run_in_threadpool(spool.write, chunk)
-        spool.seek(0)
-        mime_type = declared_type(request.headers.get("content-type"))
-        return await run_in_threadpool(gateway.put_file, agency, upload_id, sequence, file_name,
-                                       mime_type, spool, size)  # fmt: skip
+    declared = request.headers.get("content-length")
+    check_declared_length(declared, limit, "the file")
+    length = int(declared) if declared is not None and declared.isdigit() else -1
+    mime_type = declared_type(request.headers.get("content-type"))
+    pipe = BodyPipe()
+
+    def stage() -> dict[str, Any]:
+        try:
+            return gateway.put_file(agency, upload_id, sequence, file_name, mime_type, pipe, length)
+        finally:
+            pipe.reader_done.set()
+
+    staging = asyncio.ensure_future(run_in_threadpool(stage))
+    try:
+        await pipe.feed(request.stream(), limit, "the file")
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            await staging  # aborted by the pipe: the request's own failure is the answer
+        raise
+    return await staging
 
 
 @router.post(

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from connectors.gateway import credentials
+from connectors.storage import Storage
 from recordflow.settings import Settings
 from tests.examples import notice_metadata
 from tests.integration.gateway_harness import (
@@ -100,3 +101,27 @@ def test_unknown_upload_and_empty_commit(pipeline_settings: Settings, gateway_ur
     empty = httpx.post(f"{gateway_url}/v1/uploads/{upload_id}/commit", headers=bearer(bgt),
                        json=notice_metadata("UP-3"))  # fmt: skip
     assert empty.status_code == 422 and empty.json()["reason"] == "no-content"
+
+
+def test_a_file_above_the_limit_is_413_and_not_staged(pipeline_settings: Settings) -> None:
+    small = pipeline_settings.model_copy(update={"max_file_bytes": 100_000})
+    with running_gateway(small) as url:
+        _, bgt = credentials.issue(small, "bgt")
+        wait_accepted(url, bgt)
+        upload_id = httpx.post(f"{url}/v1/uploads", headers=bearer(bgt)).json()["upload_id"]
+
+        def body() -> Iterator[bytes]:  # chunked: no Content-Length to refuse it by
+            for _ in range(40):
+                yield b"x" * 8192
+
+        answer = httpx.put(f"{url}/v1/uploads/{upload_id}/files/1", params={"file_name": "big.bin"},
+                           content=body(), headers=bearer(bgt))  # fmt: skip
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["reason"] == "payload-too-large"
+        declared = httpx.put(f"{url}/v1/uploads/{upload_id}/files/1", params={"file_name": "big.bin"},
+                             content=b"x" * 100_001, headers=bearer(bgt))  # fmt: skip
+        assert declared.status_code == 413, declared.text
+        storage = Storage(small)
+        staged = list(storage.client.list_objects(small.staging_bucket, f"bgt/{upload_id}/",
+                                                  recursive=True))  # fmt: skip
+        assert staged == []

@@ -75,8 +75,9 @@ class Observe:
             state = scope.get("state") or {}
             agency = str(state.get("agency") or "")
             self.metrics.observe(route, status, agency, time.perf_counter() - began)
-            log.info("gateway: %s %s agency=%s event=%s status=%d", scope["method"], route,
-                     agency or "-", state.get("event_id") or "-", status)  # fmt: skip
+            log.info("gateway: %s %s agency=%s event=%s status=%d reason=%s", scope["method"],
+                     route, agency or "-", state.get("event_id") or "-", status,
+                     state.get("reason") or ("internal-error" if status >= 500 else "-"))  # fmt: skip
 
 
 def start_gateway(settings: Settings, receipts: ReceiptSource | None = None) -> Gateway:
@@ -105,8 +106,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None,
     app.include_router(uploads.router)
 
     @app.exception_handler(GatewayProblem)
-    async def problem(_: Request, exc: Exception) -> Response:
+    async def problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GatewayProblem)
+        request.state.reason = exc.reason  # for the request's log line
         return exc.response()
 
     @app.exception_handler(RequestValidationError)

@@ -147,3 +147,17 @@ def test_the_checked_in_openapi_document_is_current() -> None:
         "/v1/submissions", "/v1/submissions/{event_id}", "/v1/uploads",
         "/v1/uploads/{upload_id}/files/{sequence}", "/v1/uploads/{upload_id}/commit",
     }  # fmt: skip
+
+
+def test_every_request_is_logged_with_agency_event_and_outcome(
+    client: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="connectors.gateway")
+    client.get(f"/v1/submissions/{EVENT}", headers=bearer(tokens["bgt"]))
+    client.get(f"/v1/submissions/{EVENT}", headers=bearer(tokens["zjj"]))
+    lines = [r.getMessage() for r in caplog.records if r.name == "connectors.gateway"]
+    assert lines == [
+        f"gateway: GET /v1/submissions/{{event_id}} agency=bgt event={EVENT} status=200 reason=-",
+        f"gateway: GET /v1/submissions/{{event_id}} agency=zjj event={EVENT} status=403 "
+        "reason=forbidden-agency",
+    ]

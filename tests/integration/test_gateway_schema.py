@@ -16,7 +16,9 @@ from tests.integration.gateway_harness import running_gateway, wait_accepted
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
-def test_no_server_error_for_any_generated_input(pipeline_settings: Settings) -> None:
+def test_no_server_error_for_any_generated_input(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
     settings = pipeline_settings.model_copy(
         update={"gateway_rate_per_s": 10_000.0, "gateway_rate_burst": 10_000}  # fuzz, not throttle
     )
@@ -28,7 +30,7 @@ def test_no_server_error_for_any_generated_input(pipeline_settings: Settings) ->
              "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance",
              "--header", f"Authorization: Bearer {token}", "--max-examples", "40",
              "--seed", "20261207", "--no-color"],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache stays there
         )  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     generated = re.search(r"(\d+) generated", result.stdout)

@@ -481,7 +481,7 @@ class _LibrdkafkaLog:
         self.logger.log(min(level, logging.INFO), message, *args)
 
 
-def _bounded_http() -> urllib3.PoolManager:
+def bounded_http() -> urllib3.PoolManager:
     """An HTTP pool for S3 whose calls end in bounded time (minio's default waits five minutes to
     connect and retries five times), so that the outbox's deadline holds when S3 is unreachable."""
     return urllib3.PoolManager(
@@ -535,7 +535,7 @@ class Submitter:
         self.registry = registry or load_registry(settings.agencies_file)
         self.metadata_rules = metadata_rules or load_metadata_rules(settings.metadata_rules_file)
         self.outbox = outbox
-        self.storage = Storage(settings, http_client=None if outbox is None else _bounded_http())
+        self.storage = Storage(settings, http_client=None if outbox is None else bounded_http())
         if outbox is None:
             self.codec = Codec.from_url(settings.schema_registry_url)
         else:

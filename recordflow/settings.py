@@ -117,6 +117,20 @@ class Settings(BaseSettings):
     # unreachable before it leaves the submission held in the outbox.
     submit_deadline_s: float = 60.0
 
+    # The HTTP gateway (`recordflow gateway`, connectors/gateway/): where it listens, how large a
+    # one-step submission (POST /v1/submissions, every part together) may be (larger files go
+    # through the two-step upload, each file up to max_file_bytes), how many requests an agency
+    # may make per second on each replica (a token bucket: `gateway_rate_burst` at once), and the
+    # Retry-After it sends while Kafka or S3 is unreachable.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 18090
+    gateway_max_submission_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    gateway_rate_per_s: float = Field(default=20.0, gt=0)
+    gateway_rate_burst: int = Field(default=40, ge=1)
+    gateway_retry_after_s: int = Field(default=10, ge=1)
+    # How long the gateway waits for Kafka's confirmation of an event before it answers 503.
+    gateway_kafka_timeout_s: float = Field(default=15.0, gt=0)
+
     # Worker: how many records one worker's register stage works on at once. Most of a record's
     # time is waiting on S3 and the broker; numbering still goes in arrival order (streams/window.py).
     register_concurrency: int = Field(default=16, ge=1, le=256)
@@ -183,6 +197,11 @@ class Settings(BaseSettings):
     def agencies_topic(self) -> str:
         """Internal: agencies onboarded or offboarded since installation (connectors/agency_registry.py)."""
         return self.topic("recordflow.agencies.v1")
+
+    @property
+    def gateway_credentials_topic(self) -> str:
+        """Internal: the gateway's bearer tokens, hashed (connectors/gateway/credentials.py)."""
+        return self.topic("recordflow.gateway-credentials.v1")
 
     @property
     def lifecycle_history_changelog_topic(self) -> str:

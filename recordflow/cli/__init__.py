@@ -26,8 +26,10 @@ def _register_subcommands() -> None:
     from recordflow.cli import (
         agencies,
         bench,
+        credentials,
         deadletters,
         demo,
+        gateway,
         outbox,
         reasons,
         records,
@@ -44,6 +46,7 @@ def _register_subcommands() -> None:
     app.add_typer(deadletters.app, name="deadletters")
     app.add_typer(outbox.app, name="outbox")
     app.add_typer(agencies.app, name="agencies")
+    agencies.app.add_typer(credentials.app, name="credentials")
     app.add_typer(records.app, name="records")
     app.add_typer(review.app, name="review")
     submit.register(app)
@@ -52,6 +55,7 @@ def _register_subcommands() -> None:
     demo.register(app)
     bench.register(app)
     reasons.register(app)
+    gateway.register(app)
 
 
 def main() -> None:

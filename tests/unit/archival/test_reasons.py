@@ -32,8 +32,9 @@ from archival.reasons import (
 ROOT = Path(__file__).resolve().parents[3]
 SCANNED = ("archival", "streams", "topics", "connectors", "avro_schemas", "recordflow")
 METADATA_RULES = ROOT / "recordflow" / "metadata_rules.yaml"
-# Exceptions whose first argument is a reason code; Failure (connectors/failures.py) takes it second.
-REASON_FIRST = frozenset({"RecordRejected", "Parked", "CodecError"})
+# Exceptions whose first argument is a reason code (GatewayProblem: the gateway's problem+json
+# answers); Failure (connectors/failures.py) takes it second.
+REASON_FIRST = frozenset({"RecordRejected", "Parked", "CodecError", "GatewayProblem"})
 FAILURE = "Failure"
 FAILURES_MODULE = "connectors.failures"
 # Outcomes an agency sees that are not dead letters, and the file that gives each.

@@ -18,6 +18,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from recordflow.localstack.gateway import Gateway
 from recordflow.localstack.kafka import (
     Kafka,
     kafka_pom,
@@ -42,6 +43,7 @@ def settings(tmp_path: Path) -> Settings:
         schema_registry_port=28081,
         s3_port=27070,
         prometheus_port=29090,
+        gateway_port=28090,
     )
 
 
@@ -82,6 +84,19 @@ def test_ports_and_addresses_come_from_settings(settings: Settings) -> None:
     assert Registry(settings).address == "http://127.0.0.1:28081/apis/ccompat/v7"
     assert S3(settings).address == "127.0.0.1:27070"
     assert Prometheus(settings).ports == [29090]
+    assert Gateway(settings).address == "http://127.0.0.1:28090"
+
+
+def test_the_gateway_runs_with_the_stacks_settings_and_no_secret_in_argv(
+    settings: Settings,
+) -> None:
+    gateway = Gateway(settings)
+    command = gateway.command()
+    assert command[1:4] == ["-m", "recordflow", "gateway"]
+    assert command[command.index("--port") + 1] == "28090"
+    assert settings.s3_secret_key.get_secret_value() not in " ".join(command)
+    assert gateway.env()["RECORDFLOW_S3_SECRET_KEY"] == settings.s3_secret_key.get_secret_value()
+    assert gateway.env()["RECORDFLOW_HOME"] == str(settings.home.resolve())
 
 
 def test_ports_are_configurable_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,7 +176,7 @@ def test_the_s3_secret_is_not_on_the_command_line(settings: Settings) -> None:
 
 
 def test_services_start_in_the_documented_order() -> None:
-    assert list(SERVICES) == ["kafka", "registry", "s3", "prometheus"]
+    assert list(SERVICES) == ["kafka", "registry", "s3", "prometheus", "gateway"]
 
 
 # --- pid files, logs and ownership --------------------------------------------------------------
@@ -236,7 +251,7 @@ def test_down_stops_our_process_and_leaves_a_stranger_alone(
     s3.pid_file.write_text(f"{sleeper.pid}\n")
     kafka.pid_file.write_text(f"{stranger.pid}\n")  # a stale pid file, the pid reused
 
-    assert [s.running_pid() for s in stack.services] == [None, None, sleeper.pid, None]
+    assert [s.running_pid() for s in stack.services] == [None, None, sleeper.pid, None, None]
     assert stack.down() == ["s3"]
 
     assert sleeper.wait(timeout=5) is not None

@@ -44,6 +44,7 @@ EXPECTED_RECORD_TYPES = {
     "recordflow.lifecycle-history.changelog": None,
     "recordflow.deadletter-replays.v1": None,  # JSON, connectors/deadletters.py only
     "recordflow.agencies.v1": None,  # JSON, connectors/agency_registry.py only
+    "recordflow.gateway-credentials.v1": None,  # JSON, connectors/gateway/credentials.py only
 }
 
 
@@ -93,6 +94,7 @@ def test_names_match_settings() -> None:
         settings.lifecycle_history_changelog_topic,
         settings.topic("recordflow.deadletter-replays.v1"),
         settings.agencies_topic,
+        settings.gateway_credentials_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
         *(settings.receipts_topic(agency.code) for agency in registry.agencies),
     }

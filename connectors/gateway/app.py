@@ -1,0 +1,152 @@
+"""The gateway's FastAPI application: routes, problem handlers, the request log and metrics,
+and the services it starts (docs/design.md, "Gateway").
+
+`create_app(settings)` builds the app without touching a server; its lifespan starts the
+Gateway (S3 and Kafka clients, the credentials view) unless one is given, as tests do.
+`openapi_document()` is docs/openapi.json (`recordflow gateway --openapi` writes it)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from connectors.gateway import credentials, submissions, uploads
+from connectors.gateway.metrics import GatewayMetrics
+from connectors.gateway.problems import GatewayProblem, internal_error
+from connectors.gateway.service import Gateway
+from connectors.gateway.status import NoReceipts, ReceiptSource
+from recordflow.settings import Settings
+
+log = logging.getLogger("connectors.gateway")
+OPENAPI_PATH = "docs/openapi.json"
+REGENERATE = f".venv/bin/recordflow gateway --openapi > {OPENAPI_PATH}"
+DESCRIPTION = """\
+The HTTP door to the city's electronic-records archive (城市电子文件归档接收平台) for agency
+systems in any language: what the Python SDK does, over HTTP.
+
+Authenticate with `Authorization: Bearer rfg_<token id>_<secret>` (issued by
+`recordflow agencies credentials issue CODE`). Errors are RFC 9457 problem details whose
+`reason` is a reason code (docs/reason-codes.md). On 503 and 429, wait `Retry-After` seconds and
+retry with the same `Idempotency-Key`: a retried submission never makes a second event.
+"""
+
+
+class Observe:
+    """Every request: its duration and outcome in the metrics (by route template) and one log
+    line with agency, event id and status; and the last boundary, where an exception no handler
+    took becomes a 500 problem without detail (its trace goes to the log, never the client)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began, status, started = time.perf_counter(), 500, False
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            log.exception("gateway: %s %s failed unexpectedly", scope["method"], scope["path"])
+            status = 500
+            if not started:
+                await internal_error().response()(scope, receive, send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            state = scope.get("state") or {}
+            agency = str(state.get("agency") or "")
+            self.metrics.observe(route, status, agency, time.perf_counter() - began)
+            log.info("gateway: %s %s agency=%s event=%s status=%d reason=%s", scope["method"],
+                     route, agency or "-", state.get("event_id") or "-", status,
+                     state.get("reason") or ("internal-error" if status >= 500 else "-"))  # fmt: skip
+
+
+def start_gateway(settings: Settings, receipts: ReceiptSource | None = None) -> Gateway:
+    """A Gateway on real servers, its credentials followed from the topic (meanwhile 503)."""
+    followed = credentials.Followed(settings, retry_s=settings.gateway_retry_after_s).start()
+    return Gateway(settings, followed.store, receipts or NoReceipts(), on_close=followed.close)
+
+
+def create_app(settings: Settings, gateway: Gateway | None = None,
+               metrics: GatewayMetrics | None = None) -> FastAPI:  # fmt: skip
+    metrics = metrics or GatewayMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = gateway is None
+        app.state.gateway = gateway or start_gateway(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.gateway.close()
+
+    app = FastAPI(title="recordflow gateway", version="1", description=DESCRIPTION,
+                  lifespan=lifespan)  # fmt: skip
+    app.include_router(submissions.router)
+    app.include_router(uploads.router)
+
+    @app.exception_handler(GatewayProblem)
+    async def problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GatewayProblem)
+        request.state.reason = exc.reason  # for the request's log line
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        where = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return GatewayProblem("invalid-request", 422, where[:500]).response()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = str(exc.detail)[:500]
+        if exc.status_code == 404:
+            return GatewayProblem("not-found", 404, detail).response()
+        status = exc.status_code if 400 <= exc.status_code < 500 else 400
+        return GatewayProblem("invalid-request", status, detail).response()
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        ready = request.app.state.gateway.credentials.ready
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(Observe, metrics=metrics)
+    return app
+
+
+def openapi_document(settings: Settings | None = None) -> str:
+    """docs/openapi.json as it must read (OpenAPI 3.1)."""
+    document: dict[str, Any] = create_app(settings or Settings()).openapi()
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,219 @@
+"""Per-agency bearer tokens for the gateway, issued by onboarding and stored only hashed.
+
+A token reads `rfg_<token id>_<secret>`: the token id (hex) names the entry, the secret
+(`secrets.token_urlsafe(32)`, 256 bits) is shown once and never stored. The entry, keyed by token
+id on the compacted topic `recordflow.gateway-credentials.v1` (JSON), holds the agency, the
+SHA-256 of the secret, when it was issued and, once revoked, when. A secret that random needs no
+slow hash (bcrypt and friends slow down guessing a low-entropy password; nobody guesses 2^256).
+Every gateway replica follows the topic through `CompactedView`, so a token issued or revoked
+takes effect within a second, with no restart.
+
+Rotation without downtime: issue a second token, switch the client over, revoke the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from connectors.compacted import CompactedView
+from connectors.readback import ReadError
+from recordflow.agencies import load_registry
+from recordflow.settings import Settings
+from recordflow.timeouts import DELIVERY_TIMEOUT_S
+
+log = logging.getLogger(__name__)
+
+PREFIX = "rfg"
+TOKEN = re.compile(r"rfg_(?P<token_id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
+
+
+class CredentialError(Exception):
+    """A credential could not be issued or revoked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    token_id: str
+    agency: str
+    secret_sha256: str
+    issued_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["issued_at"] = self.issued_at.isoformat()
+        values["revoked_at"] = self.revoked_at.isoformat() if self.revoked_at else None
+        return values
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_json(), sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Credential:
+        values = json.loads(raw)
+        revoked = values.get("revoked_at")
+        return cls(
+            token_id=str(values["token_id"]), agency=str(values["agency"]),
+            secret_sha256=str(values["secret_sha256"]),
+            issued_at=dt.datetime.fromisoformat(values["issued_at"]),
+            revoked_at=dt.datetime.fromisoformat(revoked) if revoked else None,
+        )  # fmt: skip
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_token(agency_code: str, now: dt.datetime | None = None) -> tuple[Credential, str]:
+    """A fresh credential for `agency_code` and its token (the only time the secret exists)."""
+    token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    credential = Credential(token_id, agency_code, digest(secret), now or dt.datetime.now(dt.UTC))
+    return credential, f"{PREFIX}_{token_id}_{secret}"
+
+
+class CredentialStore:
+    """Verifies bearer tokens against credentials looked up by token id (`lookup`: a
+    CompactedView's `get` in the gateway, a dict's in unit tests). `ready` is false until the
+    credentials were read once: a gateway that cannot tell callers apart answers 503."""
+
+    def __init__(self, lookup: Callable[[str], Credential | None], *, ready: bool = True) -> None:
+        self._lookup = lookup
+        self.ready = ready
+
+    def agency_of(self, token: str) -> str | None:
+        """The agency a token stands for, or None: malformed, unknown, revoked or wrong secret."""
+        match = TOKEN.fullmatch(token)
+        if match is None:
+            return None
+        credential = self._lookup(match["token_id"])
+        # The digests are compared in constant time, whatever the outcome, so that the time an
+        # answer takes says nothing about the secret.
+        expected = credential.secret_sha256 if credential is not None else "0" * 64
+        same = hmac.compare_digest(digest(match["secret"]), expected)
+        if credential is None or credential.revoked_at is not None or not same:
+            return None
+        return credential.agency
+
+
+# --- the topic ------------------------------------------------------------------------------
+def view(settings: Settings, interval_s: float = 1.0) -> CompactedView[Credential]:
+    """The credentials topic as a view (not started)."""
+    return CompactedView(settings, settings.gateway_credentials_topic, Credential.decode,
+                         interval_s=interval_s)  # fmt: skip
+
+
+class Followed:
+    """The credentials topic followed from a background thread: read as soon as Kafka answers
+    (a replica may start during an outage), then kept current. `store` says it is not ready
+    until then, and the gateway answers 503 rather than 401."""
+
+    def __init__(self, settings: Settings, retry_s: float) -> None:
+        self.settings = settings
+        self.retry_s = retry_s
+        self._view: CompactedView[Credential] | None = None
+        self._stopped = threading.Event()
+        self.store = CredentialStore(self.get, ready=False)
+
+    def start(self) -> Followed:
+        threading.Thread(target=self._load, name="gateway-credentials", daemon=True).start()
+        return self
+
+    def get(self, token_id: str) -> Credential | None:
+        return self._view.get(token_id) if self._view is not None else None
+
+    def _load(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._view = view(self.settings).start()
+            except ReadError as exc:
+                log.warning("gateway: credentials not readable yet: %s", exc)
+                self._stopped.wait(self.retry_s)
+                continue
+            self.store.ready = True
+            return
+
+    def close(self) -> None:
+        self._stopped.set()
+        if self._view is not None:
+            self._view.close()
+
+
+def _all(settings: Settings) -> dict[str, Credential]:
+    current = view(settings)
+    try:
+        current.refresh()
+        return current.snapshot()
+    finally:
+        current.close()
+
+
+def _write(settings: Settings, credentials: list[Credential]) -> None:
+    """Write entries and wait for Kafka's confirmation of every one."""
+    producer = Producer(settings.producer_config())
+    failures: list[str] = []
+
+    def delivered(error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            failures.append(error.str())
+
+    for credential in credentials:
+        producer.produce(settings.gateway_credentials_topic, key=credential.token_id.encode(),
+                         value=credential.encode(), on_delivery=delivered)  # fmt: skip
+    remaining = producer.flush(DELIVERY_TIMEOUT_S)
+    if remaining or failures:
+        raise CredentialError(
+            f"Kafka did not confirm the credential(s) on {settings.gateway_credentials_topic}: "
+            + ("; ".join(failures) or f"{remaining} unconfirmed")
+        )
+
+
+def issue(settings: Settings, agency_code: str) -> tuple[str, str]:
+    """Issue a token for a registered agency: (token id, token). The token is returned once and
+    never stored; give it to the agency's system over a secure channel."""
+    if load_registry(settings.agencies_file).get(agency_code) is None:
+        raise CredentialError(f"unknown agency {agency_code!r}: register it first")
+    credential, token = new_token(agency_code)
+    _write(settings, [credential])
+    return credential.token_id, token
+
+
+def revoke(settings: Settings, token_id: str) -> Credential:
+    """Revoke one token (at once on every gateway replica, within a second). Revoking a revoked
+    token changes nothing and returns it as it is."""
+    credential = _all(settings).get(token_id)
+    if credential is None:
+        raise CredentialError(f"no token {token_id!r}")
+    if credential.revoked_at is not None:
+        return credential
+    revoked = replace(credential, revoked_at=dt.datetime.now(dt.UTC))
+    _write(settings, [revoked])
+    return revoked
+
+
+def revoke_agency(settings: Settings, agency_code: str) -> list[Credential]:
+    """Revoke every live token of an agency (offboarding); returns those revoked."""
+    now = dt.datetime.now(dt.UTC)
+    live = [
+        replace(c, revoked_at=now) for c in tokens(settings, agency_code) if c.revoked_at is None
+    ]
+    if live:
+        _write(settings, live)
+    return live
+
+
+def tokens(settings: Settings, agency_code: str) -> list[Credential]:
+    """An agency's tokens, live and revoked, oldest first (digests only, never a secret)."""
+    mine = [c for c in _all(settings).values() if c.agency == agency_code]
+    return sorted(mine, key=lambda credential: credential.issued_at)

@@ -75,8 +75,10 @@ class RegistryView:
         )
         self.registry = self.installed
 
-    def start(self) -> RegistryView:
-        self._view.start()
+    def start(self, *, wait: bool = True, retry_s: float = 5.0) -> RegistryView:
+        """As CompactedView.start: until a background first read succeeds (`wait=False`), the
+        registry is the installed one."""
+        self._view.start(wait=wait, retry_s=retry_s)
         return self
 
     def refresh(self) -> None:

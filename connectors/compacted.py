@@ -28,9 +28,11 @@ V = TypeVar("V")
 
 class CompactedView(Generic[V]):
     """`start()` reads the topic to its end (raising ReadError when it cannot) and then follows
-    it on a daemon thread; `refresh()` reads to the end now, for a caller that must see a write it
-    just made. `on_change(changed)` is called, on the reading thread, with the keys whose values a
-    read changed."""
+    it on a daemon thread; `start(wait=False)` makes that first read on the thread too, retried
+    every `retry_s` until Kafka answers (a server that may start during an outage: `ready` says
+    when the view holds the topic). `refresh()` reads to the end now, for a caller that must see a
+    write it just made. `on_change(changed)` is called, on the reading thread, with the keys whose
+    values a read changed."""
 
     def __init__(self, settings: Settings, topic: str, decode: Callable[[bytes], V], *,
                  interval_s: float = 1.0,
@@ -39,20 +41,27 @@ class CompactedView(Generic[V]):
         self.interval_s = interval_s
         self._decode = decode
         self._on_change = on_change
-        self._reader = TopicReader(settings, topic)
+        self._settings = settings
+        self._reader: TopicReader | None = None  # made by the first read: it asks Kafka
         self._values: dict[str, V] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self.ready = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> CompactedView[V]:
-        self.refresh()
-        self._thread = threading.Thread(target=self._follow, name=f"view-{self.topic}", daemon=True)
+    def start(self, *, wait: bool = True, retry_s: float = 5.0) -> CompactedView[V]:
+        if wait:
+            self.refresh()
+            self.ready.set()
+        self._thread = threading.Thread(target=self._follow, args=(retry_s,),
+                                        name=f"view-{self.topic}", daemon=True)  # fmt: skip
         self._thread.start()
         return self
 
     def refresh(self) -> None:
         with self._lock:
+            if self._reader is None:
+                self._reader = TopicReader(self._settings, self.topic)
             changed: dict[str, V | None] = {}
             for message in self._reader.read():
                 raw_key = message.key()
@@ -87,9 +96,18 @@ class CompactedView(Generic[V]):
         if self._thread is not None:
             self._thread.join(timeout=self.interval_s + 35)
         with self._lock:
-            self._reader.close()
+            if self._reader is not None:
+                self._reader.close()
 
-    def _follow(self) -> None:
+    def _follow(self, retry_s: float) -> None:
+        while not self.ready.is_set():
+            try:
+                self.refresh()
+                self.ready.set()
+            except ReadError as exc:
+                log.warning("%s: not readable yet: %s", self.topic, exc)
+                if self._stopped.wait(retry_s):
+                    return
         while not self._stopped.wait(self.interval_s):
             try:
                 self.refresh()

@@ -22,7 +22,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import cast
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from avro_schemas.codec import Codec, CodecError
 from avro_schemas.records import ArchivalReceipt
@@ -196,11 +203,16 @@ class ReceiptIndex:
         assigned: list[TopicPartition] = []
         try:
             while not self._stop.is_set():
-                assigned += self._assign_new(consumer)
-                with self._lock:
-                    if self._targets is None and not self._to_add:
-                        self._targets = self._stable_ends(consumer, assigned)
-                        self._caught_up.notify_all()
+                try:
+                    assigned += self._assign_new(consumer)
+                    with self._lock:
+                        if self._targets is None and not self._to_add:
+                            self._targets = self._stable_ends(consumer, assigned)
+                            self._caught_up.notify_all()
+                except KafkaException as exc:  # Kafka away (a gateway started in an outage)
+                    log.warning("receipt index: %s; trying again", exc)
+                    self._stop.wait(POLL_TIMEOUT_S)
+                    continue
                 message = consumer.poll(POLL_TIMEOUT_S) if assigned else None
                 if message is None:
                     if not assigned:
@@ -220,7 +232,11 @@ class ReceiptIndex:
             topics, self._to_add = self._to_add, []
         added, missing = [], []
         for topic in topics:
-            metadata = consumer.list_topics(topic, timeout=KAFKA_TIMEOUT_S).topics.get(topic)
+            try:
+                metadata = consumer.list_topics(topic, timeout=KAFKA_TIMEOUT_S).topics.get(topic)
+            except KafkaException:
+                missing.append(topic)  # Kafka away: tried again on the next round
+                continue
             if metadata is None or metadata.error is not None:
                 missing.append(topic)  # not applied yet: tried again on the next round
                 continue

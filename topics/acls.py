@@ -35,7 +35,9 @@ denied, so the list below is the whole access policy:
     gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
                    active agency's ingest topic (literal; the gateway checks the caller's agency
                    itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps
-                   an index of every agency's receipts); READ recordflow.agencies.v1 (literal)
+                   an index of every agency's receipts); READ recordflow.agencies.v1 and
+                   recordflow.gateway-credentials.v1 (literal: who may submit, and their tokens'
+                   digests; only the admin writes them, by `agencies onboard / credentials`)
     admin          none: the super user
 
 READ and WRITE imply DESCRIBE in Kafka, so no DESCRIBE bindings are listed. Every name carries
@@ -172,6 +174,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         AclSpec(pipeline, "topic", receipts, "prefixed", "write"),
         AclSpec(gateway, "topic", receipts, "prefixed", "read"),
         AclSpec(gateway, "topic", settings.agencies_topic, "literal", "read"),
+        AclSpec(gateway, "topic", settings.gateway_credentials_topic, "literal", "read"),
         AclSpec(gateway, "cluster", CLUSTER, "literal", "idempotent-write"),
         AclSpec(pipeline, "group", settings.consumer_group, "literal", "read"),
         # The register stage publishes each record in a transaction of its partition's producer

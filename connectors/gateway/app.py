@@ -21,11 +21,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from avro_schemas.codec import Codec
+from connectors.agency_registry import RegistryView
 from connectors.gateway import credentials, submissions, uploads
 from connectors.gateway.metrics import GatewayMetrics
 from connectors.gateway.problems import GatewayProblem, internal_error
 from connectors.gateway.service import Gateway
-from connectors.gateway.status import NoReceipts, ReceiptSource
+from connectors.receipts import ReceiptIndex
+from recordflow.agencies import AgencyRegistry
 from recordflow.settings import Settings
 
 log = logging.getLogger("connectors.gateway")
@@ -80,10 +83,29 @@ class Observe:
                      state.get("reason") or ("internal-error" if status >= 500 else "-"))  # fmt: skip
 
 
-def start_gateway(settings: Settings, receipts: ReceiptSource | None = None) -> Gateway:
-    """A Gateway on real servers, its credentials followed from the topic (meanwhile 503)."""
-    followed = credentials.Followed(settings, retry_s=settings.gateway_retry_after_s).start()
-    return Gateway(settings, followed.store, receipts or NoReceipts(), on_close=followed.close)
+def start_gateway(settings: Settings) -> Gateway:
+    """A Gateway on real servers. It follows three topics, each read first on its own thread so
+    that a replica started during a Kafka outage comes up (and answers 503 until it has read its
+    credentials): the credentials, the agency registry (an agency onboarded while it runs is
+    served at once, an offboarded one refused) and every agency's receipts (its status answers)."""
+    retry_s = settings.gateway_retry_after_s
+    tokens = credentials.view(settings).start(wait=False, retry_s=retry_s)
+    index = ReceiptIndex(settings, Codec.from_url(settings.schema_registry_url))
+
+    def follow_receipts(registry: AgencyRegistry) -> None:
+        for agency in registry.agencies:
+            index.add_agency(agency.code)
+
+    registry = RegistryView(settings, on_change=follow_receipts)
+    follow_receipts(registry.installed)
+    registry.start(wait=False, retry_s=retry_s)
+
+    def close() -> None:
+        for view in (tokens, registry, index):
+            view.close()
+
+    store = credentials.CredentialStore(tokens.get, ready=tokens.ready.is_set)
+    return Gateway(settings, store, index, registry=lambda: registry.registry, on_close=close)
 
 
 def create_app(settings: Settings, gateway: Gateway | None = None,

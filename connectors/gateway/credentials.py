@@ -20,16 +20,15 @@ import json
 import logging
 import re
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from connectors.agency_registry import current_registry
 from connectors.compacted import CompactedView
-from connectors.readback import ReadError
-from recordflow.agencies import load_registry
+from recordflow.agencies import AgencyRegistry
 from recordflow.settings import Settings
 from recordflow.timeouts import DELIVERY_TIMEOUT_S
 
@@ -88,9 +87,14 @@ class CredentialStore:
     CompactedView's `get` in the gateway, a dict's in unit tests). `ready` is false until the
     credentials were read once: a gateway that cannot tell callers apart answers 503."""
 
-    def __init__(self, lookup: Callable[[str], Credential | None], *, ready: bool = True) -> None:
+    def __init__(self, lookup: Callable[[str], Credential | None], *,
+                 ready: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
         self._lookup = lookup
-        self.ready = ready
+        self._ready = ready
+
+    @property
+    def ready(self) -> bool:
+        return self._ready()
 
     def agency_of(self, token: str) -> str | None:
         """The agency a token stands for, or None: malformed, unknown, revoked or wrong secret."""
@@ -112,42 +116,6 @@ def view(settings: Settings, interval_s: float = 1.0) -> CompactedView[Credentia
     """The credentials topic as a view (not started)."""
     return CompactedView(settings, settings.gateway_credentials_topic, Credential.decode,
                          interval_s=interval_s)  # fmt: skip
-
-
-class Followed:
-    """The credentials topic followed from a background thread: read as soon as Kafka answers
-    (a replica may start during an outage), then kept current. `store` says it is not ready
-    until then, and the gateway answers 503 rather than 401."""
-
-    def __init__(self, settings: Settings, retry_s: float) -> None:
-        self.settings = settings
-        self.retry_s = retry_s
-        self._view: CompactedView[Credential] | None = None
-        self._stopped = threading.Event()
-        self.store = CredentialStore(self.get, ready=False)
-
-    def start(self) -> Followed:
-        threading.Thread(target=self._load, name="gateway-credentials", daemon=True).start()
-        return self
-
-    def get(self, token_id: str) -> Credential | None:
-        return self._view.get(token_id) if self._view is not None else None
-
-    def _load(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                self._view = view(self.settings).start()
-            except ReadError as exc:
-                log.warning("gateway: credentials not readable yet: %s", exc)
-                self._stopped.wait(self.retry_s)
-                continue
-            self.store.ready = True
-            return
-
-    def close(self) -> None:
-        self._stopped.set()
-        if self._view is not None:
-            self._view.close()
 
 
 def _all(settings: Settings) -> dict[str, Credential]:
@@ -179,11 +147,16 @@ def _write(settings: Settings, credentials: list[Credential]) -> None:
         )
 
 
-def issue(settings: Settings, agency_code: str) -> tuple[str, str]:
-    """Issue a token for a registered agency: (token id, token). The token is returned once and
-    never stored; give it to the agency's system over a secure channel."""
-    if load_registry(settings.agencies_file).get(agency_code) is None:
-        raise CredentialError(f"unknown agency {agency_code!r}: register it first")
+def issue(settings: Settings, agency_code: str,
+          registry: AgencyRegistry | None = None) -> tuple[str, str]:  # fmt: skip
+    """Issue a token for an active agency of `registry` (the live registry when None; onboarding
+    gives the one its agency is joining): (token id, token). The token is returned once and never
+    stored; give it to the agency's system over a secure channel."""
+    agency = (registry or current_registry(settings)).get(agency_code)
+    if agency is None:
+        raise CredentialError(f"unknown agency {agency_code!r}: onboard it first")
+    if not agency.active:
+        raise CredentialError(f"agency {agency_code!r} was offboarded")
     credential, token = new_token(agency_code)
     _write(settings, [credential])
     return credential.token_id, token

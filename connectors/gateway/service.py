@@ -46,7 +46,7 @@ from connectors.sdk import (
     staged_key,
 )
 from connectors.storage import Digests, Storage
-from recordflow.agencies import Agency
+from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import ReasonedError, SubmitError
 from recordflow.settings import Settings
 
@@ -127,12 +127,16 @@ def refused(exc: SubmitError) -> GatewayProblem:
 class Gateway:
     def __init__(self, settings: Settings, credentials: CredentialStore, receipts: ReceiptSource,
                  submitter: Submitter | None = None, *,
+                 registry: Callable[[], AgencyRegistry] | None = None,
                  on_close: Callable[[], None] | None = None) -> None:  # fmt: skip
+        """`registry`: the agency registry now (the live one, followed, in a served gateway);
+        by default the submitter's."""
         self.settings = settings
         self._on_close = on_close
         self.credentials = credentials
         self.receipts = receipts
         self.submitter = submitter or GatewaySubmitter(settings)
+        self.registry = registry or (lambda: self.submitter.registry)
         self.objects = GatewayObjects(self.submitter.storage)
         self.idempotency = IdempotencyRecords(self.objects)
         self.limiter = RateLimiter(settings.gateway_rate_per_s, settings.gateway_rate_burst)
@@ -144,9 +148,11 @@ class Gateway:
 
     # --- metadata ---------------------------------------------------------------------------
     def agency(self, code: str) -> Agency:
-        agency = self.submitter.registry.get(code)
+        agency = self.registry().get(code)
         if agency is None:  # a token of an agency no longer registered
             raise GatewayProblem("forbidden-agency", 403, f"agency {code} is not registered")
+        if not agency.active:  # its tokens are revoked too; this covers the second between
+            raise GatewayProblem("forbidden-agency", 403, f"agency {code} was offboarded")
         return agency
 
     def checked_metadata(self, caller: str, metadata: Mapping[str, Any]) -> dict[str, Any]:

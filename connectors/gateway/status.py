@@ -1,8 +1,8 @@
 """Where a submitted document is: its latest archival receipt (归档回执), read from a receipts
 source, put into the words the gateway answers with.
 
-The source is anything with `latest(event_id)` and `follow(agency_code)`: connectors/receipts.py
-indexes the `ArchivalReceipt` records of `receipts.<agency>.v1`; unit tests use a dict. Without a
+The source is anything with `latest(event_id)`: connectors/receipts.py's ReceiptIndex, which
+follows the `ArchivalReceipt` records of every `receipts.<agency>.v1`; unit tests use a dict. Without a
 receipt yet, a submission the gateway took is `received`."""
 
 from __future__ import annotations
@@ -31,21 +31,6 @@ class ReceiptSource(Protocol):
         retention_period, retention_rule, retain_until, reason_code, reason_text, stage,
         decided_by, decision."""
         ...
-
-    def follow(self, agency_code: str) -> None:
-        """Start following an agency's receipts topic."""
-        ...
-
-
-class NoReceipts:
-    """A source that has no receipt yet (until connectors/receipts.py is wired in): every
-    submission the gateway took is `received`."""
-
-    def latest(self, event_id: str) -> Mapping[str, Any] | None:
-        return None
-
-    def follow(self, agency_code: str) -> None:
-        return None
 
 
 class Retention(BaseModel):

@@ -12,7 +12,6 @@ import httpx
 from connectors.gateway import credentials
 from connectors.gateway.credentials import CredentialStore
 from connectors.gateway.service import Gateway
-from connectors.gateway.status import NoReceipts
 from recordflow.settings import Settings
 from tests.examples import notice_metadata
 from tests.integration.gateway_harness import (
@@ -26,6 +25,13 @@ from tests.integration.gateway_harness import (
 )
 
 FILES = [("通知.pdf", PDF, "application/pdf")]
+
+
+class NoReceipts:
+    """No outcome is asked for here."""
+
+    def latest(self, event_id: str) -> None:
+        return None
 
 
 @contextmanager

@@ -72,6 +72,7 @@ def test_the_gateway_submits_for_every_agency_and_reads_receipts() -> None:
         ("cluster", CLUSTER, "literal", "idempotent-write"),
         ("topic", "t1.receipts.", "prefixed", "read"),
         ("topic", SETTINGS.agencies_topic, "literal", "read"),
+        ("topic", SETTINGS.gateway_credentials_topic, "literal", "read"),
         READERS,
     }
 

@@ -120,7 +120,7 @@ def test_unknown_routes_and_bad_parameters_are_problems(
 
 def test_credentials_not_read_yet_is_503(tokens: dict[str, str]) -> None:
     settings = Settings()
-    gateway = Gateway(settings, CredentialStore(lambda _: None, ready=False), Receipts({}))
+    gateway = Gateway(settings, CredentialStore(lambda _: None, ready=lambda: False), Receipts({}))
     with TestClient(create_app(settings, gateway)) as client:
         answer = client.get(f"/v1/submissions/{EVENT}", headers=bearer("rfg_x_y"))
         assert answer.status_code == 503

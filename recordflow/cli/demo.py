@@ -3,7 +3,7 @@ dead letters out."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -34,7 +34,7 @@ def demo(
         ):
             table.add_column(column, no_wrap=column.startswith(("档号", "电子")))
         notes = []
-        for row in rows:
+        for row in (row for row in rows if row["via"] == "sdk"):
             if row["status"] == "archived":
                 outcome = "[green]已归档 archived[/]"
                 detail = f"{row['reference_code']}"
@@ -57,6 +57,7 @@ def demo(
         if notes:
             console.print("说明 Why rejected or held for review:", highlight=False)
             console.print("\n".join(notes), highlight=False, soft_wrap=True, markup=False)
+        _print_receipts([row for row in rows if row["via"] == "gateway"])
     unexpected = [
         row for row in rows
         if row["status"] != row["expected_status"] or row["reason"] != row["expected_reason"]
@@ -68,3 +69,35 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command()(demo)
+
+
+RECEIPT_WORDS = {
+    "archived": "[green]已归档 archived[/]",
+    "rejected": "[red]已退回 rejected[/]",
+    "review": "[yellow]待鉴定 review[/]",
+}
+
+
+def _print_receipts(rows: list[dict[str, Any]]) -> None:
+    """The documents submitted over HTTP and what their archival receipts said."""
+    table = Table(title="通过 HTTP 网关提交 Submitted over HTTP: 归档回执 the archival receipts")
+    for column in (
+        "单位",
+        "电子文件号 document",
+        "回执 receipt",
+        "档号 code",
+        "保管期限",
+        "event id",
+    ):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        outcome = RECEIPT_WORDS.get(row["status"], "[yellow]未收到 no receipt in time[/]")
+        table.add_row(row["agency"], row["document_id"], outcome, row["reference_code"] or "",
+                      row["retention_period"] or "", row["event_id"])  # fmt: skip
+    console.print(table)
+    console.print(
+        "Any HTTP client can do the same (README, 'Submitting over HTTP'): "
+        "recordflow agencies credentials issue CODE; curl -H 'Authorization: Bearer …' "
+        "-F metadata=@meta.json -F file=@通知.pdf http://127.0.0.1:18090/v1/submissions",
+        highlight=False, soft_wrap=True, markup=False,
+    )  # fmt: skip

@@ -1,8 +1,10 @@
 """`recordflow demo`: the main job, end to end, on the local stack.
 
 Brings the stack up, applies the topic catalog, registers the schemas, creates the buckets, starts
-a worker, submits the bundled sample documents (good and deliberately bad), waits for every one of
-them to be archived or dead-lettered, and prints what happened. Running it again submits the same
+a worker, submits the bundled sample documents (good and deliberately bad) through the SDK, waits
+for every one of them to be archived or dead-lettered, then onboards an agency and submits through
+the HTTP gateway, reading the archival receipts back (recordflow/demo/gateway.py), and prints what
+happened. Running it again submits the same
 bytes, which the archive recognises: no record is duplicated.
 """
 
@@ -20,6 +22,7 @@ from rich.console import Console
 from avro_schemas.codec import Codec
 from connectors.readback import Outcome, watch_outcomes
 from connectors.sdk import FileToSubmit, Receipt, Submitter, description_from_metadata, event_id_for
+from recordflow.demo.gateway import HttpSubmission, submit_over_http
 from recordflow.demo.samples import (
     FORGED,
     SAMPLES,
@@ -40,7 +43,8 @@ OUTCOME_TIMEOUT_S = 180.0
 @dataclass
 class DemoRow:
     sample: Sample
-    receipt: Receipt
+    event_id: str
+    via: str = "sdk"  # sdk | gateway (plain HTTP)
     outcome: Outcome | None = None
 
 
@@ -101,20 +105,40 @@ def run_demo(settings: Settings, console: Console, *, keep_worker: bool = False)
         ):
             for sample in SAMPLES:
                 try:
-                    rows.append(DemoRow(sample, submit_sample(submitter, sample, Path(tmp))))
+                    receipt = submit_sample(submitter, sample, Path(tmp))
+                    rows.append(DemoRow(sample, receipt.event_id))
                 except SubmitError as exc:
                     console.print(f"[red]submit failed[/] {sample.metadata['document_id']}: {exc}")
             submitter.close()
         outcomes = watch_outcomes(
             settings, Codec.from_url(settings.schema_registry_url),
-            {row.receipt.event_id for row in rows}, timeout_s=OUTCOME_TIMEOUT_S, console=console,
+            {row.event_id for row in rows}, timeout_s=OUTCOME_TIMEOUT_S, console=console,
         )  # fmt: skip
         for row in rows:
-            row.outcome = outcomes.get(row.receipt.event_id)
+            row.outcome = outcomes.get(row.event_id)
+        with tempfile.TemporaryDirectory(prefix="recordflow-demo-http-") as tmp:
+            rows += [gateway_row(http) for http in submit_over_http(settings, console, Path(tmp))]
         return rows
     finally:
         if not keep_worker:
             worker.stop()
+
+
+# The gateway's status words (connectors/gateway/status.py) as the demo's outcomes.
+GATEWAY_STATUS = {"archived": "archived", "rejected": "rejected", "in-review": "review"}
+
+
+def gateway_row(http: HttpSubmission) -> DemoRow:
+    """A submission over HTTP, its outcome as its archival receipt tells it."""
+    status, reason = http.status, http.status.get("reason") or {}
+    retention = status.get("retention") or {}
+    outcome = (
+        Outcome(GATEWAY_STATUS[status["status"]], status.get("archival_code"),
+                retention.get("period"), reason.get("code"), reason.get("text"))
+        if status["status"] in GATEWAY_STATUS
+        else None
+    )  # fmt: skip
+    return DemoRow(http.sample, http.event_id, via="gateway", outcome=outcome)
 
 
 def demo_summary(rows: list[DemoRow]) -> list[dict[str, Any]]:
@@ -126,7 +150,8 @@ def demo_summary(rows: list[DemoRow]) -> list[dict[str, Any]]:
             "agency": row.sample.agency,
             "document_id": row.sample.metadata["document_id"],
             "title": row.sample.metadata["title"],
-            "event_id": row.receipt.event_id,
+            "event_id": row.event_id,
+            "via": row.via,
             "status": outcome.status if outcome else "pending",
             "reference_code": outcome.reference_code if outcome else None,
             "retention_period": outcome.retention_period if outcome else None,

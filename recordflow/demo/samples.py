@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from recordflow.agencies import Agency, Unit
 from recordflow.demo.signing import sm2_certificate, sm2_private_key, sm2_sign
 
 CJK_FONT = "STSong-Light"
@@ -115,6 +116,18 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("bdc", _meta("BDC-2026-0161", "关于调整不动产登记收费标准的通知", "通知", "BGS", "2026-09-15",
                         "市不动产登记中心", "市不动产发〔2026〕16号"),
            bad=FORGED, expected_reason="four-property-check-failed"),
+)  # fmt: skip
+
+
+# Submitted over HTTP through the gateway (recordflow/demo/gateway.py): one by an agency of the
+# installation, one by the agency the demo onboards first (市司法局, `ONBOARDED`).
+ONBOARDED = Agency(code="sfj", name="市司法局", fonds_code="Z140", fonds_name="市司法局",
+                   units=[Unit(code="BGS", name="办公室"), Unit(code="FZK", name="法治科")])  # fmt: skip
+GATEWAY_SAMPLES: tuple[Sample, ...] = (
+    Sample("zjj", _meta("ZJJ-2026-0063", "关于开展2026年建筑施工安全生产大检查的通知", "通知", "BGS", "2026-06-20",
+                        "市住房和城乡建设局", "市建发〔2026〕63号", ("安全生产",))),
+    Sample("sfj", _meta("SFJ-2026-0008", "关于印发2026年全市普法工作要点的通知", "通知", "FZK", "2026-03-12",
+                        "市司法局", "市司发〔2026〕8号", ("普法",))),
 )  # fmt: skip
 
 

@@ -1,63 +1,23 @@
-"""A real gateway for the gateway's integration tests: uvicorn serving `create_app` on a free
-port of 127.0.0.1 in a thread of the test process (real HTTP, real Kafka and S3), and the
-clients' side: tokens, files, the events on the ingest topic."""
+"""The clients' side of the gateway's integration tests: tokens, files, the events on the ingest
+topic. The gateway itself runs in the test process (recordflow/localstack/gateway.py,
+`running_gateway`: real HTTP on a free port, real Kafka and S3)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 
 from avro_schemas.codec import Codec
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
-from connectors.gateway.app import create_app
-from connectors.gateway.service import Gateway
 from connectors.readback import read_topic
+from recordflow.localstack.gateway import free_port, running_gateway
 from recordflow.settings import Settings
 
-READY_TIMEOUT_S = 60.0
+__all__ = ["free_port", "running_gateway"]
+
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running_gateway(settings: Settings, gateway: Gateway | None = None,
-                    *, wait_ready: bool = True) -> Iterator[str]:  # fmt: skip
-    """The gateway's base URL while it runs; `gateway` as given, else started from `settings`."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings, gateway), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"gateway-{port}", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    try:
-        while True:
-            assert thread.is_alive(), "the gateway exited while starting"
-            try:
-                answer = httpx.get(f"{url}/readyz", timeout=2)
-                if answer.status_code == 200 or (not wait_ready and answer.status_code == 503):
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the gateway did not become ready"
-            time.sleep(0.1)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def bearer(token: str) -> dict[str, str]:

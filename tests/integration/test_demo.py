@@ -6,7 +6,7 @@ import json
 
 from avro_schemas.codec import Codec
 from connectors.readback import catalog
-from recordflow.demo.samples import SAMPLES
+from recordflow.demo.samples import GATEWAY_SAMPLES, ONBOARDED, SAMPLES
 from recordflow.settings import Settings
 from tests.integration.cli import run_cli
 
@@ -22,8 +22,10 @@ def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicat
     pipeline_settings: Settings,
 ) -> None:
     first = _demo(pipeline_settings)
-    assert len(first) == len(SAMPLES)
-    for row, sample in zip(first, SAMPLES, strict=True):
+    assert [row["via"] for row in first] == ["sdk"] * len(SAMPLES) + ["gateway"] * len(
+        GATEWAY_SAMPLES
+    )
+    for row, sample in zip(first, SAMPLES, strict=False):
         if sample.bad:
             assert (row["status"], row["reason"]) == (
                 sample.expected_status,
@@ -31,9 +33,18 @@ def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicat
             )
         else:
             assert row["status"] == "archived" and str(row["reference_code"]).endswith("-0001")
+    # Over HTTP: an installed agency and one the demo onboarded on the running stack, each
+    # with the 档号 its archival receipt gave.
+    over_http = {row["agency"]: row for row in first if row["via"] == "gateway"}
+    assert over_http.keys() == {"zjj", ONBOARDED.code}
+    assert str(over_http["zjj"]["reference_code"]).startswith("Z109-WS·2026-D10-BGS-")
+    assert str(over_http[ONBOARDED.code]["reference_code"]).startswith(
+        f"{ONBOARDED.fonds_code}-WS·2026-"
+    )
     codec = Codec.from_url(pipeline_settings.schema_registry_url)
     archived = catalog(pipeline_settings, codec)
-    assert len(archived) == sum(1 for sample in SAMPLES if not sample.bad)
+    assert len(archived) == sum(1 for sample in SAMPLES if not sample.bad) + len(GATEWAY_SAMPLES)
+    assert {row["reference_code"] for row in over_http.values()} <= archived.keys()
 
     second = _demo(pipeline_settings)
     assert [row["reference_code"] for row in second] == [row["reference_code"] for row in first]

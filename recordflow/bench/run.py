@@ -28,7 +28,7 @@ from avro_schemas.codec import Codec
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
 from recordflow.agencies import Agency, load_registry
-from recordflow.bench import baselines, procstats, stats, targets
+from recordflow.bench import baselines, gateway, procstats, stats, targets
 from recordflow.bench.payloads import PayloadPlan, base_pdf, document_metadata, padded_pdf
 from recordflow.localstack.setup import register_schemas
 from recordflow.localstack.stack import Stack
@@ -69,6 +69,9 @@ class BenchOptions:
     # One more worker joins a third of the way through the load and leaves at two thirds; the
     # report gives the pause each change caused. Needs an open-loop run (rate and duration).
     rebalance: bool = False
+    # The door the simulated agencies use: "sdk" (the SDK's plain path) or "gateway" (HTTP, with
+    # a same-run comparison of submissions through both; recordflow/bench/gateway.py).
+    via: str = "sdk"
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,13 @@ def run_bench(settings: Settings, options: BenchOptions, console: Console) -> di
     run = _Run(settings, options, console, run_id)
     try:
         figures = run.pipeline()
+        if options.via == "gateway":
+            figures["via_gateway"] = run.compare_doors()
         figures.update(run.baselines(ingest_partitions))
     finally:
         if not options.keep_topics:
             _delete_topics(settings)
+    figures["via"] = options.via
     figures["partitions"] = {s.source: s.partitions for s in specs if s.source in PARTITIONED}
     figures["topic_prefix"] = settings.topic_prefix
     figures["ratio_to_s3_baseline"] = stats.ratio(
@@ -155,6 +161,7 @@ class _Run:
         self._progress: Progress | None = None
         self._tasks: dict[str, Any] = {}
         self._base_pdfs = {agency.code: base_pdf(agency.name) for agency in self.agencies}
+        self._http: gateway.HttpSubmitter | None = None  # a gateway run's HTTP clients
 
     # --- the pipeline run ---------------------------------------------------------------
     def pipeline(self) -> dict[str, Any]:
@@ -168,11 +175,12 @@ class _Run:
                 worker.wait_ready(self.console)
             # The simulated agencies connect while the group settles, not in the first records'
             # latency (a real agency system's producer is long since connected).
-            self._submitters = [Submitter(self.settings, self.registry)
-                                for _ in range(options.submitters)]  # fmt: skip
-            for submitter in self._submitters:
-                submitter.warm_up()
-            self._unclaimed = list(self._submitters)
+            if options.via == "sdk":
+                self._submitters = [Submitter(self.settings, self.registry)
+                                    for _ in range(options.submitters)]  # fmt: skip
+                for submitter in self._submitters:
+                    submitter.warm_up()
+                self._unclaimed = list(self._submitters)
             _wait_settled(workers, self.console)
             pids = [w.process.pid for w in workers if w.process is not None]
             services = {s.service: s.pid for s in Stack(self.settings).status() if s.pid}
@@ -189,7 +197,11 @@ class _Run:
                 start = time.time()
                 if options.rebalance:
                     changer.start()
-                submitted = self._submit_all()
+                if options.via == "gateway":
+                    with gateway.serving(self.settings, self.registry) as self._http:
+                        submitted = self._submit_all()
+                else:
+                    submitted = self._submit_all()
                 if options.rebalance:
                     changer.join()
                 self._await_outcomes(submitted)
@@ -275,14 +287,19 @@ class _Run:
         path = folder / f"{metadata['document_id']}.pdf"
         try:
             path.write_bytes(padded_pdf(self._base_pdfs[agency.code], size))
-            submitter = self._submitter()
-            upload_id = uuid.uuid4().hex
-            components = submitter.stage(
-                agency, upload_id, [FileToSubmit(path, mime_type="application/pdf")]
-            )
-            event = submitter.build_event(agency, metadata, components, upload_id)
-            receipt = submitter.produce_event(agency.code, event)
-            receipt.delivery.add_done_callback(self._delivered)
+            if self._http is not None:  # over HTTP: the 202 comes once Kafka has the event
+                submitted_at = time.time()
+                event_id = self._http.submit(agency.code, metadata, path)
+            else:
+                submitter = self._submitter()
+                upload_id = uuid.uuid4().hex
+                components = submitter.stage(
+                    agency, upload_id, [FileToSubmit(path, mime_type="application/pdf")]
+                )
+                event = submitter.build_event(agency, metadata, components, upload_id)
+                receipt = submitter.produce_event(agency.code, event)
+                receipt.delivery.add_done_callback(self._delivered)
+                event_id, submitted_at = event["event_id"], event["event_time"].timestamp()
         except Exception as exc:
             with self._lock:
                 self.failures.append(f"{type(exc).__name__}: {exc}")
@@ -290,9 +307,9 @@ class _Run:
         finally:
             path.unlink(missing_ok=True)
         with self._lock:
-            self.event_times[event["event_id"]] = event["event_time"].timestamp()
+            self.event_times[event_id] = submitted_at
             self.sizes[size] += 1
-            if len(self.baseline_inputs) < BASELINE_SAMPLE:
+            if self._http is None and len(self.baseline_inputs) < BASELINE_SAMPLE:
                 self.baseline_inputs.append(baselines.BaselineInput(agency.code, event))
         if self._progress is not None:
             self._progress.advance(self._tasks["submitted"])
@@ -439,6 +456,20 @@ class _Run:
         }
 
     # --- baselines --------------------------------------------------------------------
+    def compare_doors(self) -> dict[str, Any]:
+        """Submissions alone through the SDK and through the gateway (no worker running), and
+        the events the gateway produced in the run as the baselines' inputs."""
+        count = min(self.options.records or gateway.COMPARE_RECORDS, gateway.COMPARE_RECORDS)
+        if self.options.baselines:
+            self.baseline_inputs = gateway.events_submitted(self.settings, self.agencies,
+                                                            BASELINE_SAMPLE)  # fmt: skip
+        with (
+            self.console.status(f"提交对比 Submitting {count} through the SDK, then the gateway…"),
+            tempfile.TemporaryDirectory(prefix="recordflow-bench-doors-") as folder,
+        ):
+            return gateway.compare(self.settings, self.registry, self.options.payload, count,
+                                   self.options.submitters, self.run_id, Path(folder))  # fmt: skip
+
     def baselines(self, ingest_partitions: int) -> dict[str, Any]:
         inputs = self.baseline_inputs
         if not self.options.baselines or not inputs:

@@ -89,6 +89,13 @@ def bench(
             "reports the pause each change caused. Needs --rate and --duration.",
         ),
     ] = False,
+    via: Annotated[
+        str,
+        typer.Option(
+            help="The agencies' door: sdk, or gateway (HTTP; the report then compares "
+            "submissions per second through the gateway and the SDK, in the same run).",
+        ),
+    ] = "sdk",
     parts: Annotated[
         bool,
         typer.Option(
@@ -119,12 +126,14 @@ def bench(
         return
     if rebalance and (rate is None or duration is None):
         raise fail("--rebalance needs an open-loop run: give --rate and --duration", 2)
+    if via not in ("sdk", "gateway"):
+        raise fail(f"--via {via}: give sdk or gateway", 2)
     if records is None and duration is None:
         records = 200
     options = BenchOptions(
         payload=plan, records=records, duration_s=duration, rate=rate, workers=workers,
         partitions=partitions, submitters=submitters, baselines=baselines, chart=chart,
-        keep_topics=keep_topics, rebalance=rebalance,
+        keep_topics=keep_topics, rebalance=rebalance, via=via,
     )  # fmt: skip
     # Stopped with SIGTERM (`timeout`, a CI job's end), still stop the run's worker processes,
     # which live in sessions of their own: SystemExit unwinds through the run's cleanup.
@@ -137,7 +146,7 @@ def bench(
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        if key in ("timeline", "targets", "rebalances"):
+        if key in ("timeline", "targets", "rebalances", "via_gateway"):
             continue
         if isinstance(value, float):
             shown = f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
@@ -153,6 +162,8 @@ def bench(
             f"{change['at_s']} s: longest pause {change['pause_s']} s, worst latency "
             f"{change['max_latency_ms']} ms in the {stats.PAUSE_WINDOW_S:.0f} s after"
         )
+    if "via_gateway" in result:
+        _print_doors(result["via_gateway"])
     _print_targets(result)
     if result["unfinished"] or result["rejected"]:
         raise fail(f"{result['unfinished']} record(s) unfinished, {result['rejected']} rejected: "
@@ -173,6 +184,20 @@ def _print_parts(plan: PayloadPlan, as_json: bool) -> None:
     for name in next(iter(report.values())):
         table.add_row(name, *(f"{figures[name]:,.3f}" for figures in report.values()))
     console.print(table)
+
+
+def _print_doors(doors: dict[str, Any]) -> None:
+    table = Table(
+        title=f"提交对比 Submissions alone, {doors['submissions_compared']} per door, same run"
+    )
+    for column in ("door", "submissions/s", "p50 ms", "p95 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "door" else "right")
+    for door in ("sdk", "gateway"):
+        figures = doors[door]
+        table.add_row(door, f"{figures['per_s']:,.2f}", *(f"{figures[k]:,.1f}"
+                      for k in ("p50_ms", "p95_ms", "max_ms")))  # fmt: skip
+    console.print(table)
+    console.print(f"The gateway submits at {doors['gateway_to_sdk']} × the SDK's rate.")
 
 
 def _print_targets(result: dict[str, Any]) -> None:

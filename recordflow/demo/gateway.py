@@ -24,11 +24,10 @@ from connectors.agency_registry import current_registry
 from connectors.gateway import credentials
 from connectors.onboarding import onboard
 from recordflow.demo.samples import GATEWAY_SAMPLES, ONBOARDED, Sample, write_files
-from recordflow.localstack.gateway import running_gateway
+from recordflow.localstack.gateway import running_gateway, wait_accepted
 from recordflow.settings import Settings
 
 RECEIPT_TIMEOUT_S = 180.0
-TOKEN_WAIT_S = 15.0
 
 
 @dataclass
@@ -67,7 +66,7 @@ def submit_over_http(settings: Settings, console: Console, directory: Path) -> l
             with console.status("通过 HTTP 提交 Submitting over HTTP…"):
                 for sample in GATEWAY_SAMPLES:
                     token = tokens[sample.agency]
-                    _wait_accepted(url, token)
+                    wait_accepted(url, token)
                     submitted.append((sample, token, _post(url, token, sample, directory)))
             with console.status("等待归档回执 Waiting for the receipts…"):
                 return [
@@ -107,13 +106,3 @@ def _receipt(url: str, token: str, event_id: str) -> dict[str, Any]:
         if status["status"] != "received" or time.monotonic() > deadline:
             return status
         time.sleep(0.5)
-
-
-def _wait_accepted(url: str, token: str) -> None:
-    """A token just issued reaches the gateway within a second (it follows the credentials)."""
-    deadline = time.monotonic() + TOKEN_WAIT_S
-    headers = {"Authorization": f"Bearer {token}"}
-    while httpx.get(f"{url}/v1/submissions/none", headers=headers, timeout=10).status_code == 401:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the gateway did not accept the demo's token")
-        time.sleep(0.2)

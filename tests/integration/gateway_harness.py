@@ -12,25 +12,16 @@ import httpx
 from avro_schemas.codec import Codec
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors.readback import read_topic
-from recordflow.localstack.gateway import free_port, running_gateway
+from recordflow.localstack.gateway import free_port, running_gateway, wait_accepted
 from recordflow.settings import Settings
 
-__all__ = ["free_port", "running_gateway"]
+__all__ = ["free_port", "running_gateway", "wait_accepted"]
 
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def wait_accepted(url: str, token: str, timeout_s: float = 10.0) -> None:
-    """Until the gateway knows a token just issued (its view follows the topic every second):
-    any answer but 401 to a request that needs one."""
-    deadline = time.monotonic() + timeout_s
-    while httpx.post(f"{url}/v1/uploads", headers=bearer(token), timeout=10).status_code == 401:
-        assert time.monotonic() < deadline, "the gateway never accepted the token"
-        time.sleep(0.2)
 
 
 def wait_refused(url: str, token: str, timeout_s: float = 10.0) -> None:

@@ -84,3 +84,35 @@ def test_rebalance_without_an_open_loop_run_is_refused_in_one_line(
     assert result.stderr.strip() == (
         "error: --rebalance needs an open-loop run: give --rate and --duration"
     )
+
+
+def test_a_bench_through_the_gateway_compares_it_with_the_sdk_in_the_same_run(
+    stack_settings: Settings,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    settings = stack_settings.model_copy(
+        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
+    )
+    result = run_cli(settings, "bench", "--via", "gateway", "--records", "15", "--submitters", "2",
+                     "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["via"] == "gateway"
+    assert report["submitted"] == report["archived"] == 15 and report["submit_failures"] == 0
+    # The raw baselines replay the events the gateway produced.
+    assert report["baseline_records"] == 15 and report["baseline_kafka_records_per_s"] > 0
+    doors = report["via_gateway"]
+    assert doors["submissions_compared"] == 15
+    for door in ("sdk", "gateway"):
+        assert doors[door]["per_s"] > 0
+        assert 0 < doors[door]["p50_ms"] <= doors[door]["p95_ms"] <= doors[door]["max_ms"]
+    assert doors["gateway_to_sdk"] == pytest.approx(
+        doors["gateway"]["per_s"] / doors["sdk"]["per_s"], rel=0.01
+    )
+
+
+def test_an_unknown_door_is_one_line() -> None:
+    result = run_cli(Settings(), "bench", "--via", "ftp")
+    assert (
+        result.returncode == 2 and result.stderr.strip() == "error: --via ftp: give sdk or gateway"
+    )

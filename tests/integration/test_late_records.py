@@ -10,6 +10,7 @@ from pathlib import Path
 
 from avro_schemas.codec import Codec
 from connectors.readback import catalog, read_topic, watch_outcomes
+from connectors.receipts import latest_receipt
 from connectors.sdk import FileToSubmit, Submitter
 from connectors.storage import Storage
 from recordflow.localstack.workers import WorkerProcess
@@ -107,3 +108,14 @@ def test_records_whose_period_has_ended_are_held_and_queued_while_the_rest_flow(
             record["lock_until"],
         )
         assert "到期" in item["reason"] or "届满" in item["reason"]
+
+    # Each agency system hears of it: its latest receipt says APPRAISAL_DUE, after ARCHIVED, with
+    # the 档号; the fresh record's says ARCHIVED.
+    for document_id, receipt in receipts.items():
+        latest = latest_receipt(pipeline_settings, codec, "bgt", receipt.event_id)
+        assert latest is not None, document_id
+        expected = "ARCHIVED" if document_id == "BGT-L-2026" else "APPRAISAL_DUE"
+        assert (latest["outcome"], latest["archival_code"]) == (
+            expected,
+            records[document_id]["reference_code"],
+        )

@@ -33,9 +33,6 @@ class Receipts:
             raise RuntimeError("secret internals at /srv/x.py line 3")
         return self.receipts.get(event_id)
 
-    def follow(self, agency_code: str) -> None:
-        return None
-
 
 @pytest.fixture
 def tokens() -> dict[str, str]:
@@ -67,6 +64,13 @@ def test_the_owner_reads_its_status(client: TestClient, tokens: dict[str, str]) 
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "archived"
     assert answer.json()["archival_code"] == "Z101-WS·2026-D10-BGS-0001"
+
+
+def test_a_token_is_checked_before_the_event_id(client: TestClient, tokens: dict[str, str]) -> None:
+    """What `wait_accepted` (recordflow/localstack/gateway.py) relies on: a malformed event id
+    with an unknown token is 401, with a known one 422."""
+    assert client.get("/v1/submissions/none", headers=bearer("rfg_x_y")).status_code == 401
+    assert client.get("/v1/submissions/none", headers=bearer(tokens["bgt"])).status_code == 422
 
 
 def test_another_agency_is_403(client: TestClient, tokens: dict[str, str]) -> None:

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from archival.reference import parse as parse_reference_code
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json, shared_types
 from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.errors import RecordRejected
@@ -292,9 +293,40 @@ def validate_event(
     absent = event.get("absent_elements") or []
     validate_description(event["description"], owner, rules, today=today, absent=absent)
     validate_entities(event, rules)
+    validate_transfer(event, owner)
     validate_components(
         event["components"], owner, max_file_bytes=max_file_bytes, staging_bucket=staging_bucket
     )
+
+
+CARRIER_MEDIA = ("electronic", "digitized")
+
+
+def validate_transfer(fields: Mapping[str, Any], agency: Agency) -> None:
+    """A transferred record's 档号 (kept as given: a legacy or digitized record's) must be a DA/T 22
+    code of the agency's fonds and one of its units; its carrier must say what it is on."""
+    code = fields.get("reference_code")
+    if code is not None:
+        try:
+            series, _ = parse_reference_code(code)
+        except ValueError as exc:
+            raise RecordRejected("legacy-reference-code-invalid", str(exc)) from exc
+        if series.fonds_code != agency.fonds_code:
+            raise RecordRejected("legacy-reference-code-invalid",
+                                 f"档号 {code} is of fonds {series.fonds_code}, not "
+                                 f"{agency.code}'s {agency.fonds_code}")  # fmt: skip
+        if agency.unit(series.unit_code) is None:
+            raise RecordRejected("legacy-reference-code-invalid",
+                                 f"档号 {code} names unit {series.unit_code}, which {agency.code} "
+                                 "has not registered")  # fmt: skip
+    carrier = fields.get("carrier")
+    if carrier is not None:
+        if carrier["medium"] not in CARRIER_MEDIA:
+            raise RecordRejected("invalid-carrier", f"carrier medium {carrier['medium']!r} is not "
+                                 f"one of {', '.join(CARRIER_MEDIA)}")  # fmt: skip
+        if carrier["medium"] == "digitized" and not carrier.get("original_medium"):
+            raise RecordRejected("invalid-carrier", "a digitized copy names its original's carrier "
+                                 "(original_medium: 纸质, 照片 …)")  # fmt: skip
 
 
 def validate_description(

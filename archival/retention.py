@@ -55,6 +55,8 @@ Issuer = Literal["self", "higher", "lower", "peer"]
 ISSUERS: tuple[Issuer, ...] = get_args(Issuer)
 RelationType = Literal["reply-to", "responds-to", "attachment-of", "supersedes", "references"]
 RELATED = "related"  # a rule's period: that of the record it replies to
+# The "rule" of a record that came with its 档号 (a legacy or digitized record, appraised before).
+LEGACY_RULE = "legacy-reference-code"
 # Ends the id of a rule that allows the agency's proposal, when the period is that proposal.
 PROPOSAL_SUFFIX = "+proposal"
 
@@ -332,6 +334,10 @@ def classify(
     of the agency's schedule, then of the city default. `archived_code` finds the 档号 of a related
     record named by its document id (it may raise: a lookup's failure is the caller's to retry);
     without it, those are unknown."""
+    legacy = event.get("reference_code")
+    if legacy:  # appraised before it came (a legacy or digitized record): its 档号's period stands
+        return Decision(cast(Period, parse(legacy)[0].period), LEGACY_RULE,
+                        detail=f"档号 {legacy} given before transfer; its period stands")  # fmt: skip
     rulesets = schedules.for_agency(agency.code)
     tried = " or ".join(rules.name for rules in rulesets)
     description = event["description"]

@@ -137,6 +137,16 @@ class RecordRelation(TypedDict):
     description: str | None
 
 
+class Carrier(TypedDict):
+    """载体 What a record is on, and its twin on another carrier (双套制 dual set: an electronic record
+    and its paper copy; a digitized copy and its paper original)."""
+
+    medium: str
+    original_medium: str | None
+    counterpart_code: str | None
+    awaiting_counterpart: bool
+
+
 class DocumentLifecycleEvent(TypedDict):
     """文件生命周期事件 A step in a document's life in an agency system (业务实体): created, revised, approved,
     issued, received, registered or filed. Produced to ingest.<agency>.lifecycle.v1, keyed
@@ -144,7 +154,9 @@ class DocumentLifecycleEvent(TypedDict):
     (digitization, signatures), business history, agents and relations. v3 adds what the
     retention schedule and the metadata rules need from the agency: the period it proposes,
     the issuer's relation to it, the business-matter code, and the conditional elements it
-    declares the document does not have."""
+    declares the document does not have. v4 adds what transfers of existing records need:
+    the 档号 a legacy or digitized record already has (kept, never renumbered), and its
+    carrier (载体) with its twin on paper (双套制)."""
 
     event_id: str
     action: Literal["CREATED", "REVISED", "APPROVED", "ISSUED", "RECEIVED", "REGISTERED", "FILED"]
@@ -165,6 +177,8 @@ class DocumentLifecycleEvent(TypedDict):
     issuer_relation: str | None
     business_matter_code: str | None
     absent_elements: list[str]
+    reference_code: str | None
+    carrier: Carrier | None
 
 
 class ComponentFormat(TypedDict):
@@ -217,7 +231,8 @@ class ArchivalRecord(TypedDict):
     supplementary description, file details (digitization, signatures), business history,
     agents and relations. v4 adds what the agency said about retention and absent elements,
     the date the archive's object lock really holds to, and the appraisal status of a record
-    whose period had already ended when it was received."""
+    whose period had already ended when it was received. v5 adds the record's carrier (载体)
+    and its paper twin (双套制)."""
 
     reference_code: str
     fonds_code: str
@@ -254,6 +269,7 @@ class ArchivalRecord(TypedDict):
     absent_elements: list[str]
     lock_until: dt.date | None
     appraisal_status: str | None
+    carrier: Carrier | None
 
 
 class Header(TypedDict):

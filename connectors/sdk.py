@@ -53,6 +53,7 @@ from archival.metadata import (
     validate_components,
     validate_description,
     validate_entities,
+    validate_transfer,
 )
 from avro_schemas.codec import Codec, Subject
 from avro_schemas.records import ArchivalReceipt
@@ -111,6 +112,12 @@ DA_T_46_FIELDS = {
     "history": {"type": "array", "items": "recordflow.common.BusinessActivity"},
     "agents": {"type": "array", "items": "recordflow.common.AgentEntity"},
     "relations": {"type": "array", "items": "recordflow.common.RecordRelation"},
+}
+# What a transfer of an existing record adds (v4 of the event): the 档号 it already has, kept,
+# and its carrier with its paper twin.
+TRANSFER_FIELDS = {
+    "reference_code": ["null", "string"],
+    "carrier": ["null", "recordflow.common.Carrier"],
 }
 OPTIONAL_TEXT_FIELDS = ("document_number", "urgency", "abstract")
 
@@ -174,7 +181,7 @@ def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The RecordDescription for a submission's metadata (the JSON `recordflow submit` reads)."""
     unknown = (
         set(metadata) - DESCRIPTION_FIELDS - EVENT_FIELDS - set(DA_T_46_FIELDS)
-        - {*RETENTION_FIELDS, "absent_elements"}
+        - {*RETENTION_FIELDS, "absent_elements"} - set(TRANSFER_FIELDS)
     )  # fmt: skip
     if unknown:
         raise SubmitError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
@@ -229,12 +236,13 @@ def retention_fields_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def da_t_46_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The event's DA/T 46 fields beyond the RecordDescription (supplementary, file_details,
-    history, agents, relations) from submission metadata, shaped by their shared Avro types:
+    history, agents, relations; a transfer's reference_code and carrier) from submission
+    metadata, shaped by their shared Avro types:
     times as ISO 8601 strings with a zone become aware datetimes, a certificate is base64 text.
     Absent fields get their defaults; a wrong shape is a SubmitError naming where it is."""
     return {
         name: _convert(metadata.get(name), avro_type, name)
-        for name, avro_type in DA_T_46_FIELDS.items()
+        for name, avro_type in (DA_T_46_FIELDS | TRANSFER_FIELDS).items()
     }
 
 
@@ -256,6 +264,10 @@ def _convert(value: Any, avro_type: Any, where: str) -> Any:
     if avro_type == "string":
         if not isinstance(value, str):
             raise SubmitError(f"{where} must be a string, not {type(value).__name__}")
+        return value
+    if avro_type == "boolean":
+        if not isinstance(value, bool):
+            raise SubmitError(f"{where} must be true or false, not {value!r}")
         return value
     if avro_type == "int":
         if isinstance(value, bool) or not isinstance(value, int):
@@ -642,6 +654,7 @@ class Submitter:
         extras = self.entities(metadata, validate=validate)
         if validate:
             try:
+                validate_transfer(extras, agency)
                 validate_components(
                     components,
                     agency,

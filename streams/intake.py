@@ -41,7 +41,7 @@ from typing import Any, cast
 import faust
 
 from archival.metadata import agency_for_topic, validate_event
-from archival.reference import Series
+from archival.reference import Series, parse
 from archival.retention import Decision, classify
 from archival.retention import Undecided as RetentionUndecided
 from avro_schemas.codec import CodecError
@@ -123,8 +123,14 @@ def accept(
     if isinstance(decision, RetentionUndecided):
         return Undecided(event, agency, decision)
     description = event["description"]
-    series = Series(
-        agency.fonds_code, description["year"], decision.period, description["unit_code"]
+    legacy = event.get("reference_code")
+    # A legacy record's 档号 gives its series (year, unit, category), as it gives its number.
+    series = (
+        parse(legacy)[0]
+        if legacy
+        else Series(
+            agency.fonds_code, description["year"], decision.period, description["unit_code"]
+        )
     )
     return Accepted(event, agency, decision, series)
 

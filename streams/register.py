@@ -82,6 +82,8 @@ log = logging.getLogger(__name__)
 
 STAGE = "register"
 RETENTION_YEARS = {"D30": 30, "D10": 10}
+# The item-numbers table's note of a 档号 a legacy record came with (claim_legacy).
+LEGACY_PREFIX = "code:"
 
 
 # --- item numbers ------------------------------------------------------------------------
@@ -124,12 +126,47 @@ def allocate(
         fresh = False
     else:
         number = counter["last"] + 1
+        while f"{LEGACY_PREFIX}{series}-{number:04d}" in table:  # a legacy record's: never given
+            number += 1
         fresh = True
         table[f"series:{series}"] = {"last": number, "event": event_id}
     table[f"event:{event_id}"] = {
         "n": number, "published": False, "at": now.isoformat(), "series": series, **(claim or {})
     }  # fmt: skip
     return Allocation(number, fresh=fresh, published=False, at=now, series=series)
+
+
+def claim_legacy(
+    table: MutableMapping[str, Any],
+    code: str,
+    event_id: str,
+    now: dt.datetime | None = None,
+    *,
+    claim: dict[str, str] | None = None,
+) -> Allocation:
+    """The 档号 a legacy or digitized record came with, kept: never renumbered. It is taken when
+    another legacy record holds it, or when the series' counter has passed its number (the
+    counter gives numbers in order, so every number up to it is some record's); otherwise it is
+    noted under `code:<档号>`, and `allocate` skips it when the counter gets there."""
+    known = table.get(f"event:{event_id}")
+    if known is not None:  # a redelivery: the number it already has
+        return allocate(table, str(parse(code)[0]), event_id, now, claim=claim)
+    series, number = parse(code)
+    holder = table.get(f"{LEGACY_PREFIX}{code}")
+    counter = table.get(f"series:{series}") or {"last": 0, "event": None}
+    # Its own note with no entry yet: a crash between the two writes, then a redelivery.
+    if (holder is not None and holder != event_id) or (
+        holder is None and number <= counter["last"]
+    ):
+        whose = f"the record of event {holder}" if holder else "a record numbered here"
+        raise RecordRejected("reference-code-taken", f"档号 {code} is already {whose}'s", STAGE)
+    now = now or dt.datetime.now(dt.UTC)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # Avro keeps milliseconds
+    table[f"{LEGACY_PREFIX}{code}"] = event_id
+    table[f"event:{event_id}"] = {
+        "n": number, "published": False, "at": now.isoformat(), "series": str(series), **(claim or {})
+    }  # fmt: skip
+    return Allocation(number, fresh=True, published=False, at=now, series=str(series))
 
 
 def claim_of(event: Mapping[str, Any]) -> dict[str, str]:
@@ -328,6 +365,7 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: DocumentL
         "absent_elements": event.get("absent_elements") or [],
         "lock_until": hold.lock_until,
         "appraisal_status": "DUE" if hold.appraisal_due else None,
+        "carrier": event.get("carrier"),  # v4 of the event
     }
 
 
@@ -601,7 +639,12 @@ class Registration:
                     f"archived in {series.split('-')[0]} {description['year']} as {earlier['code']}",
                     "check",
                 )
-            allocation = allocate(numbers, series, event["event_id"], claim=claim_of(event))
+            legacy = event.get("reference_code")
+            allocation = (
+                claim_legacy(numbers, legacy, event["event_id"], claim=claim_of(event))
+                if legacy
+                else allocate(numbers, series, event["event_id"], claim=claim_of(event))
+            )
             # A number given before (a redelivery, a replayed parked record) belongs to the series
             # it was given in, even if the schedule would now decide another period.
             code = f"{allocation.series or series}-{allocation.item_number:04d}"

@@ -115,6 +115,9 @@ def lifecycle_event() -> DocumentLifecycleEvent:
         "issuer_relation": "self",
         "business_matter_code": "ZJJ-03-02",
         "absent_elements": [],
+        # v4: what a transfer of an existing record adds (a new record has neither)
+        "reference_code": None,
+        "carrier": None,
     }
 
 
@@ -281,6 +284,8 @@ def archival_record() -> ArchivalRecord:
         "absent_elements": [],
         "lock_until": dt.date(2057, 1, 1),
         "appraisal_status": None,
+        # v5
+        "carrier": None,
     }
 
 

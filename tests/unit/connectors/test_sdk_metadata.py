@@ -348,7 +348,20 @@ def test_da_t_46_fields_are_accepted_and_converted() -> None:
 def test_da_t_46_fields_default_when_absent() -> None:
     assert sdk.da_t_46_from_metadata(METADATA) == {
         "supplementary": None, "file_details": [], "history": [], "agents": [], "relations": [],
+        "reference_code": None, "carrier": None,
     }  # fmt: skip
+
+
+def test_a_transfer_keeps_its_code_and_carrier() -> None:
+    carrier = {"medium": "digitized", "original_medium": "纸质"}
+    fields = sdk.da_t_46_from_metadata(
+        {**METADATA, "reference_code": "Z109-WS·2010-D10-BGS-0001", "carrier": carrier}
+    )
+    assert fields["reference_code"] == "Z109-WS·2010-D10-BGS-0001"
+    assert fields["carrier"] == {**carrier, "counterpart_code": None, "awaiting_counterpart": False}
+    with pytest.raises(SubmitError, match=r"carrier\.awaiting_counterpart must be true or false"):
+        sdk.da_t_46_from_metadata({**METADATA, "carrier": {"medium": "electronic",
+                                                          "awaiting_counterpart": "yes"}})  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -73,12 +73,16 @@ def read_catalogue(path: Path, config: LinkConfig) -> Catalogue:
     elif suffix == ".csv":
         rows = list(_csv_rows(path))
     else:
-        raise CatalogueError(f"{path.name}: a catalogue is .xlsx or .csv, not {suffix or 'nothing'}")
+        raise CatalogueError(
+            f"{path.name}: a catalogue is .xlsx or .csv, not {suffix or 'nothing'}"
+        )
     header_at, columns = _header(rows, config, path)
     catalogue = Catalogue(path)
     parsed: list[CatalogueEntry] = []
     for number, cells in rows[header_at + 1 :]:
-        values = {name: _text(cells[index]) for name, index in columns.items() if index < len(cells)}
+        values = {
+            name: _text(cells[index]) for name, index in columns.items() if index < len(cells)
+        }
         if not any(values.values()):
             continue  # an empty line
         entry = _entry(number, values, config, catalogue.problems)
@@ -194,8 +198,11 @@ def _entry(
         "保管期限": (mapped, series.period),
         "机构或问题": (values.get("unit_code"), series.unit_code),
     }
-    if disagree := [f"{name} {value} ≠ {ours}" for name, (value, ours) in given.items()
-                    if value is not None and value != ours]:  # fmt: skip
+    if disagree := [
+        f"{name} {value} ≠ {ours}"
+        for name, (value, ours) in given.items()
+        if value is not None and value != ours
+    ]:
         problems.append(
             LinkProblem(
                 "catalogue-inconsistent", f"与档号不一致：{'；'.join(disagree)}", code, row=row
@@ -250,4 +257,3 @@ def _whole(text: str | None, name: str, found: list[str]) -> int | None:
         found.append(f"{name} {text!r} 不是正整数")
         return None
     return int(float(text))
-

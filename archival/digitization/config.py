@@ -16,10 +16,23 @@ from recordflow.settings import PACKAGE_DIR
 DEFAULT_FILE = PACKAGE_DIR / "digitization.yaml"
 REQUIRED_COLUMNS = ("reference_code", "title")
 Column = Literal[
-    "reference_code", "document_number", "responsible_party", "title", "document_date",
-    "page_count", "security_classification", "retention_period", "remarks", "document_type",
-    "fonds_code", "year", "unit_code", "item_number", "device", "digitized_at",
-]  # fmt: skip
+    "reference_code",
+    "document_number",
+    "responsible_party",
+    "title",
+    "document_date",
+    "page_count",
+    "security_classification",
+    "retention_period",
+    "remarks",
+    "document_type",
+    "fonds_code",
+    "year",
+    "unit_code",
+    "item_number",
+    "device",
+    "digitized_at",
+]
 Layout = Literal["flat", "per-item"]
 Format = Literal["JPEG", "TIFF", "JPEG2000", "PDF", "OFD"]
 MIDDLE_DOT = "·"

@@ -28,7 +28,7 @@ from xml.etree import ElementTree
 from PIL import Image, ImageFile, Jpeg2KImagePlugin, JpegImagePlugin, TiffImagePlugin
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
-from pypdf.generic import DictionaryObject, IndirectObject
+from pypdf.generic import IndirectObject
 
 from archival.digitization.config import MIDDLE_DOT, LinkConfig
 from archival.digitization.report import LinkProblem
@@ -53,7 +53,12 @@ PDF_FILTERS = {
     "/LZWDecode": "LZW",
     "/RunLengthDecode": "PackBits",
 }
-PDF_COLOUR = {"/DeviceGray": "灰度", "/CalGray": "灰度", "/DeviceRGB": COLOUR, "/DeviceCMYK": COLOUR}
+PDF_COLOUR = {
+    "/DeviceGray": "灰度",
+    "/CalGray": "灰度",
+    "/DeviceRGB": COLOUR,
+    "/DeviceCMYK": COLOUR,
+}
 OFD_PAGE = re.compile(rb"<(?:\w+:)?Page\b")
 
 
@@ -83,9 +88,10 @@ def find_images(
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
         if path.resolve() in skip or any(
-            fnmatch.fnmatch(part, pattern) for part in path.relative_to(root).parts
+            fnmatch.fnmatch(part, pattern)
+            for part in path.relative_to(root).parts
             for pattern in config.ignore
-        ):  # fmt: skip
+        ):
             continue
         folders = path.relative_to(root).parts[:-1]
         named = whole.fullmatch(path.name)
@@ -97,7 +103,9 @@ def find_images(
         elif config.layout == "per-item":
             folder = folder_name.fullmatch(folders[0]) if len(folders) == 1 else None
             if folder is None:
-                why = "按件分目录方式下文件应放在以档号命名的目录中 (per-item layout: <档号>/<file>)"
+                why = (
+                    "按件分目录方式下文件应放在以档号命名的目录中 (per-item layout: <档号>/<file>)"
+                )
             elif item is None and (numbered := page_only.fullmatch(path.name)):
                 item, page = _reference(folder), int(numbered["page"])
             elif item is not None and item != _reference(folder):
@@ -162,8 +170,19 @@ def inspect_file(path: Path) -> Inspection:
     reader = READERS[kind]
     try:
         return Inspection(kind, sha256, **reader(path))
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
-            struct.error, PyPdfError, zipfile.BadZipFile, ElementTree.ParseError) as exc:  # fmt: skip
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        IndexError,
+        KeyError,
+        TypeError,
+        struct.error,
+        PyPdfError,
+        zipfile.BadZipFile,
+        ElementTree.ParseError,
+    ) as exc:
         return Inspection(kind, sha256, unreadable=f"{kind}: {exc}")
 
 
@@ -232,8 +251,13 @@ def _capture(image: ImageFile.ImageFile) -> dict[str, str | None]:
         original = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL)
     else:
         return {"device": None, "digitized_at": None}
-    device = " ".join(str(exif.get(tag)).strip() for tag in (EXIF_MAKE, EXIF_MODEL) if exif.get(tag))
-    return {"device": device or None, "digitized_at": _exif_time(original or exif.get(EXIF_DATETIME))}
+    device = " ".join(
+        str(exif.get(tag)).strip() for tag in (EXIF_MAKE, EXIF_MODEL) if exif.get(tag)
+    )
+    return {
+        "device": device or None,
+        "digitized_at": _exif_time(original or exif.get(EXIF_DATETIME)),
+    }
 
 
 def _exif_time(value: Any) -> str | None:
@@ -252,8 +276,10 @@ def _pdf(path: Path) -> dict[str, Any]:
     filters: set[str] = set()
     for page in reader.pages:
         width_in = float(page.mediabox.width) / POINTS_PER_INCH
-        images = [_resolve(x) for x in _resolve(_resolve(page.get("/Resources", {})).get(
-            "/XObject", {})).values()]  # fmt: skip
+        images = [
+            _resolve(x)
+            for x in _resolve(_resolve(page.get("/Resources", {})).get("/XObject", {})).values()
+        ]
         images = [x for x in images if x.get("/Subtype") == "/Image"]
         if not images or width_in <= 0:
             dpi.append(None)
@@ -265,7 +291,11 @@ def _pdf(path: Path) -> dict[str, Any]:
         bits = int(scan.get("/BitsPerComponent", 8))
         modes.append("黑白" if bits == 1 else PDF_COLOUR.get(str(space), COLOUR))
         kind = _resolve(scan.get("/Filter"))
-        filters |= {PDF_FILTERS.get(str(f), str(f)) for f in (kind if isinstance(kind, list) else [kind]) if f}
+        filters |= {
+            PDF_FILTERS.get(str(f), str(f))
+            for f in (kind if isinstance(kind, list) else [kind])
+            if f
+        }
     return {
         "pages": len(reader.pages),
         "dpi": tuple(dpi),

@@ -46,18 +46,21 @@ def link(
     for code, files in sorted(found.items()):
         if code not in catalogue.entries and code not in claimed:
             problems += [
-                LinkProblem("image-orphan", f"目录中没有档号 {code}", code, file=f.relative,
-                            page=f.page)  # fmt: skip
+                LinkProblem(
+                    "image-orphan", f"目录中没有档号 {code}", code, file=f.relative, page=f.page
+                )
                 for f in files
             ]
     for code, entry in sorted(catalogue.entries.items()):
-        files = found.get(code)
-        if not files:
+        pages = found.get(code)
+        if not pages:
             problems.append(
-                LinkProblem("catalogue-row-without-images", "没有找到该件的图像", code, row=entry.row)
+                LinkProblem(
+                    "catalogue-row-without-images", "没有找到该件的图像", code, row=entry.row
+                )
             )
             continue
-        item, item_problems = check_item(entry, files, config)
+        item, item_problems = check_item(entry, pages, config)
         problems += item_problems
         if item is not None:
             report.linked.append(item)
@@ -67,9 +70,12 @@ def link(
 
 def _order(problem: LinkProblem) -> tuple[Any, ...]:
     return (
-        problem.reference_code or "", problem.row or 0, problem.file or "", problem.page or 0,
+        problem.reference_code or "",
+        problem.row or 0,
+        problem.file or "",
+        problem.page or 0,
         problem.reason,
-    )  # fmt: skip
+    )
 
 
 def check_item(
@@ -84,11 +90,15 @@ def check_item(
         found = inspected[f.relative]
         if found.format is None or found.format not in config.accepted_formats:
             accepted = "/".join(config.accepted_formats)
-            problems.append(LinkProblem("format-not-accepted", f"内容不是 {accepted}", code,
-                                        row, f.relative, f.page))  # fmt: skip
+            problems.append(
+                LinkProblem(
+                    "format-not-accepted", f"内容不是 {accepted}", code, row, f.relative, f.page
+                )
+            )
         elif found.unreadable:
-            problems.append(LinkProblem("image-unreadable", found.unreadable, code, row,
-                                        f.relative, f.page))  # fmt: skip
+            problems.append(
+                LinkProblem("image-unreadable", found.unreadable, code, row, f.relative, f.page)
+            )
     # Every page: its number, the file it is in, its resolution.
     pages: dict[int, list[tuple[ImageName, Inspection, int]]] = defaultdict(list)
     for f in files:
@@ -101,19 +111,37 @@ def check_item(
     for number, where in sorted(pages.items()):
         if len(where) > 1:
             names = "、".join(f.relative for f, _, _ in where)
-            problems.append(LinkProblem("page-duplicate", f"第 {number} 页出现 {len(where)} 次：{names}",
-                                        code, row, where[1][0].relative, number))  # fmt: skip
+            problems.append(
+                LinkProblem(
+                    "page-duplicate",
+                    f"第 {number} 页出现 {len(where)} 次：{names}",
+                    code,
+                    row,
+                    where[1][0].relative,
+                    number,
+                )
+            )
     by_content: dict[str, list[ImageName]] = defaultdict(list)
     for f in files:
         by_content[inspected[f.relative].sha256].append(f)
     for same in by_content.values():
         for f in same[1:]:
-            problems.append(LinkProblem("page-duplicate", f"与 {same[0].relative} 内容完全相同",
-                                        code, row, f.relative, f.page))  # fmt: skip
+            problems.append(
+                LinkProblem(
+                    "page-duplicate",
+                    f"与 {same[0].relative} 内容完全相同",
+                    code,
+                    row,
+                    f.relative,
+                    f.page,
+                )
+            )
     last = max(pages, default=0)
     for number in range(1, last + 1):
         if number not in pages:
-            problems.append(LinkProblem("page-missing", f"缺第 {number} 页", code, row, page=number))
+            problems.append(
+                LinkProblem("page-missing", f"缺第 {number} 页", code, row, page=number)
+            )
     if entry.page_count != last:
         said = "目录未填页数" if entry.page_count is None else f"目录页数 {entry.page_count}"
         problems.append(LinkProblem("page-count-mismatch", f"{said}，图像 {last} 页", code, row))
@@ -124,11 +152,27 @@ def check_item(
             continue  # said above
         dpi = found.dpi[index] if index < len(found.dpi) else None
         if dpi is None:
-            problems.append(LinkProblem("resolution-unknown", f"{found.format} 未记录分辨率",
-                                        code, row, f.relative, number))  # fmt: skip
+            problems.append(
+                LinkProblem(
+                    "resolution-unknown",
+                    f"{found.format} 未记录分辨率",
+                    code,
+                    row,
+                    f.relative,
+                    number,
+                )
+            )
         elif dpi < minimum:
-            problems.append(LinkProblem("resolution-too-low", f"{dpi} dpi，低于 {minimum} dpi",
-                                        code, row, f.relative, number))  # fmt: skip
+            problems.append(
+                LinkProblem(
+                    "resolution-too-low",
+                    f"{dpi} dpi，低于 {minimum} dpi",
+                    code,
+                    row,
+                    f.relative,
+                    number,
+                )
+            )
     if problems:
         return None, problems
     return _linked(entry, files, inspected, last, config), []
@@ -144,16 +188,18 @@ def _linked(
     details = []
     for sequence, f in enumerate(files, start=1):
         found = inspected[f.relative]
-        details.append({
-            "sequence": sequence,
-            "digitization": {
-                "form": DIGITIZED_FORM,
-                "resolution_dpi": found.min_dpi,
-                "colour_mode": found.colour_mode,
-                "compression": found.compression,
-                "device": entry.device or found.device,
-            },
-        })  # fmt: skip
+        details.append(
+            {
+                "sequence": sequence,
+                "digitization": {
+                    "form": DIGITIZED_FORM,
+                    "resolution_dpi": found.min_dpi,
+                    "colour_mode": found.colour_mode,
+                    "compression": found.compression,
+                    "device": entry.device or found.device,
+                },
+            }
+        )
     metadata: dict[str, Any] = {
         # The same 档号 gives the same document id, so a rerun is the same submission.
         "document_id": f"{config.document_id_prefix}{entry.reference_code}",

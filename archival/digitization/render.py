@@ -12,21 +12,41 @@ import jinja2
 
 from archival.digitization.report import LinkReport
 
-CSV_HEADER = ("档号 reference_code", "目录行 row", "文件 file", "页 page", "结果 status",
-              "原因代码 reason", "说明 message")  # fmt: skip
+CSV_HEADER = (
+    "档号 reference_code",
+    "目录行 row",
+    "文件 file",
+    "页 page",
+    "结果 status",
+    "原因代码 reason",
+    "说明 message",
+)
 LINKED = "linked"
 STATUS = {"linked": "已挂接", "held": "未挂接", "archived": "已归档", "rejected": "被拒收"}
 # Section headings of the page, in order: reason codes, Chinese and English.
 SECTIONS = (
-    (("catalogue-invalid-reference", "catalogue-invalid-value", "catalogue-inconsistent"),
-     "目录行错误", "Catalogue rows in error"),
+    (
+        ("catalogue-invalid-reference", "catalogue-invalid-value", "catalogue-inconsistent"),
+        "目录行错误",
+        "Catalogue rows in error",
+    ),
     (("catalogue-duplicate",), "目录中档号重复", "Duplicate 档号 in the catalogue"),
     (("catalogue-row-without-images",), "有目录无图像", "Catalogue rows without images"),
     (("image-orphan",), "有图像无目录", "Images without a row (orphans)"),
     (("page-count-mismatch",), "页数不符", "Page-count mismatches"),
-    (("page-missing", "page-duplicate", "resolution-too-low", "resolution-unknown",
-      "format-not-accepted", "image-unreadable"), "DA/T 31 检查未通过", "DA/T 31 failures"),
-)  # fmt: skip
+    (
+        (
+            "page-missing",
+            "page-duplicate",
+            "resolution-too-low",
+            "resolution-unknown",
+            "format-not-accepted",
+            "image-unreadable",
+        ),
+        "DA/T 31 检查未通过",
+        "DA/T 31 failures",
+    ),
+)
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("archival.digitization", "templates"),
     autoescape=True,
@@ -47,12 +67,29 @@ def render_csv(report: LinkReport) -> str:
     for item in report.linked:
         outcome = report.outcomes.get(item.reference_code)
         status = outcome.outcome if outcome else LINKED
-        writer.writerow([item.reference_code, item.row, "；".join(item.file_names), item.pages,
-                         STATUS[status], outcome.reason or "" if outcome else "",
-                         outcome.detail or "" if outcome else ""])  # fmt: skip
+        writer.writerow(
+            [
+                item.reference_code,
+                item.row,
+                "；".join(item.file_names),
+                item.pages,
+                STATUS[status],
+                outcome.reason or "" if outcome else "",
+                outcome.detail or "" if outcome else "",
+            ]
+        )
     for problem in report.problems:
-        writer.writerow([problem.reference_code or "", problem.row or "", problem.file or "",
-                         problem.page or "", STATUS["held"], problem.reason, problem.message])  # fmt: skip
+        writer.writerow(
+            [
+                problem.reference_code or "",
+                problem.row or "",
+                problem.file or "",
+                problem.page or "",
+                STATUS["held"],
+                problem.reason,
+                problem.message,
+            ]
+        )
     return out.getvalue()
 
 

@@ -102,9 +102,12 @@ class LinkReport:
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
 
     def record_outcome(
-        self, reference_code: str, outcome: Outcome, reason: str | None = None,
+        self,
+        reference_code: str,
+        outcome: Outcome,
+        reason: str | None = None,
         detail: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """What became of a linked item the importer submitted (filled in after linking)."""
         if reference_code not in {item.reference_code for item in self.linked}:
             raise KeyError(f"{reference_code} is not a linked item of this report")

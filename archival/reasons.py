@@ -30,15 +30,19 @@ CODE_PATTERN = r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$"
 DAT70_ITEM_PATTERN = r"^YJ-[1-4]-[1-9][0-9]*$"
 SDK_STAGE = "sdk"  # the producer SDK and `recordflow submit`, refusing before anything is sent
 
-Kind = Literal["rejected", "parked", "transient", "review"]
-Remedy = Literal["replay", "resubmit", "none", "wait", "decide"]
+Kind = Literal["rejected", "parked", "transient", "review", "held"]
+Remedy = Literal["replay", "resubmit", "none", "wait", "decide", "reimport"]
 # What mends a code of each kind: a transient one is waited out, a review outcome is decided by
-# staff, a parked record is replayed, a rejected input is replayed, resubmitted, or neither.
+# staff, a parked record is replayed, a rejected input is replayed, resubmitted, or neither, and a
+# held item is imported again.
 REMEDIES_OF_KIND: dict[str, frozenset[str]] = {
     "transient": frozenset({"wait"}),
     "review": frozenset({"decide"}),
     "parked": frozenset({"replay"}),
     "rejected": frozenset({"replay", "resubmit", "none"}),
+    # Digitized paper that did not link (目录挂接): never sent, so nothing is replayed; the scan or
+    # the catalogue is corrected and the batch imported again.
+    "held": frozenset({"reimport"}),
 }
 
 Text = Annotated[str, Field(min_length=1)]

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # check items with their thresholds.
     formats_file: Path = PACKAGE_DIR / "formats.yaml"
     checks_file: Path = PACKAGE_DIR / "checks.yaml"
+    # Linking digitized paper to its catalogue (目录挂接): column names, file-name rules, the DA/T 31
+    # thresholds (archival/digitization/).
+    digitization_file: Path = PACKAGE_DIR / "digitization.yaml"
     max_file_bytes: int = 512 * 1024 * 1024
     # A record whose retention period ends before this many days after its receipt (a late
     # transfer, the digitized backlog) is archived under an object lock of at least this long and

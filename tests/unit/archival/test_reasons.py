@@ -33,8 +33,11 @@ ROOT = Path(__file__).resolve().parents[3]
 SCANNED = ("archival", "streams", "topics", "connectors", "avro_schemas", "recordflow")
 METADATA_RULES = ROOT / "recordflow" / "metadata_rules.yaml"
 # Exceptions whose first argument is a reason code (GatewayProblem: the gateway's problem+json
-# answers); Failure (connectors/failures.py) takes it second.
-REASON_FIRST = frozenset({"RecordRejected", "Parked", "CodecError", "GatewayProblem"})
+# answers; PackageProblem: what reading a transfer package found, archival/packages/); Failure
+# (connectors/failures.py) takes it second.
+REASON_FIRST = frozenset(
+    {"RecordRejected", "Parked", "CodecError", "GatewayProblem", "PackageProblem"}
+)
 FAILURE = "Failure"
 FAILURES_MODULE = "connectors.failures"
 # Outcomes an agency sees that are not dead letters, and the file that gives each.

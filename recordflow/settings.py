@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # Linking digitized paper to its catalogue (目录挂接): column names, file-name rules, the DA/T 31
     # thresholds (archival/digitization/).
     digitization_file: Path = PACKAGE_DIR / "digitization.yaml"
+    # How offline transfer packages' element names map to our metadata (archival/packages/).
+    package_mappings_file: Path = PACKAGE_DIR / "package_mappings.yaml"
     max_file_bytes: int = 512 * 1024 * 1024
     # A record whose retention period ends before this many days after its receipt (a late
     # transfer, the digitized backlog) is archived under an object lock of at least this long and

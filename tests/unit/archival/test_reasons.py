@@ -33,10 +33,11 @@ ROOT = Path(__file__).resolve().parents[3]
 SCANNED = ("archival", "streams", "topics", "connectors", "avro_schemas", "recordflow")
 METADATA_RULES = ROOT / "recordflow" / "metadata_rules.yaml"
 # Exceptions whose first argument is a reason code (GatewayProblem: the gateway's problem+json
-# answers; LinkProblem: a problem in the digitization import's linking report); Failure
+# answers; LinkProblem: a problem in the digitization import's linking report; PackageProblem:
+# what reading a transfer package found, archival/packages/); Failure
 # (connectors/failures.py) takes it second.
 REASON_FIRST = frozenset(
-    {"RecordRejected", "Parked", "CodecError", "GatewayProblem", "LinkProblem"}
+    {"RecordRejected", "Parked", "CodecError", "GatewayProblem", "LinkProblem", "PackageProblem"}
 )
 FAILURE = "Failure"
 FAILURES_MODULE = "connectors.failures"

@@ -299,6 +299,14 @@ def validate_event(
     )
 
 
+def document_type_in_title(title: str, rules: MetadataRules) -> str | None:
+    """The 文种 a title ends with (关于…的通知 → 通知; 市政府第五次常务会议纪要 → 会议纪要, the longest
+    that fits), for a catalogue of legacy paper that has no 文种 column; None when none fits."""
+    domain = rules.value_domains.get("document_type")
+    kinds = sorted((str(v) for v in domain.values), key=len, reverse=True) if domain else []
+    return next((kind for kind in kinds if title.strip().endswith(kind)), None)
+
+
 CARRIER_MEDIA = ("electronic", "digitized")
 
 

@@ -30,6 +30,7 @@ def _register_subcommands() -> None:
         deadletters,
         demo,
         gateway,
+        imports,
         outbox,
         reasons,
         records,
@@ -49,6 +50,7 @@ def _register_subcommands() -> None:
     agencies.app.add_typer(credentials.app, name="credentials")
     app.add_typer(records.app, name="records")
     app.add_typer(review.app, name="review")
+    app.add_typer(imports.app, name="import")
     submit.register(app)
     worker.register(app)
     verify.register(app)

@@ -1,0 +1,113 @@
+"""Submitting a batch of existing records (a transfer package's, a digitization batch's) and
+learning what became of each: what `recordflow import packages` and `recordflow import digitized`
+share.
+
+Each item goes through the SDK's outbox (connectors/outbox.py): its files are copied and its
+submission recorded before anything is sent, so an import that dies part-way resumes where it
+stopped, and an item is sent once. An item's event id is derived from its agency, document id and
+file digests (connectors/sdk.py `event_id_for`), so importing the same batch again sends the same
+events, which the pipeline knows (the register stage gives a redelivered event the record it
+already has): a rerun adds nothing. An item whose 档号 is in the catalog already, archived from
+the same event, is not sent at all: a rerun of 200,000 items re-reads no file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from avro_schemas.codec import Codec
+from connectors.outbox import Outbox, SubmissionFailed, SubmissionHeld
+from connectors.readback import Outcome, catalog, watch_outcomes
+from connectors.sdk import FileToSubmit, Submitter
+from recordflow.errors import SubmitError
+from recordflow.settings import Settings
+
+OUTCOME_TIMEOUT_S = 300.0
+
+# What became of an item: the pipeline's outcomes (archived, review, rejected), refused by the
+# SDK's checks before anything was sent (their reason code), held in the outbox (Kafka or S3
+# away: `recordflow outbox flush` sends it), already archived by an earlier run, or no outcome
+# within the time limit (pending).
+ARCHIVED, REVIEW, REJECTED = "archived", "review", "rejected"
+REFUSED, HELD, ALREADY, PENDING = "refused", "held", "already-archived", "pending"
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    key: str  # what the report calls it: a 档号, a package record's source id
+    agency: str
+    metadata: dict[str, Any]  # as `recordflow submit --metadata` takes it
+    files: list[Path]
+    pages: int = 0  # for the progress figures
+    size: int = 0
+
+
+@dataclass
+class ItemResult:
+    key: str
+    status: str
+    event_id: str | None = None
+    reference_code: str | None = None
+    retention_period: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, key: str, event_id: str, outcome: Outcome | None) -> ItemResult:
+        if outcome is None:
+            return cls(key, PENDING, event_id)
+        return cls(key, outcome.status, event_id, outcome.reference_code,
+                   outcome.retention_period, outcome.reason, outcome.detail)  # fmt: skip
+
+
+def already_archived(settings: Settings, codec: Codec) -> dict[str, dict[str, Any]]:
+    """The catalog's records by 档号 (one read of the compacted topic)."""
+    return catalog(settings, codec)
+
+
+def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox, *,
+                 on_item: Callable[[ImportItem], None] = lambda _: None,
+                 timeout_s: float = OUTCOME_TIMEOUT_S) -> list[ItemResult]:  # fmt: skip
+    """Submit every item not archived yet, then wait (up to `timeout_s`) for their outcomes.
+    `on_item` hears of each item once it is safe in the outbox (or refused): progress."""
+    codec = Codec.from_url(settings.schema_registry_url)
+    archived = already_archived(settings, codec)
+    submitter = Submitter(settings, outbox=outbox)
+    results: dict[str, ItemResult] = {}
+    waiting: dict[str, str] = {}  # key → event id
+    try:
+        for item in items:
+            record = archived.get(str(item.metadata.get("reference_code") or ""))
+            if record is not None and record["document_id"] == item.metadata.get("document_id"):
+                results[item.key] = ItemResult(item.key, ALREADY, record["event_id"],
+                                               record["reference_code"],
+                                               record["retention_period"])  # fmt: skip
+            else:
+                results[item.key] = _submit(submitter, item, waiting)
+            on_item(item)
+    finally:
+        submitter.close()
+    if waiting:
+        outcomes = watch_outcomes(settings, codec, set(waiting.values()), timeout_s=timeout_s)
+        for key, event_id in waiting.items():
+            results[key] = ItemResult.of(key, event_id, outcomes.get(event_id))
+    return [results[item.key] for item in items]
+
+
+def _submit(submitter: Submitter, item: ImportItem, waiting: dict[str, str]) -> ItemResult:
+    files = [FileToSubmit(path) for path in item.files]
+    try:
+        receipt = submitter.submit(item.agency, files, item.metadata)
+    except SubmissionHeld as exc:  # safe in the outbox; a rerun or `outbox flush` sends it
+        return ItemResult(item.key, HELD, exc.entry.event_id, detail=exc.reason)
+    except SubmissionFailed as exc:
+        return ItemResult(item.key, REFUSED, exc.entry.event_id, detail=exc.reason)
+    except SubmitError as exc:
+        reason, _, detail = str(exc).partition(": ")
+        return ItemResult(item.key, REFUSED, reason=reason if detail else None,
+                          detail=detail or str(exc))  # fmt: skip
+    waiting[item.key] = receipt.event_id
+    return ItemResult(item.key, PENDING, receipt.event_id)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archival.digitization import LinkReport
+from archival.metadata import MetadataRules, document_type_in_title
 from avro_schemas.codec import Codec
 from connectors.outbox import Outbox, SubmissionFailed, SubmissionHeld
 from connectors.readback import Outcome, catalog, watch_outcomes
@@ -111,3 +113,33 @@ def _submit(submitter: Submitter, item: ImportItem, waiting: dict[str, str]) -> 
                           detail=detail or str(exc))  # fmt: skip
     waiting[item.key] = receipt.event_id
     return ItemResult(item.key, PENDING, receipt.event_id)
+
+
+# --- a digitization batch ------------------------------------------------------------------------
+# What became of a submitted item, as the 挂接 report's outcome (held or pending: none yet).
+REPORT_OUTCOMES = {ARCHIVED: "archived", ALREADY: "archived", REJECTED: "rejected",
+                   REFUSED: "rejected"}  # fmt: skip
+
+
+def digitized_items(report: LinkReport, agency: str, rules: MetadataRules) -> list[ImportItem]:
+    """The linked items of a digitization batch as submissions: digitized copies of paper, each
+    with the 文种 its title ends with when the catalogue has no 文种 column (paper catalogues
+    seldom do: 关于…的通知)."""
+    items = []
+    for item in report.linked:
+        metadata = dict(item.metadata)
+        kind = document_type_in_title(str(metadata.get("title") or ""), rules)
+        if not metadata.get("document_type") and kind:
+            metadata["document_type"] = kind
+        metadata["carrier"] = {"medium": "digitized", "original_medium": item.carrier}
+        size = sum(path.stat().st_size for path in item.files)
+        items.append(ImportItem(item.reference_code, agency, metadata, list(item.files),
+                                pages=item.pages, size=size))  # fmt: skip
+    return items
+
+
+def record_outcomes(report: LinkReport, results: Sequence[ItemResult]) -> None:
+    """Each submitted item's outcome into the 挂接 report."""
+    for result in results:
+        if (outcome := REPORT_OUTCOMES.get(result.status)) is not None:
+            report.record_outcome(result.key, outcome, result.reason, result.detail)  # type: ignore[arg-type]

@@ -58,6 +58,7 @@ def demo(
             console.print("说明 Why rejected or held for review:", highlight=False)
             console.print("\n".join(notes), highlight=False, soft_wrap=True, markup=False)
         _print_receipts([row for row in rows if row["via"] == "gateway"])
+        _print_digitized([row for row in rows if row["via"] == "import"])
     unexpected = [
         row for row in rows
         if row["status"] != row["expected_status"] or row["reason"] != row["expected_reason"]
@@ -69,6 +70,18 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command()(demo)
+
+
+def _print_digitized(rows: list[dict[str, Any]]) -> None:
+    """The digitization batch: each catalogue row, archived under its own 档号 or held back."""
+    table = Table(title="存量数字化 Digitized paper: 目录挂接 and import (legacy 档号 kept)")
+    for column in ("档号 (目录)", "题名 title", "结果 outcome", "原因 reason"):
+        table.add_column(column, no_wrap=column.startswith("档号"))
+    for row in rows:
+        outcome = RECEIPT_WORDS.get(row["status"], "[yellow]待补扫 held: rescan[/]")
+        table.add_row(row["reference_code"] or "", escape(row["title"]), outcome,
+                      escape(row["detail"] or "") if row["status"] == "held" else "")  # fmt: skip
+    console.print(table)
 
 
 RECEIPT_WORDS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,13 +14,13 @@ from rich.table import Table
 from recordflow.cli.common import JsonFlag, console, err, fail, print_json
 from recordflow.settings import Settings
 
+if TYPE_CHECKING:
+    from archival.digitization import LinkReport
+    from connectors.importer import ImportItem, ItemResult
+
 app = typer.Typer(
     help="Offline transfers and the paper backlog / 离线移交与存量数字化", no_args_is_help=True
 )
-
-# The importer's statuses as the 挂接 report's outcomes (an item held or pending has none yet).
-REPORT_OUTCOMES = {"archived": "archived", "already-archived": "archived", "rejected": "rejected",
-                   "refused": "rejected"}  # fmt: skip
 
 
 @app.command()
@@ -44,6 +44,7 @@ def digitized(
     DA/T 31, submit the linked ones with their legacy 档号 kept, and write the 挂接 report.
     Rerunning adds nothing already archived."""
     from archival.digitization import CatalogueError, link_batch, load_link_config, write_report
+    from connectors.importer import record_outcomes
 
     settings = Settings()
     for path, what in ((catalogue, "--catalogue"), (images, "--images")):
@@ -58,9 +59,7 @@ def digitized(
     except CatalogueError as exc:
         raise fail(f"{catalogue}: {exc}") from exc
     results = [] if dry_run else _submit(settings, agency, linked)
-    for result in results:
-        if (outcome := REPORT_OUTCOMES.get(result.status)) is not None:
-            linked.record_outcome(result.key, outcome, result.reason, result.detail)  # type: ignore[arg-type]
+    record_outcomes(linked, results)
     folder = report or settings.home / "imports" / f"digitized-{time.strftime('%Y%m%d-%H%M%S')}"
     write_report(linked, folder)
     summary = {"report": str(folder), "dry_run": dry_run, **linked.counts(),
@@ -71,23 +70,12 @@ def digitized(
     _print_summary(linked.counts(), results, folder, dry_run)
 
 
-def _submit(settings: Settings, agency: str, linked: Any) -> list[Any]:
-    from archival.metadata import document_type_in_title, load_metadata_rules
-    from connectors.importer import ImportItem, import_items
+def _submit(settings: Settings, agency: str, linked: LinkReport) -> list[ItemResult]:
+    from archival.metadata import load_metadata_rules
+    from connectors.importer import digitized_items, import_items
     from connectors.outbox import Outbox
 
-    rules = load_metadata_rules(settings.metadata_rules_file)
-    items = []
-    for item in linked.linked:
-        metadata = dict(item.metadata)
-        # Paper catalogues seldom have a 文种 column: the title ends with it (…的通知).
-        kind = document_type_in_title(str(metadata.get("title") or ""), rules)
-        if not metadata.get("document_type") and kind:
-            metadata["document_type"] = kind
-        metadata["carrier"] = {"medium": "digitized", "original_medium": item.carrier}
-        size = sum(path.stat().st_size for path in item.files)
-        items.append(ImportItem(item.reference_code, agency, metadata, list(item.files),
-                                pages=item.pages, size=size))  # fmt: skip
+    items = digitized_items(linked, agency, load_metadata_rules(settings.metadata_rules_file))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn())  # fmt: skip
     began, pages, size = time.monotonic(), 0, 0
@@ -109,7 +97,9 @@ def _submit(settings: Settings, agency: str, linked: Any) -> list[Any]:
     return results
 
 
-def _print_summary(counts: dict[str, int], results: list[Any], folder: Path, dry_run: bool) -> None:
+def _print_summary(
+    counts: dict[str, int], results: list[ItemResult], folder: Path, dry_run: bool
+) -> None:
     table = Table(
         title="挂接报告 Linking report" + (" (dry run: nothing submitted)" if dry_run else "")
     )

@@ -3,8 +3,9 @@
 Brings the stack up, applies the topic catalog, registers the schemas, creates the buckets, starts
 a worker, submits the bundled sample documents (good and deliberately bad) through the SDK, waits
 for every one of them to be archived or dead-lettered, then onboards an agency and submits through
-the HTTP gateway, reading the archival receipts back (recordflow/demo/gateway.py), and prints what
-happened. Running it again submits the same
+the HTTP gateway, reading the archival receipts back (recordflow/demo/gateway.py), imports a small
+digitization batch of paper records under their legacy 档号 (recordflow/demo/digitized.py), and
+prints what happened. Running it again submits the same
 bytes, which the archive recognises: no record is duplicated.
 """
 
@@ -22,6 +23,7 @@ from rich.console import Console
 from avro_schemas.codec import Codec
 from connectors.readback import Outcome, watch_outcomes
 from connectors.sdk import FileToSubmit, Receipt, Submitter, description_from_metadata, event_id_for
+from recordflow.demo.digitized import demo_rows, import_batch
 from recordflow.demo.gateway import HttpSubmission, submit_over_http
 from recordflow.demo.samples import (
     FORGED,
@@ -118,6 +120,13 @@ def run_demo(settings: Settings, console: Console, *, keep_worker: bool = False)
             row.outcome = outcomes.get(row.event_id)
         with tempfile.TemporaryDirectory(prefix="recordflow-demo-http-") as tmp:
             rows += [gateway_row(http) for http in submit_over_http(settings, console, Path(tmp))]
+        with tempfile.TemporaryDirectory(prefix="recordflow-demo-scans-") as tmp:
+            imported = import_batch(settings, console, Path(tmp))
+        console.print(
+            f"挂接报告 Linking report: {imported.folder / 'report.html'}", highlight=False
+        )
+        rows += [DemoRow(sample, event_id, via="import", outcome=outcome)
+                 for sample, event_id, outcome in demo_rows(imported)]  # fmt: skip
         return rows
     finally:
         if not keep_worker:

@@ -32,6 +32,7 @@ NO_TITLE = "no-title"  # 题名 empty → missing-title
 UNKNOWN_AGENCY = "unknown-agency"  # payload names an agency that is not registered
 UNDECIDED = "undecided"  # no retention rule decides it → retention review by archive staff
 FORGED = "forged-signature"  # signed over other bytes → four-property-check-failed (YJ-1-1)
+UNSCANNED_PAGE = "unscanned-page"  # a digitized item with a page missing → held at linking
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,12 @@ class Sample:
 
     @property
     def expected_status(self) -> str:
-        """archived, review (no rule decides it: archive staff must) or rejected."""
+        """archived, review (no rule decides it: archive staff must), rejected, or held (a
+        digitized item the 挂接 check keeps back)."""
         if self.bad is None:
             return "archived"
+        if self.bad == UNSCANNED_PAGE:
+            return "held"  # never submitted: the 挂接 report asks for a rescan
         return "review" if self.bad == UNDECIDED else "rejected"
 
 

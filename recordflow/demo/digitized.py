@@ -1,0 +1,113 @@
+"""The demo's paper backlog (存量数字化): a small digitization batch of 市人民政府办公厅's 1998
+文书 — a catalogue (.csv, as scanning stations deliver it) and 300-dpi page scans — imported the way
+`recordflow import digitized` imports one: linked by 档号 (目录挂接), checked against DA/T 31,
+archived under the 档号 the catalogue gives (never renumbered), as digitized copies of paper.
+
+One item is deliberately incomplete (its second page was never scanned), so the 挂接 report shows
+what the archives would have to rescan. Generation is deterministic: a rerun imports nothing new.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+from rich.console import Console
+
+from archival.digitization import LinkReport, link_batch, load_link_config, write_report
+from archival.metadata import load_metadata_rules
+from connectors.importer import ItemResult, digitized_items, import_items, record_outcomes
+from connectors.outbox import Outbox
+from connectors.readback import Outcome
+from recordflow.demo.samples import UNSCANNED_PAGE, Sample
+from recordflow.settings import Settings
+
+AGENCY = "bgt"
+FONDS = "Z101"
+PARTY = "市人民政府办公厅"
+DPI = 300
+HEADER = ["档号", "文号", "责任者", "题名", "日期", "页数", "密级", "保管期限", "备注"]
+# 档号, 文号, 题名, 日期, 页数, the pages scanned (a gap: a page the station missed)
+BATCH = [
+    ("Z101-WS·1998-Y-BGS-0001", "市府办发〔1998〕5号", "关于做好1998年防汛抗洪工作的通知", "1998-04-20", 2, (1, 2)),
+    ("Z101-WS·1998-Y-BGS-0002", "市府办发〔1998〕9号", "关于印发城市总体规划实施意见的通知", "1998-06-12",
+     3, (1, 2, 3)),
+    ("Z101-WS·1998-Y-BGS-0003", None, "市政府1998年第七次常务会议纪要", "1998-07-03", 3, (1, 3)),
+]  # fmt: skip
+
+
+@dataclass
+class DigitizedImport:
+    report: LinkReport
+    results: list[ItemResult]
+    folder: Path  # where report.html/.csv/.json are
+
+
+def write_batch(root: Path) -> tuple[Path, Path]:
+    """The catalogue and the page scans; (catalogue, images folder)."""
+    images = root / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    catalogue = root / "目录.csv"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    for code, number, title, date, pages, scanned in BATCH:
+        writer.writerow([code, number or "", PARTY, title, date, pages, "公开", "永久", ""])
+        for page in scanned:
+            (images / f"{code}-{page}.jpg").write_bytes(scan(f"{code} p{page}", len(title) + page))
+    catalogue.write_text(buffer.getvalue(), encoding="utf-8-sig")
+    return catalogue, images
+
+
+def scan(label: str, seed: int) -> bytes:
+    """A grey A4 'scanned page' at 300 dpi (small in pixels: the checks read its header)."""
+    image = Image.new("L", (248, 351), color=240)
+    draw = ImageDraw.Draw(image)
+    for row in range(10):
+        draw.rectangle((24, 40 + row * 28, 24 + 120 + (seed * 31 + row * 17) % 90, 46 + row * 28),
+                       fill=60)  # fmt: skip
+    draw.text((24, 12), label.encode("ascii", "replace").decode(), fill=20)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85, dpi=(DPI, DPI))
+    return buffer.getvalue()
+
+
+def import_batch(settings: Settings, console: Console, root: Path) -> DigitizedImport:
+    catalogue, images = write_batch(root)
+    with console.status("存量数字化 Linking and importing a digitization batch…"):
+        report = link_batch(catalogue, images, load_link_config(settings.digitization_file))
+        items = digitized_items(report, AGENCY, load_metadata_rules(settings.metadata_rules_file))
+        outbox = Outbox(settings.outbox_path)
+        try:
+            results = import_items(settings, items, outbox)
+        finally:
+            outbox.close()
+    record_outcomes(report, results)
+    folder = settings.home / "demo" / f"digitized-{time.strftime('%Y%m%d-%H%M%S')}"
+    write_report(report, folder)
+    return DigitizedImport(report, results, folder)
+
+
+def demo_rows(imported: DigitizedImport) -> list[tuple[Sample, str, Outcome]]:
+    """Each catalogue row as the demo shows it: (sample, event id, outcome)."""
+    results = {result.key: result for result in imported.results}
+    rows = []
+    for code, _, title, _, pages, scanned in BATCH:
+        document_id = f"SZH-{code}"
+        sample = Sample(AGENCY, {"document_id": document_id, "title": title},
+                        bad=None if len(scanned) == pages else UNSCANNED_PAGE,
+                        expected_reason=None if len(scanned) == pages else "page-missing")  # fmt: skip
+        result = results.get(code)
+        if result is None:  # held at linking: its first problem says why
+            problem = next(p for p in imported.report.problems if p.reference_code == code)
+            rows.append((sample, "", Outcome("held", code, None, problem.reason, problem.message)))
+            continue
+        status = "archived" if result.status == "already-archived" else result.status
+        rows.append((sample, result.event_id or "",
+                     Outcome(status, result.reference_code, result.retention_period,
+                             result.reason, result.detail)))  # fmt: skip
+    return rows

@@ -34,6 +34,9 @@ class Agency(BaseModel):
     fonds_code: str = Field(pattern=FONDS_CODE.pattern)
     fonds_name: str
     units: list[Unit]
+    # 单套制: the agency files electronically only, with no paper twins (a record of it never waits
+    # for one). Otherwise 双套制: a record may wait for its paper twin (connectors/paper_twins.py).
+    single_set: bool = False
     # Set by `recordflow agencies offboard`: the agency may no longer submit; what it sent before
     # is still archived and stays readable. A fonds code is never reused.
     offboarded_at: dt.datetime | None = None

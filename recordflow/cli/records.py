@@ -45,13 +45,21 @@ def _record(settings: Settings, code: str) -> dict[str, Any]:
 @app.command("list")
 def records_list(
     agency: Annotated[str | None, typer.Option(help="Only this agency's records.")] = None,
+    awaiting_paper: Annotated[
+        bool,
+        typer.Option(
+            "--awaiting-paper", help="Only records waiting for their paper twin (双套制)."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """List archived records (from the catalog topic)."""
+    from connectors.paper_twins import awaiting_paper as waiting
+
     settings = Settings()
-    records = [
-        r for r in _catalog(settings).values() if agency is None or r["agency"]["code"] == agency
-    ]
+    catalog = _catalog(settings)
+    chosen = waiting(catalog) if awaiting_paper else list(catalog.values())
+    records = [r for r in chosen if agency is None or r["agency"]["code"] == agency]
     records.sort(key=lambda r: r["reference_code"])
     if as_json:
         print_json(records)
@@ -75,6 +83,30 @@ def records_list(
             record["archived_at"].astimezone().strftime("%Y-%m-%d %H:%M:%S"),
         )  # fmt: skip
     console.print(table)
+
+
+@app.command("pair")
+def records_pair(
+    code: Annotated[str, typer.Argument(help="The electronic record's 档号.")],
+    paper: Annotated[str, typer.Option("--paper", help="Its paper twin's 档号 (互见号).")],
+    by: Annotated[str, typer.Option("--by", help="Who registers the twin (recorded).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Register an archived record's paper twin (双套制): it no longer waits for it."""
+    from avro_schemas.codec import Codec
+    from connectors.paper_twins import pair
+    from connectors.review import ReviewError
+
+    settings = Settings()
+    _record(settings, code)  # a malformed or unknown 档号 is one line
+    try:
+        record = pair(settings, Codec.from_url(settings.schema_registry_url), code, paper, by)
+    except ReviewError as exc:
+        raise fail(escape(str(exc))) from exc
+    if as_json:
+        print_json(record)
+        return
+    console.print(f"{code} ↔ {paper}: 纸质副本已登记 paper twin registered", highlight=False)
 
 
 @app.command("show")
@@ -103,6 +135,16 @@ def records_show(
         rows.append(("锁定至 lock until", str(record["lock_until"])))
     if record.get("appraisal_status"):
         rows.append(("鉴定状态 appraisal", record["appraisal_status"]))
+    if carrier := record.get("carrier"):
+        medium = (
+            "数字化副本 digitized copy" if carrier["medium"] == "digitized" else "电子 electronic"
+        )
+        if carrier.get("original_medium"):
+            medium += f" (原件 {carrier['original_medium']})"
+        rows.append(("载体 carrier", medium))
+        if carrier.get("counterpart_code") or carrier.get("awaiting_counterpart"):
+            twin = carrier.get("counterpart_code") or "待归档 awaiting the paper twin"
+            rows.append(("互见号 paper twin", twin))
     rows += [
         ("电子文件号 document id", record["document_id"]),
         ("归档时间 archived", record["archived_at"].isoformat()),

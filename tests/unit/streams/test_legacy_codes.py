@@ -89,3 +89,14 @@ def test_a_digitized_copy_names_its_original() -> None:
 def test_dates_of_legacy_claims_keep_milliseconds_only() -> None:
     at = dt.datetime(2026, 12, 7, 10, 0, 0, 123456, tzinfo=dt.UTC)
     assert claim_legacy({}, f"{SERIES}-0001", "e", now=at).at.microsecond == 123000
+
+
+def test_a_single_set_agencys_record_never_waits_for_paper() -> None:
+    zwfw = REGISTRY.by_code["zwfw"]
+    awaiting = {"medium": "electronic", "original_medium": None, "counterpart_code": None,
+                "awaiting_counterpart": True}  # fmt: skip
+    assert zwfw.single_set and not BGT.single_set
+    with pytest.raises(RecordRejected, match="zwfw files single-set") as refused:
+        validate_transfer({"carrier": awaiting}, zwfw)
+    assert refused.value.reason == "invalid-carrier"
+    validate_transfer({"carrier": awaiting}, BGT)  # 双套制: it may wait

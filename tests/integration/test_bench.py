@@ -116,3 +116,24 @@ def test_an_unknown_door_is_one_line() -> None:
     assert (
         result.returncode == 2 and result.stderr.strip() == "error: --via ftp: give sdk or gateway"
     )
+
+
+def test_an_import_bench_archives_its_batch_and_measures_the_raw_copy_beside_it(
+    stack_settings: Settings,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    settings = stack_settings.model_copy(
+        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
+    )
+    result = run_cli(settings, "bench", "--import", "--items", "2", "--pages", "2", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert (report["items"], report["pages"], report["linked"], report["archived"]) == (2, 4, 2, 2)
+    assert report["outcomes"] == {}
+    assert 2.5 < report["megabytes"] / report["pages"] < 5  # pages of about 3 MB, as scans are
+    for side in ("import", "raw_copy_baseline"):
+        assert report[side]["pages_per_s"] > 0 and report[side]["mb_per_s"] > 0
+    assert report["ratio_to_baseline"] == pytest.approx(
+        report["import"]["pages_per_s"] / report["raw_copy_baseline"]["pages_per_s"], rel=0.01
+    )
+    assert report["met"] == (report["ratio_to_baseline"] >= report["goal_ratio"])

@@ -75,12 +75,16 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
     `on_item` hears of each item once it is safe in the outbox (or refused): progress."""
     codec = Codec.from_url(settings.schema_registry_url)
     archived = already_archived(settings, codec)
+    # A record with no 档号 of its own (an EEP's, a bag's) is known by its agency and document id.
+    by_document = {(r["agency"]["code"], r["document_id"]): r for r in archived.values()}
     submitter = Submitter(settings, outbox=outbox)
     results: dict[str, ItemResult] = {}
     waiting: dict[str, str] = {}  # key → event id
     try:
         for item in items:
-            record = archived.get(str(item.metadata.get("reference_code") or ""))
+            code = item.metadata.get("reference_code")
+            record = (archived.get(str(code)) if code
+                      else by_document.get((item.agency, item.metadata.get("document_id"))))  # fmt: skip
             if record is not None and record["document_id"] == item.metadata.get("document_id"):
                 results[item.key] = ItemResult(item.key, ALREADY, record["event_id"],
                                                record["reference_code"],

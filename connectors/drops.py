@@ -201,7 +201,7 @@ class DropWatcher:
             except Exception as exc:  # the watcher outlives any one drop's failure; it is logged
                 where = drop.folder if isinstance(drop, LocalDrop) else drop.prefix
                 self.failures.append(f"{where}: {type(exc).__name__}: {exc}")
-                log.exception("drop %s failed; retried next round", where)
+                log.warning("drop %s: %s: %s; retried next round", where, type(exc).__name__, exc)
         return reports
 
     def watch(self, stop: threading.Event | None = None) -> Iterator[list[PackageReport]]:

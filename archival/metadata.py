@@ -335,6 +335,9 @@ def validate_transfer(fields: Mapping[str, Any], agency: Agency) -> None:
         if carrier["medium"] == "digitized" and not carrier.get("original_medium"):
             raise RecordRejected("invalid-carrier", "a digitized copy names its original's carrier "
                                  "(original_medium: 纸质, 照片 …)")  # fmt: skip
+        if carrier.get("awaiting_counterpart") and agency.single_set:
+            raise RecordRejected("invalid-carrier", f"{agency.code} files single-set (单套制): "
+                                 "no paper twin to wait for")  # fmt: skip
 
 
 def validate_description(

@@ -86,6 +86,8 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
     since each legacy record brings its own 档号 and new ones are numbered as they arrive."""
     codec = Codec.from_url(settings.schema_registry_url)
     archived = already_archived(settings, codec)
+    # A record with no 档号 of its own (an EEP's, a bag's) is known by its agency and document id.
+    by_document = {(r["agency"]["code"], r["document_id"]): r for r in archived.values()}
     results: dict[str, ItemResult] = {}
     waiting: dict[str, str] = {}  # key → event id
     queue: Queue[ImportItem] = Queue()
@@ -104,7 +106,9 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
                     item = queue.get_nowait()
                 except Empty:
                     return
-                record = archived.get(str(item.metadata.get("reference_code") or ""))
+                code = item.metadata.get("reference_code")
+                record = (archived.get(str(code)) if code
+                          else by_document.get((item.agency, item.metadata.get("document_id"))))  # fmt: skip
                 if record is not None and record["document_id"] == item.metadata.get("document_id"):
                     result = ItemResult(item.key, ALREADY, record["event_id"],
                                         record["reference_code"], record["retention_period"])  # fmt: skip

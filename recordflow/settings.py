@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # spool of file copies holding each submission until S3 and Kafka have confirmed it. Unset:
     # <home>/outbox. Keep it on a disk that survives a restart of the producing machine.
     outbox_dir: Path | None = None
+    # Where agencies drop offline transfer packages for `recordflow import packages --watch`: one
+    # folder per agency below it (RECORDFLOW_DROP_DIR). Unset: <home>/drop.
+    drop_dir: Path | None = None
     # How long `recordflow submit` (and each `outbox flush`) keeps retrying while Kafka or S3 is
     # unreachable before it leaves the submission held in the outbox.
     submit_deadline_s: float = 60.0
@@ -220,6 +223,11 @@ class Settings(BaseSettings):
     def outbox_path(self) -> Path:
         """The outbox folder: `outbox_dir`, or `<home>/outbox`."""
         return self.outbox_dir if self.outbox_dir is not None else self.home / "outbox"
+
+    @property
+    def drop_path(self) -> Path:
+        """The drop folder: `drop_dir`, or `<home>/drop`."""
+        return self.drop_dir if self.drop_dir is not None else self.home / "drop"
 
     @property
     def staging_bucket(self) -> str:

@@ -228,11 +228,12 @@ BAG_INFO = {"Source-Organization": "市住房和城乡建设局", "Title": "关�
             "Unit-Code": "GHK", "Agency": "zjj", "Contact-Name": "张三"}  # fmt: skip
 
 
-def bag(folder: Path) -> Path:
+def bag(folder: Path, info: dict[str, str] | None = None) -> Path:
+    """A bag; `info` adds to (or replaces) bag-info.txt's labels."""
     folder.mkdir(parents=True)
     (folder / "请示.pdf").write_bytes(PDF)
     (folder / "附件.png").write_bytes(SCAN)
-    made = bagit.make_bag(str(folder), dict(BAG_INFO), checksums=["sha256"])
+    made = bagit.make_bag(str(folder), {**BAG_INFO, **(info or {})}, checksums=["sha256"])
     (folder / "metadata").mkdir()
     (folder / "metadata" / "metadata.json").write_text(
         json.dumps(BAG_METADATA, ensure_ascii=False), encoding="utf-8"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -115,3 +115,119 @@ def _print_summary(
     console.print(table)
     console.print(f"报告 Report: {folder / 'report.html'} (also report.csv, report.json)",
                   highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@app.command()
+def packages(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Packages: an EEP .xml, a carrier or bag folder, a zip."),
+    ] = None,
+    agency: Annotated[
+        str | None,
+        typer.Option(help="The agency whose packages they are (with --watch: only its drops)."),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Where <package>.report.json/.txt go (default <home>/imports/…)."),
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Watch every agency's drops (folder and S3 prefix).")
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="With --watch: take what is there, then stop.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import offline transfer packages (DA/T 48 EEP, the 2012 carrier, BagIt): each sound record
+    is submitted with its legacy 档号 kept, and each package gets a report. Exit status 1 when a
+    package could not be read or was refused whole. Rerunning adds nothing already archived."""
+    from connectors.agency_registry import current_registry
+
+    settings = Settings()
+    registry = current_registry(settings)
+    if agency is not None and registry.get(agency) is None:
+        raise fail(f"--agency {agency}: not a registered agency", 2)
+    if watch:
+        if paths:
+            raise fail("give either packages or --watch, not both", 2)
+        agencies = [a for a in registry.agencies if a.active and agency in (None, a.code)]
+        _watch(settings, agencies, once, as_json)
+        return
+    if once:
+        raise fail("--once goes with --watch", 2)
+    if agency is None or not paths:
+        raise fail("give --agency and at least one package", 2)
+    importing = registry.get(agency)
+    assert importing is not None
+    folder = report or settings.home / "imports" / f"packages-{time.strftime('%Y%m%d-%H%M%S')}"
+    reports = _import_packages(settings, importing, paths, folder)
+    _show_packages(reports, as_json, {"report": str(folder)})
+    if not all(r.read for r in reports):
+        raise typer.Exit(1)
+
+
+def _import_packages(settings: Settings, agency: Any, paths: list[Path], folder: Path) -> list[Any]:
+    from connectors.outbox import Outbox
+    from connectors.package_import import import_package
+
+    reports = []
+    outbox = Outbox(settings.outbox_path)
+    try:
+        for path in paths:
+            with err.status(f"导入 Importing {path}…"):
+                result = import_package(settings, path, agency, outbox)
+            result.write(folder, path.name)
+            reports.append(result)
+    finally:
+        outbox.close()
+    return reports
+
+
+def _watch(settings: Settings, agencies: list[Any], once: bool, as_json: bool) -> None:
+    from connectors.drops import DropWatcher
+    from connectors.outbox import Outbox
+
+    outbox = Outbox(settings.outbox_path)
+    try:
+        watcher = DropWatcher(settings, agencies, outbox)
+        if once:
+            reports = watcher.once()
+            _show_packages(reports, as_json, {"drop_failures": watcher.failures})
+            if watcher.failures or not all(r.read for r in reports):
+                raise typer.Exit(1)
+            return
+        err.print(f"Watching the drops of {', '.join(a.code for a in agencies)} "
+                  f"({settings.drop_path}, s3://{settings.staging_bucket}/drop/); Ctrl-C stops")  # fmt: skip
+        try:
+            for reports in watcher.watch():
+                _show_packages(reports, as_json, {})
+                watcher.failures.clear()  # logged as they happened
+        except KeyboardInterrupt:
+            return
+    finally:
+        outbox.close()
+
+
+def _show_packages(reports: list[Any], as_json: bool, extra: dict[str, Any]) -> None:
+    for failed in (r for r in reports if not r.read):  # one line each, for scripts and cron mail
+        first = failed.problems[0]
+        err.print(f"{failed.package}: {first.reason}: {first.detail}", highlight=False,
+                  soft_wrap=True, markup=False)  # fmt: skip
+    for line in extra.get("drop_failures", []):
+        err.print(line, highlight=False, soft_wrap=True, markup=False)
+    if as_json:
+        print_json({**extra, "packages": [r.as_json() for r in reports]})
+        return
+    if not reports:
+        return
+    table = Table(title="移交包导入 Package import")
+    for column in ("package", "kind", "agency", "read", "records"):
+        table.add_column(column)
+    for r in reports:
+        counts = ", ".join(f"{k} {n}" for k, n in r.counts().items())
+        table.add_row(r.package, r.kind or "-", r.agency, "yes" if r.read else "refused",
+                      counts or (r.problems[0].reason if r.problems else "-"))  # fmt: skip
+    console.print(table)
+    if "report" in extra:
+        console.print(f"报告 Reports: {extra['report']}", highlight=False, soft_wrap=True)

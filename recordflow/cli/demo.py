@@ -59,6 +59,11 @@ def demo(
             console.print("\n".join(notes), highlight=False, soft_wrap=True, markup=False)
         _print_receipts([row for row in rows if row["via"] == "gateway"])
         _print_digitized([row for row in rows if row["via"] == "import"])
+        for row in (row for row in rows if row["via"] == "package"):
+            outcome = RECEIPT_WORDS.get(row["status"], row["status"])
+            console.print(f"离线移交包 Offline package (BagIt, {row['agency']}): {row['document_id']} "
+                          f"{escape(row['title'])} → {outcome} {row['reference_code'] or row['reason'] or ''}",
+                          highlight=False, soft_wrap=True)  # fmt: skip
     unexpected = [
         row for row in rows
         if row["status"] != row["expected_status"] or row["reason"] != row["expected_reason"]

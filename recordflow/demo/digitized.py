@@ -1,29 +1,37 @@
-"""The demo's paper backlog (存量数字化): a small digitization batch of 市人民政府办公厅's 1998
+"""The demo's offline doors. The paper backlog (存量数字化): a small digitization batch of 市人民政府办公厅's 1998
 文书 — a catalogue (.csv, as scanning stations deliver it) and 300-dpi page scans — imported the way
 `recordflow import digitized` imports one: linked by 档号 (目录挂接), checked against DA/T 31,
 archived under the 档号 the catalogue gives (never renumbered), as digitized copies of paper.
 
 One item is deliberately incomplete (its second page was never scanned), so the 挂接 report shows
-what the archives would have to rescan. Generation is deterministic: a rerun imports nothing new.
+what the archives would have to rescan. And an offline transfer package: a BagIt bag an OA
+system exported, imported as `recordflow import packages` imports one. Generation is
+deterministic: a rerun imports nothing new.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import bagit
 from PIL import Image, ImageDraw
 from rich.console import Console
 
 from archival.digitization import LinkReport, link_batch, load_link_config, write_report
 from archival.metadata import load_metadata_rules
+from archival.packages.intake import PackageReport
+from connectors.agency_registry import current_registry
 from connectors.importer import ItemResult, digitized_items, import_items, record_outcomes
 from connectors.outbox import Outbox
+from connectors.package_import import import_package
 from connectors.readback import Outcome
-from recordflow.demo.samples import UNSCANNED_PAGE, Sample
+from recordflow.demo.samples import UNSCANNED_PAGE, Sample, render_pdf
 from recordflow.settings import Settings
 
 AGENCY = "bgt"
@@ -111,3 +119,41 @@ def demo_rows(imported: DigitizedImport) -> list[tuple[Sample, str, Outcome]]:
                      Outcome(status, result.reference_code, result.retention_period,
                              result.reason, result.detail)))  # fmt: skip
     return rows
+
+
+# --- an offline transfer package ---------------------------------------------------------------
+PACKAGE_AGENCY = "zjj"
+PACKAGE_RECORD: dict[str, Any] = {
+    "document_id": "ZJJ-OA-2025-0318",
+    "title": "关于2025年度建筑市场信用评价结果的通报",
+    "document_number": "市建通〔2025〕18号",
+    "responsible_party": "市住房和城乡建设局",
+    "document_date": "2025-11-03",
+    "document_type": "通报",
+    "unit_code": "BGS",
+    "keywords": ["信用评价"],
+}
+
+
+def import_package_sample(settings: Settings, console: Console, root: Path) -> PackageReport:
+    """A BagIt bag as an OA system exports it offline (a document, its metadata in the submit
+    form), imported as `recordflow import packages --agency zjj BAG` does."""
+    bag = root / "ZJJ-OA-2025-0318"
+    bag.mkdir(parents=True)
+    meta = PACKAGE_RECORD
+    (bag / "通报.pdf").write_bytes(render_pdf(meta["title"], meta["document_number"],
+                                            meta["responsible_party"], meta["document_date"],
+                                            "各有关单位：\n　　现将评价结果通报如下。"))  # fmt: skip
+    made = bagit.make_bag(
+        str(bag), {"Source-Organization": "市住房和城乡建设局"}, checksums=["sha256"]
+    )
+    (bag / "metadata").mkdir()
+    (bag / "metadata" / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+    made.save()  # the metadata file into the tag manifest
+    agency = current_registry(settings).by_code[PACKAGE_AGENCY]
+    with console.status("离线移交 Importing an offline transfer package (BagIt)…"):
+        outbox = Outbox(settings.outbox_path)
+        try:
+            return import_package(settings, bag, agency, outbox)
+        finally:
+            outbox.close()

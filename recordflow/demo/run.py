@@ -20,10 +20,11 @@ from typing import Any
 
 from rich.console import Console
 
+from archival.packages.intake import PackageReport, RecordLine
 from avro_schemas.codec import Codec
 from connectors.readback import Outcome, watch_outcomes
 from connectors.sdk import FileToSubmit, Receipt, Submitter, description_from_metadata, event_id_for
-from recordflow.demo.digitized import demo_rows, import_batch
+from recordflow.demo.digitized import PACKAGE_RECORD, demo_rows, import_batch, import_package_sample
 from recordflow.demo.gateway import HttpSubmission, submit_over_http
 from recordflow.demo.samples import (
     FORGED,
@@ -127,6 +128,9 @@ def run_demo(settings: Settings, console: Console, *, keep_worker: bool = False)
         )
         rows += [DemoRow(sample, event_id, via="import", outcome=outcome)
                  for sample, event_id, outcome in demo_rows(imported)]  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="recordflow-demo-package-") as tmp:
+            package = import_package_sample(settings, console, Path(tmp))
+        rows += [package_row(package, line) for line in package.records]
         return rows
     finally:
         if not keep_worker:
@@ -148,6 +152,14 @@ def gateway_row(http: HttpSubmission) -> DemoRow:
         else None
     )  # fmt: skip
     return DemoRow(http.sample, http.event_id, via="gateway", outcome=outcome)
+
+
+def package_row(package: PackageReport, line: RecordLine) -> DemoRow:
+    """A record of the offline package, as the demo shows it."""
+    status = "archived" if line.status == "already-archived" else line.status
+    sample = Sample(package.agency, {**PACKAGE_RECORD, "document_id": line.document_id})
+    outcome = Outcome(status, line.reference_code, None, line.reason, line.detail)
+    return DemoRow(sample, line.event_id or "", via="package", outcome=outcome)
 
 
 def demo_summary(rows: list[DemoRow]) -> list[dict[str, Any]]:

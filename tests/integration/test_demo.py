@@ -24,8 +24,15 @@ def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicat
 ) -> None:
     first = _demo(pipeline_settings)
     assert [row["via"] for row in first] == (
-        ["sdk"] * len(SAMPLES) + ["gateway"] * len(GATEWAY_SAMPLES) + ["import"] * len(BATCH)
+        ["sdk"] * len(SAMPLES)
+        + ["gateway"] * len(GATEWAY_SAMPLES)
+        + ["import"] * len(BATCH)
+        + ["package"]
     )
+    # The offline package (a bag an OA system exported) is archived like any submission.
+    (package,) = [row for row in first if row["via"] == "package"]
+    assert package["status"] == "archived", package
+    assert str(package["reference_code"]).startswith("Z109-WS·2025-")
     for row, sample in zip(first, SAMPLES, strict=False):
         if sample.bad:
             assert (row["status"], row["reason"]) == (
@@ -54,7 +61,8 @@ def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicat
     codec = Codec.from_url(pipeline_settings.schema_registry_url)
     archived = catalog(pipeline_settings, codec)
     assert (
-        len(archived) == sum(1 for sample in SAMPLES if not sample.bad) + len(GATEWAY_SAMPLES) + 2
+        len(archived)
+        == sum(1 for sample in SAMPLES if not sample.bad) + len(GATEWAY_SAMPLES) + 2 + 1
     )
     assert {row["reference_code"] for row in over_http.values()} <= archived.keys()
 

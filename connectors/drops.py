@@ -21,13 +21,14 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from minio import Minio
 from minio.commonconfig import CopySource
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from archival.packages.intake import PackageReport
 from connectors.outbox import Outbox
@@ -181,19 +182,36 @@ class S3Drop:
 
 # --- the watcher ---------------------------------------------------------------------------------
 class DropWatcher:
-    """Every drop of every agency given: local folders and S3 prefixes."""
+    """Every drop of every agency given: local folders and S3 prefixes. With `registry` (the live
+    agency registry, connectors/agency_registry.py), each round also takes up the drops of an
+    agency onboarded since: no restart."""
 
-    def __init__(self, settings: Settings, agencies: Iterable[Agency], outbox: Outbox) -> None:
-        client = Storage(settings).client
+    def __init__(self, settings: Settings, agencies: Iterable[Agency], outbox: Outbox, *,
+                 registry: Callable[[], Iterable[Agency]] | None = None) -> None:  # fmt: skip
+        self.settings, self.outbox, self.registry = settings, outbox, registry
+        self.client = Storage(settings).client
         self.drops: list[LocalDrop | S3Drop] = []
-        for agency in agencies:
-            self.drops += [LocalDrop(settings, agency, outbox),
-                           S3Drop(settings, agency, outbox, client)]  # fmt: skip
+        self.watched: set[str] = set()  # agency codes
         self.failures: list[str] = []  # one line per drop that could not be worked (a server away)
+        self._observer: BaseObserver | None = None
+        self._wake = threading.Event()
+        self._add(agencies)
+
+    def _add(self, agencies: Iterable[Agency]) -> None:
+        for agency in agencies:
+            if agency.code in self.watched or not agency.active:
+                continue
+            self.watched.add(agency.code)
+            local = LocalDrop(self.settings, agency, self.outbox)
+            self.drops += [local, S3Drop(self.settings, agency, self.outbox, self.client)]
+            if self._observer is not None:
+                self._observer.schedule(_Wake(self._wake), str(local.folder), recursive=False)
 
     def once(self) -> list[PackageReport]:
         """One round over every drop. A drop that fails (S3 or Kafka away) is left as it is for the
         next round, its package in in-progress/; the others go on."""
+        if self.registry is not None:
+            self._add(self.registry())
         reports: list[PackageReport] = []
         for drop in self.drops:
             try:
@@ -207,17 +225,17 @@ class DropWatcher:
     def watch(self, stop: threading.Event | None = None) -> Iterator[list[PackageReport]]:
         """Rounds until `stop`: at once when a local drop changes, else every S3_POLL_S."""
         stop = stop or threading.Event()
-        wake = threading.Event()
-        observer = Observer()
+        observer = self._observer = Observer()
         for drop in self.drops:
             if isinstance(drop, LocalDrop):
-                observer.schedule(_Wake(wake), str(drop.folder), recursive=False)
+                observer.schedule(_Wake(self._wake), str(drop.folder), recursive=False)
         observer.start()
         try:
             while not stop.is_set():
                 yield self.once()
-                wake.wait(S3_POLL_S)
-                wake.clear()
+                self._wake.wait(S3_POLL_S)
+                self._wake.clear()
         finally:
+            self._observer = None
             observer.stop()
             observer.join()

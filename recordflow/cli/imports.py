@@ -152,7 +152,7 @@ def packages(
         if paths:
             raise fail("give either packages or --watch, not both", 2)
         agencies = [a for a in registry.agencies if a.active and agency in (None, a.code)]
-        _watch(settings, agencies, once, as_json)
+        _watch(settings, agencies, once, as_json, follow=agency is None)
         return
     if once:
         raise fail("--once goes with --watch", 2)
@@ -184,13 +184,18 @@ def _import_packages(settings: Settings, agency: Any, paths: list[Path], folder:
     return reports
 
 
-def _watch(settings: Settings, agencies: list[Any], once: bool, as_json: bool) -> None:
+def _watch(settings: Settings, agencies: list[Any], once: bool, as_json: bool, *,
+           follow: bool) -> None:  # fmt: skip
+    """`follow`: every agency's drops, an agency onboarded while the watcher runs among them."""
+    from connectors.agency_registry import RegistryView
     from connectors.drops import DropWatcher
     from connectors.outbox import Outbox
 
+    view = RegistryView(settings).start() if follow and not once else None
     outbox = Outbox(settings.outbox_path)
     try:
-        watcher = DropWatcher(settings, agencies, outbox)
+        watcher = DropWatcher(settings, agencies, outbox,
+                              registry=None if view is None else lambda: view.registry.agencies)  # fmt: skip
         if once:
             reports = watcher.once()
             _show_packages(reports, as_json, {"drop_failures": watcher.failures})
@@ -207,6 +212,8 @@ def _watch(settings: Settings, agencies: list[Any], once: bool, as_json: bool) -
             return
     finally:
         outbox.close()
+        if view is not None:
+            view.close()
 
 
 def _show_packages(reports: list[Any], as_json: bool, extra: dict[str, Any]) -> None:

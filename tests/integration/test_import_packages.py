@@ -164,3 +164,29 @@ def test_the_watcher_takes_complete_packages_of_both_drops_and_fails_hostile_one
                     "bgt", "--json", env=env)  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout)["packages"] == []  # nothing new is complete
+
+
+def test_a_watcher_takes_up_the_drops_of_an_agency_registered_while_it_runs(
+    pipeline_settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    from connectors.drops import DropWatcher
+    from connectors.outbox import Outbox
+    from recordflow.agencies import load_registry
+
+    settings = pipeline_settings.model_copy(update={"drop_dir": tmp_path / "drop"})
+    installed = load_registry(settings.agencies_file)
+    registry = [installed.by_code["bgt"]]  # what the live registry says, round by round
+    outbox = Outbox(tmp_path / "outbox")
+    try:
+        watcher = DropWatcher(settings, registry, outbox, registry=lambda: list(registry))
+        assert watcher.once() == [] and watcher.watched == {"bgt"}
+        registry.append(installed.by_code["zjj"])  # onboarded meanwhile: its system drops a bag
+        drop = tmp_path / "drop" / "zjj"
+        drop.mkdir(parents=True)
+        bag(tmp_path / "scratch" / "bag").rename(drop / "bag")
+        (drop / "bag.ready").touch()  # a folder is complete with its marker
+        (report,) = watcher.once()  # the next round takes up zjj's drops, and the bag
+        assert watcher.watched == {"bgt", "zjj"} and watcher.failures == []
+        assert (report.package, [line.status for line in report.records]) == ("bag", ["archived"])
+    finally:
+        outbox.close()

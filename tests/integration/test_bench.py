@@ -16,13 +16,18 @@ from tests.integration.cli import run_cli
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def private(stack_settings: Settings) -> Settings:
+    """The shared stack with names of this test's own (the bench adds a run prefix of its own)."""
+    tag = uuid.uuid4().hex[:8]
+    return stack_settings.model_copy(
+        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
+    )
+
+
 def test_tiny_bench_reports_every_figure_and_draws_its_chart(
     stack_settings: Settings, tmp_path: Path
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    settings = stack_settings.model_copy(
-        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
-    )
+    settings = private(stack_settings)
     chart = tmp_path / "bench.png"
     result = run_cli(settings, "bench", "--records", "20", "--size", "10KB",
                      "--submitters", "2", "--chart", str(chart), "--json")  # fmt: skip
@@ -59,10 +64,7 @@ def test_tiny_bench_reports_every_figure_and_draws_its_chart(
 def test_a_worker_joining_and_leaving_mid_run_loses_nothing_and_its_pauses_are_reported(
     stack_settings: Settings,
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    settings = stack_settings.model_copy(
-        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
-    )
+    settings = private(stack_settings)
     result = run_cli(settings, "bench", "--rate", "8", "--duration", "30", "--rebalance",
                      "--partitions", "6", "--no-baselines", "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -89,10 +91,7 @@ def test_rebalance_without_an_open_loop_run_is_refused_in_one_line(
 def test_a_bench_through_the_gateway_compares_it_with_the_sdk_in_the_same_run(
     stack_settings: Settings,
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    settings = stack_settings.model_copy(
-        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
-    )
+    settings = private(stack_settings)
     result = run_cli(settings, "bench", "--via", "gateway", "--records", "15", "--submitters", "2",
                      "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -121,10 +120,7 @@ def test_an_unknown_door_is_one_line() -> None:
 def test_an_import_bench_archives_its_batch_and_measures_the_raw_copy_beside_it(
     stack_settings: Settings,
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    settings = stack_settings.model_copy(
-        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
-    )
+    settings = private(stack_settings)
     result = run_cli(settings, "bench", "--import", "--items", "2", "--pages", "2", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)

@@ -70,11 +70,6 @@ class ItemResult:
                    outcome.retention_period, outcome.reason, outcome.detail)  # fmt: skip
 
 
-def already_archived(settings: Settings, codec: Codec) -> dict[str, dict[str, Any]]:
-    """The catalog's records by 档号 (one read of the compacted topic)."""
-    return catalog(settings, codec)
-
-
 def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox, *,
                  on_item: Callable[[ImportItem], None] = lambda _: None,
                  threads: int = SUBMIT_THREADS,
@@ -85,11 +80,10 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
     handle per thread, as the outbox wants); the order of items does not matter to the archive,
     since each legacy record brings its own 档号 and new ones are numbered as they arrive."""
     codec = Codec.from_url(settings.schema_registry_url)
-    archived = already_archived(settings, codec)
+    archived = catalog(settings, codec)  # by 档号: one read of the compacted topic
     # A record with no 档号 of its own (an EEP's, a bag's) is known by its agency and document id.
     by_document = {(r["agency"]["code"], r["document_id"]): r for r in archived.values()}
     results: dict[str, ItemResult] = {}
-    waiting: dict[str, str] = {}  # key → event id
     queue: Queue[ImportItem] = Queue()
     for item in items:
         queue.put(item)
@@ -113,7 +107,7 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
                     result = ItemResult(item.key, ALREADY, record["event_id"],
                                         record["reference_code"], record["retention_period"])  # fmt: skip
                 else:
-                    result = _submit(submitter, item, waiting)
+                    result = _submit(submitter, item)
                 with lock:
                     results[item.key] = result
                 on_item(item)
@@ -131,6 +125,7 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
         worker.join()
     if failures:
         raise failures[0]
+    waiting = {key: r.event_id for key, r in results.items() if r.status == PENDING and r.event_id}
     if waiting:
         outcomes = watch_outcomes(settings, codec, set(waiting.values()), timeout_s=timeout_s)
         for key, event_id in waiting.items():
@@ -138,7 +133,7 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
     return [results[item.key] for item in items]
 
 
-def _submit(submitter: Submitter, item: ImportItem, waiting: dict[str, str]) -> ItemResult:
+def _submit(submitter: Submitter, item: ImportItem) -> ItemResult:
     files = [FileToSubmit(path) for path in item.files]
     try:
         receipt = submitter.submit(item.agency, files, item.metadata)
@@ -150,8 +145,7 @@ def _submit(submitter: Submitter, item: ImportItem, waiting: dict[str, str]) -> 
         reason, _, detail = str(exc).partition(": ")
         return ItemResult(item.key, REFUSED, reason=reason if detail else None,
                           detail=detail or str(exc))  # fmt: skip
-    waiting[item.key] = receipt.event_id
-    return ItemResult(item.key, PENDING, receipt.event_id)
+    return ItemResult(item.key, PENDING, receipt.event_id)  # its outcome is to be followed
 
 
 # --- a digitization batch ------------------------------------------------------------------------

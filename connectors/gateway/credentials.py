@@ -71,6 +71,14 @@ class Credential:
         )  # fmt: skip
 
 
+def token_id_of(token: str) -> str:
+    """The id in a token `rfg_<token id>_<secret>` (what `revoke` takes); ValueError otherwise."""
+    match = TOKEN.fullmatch(token)
+    if match is None:
+        raise ValueError("not a gateway token")
+    return match["token_id"]
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

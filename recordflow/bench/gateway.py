@@ -14,6 +14,7 @@ their rates compare what the HTTP door adds.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,7 +62,7 @@ class HttpSubmitter:
         answer = client.post(
             f"{self.url}/v1/submissions",
             headers={"Authorization": f"Bearer {self.tokens[agency]}"},
-            data={"metadata": _json(metadata)},
+            data={"metadata": json.dumps(metadata, ensure_ascii=False)},
             files=[("file", (path.name, path.read_bytes(), "application/pdf"))],
         )
         if answer.status_code != httpx.codes.ACCEPTED:
@@ -88,7 +89,7 @@ def serving(settings: Settings, registry: AgencyRegistry) -> Iterator[HttpSubmit
                 http.close()
     finally:
         for token in tokens.values():
-            credentials.revoke(settings, token.split("_")[1])
+            credentials.revoke(settings, credentials.token_id_of(token))
 
 
 def events_submitted(settings: Settings, agencies: list[Agency], limit: int) -> list[BaselineInput]:
@@ -166,9 +167,3 @@ def _measure(submit_one: Callable[[int], None], count: int, threads: int) -> dic
         list(pool.map(timed, range(count)))  # re-raises a failed submission
     elapsed = time.perf_counter() - started
     return {"per_s": stats.rate(count, elapsed), **stats.latency_summary(latencies)}
-
-
-def _json(metadata: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(metadata, ensure_ascii=False)

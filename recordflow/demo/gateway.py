@@ -75,7 +75,7 @@ def submit_over_http(settings: Settings, console: Console, directory: Path) -> l
                 ]
     finally:
         for token in tokens.values():
-            credentials.revoke(settings, token.split("_")[1])
+            credentials.revoke(settings, credentials.token_id_of(token))
 
 
 def _post(url: str, token: str, sample: Sample, directory: Path) -> str:

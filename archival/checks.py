@@ -29,7 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from archival.metadata import MetadataRules, TextRules, is_empty
-from archival.reference import parse
+from archival.reference import CATEGORY_WS, parse
 from avro_schemas.schemas import shared_types
 from recordflow.agencies import UNIT_CODE
 from recordflow.settings import PACKAGE_DIR
@@ -65,6 +65,8 @@ class FormatLike(Protocol):
     def mime_type(self) -> str | None: ...
     @property
     def accepted(self) -> bool: ...
+    @property
+    def category(self) -> str | None: ...  # the accepted format's kind: image, audio, video …
     @property
     def technical(self) -> Mapping[str, str]: ...
     @property
@@ -124,6 +126,9 @@ class Evidence:
     authenticated_source: bool  # the event arrived on the ingest topic of the agency it names
     # Conditional elements the agency declared the document does not have (无文号 …).
     absent_elements: tuple[str, ...] = ()
+    category: str = CATEGORY_WS  # 门类代码 the record was sent as
+    # The kinds of format its category's files may be (metadata_rules.yaml); empty: any.
+    format_categories: tuple[str, ...] = ()
 
 
 # --- results -----------------------------------------------------------------------------
@@ -476,6 +481,8 @@ def check_reference_code(evidence: Evidence, items: CheckItems, now: dt.datetime
             f"档号 {code!r} is not 全宗号-门类代码·年度-保管期限代码-机构代码-件号 (DA/T 22)",
         )
     description = evidence.description
+    if series.category != evidence.category:
+        return FAIL, f"档号 {code} has category {series.category}, the record {evidence.category}"
     if series.year != description.get("year"):
         return FAIL, f"档号 {code} has year {series.year}, the metadata {description.get('year')}"
     if series.unit_code != description.get("unit_code"):
@@ -505,6 +512,12 @@ def check_content_attributes(evidence: Evidence, items: CheckItems, now: dt.date
             return FAIL, (
                 f"format identification found {_describe(found)}: {', '.join(mismatches)} "
                 "格式与元数据不符"
+            )
+        kinds = evidence.format_categories
+        if kinds and found.category not in kinds:
+            return FAIL, (
+                f"{_describe(found)} is {found.category or 'no accepted'} format; a "
+                f"{evidence.category} record's files are {', '.join(kinds)} 格式与门类不符"
             )
         return (
             PASS,

@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from archival.formats import Category as FormatCategory
+from archival.reference import CATEGORY_WS, category_of
 from archival.reference import parse as parse_reference_code
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json, shared_types
 from recordflow.agencies import Agency, AgencyRegistry
@@ -39,6 +41,10 @@ from recordflow.errors import RecordRejected
 from recordflow.settings import ingest_agency_code
 
 DESCRIPTION_TYPE = "recordflow.common.RecordDescription"
+MEDIA_TYPE = "recordflow.common.MediaDescription"
+# 拍摄时间 as precisely as it is known: an old photo's catalogue often has the year only.
+CAPTURE_TIME = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?")
+CAPTURE_TIME_FORMS = ("%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 MAX_DOCUMENT_ID_CHARS = 200  # 电子文件号: an agency system's own id, never a text
 MAX_FILE_NAME_BYTES = 255  # what ext4, NTFS and most other file systems take as one name
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -70,6 +76,13 @@ def _known_element(name: str) -> str:
     return name
 
 
+def _known_media_element(name: str) -> str:
+    fields = [field["name"] for field in shared_types()[MEDIA_TYPE]["fields"]]
+    if name not in fields:
+        raise ValueError(f"{name!r} is not an element of MediaDescription ({', '.join(fields)})")
+    return name
+
+
 def _known_entity_element(name: str) -> str:
     """`<event list>.<field>`, e.g. relations.relation_type."""
     list_name, _, field = name.partition(".")
@@ -95,6 +108,8 @@ def _known_event_field(name: str) -> str:
 
 Element = Annotated[str, AfterValidator(_known_element)]
 EntityElement = Annotated[str, AfterValidator(_known_entity_element)]
+MediaElement = Annotated[str, AfterValidator(_known_media_element)]
+CategoryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 EventField = Annotated[str, AfterValidator(_known_event_field)]
 ReasonCode = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)*$")]
 Value = Annotated[str, Field(min_length=1)]
@@ -178,6 +193,27 @@ class PageCountRange(_Rule):
         return self
 
 
+class MediaRequired(_Rule):
+    element: MediaElement
+    reason: ReasonCode
+
+
+class ArchiveCategory(_Rule):
+    """One archive category (门类): what its records are and must describe (metadata_rules.yaml,
+    `categories`)."""
+
+    name: str
+    standard: str | None = None
+    document_types: tuple[Value, ...] = ()  # the 文种 of its records; none: any no other claims
+    format_categories: tuple[FormatCategory, ...] = ()  # of its files' formats; none: any
+    required: tuple[MediaRequired, ...] = ()  # of the media description
+    max_length: dict[MediaElement, PositiveInt] = {}
+
+    @property
+    def describes_media(self) -> bool:
+        return bool(self.required or self.max_length)
+
+
 class MetadataRules(_Rule):
     """recordflow/metadata_rules.yaml: what a RecordDescription must satisfy."""
 
@@ -193,9 +229,20 @@ class MetadataRules(_Rule):
     conditional: tuple[ConditionalElement, ...] = ()
     dates: DateRules
     page_count: PageCountRange
+    categories: dict[CategoryCode, ArchiveCategory]
 
     @model_validator(mode="after")
     def _consistent(self) -> MetadataRules:
+        if CATEGORY_WS not in self.categories:
+            raise ValueError(
+                f"categories: {CATEGORY_WS}, the category of a record that names none, is missing"
+            )
+        claimed = [
+            kind for category in self.categories.values() for kind in category.document_types
+        ]
+        if repeated := sorted({kind for kind in claimed if claimed.count(kind) > 1}):
+            raise ValueError(f"categories: {', '.join(repeated)} claimed by two categories")
+        self._within_domain("categories", "document_type", tuple(claimed))
         for section, elements in (
             ("required", [rule.element for rule in self.required]),
             ("max_length", [rule.element for rule in self.max_length]),
@@ -235,6 +282,13 @@ class MetadataRules(_Rule):
     def declarable_absent(self) -> list[str]:
         """The conditional elements an agency may declare a document does not have."""
         return [rule.element for rule in self.conditional if rule.declarable]
+
+    def category_claiming(self, document_type: str) -> str | None:
+        """The category whose records alone have this 文种 (照片 → ZP), or None."""
+        return next(
+            (code for code, category in self.categories.items()
+             if document_type in category.document_types), None
+        )  # fmt: skip
 
     def max_chars(self, element: str) -> int | None:
         return next((rule.chars for rule in self.max_length if rule.element == element), None)
@@ -294,6 +348,7 @@ def validate_event(
     validate_description(event["description"], owner, rules, today=today, absent=absent)
     validate_entities(event, rules)
     validate_transfer(event, owner)
+    validate_category(event, rules, today=today)
     validate_components(
         event["components"], owner, max_file_bytes=max_file_bytes, staging_bucket=staging_bucket
     )
@@ -338,6 +393,65 @@ def validate_transfer(fields: Mapping[str, Any], agency: Agency) -> None:
         if carrier.get("awaiting_counterpart") and agency.single_set:
             raise RecordRejected("invalid-carrier", f"{agency.code} files single-set (单套制): "
                                  "no paper twin to wait for")  # fmt: skip
+
+
+def validate_category(
+    fields: Mapping[str, Any], rules: MetadataRules, *, today: dt.date | None = None
+) -> None:
+    """The event's archive category is known and fits its 文种 and legacy 档号; a photo's or
+    recording's description has what its standard requires (DA/T 54, DA/T 63), in clean text,
+    with a 拍摄时间 in one of the forms CAPTURE_TIME allows and not in the future."""
+    code = category_of(fields)
+    category = rules.categories.get(code)
+    if category is None:
+        raise RecordRejected("unknown-category", f"archive category {code!r} is not one of "
+                             f"{', '.join(rules.categories)} (门类代码)")  # fmt: skip
+    document_type = fields["description"]["document_type"]
+    claimed = rules.category_claiming(document_type)
+    if claimed not in (None, code) or (category.document_types and claimed != code):
+        expected = ", ".join(category.document_types) or "a 文种 of no other category"
+        raise RecordRejected("document-type-not-in-category", f"a {category.name} ({code}) record "
+                             f"is not a {document_type}: expected {expected}")  # fmt: skip
+    legacy = fields.get("reference_code")
+    if legacy and parse_reference_code(legacy)[0].category != code:
+        raise RecordRejected("legacy-reference-code-invalid",
+                             f"档号 {legacy} is not of the record's category {code}")  # fmt: skip
+    media = fields.get("media")
+    if media is None and not category.required:
+        return
+    if not category.describes_media:
+        raise RecordRejected("media-description-not-expected", f"a {category.name} ({code}) "
+                             "record has no photo or recording description (media)")  # fmt: skip
+    media = media or {}
+    for rule in category.required:
+        if is_empty(media.get(rule.element)):
+            raise RecordRejected(rule.reason, f"a {category.name} ({code}) record's media "
+                                 f"description needs {rule.element}")  # fmt: skip
+    _validate_text(media, rules.text, elements=tuple(category.max_length))
+    for element, chars in category.max_length.items():
+        values = media.get(element)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None and len(value) > chars:
+                raise RecordRejected("value-too-long",
+                                     f"media {element} is longer than {chars} characters")  # fmt: skip
+    _validate_capture_time(media.get("captured_at"), today or dt.date.today())
+
+
+def _validate_capture_time(captured_at: str | None, today: dt.date) -> None:
+    if captured_at is None:
+        return
+    if CAPTURE_TIME.fullmatch(captured_at):
+        for form in CAPTURE_TIME_FORMS:
+            try:
+                moment = dt.datetime.strptime(captured_at, form)
+            except ValueError:
+                continue
+            if moment.date() > today:
+                raise RecordRejected("invalid-capture-time",
+                                     f"拍摄时间 {captured_at} is in the future")  # fmt: skip
+            return
+    raise RecordRejected("invalid-capture-time", f"拍摄时间 {captured_at!r} is not a time like "
+                         "1986, 1986-05, 1986-05-01 or 1986-05-01T09:30")  # fmt: skip
 
 
 def validate_description(
@@ -447,8 +561,11 @@ def validate_entities(event: Mapping[str, Any], rules: MetadataRules) -> None:
                 )
 
 
-def _validate_text(description: Mapping[str, Any], text: TextRules) -> None:
-    for element in text.elements:
+def _validate_text(
+    description: Mapping[str, Any], text: TextRules, elements: tuple[str, ...] | None = None
+) -> None:
+    """No stray characters and one Unicode form in `elements` (the text rules' own by default)."""
+    for element in text.elements if elements is None else elements:
         value = description.get(element)
         for item in value if isinstance(value, list | tuple) else [value]:
             if not item:

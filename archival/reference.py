@@ -6,9 +6,13 @@ A series is everything but the item number; item numbers run from 0001 within a 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-CATEGORY_WS = "WS"  # 文书: official documents
+# 门类代码: WS 文书 (official documents), and what metadata_rules.yaml's `categories` add (ZP 照片
+# photos, LY 录音录像 audio-video); a record that names no category is WS.
+CATEGORY_WS = "WS"
 REFERENCE_CODE = re.compile(
     r"(?P<fonds>[A-Z0-9]{4})-(?P<category>[A-Z]{2})·(?P<year>[0-9]{4})-(?P<period>Y|D30|D10)"
     r"-(?P<unit>[A-Z0-9]{1,8})-(?P<item>(?!0000)[0-9]{4})"  # item numbers run from 0001
@@ -31,6 +35,11 @@ class Series:
         if not 1 <= item_number <= MAX_ITEM:
             raise ValueError(f"item number {item_number} is outside 1..{MAX_ITEM} in series {self}")
         return f"{self}-{item_number:04d}"
+
+
+def category_of(fields: Mapping[str, Any]) -> str:
+    """A record's archive category (门类代码): the event's or record's, WS when it names none."""
+    return fields.get("category") or CATEGORY_WS
 
 
 def parse(code: str) -> tuple[Series, int]:

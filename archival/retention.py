@@ -19,7 +19,10 @@ A rule's conditions (every one optional, all of a rule's must hold, a rule needs
   it carries (or does not carry) a code of the agency's schedule at all (本机关主管业务);
 - `annual: true|false`: its title names (or does not name) a whole year's plan, summary, report or
   statistics (年度工作计划/总结/报告), by the schedules' `annual_titles` patterns;
-- `relation_types`: it has a relation of one of these types (reply-to, responds-to …).
+- `relation_types`: it has a relation of one of these types (reply-to, responds-to …);
+- `categories`: its archive category (门类代码: WS, ZP, LY) is one of these. A rule that does not
+  say is a rule for WS (文书) records: the schedules of 国家档案局令第8号 are written for them, and
+  a photo titled 重大项目 must not be kept by a 文书 rule.
 
 The signals (importance words and codes, annual patterns, declared business matters) of every
 schedule tried count for all of them: an agency's schedule may say which of its business matters
@@ -46,7 +49,7 @@ from typing import Any, Literal, cast, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from archival.reference import parse
+from archival.reference import CATEGORY_WS, category_of, parse
 from recordflow.agencies import Agency
 
 Period = Literal["Y", "D30", "D10"]
@@ -102,6 +105,7 @@ class Rule(BaseModel):
     business_matter: bool | None = None
     annual: bool | None = None
     relation_types: list[RelationType] = []
+    categories: list[str] = [CATEGORY_WS]
     proposable: list[Period] = []
 
     @model_validator(mode="after")
@@ -114,7 +118,8 @@ class Rule(BaseModel):
             self.relation_types,
         )
         flags = (self.important, self.business_matter, self.annual)
-        if not any(conditions) and all(flag is None for flag in flags):
+        names_category = "categories" in self.model_fields_set
+        if not any(conditions) and not names_category and all(flag is None for flag in flags):
             raise ValueError(f"rule {self.id} has no condition and would match everything")
         if self.period == RELATED and not self.relation_types:
             raise ValueError(f"rule {self.id} takes a related record's period: name relation_types")
@@ -134,6 +139,7 @@ class Rule(BaseModel):
             or self.business_matter == (facts.business_matter is not None),
             self.annual is None or self.annual == facts.annual,
             not self.relation_types or bool(facts.relation_types & set(self.relation_types)),
+            facts.category in self.categories,
         )
         return all(checks)
 
@@ -223,6 +229,7 @@ class Facts:
     signals: tuple[str, ...]  # the importance signals found
     annual: bool
     relation_types: frozenset[str]
+    category: str = CATEGORY_WS
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -286,6 +293,7 @@ def facts_of(event: Mapping[str, Any], agency: Agency, rulesets: tuple[RuleSet, 
         signals=tuple(signals),
         annual=any(re.search(pattern, title) for pattern in patterns),
         relation_types=frozenset(r["relation_type"] for r in event.get("relations") or []),
+        category=category_of(event),
     )
 
 

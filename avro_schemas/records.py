@@ -147,6 +147,20 @@ class Carrier(TypedDict):
     awaiting_counterpart: bool
 
 
+class MediaDescription(TypedDict):
+    """照片与录音录像的内容描述 What a photo (照片档案, DA/T 54-2014) or an audio-video record (录音录像档案, DA/T
+    63-2017) shows, as its catalogue describes it; the files' technical properties are read
+    from their bytes at receipt (MediaFile)."""
+
+    creator: str | None
+    captured_at: str | None
+    place: str | None
+    persons: list[str]
+    background: str | None
+    photo_number: str | None
+    negative_number: str | None
+
+
 class DocumentLifecycleEvent(TypedDict):
     """文件生命周期事件 A step in a document's life in an agency system (业务实体): created, revised, approved,
     issued, received, registered or filed. Produced to ingest.<agency>.lifecycle.v1, keyed
@@ -156,7 +170,8 @@ class DocumentLifecycleEvent(TypedDict):
     the issuer's relation to it, the business-matter code, and the conditional elements it
     declares the document does not have. v4 adds what transfers of existing records need:
     the 档号 a legacy or digitized record already has (kept, never renumbered), and its
-    carrier (载体) with its twin on paper (双套制)."""
+    carrier (载体) with its twin on paper (双套制). v5 adds the archive category (门类: WS 文书, ZP
+    照片, LY 录音录像) and a photo's or recording's content description."""
 
     event_id: str
     action: Literal["CREATED", "REVISED", "APPROVED", "ISSUED", "RECEIVED", "REGISTERED", "FILED"]
@@ -179,6 +194,8 @@ class DocumentLifecycleEvent(TypedDict):
     absent_elements: list[str]
     reference_code: str | None
     carrier: Carrier | None
+    category: str | None
+    media: MediaDescription | None
 
 
 class ComponentFormat(TypedDict):
@@ -223,6 +240,28 @@ class PreservationEvent(TypedDict):
     detail: str | None
 
 
+class MediaFile(TypedDict):
+    """音视频与图像的技术参数 A photo, audio or video file's technical properties (DA/T 54 分辨率, 设备, 拍摄时间; DA/T
+    63 时长, 编码, 采样率, 帧率, 分辨率), read from its bytes at receipt by the archive, not taken from
+    the agency."""
+
+    sequence: int
+    kind: str
+    width: int | None
+    height: int | None
+    resolution_dpi: int | None
+    colour_mode: str | None
+    duration_ms: int | None
+    video_codec: str | None
+    audio_codec: str | None
+    frame_rate: float | None
+    sample_rate_hz: int | None
+    channels: int | None
+    bit_rate: int | None
+    device: str | None
+    captured_at: str | None
+
+
 class ArchivalRecord(TypedDict):
     """电子档案 An archived record: stored under write-once retention, numbered in its series,
     described by DA/T 46 metadata. Published to records.archival-ready.v1 and
@@ -232,7 +271,8 @@ class ArchivalRecord(TypedDict):
     agents and relations. v4 adds what the agency said about retention and absent elements,
     the date the archive's object lock really holds to, and the appraisal status of a record
     whose period had already ended when it was received. v5 adds the record's carrier (载体)
-    and its paper twin (双套制)."""
+    and its paper twin (双套制). v6 adds a photo's or recording's content description and the
+    technical properties of its media files."""
 
     reference_code: str
     fonds_code: str
@@ -270,6 +310,8 @@ class ArchivalRecord(TypedDict):
     lock_until: dt.date | None
     appraisal_status: str | None
     carrier: Carrier | None
+    media: MediaDescription | None
+    media_files: list[MediaFile]
 
 
 class Header(TypedDict):

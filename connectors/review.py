@@ -40,7 +40,7 @@ from typing import Any, Final, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from archival.reference import Series
+from archival.reference import Series, category_of
 from archival.retention import PERIODS, Decision, Period
 from avro_schemas.codec import Codec, Subject
 from avro_schemas.records import DocumentLifecycleEvent, RetentionReview
@@ -49,6 +49,7 @@ from connectors.agency_registry import current_registry
 from connectors.readback import latest_message, quiet_logger, read_latest
 from connectors.storage import PERMANENT_UNTIL, Storage
 from connectors.transactions import commit
+from recordflow.agencies import AgencyRegistry
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S, STAFF_TRANSACTION_TIMEOUT_MS
 from topics import receipts
@@ -278,21 +279,24 @@ def decide(settings: Settings, codec: Codec, event_id: str, period: str, by: str
 
 def decision_messages(settings: Settings, codec: Codec, item: RetentionReview, period: str,
                       by: str, note: str | None, now: dt.datetime | None = None, *,
-                      partition: int | None = None) -> tuple[RetentionReview, list[Outgoing]]:  # fmt: skip
+                      partition: int | None = None, registry: AgencyRegistry | None = None,
+                      ) -> tuple[RetentionReview, list[Outgoing]]:  # fmt: skip
     """The DECIDED item, and the messages that record it: the original event for the register
     stage (with the decided period and the steps kept before filing) and the item itself (to
-    `partition`, where the pending item is, when given)."""
+    `partition`, where the pending item is, when given). `registry`: the agencies as they stand
+    (read from the registry topic when not given)."""
     # Read as the latest DocumentLifecycleEvent schema (older writers' events resolved to it).
     event = cast(
         DocumentLifecycleEvent, codec.decode(item["original_value"], DOCUMENT_LIFECYCLE_EVENT)
     )
-    agency = current_registry(settings).get(event["agency"]["code"])
+    agency = (registry or current_registry(settings)).get(event["agency"]["code"])
     if agency is None:
         raise ReviewError(f"agency {event['agency']['code']!r} is no longer registered")
     now = now or dt.datetime.now(dt.UTC)
     decision = Decision(cast(Period, period), f"retention-review@{now.date().isoformat()}/{by}")
     description = event["description"]
-    series = Series(agency.fonds_code, description["year"], period, description["unit_code"])
+    series = Series(agency.fonds_code, description["year"], period, description["unit_code"],
+                    category_of(event))  # fmt: skip
     origin = Origin(item["original_topic"], item["original_partition"], item["original_offset"], None,
                     event["document_id"].encode(), item["original_value"], [])  # fmt: skip
     decided: RetentionReview = {**item, "status": DECIDED, "decided_period": period,

@@ -50,6 +50,7 @@ from archival.filenames import safe_filename
 from archival.metadata import (
     MetadataRules,
     load_metadata_rules,
+    validate_category,
     validate_components,
     validate_description,
     validate_entities,
@@ -119,6 +120,12 @@ TRANSFER_FIELDS = {
     "reference_code": ["null", "string"],
     "carrier": ["null", "recordflow.common.Carrier"],
 }
+# The archive category (门类, v5 of the event: null means WS) and a photo's or recording's
+# content description (DA/T 54, DA/T 63).
+CATEGORY_FIELDS = {
+    "category": ["null", "string"],
+    "media": ["null", "recordflow.common.MediaDescription"],
+}
 OPTIONAL_TEXT_FIELDS = ("document_number", "urgency", "abstract")
 
 
@@ -181,7 +188,7 @@ def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The RecordDescription for a submission's metadata (the JSON `recordflow submit` reads)."""
     unknown = (
         set(metadata) - DESCRIPTION_FIELDS - EVENT_FIELDS - set(DA_T_46_FIELDS)
-        - {*RETENTION_FIELDS, "absent_elements"} - set(TRANSFER_FIELDS)
+        - {*RETENTION_FIELDS, "absent_elements"} - set(TRANSFER_FIELDS) - set(CATEGORY_FIELDS)
     )  # fmt: skip
     if unknown:
         raise SubmitError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
@@ -242,7 +249,7 @@ def da_t_46_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     Absent fields get their defaults; a wrong shape is a SubmitError naming where it is."""
     return {
         name: _convert(metadata.get(name), avro_type, name)
-        for name, avro_type in (DA_T_46_FIELDS | TRANSFER_FIELDS).items()
+        for name, avro_type in (DA_T_46_FIELDS | TRANSFER_FIELDS | CATEGORY_FIELDS).items()
     }
 
 
@@ -655,6 +662,7 @@ class Submitter:
         if validate:
             try:
                 validate_transfer(extras, agency)
+                validate_category({**extras, "description": description}, self.metadata_rules)
                 validate_components(
                     components,
                     agency,

@@ -41,7 +41,7 @@ from typing import Any, cast
 import faust
 
 from archival.metadata import agency_for_topic, validate_event
-from archival.reference import Series, parse
+from archival.reference import Series, category_of, parse
 from archival.retention import Decision, classify
 from archival.retention import Undecided as RetentionUndecided
 from avro_schemas.codec import CodecError
@@ -129,7 +129,11 @@ def accept(
         parse(legacy)[0]
         if legacy
         else Series(
-            agency.fonds_code, description["year"], decision.period, description["unit_code"]
+            agency.fonds_code,
+            description["year"],
+            decision.period,
+            description["unit_code"],
+            category_of(event),
         )
     )
     return Accepted(event, agency, decision, series)

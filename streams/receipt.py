@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from archival.checks import CheckReport, ComponentEvidence, Evidence, ScanResult, SignatureCheck
 from archival.formats import FormatInfo, FormatRegistry, identify
+from archival.reference import category_of
 from archival.signatures import check_signature
 from avro_schemas.records import (
     CheckSummary,
@@ -63,9 +64,11 @@ def inspect(event: DocumentLifecycleEvent, component: Component, fetched: Fetche
 
 
 def evidence(event: DocumentLifecycleEvent, files: Sequence[Inspected], *,
-             authenticated_source: bool, reference_code: str | None = None,
+             authenticated_source: bool, format_categories: tuple[str, ...] = (),
+             reference_code: str | None = None,
              stored: Sequence[Component] | None = None) -> Evidence:  # fmt: skip
-    """The check's input: before numbering (no code, nothing stored) or after storing."""
+    """The check's input: before numbering (no code, nothing stored) or after storing.
+    `format_categories`: the kinds of format the record's category takes (empty: any)."""
     components = []
     for index, item in enumerate(files):
         declared = {c["algorithm"]: c["value"] for c in item.component["checksums"]}
@@ -92,6 +95,8 @@ def evidence(event: DocumentLifecycleEvent, files: Sequence[Inspected], *,
         components=components,
         authenticated_source=authenticated_source,
         absent_elements=tuple(event.get("absent_elements") or ()),
+        category=category_of(event),
+        format_categories=format_categories,
     )
 
 

@@ -52,7 +52,7 @@ from archival.checks import CheckReport, check_receipt
 from archival.filenames import safe_filename
 from archival.formats import spool_suffix
 from archival.package import package_record
-from archival.reference import parse
+from archival.reference import category_of, parse
 from avro_schemas.codec import CodecError
 from avro_schemas.records import (
     ArchivalRecord,
@@ -366,6 +366,8 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: DocumentL
         "lock_until": hold.lock_until,
         "appraisal_status": "DUE" if hold.appraisal_due else None,
         "carrier": event.get("carrier"),  # v4 of the event
+        "media": event.get("media"),  # v5 of the event
+        "media_files": [],
     }
 
 
@@ -582,6 +584,12 @@ class Registration:
         """Whether it came on the agency's own ingest topic, which only the agency may write."""
         return self.ctx.settings.ingest_agency(self.origin.topic) == self.agency_code
 
+    @property
+    def format_categories(self) -> tuple[str, ...]:
+        """The kinds of format the record's category takes (metadata_rules.yaml); empty: any."""
+        category = self.ctx.metadata_rules.categories.get(category_of(self.event))
+        return category.format_categories if category else ()
+
     async def run(self, turn: Turn) -> None:
         event_id = self.event["event_id"]
         done = self.numbers.get(f"event:{event_id}")
@@ -611,7 +619,8 @@ class Registration:
             )
             self.files.append(await _inspect(ctx, self.event, component, fetched))
             refuse_bomb(self.files[-1])
-        evidence = receipt.evidence(self.event, self.files, authenticated_source=self.authenticated)
+        evidence = receipt.evidence(self.event, self.files, authenticated_source=self.authenticated,
+                                    format_categories=self.format_categories)  # fmt: skip
         first = check_receipt(evidence, ctx.check_items)
         if first.rejects or first.quarantines:
             failed = "; ".join(
@@ -697,6 +706,7 @@ class Registration:
             STAGE, ctx.metrics,
         )  # fmt: skip
         stored = receipt.evidence(event, files, authenticated_source=self.authenticated,
+                                  format_categories=self.format_categories,
                                   reference_code=code, stored=components)  # fmt: skip
         report = check_receipt(stored, ctx.check_items, now=allocation.at)
         flags = ["usability-review"] if report.flags_for_review else []

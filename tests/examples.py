@@ -57,6 +57,31 @@ def notice_metadata(document_id: str, **overrides: object) -> dict[str, object]:
     }
 
 
+def photo_metadata(document_id: str, **overrides: object) -> dict[str, object]:
+    """Submission metadata of a photo (照片档案, ZP; DA/T 54) of 市人民政府办公厅 (bgt): what the
+    photographer, time and place say, which every check passes and the city schedule decides (Y:
+    城市记忆)."""
+    return {
+        "document_id": document_id,
+        "category": "ZP",
+        "title": "深南大道夜景",
+        "responsible_party": "市人民政府办公厅",
+        "document_date": "2026-05-06",
+        "document_type": "照片",
+        "unit_code": "BGS",
+        "keywords": ["城市记忆"],
+        "media": {
+            "creator": "李摄影",
+            "captured_at": "2026-05-06T20:15",
+            "place": "深南大道与华强北路交汇处",
+            "persons": [],
+            "background": "城市记忆拍摄工程第三期",
+            "photo_number": "CSJY-2026-0031",
+        },
+        **overrides,
+    }
+
+
 # --- realistic records -------------------------------------------------------------------
 SHA256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 SM3 = "becbbfaae6548b8bf0cfcad5a27183cd1be6093b1cceccc303d9c61d0a645268"
@@ -118,6 +143,9 @@ def lifecycle_event() -> DocumentLifecycleEvent:
         # v4: what a transfer of an existing record adds (a new record has neither)
         "reference_code": None,
         "carrier": None,
+        # v5: the archive category (null: WS) and a photo's or recording's description
+        "category": None,
+        "media": None,
     }
 
 
@@ -286,6 +314,9 @@ def archival_record() -> ArchivalRecord:
         "appraisal_status": None,
         # v5
         "carrier": None,
+        # v6
+        "media": None,
+        "media_files": [],
     }
 
 

@@ -46,7 +46,7 @@ def test_undecided_document_waits_for_review_then_is_archived_as_decided(
         receipt.event_id
     ]
     assert (outcome.status, outcome.reason) == ("review", "retention-undecided")
-    assert outcome.detail and "bdc-schedule@2026.1 or city-default@2026.2" in outcome.detail
+    assert outcome.detail and "bdc-schedule@2026.1 or city-default@2026.3" in outcome.detail
 
     listed = run_cli(pipeline_settings, "review", "list", "--json")
     assert listed.returncode == 0, listed.stderr

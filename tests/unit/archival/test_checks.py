@@ -61,6 +61,7 @@ class Format:
     version: str | None = "1b"
     mime_type: str | None = "application/pdf"
     accepted: bool = True
+    category: str | None = "fixed-layout"
     technical: dict[str, str] = field(default_factory=lambda: {"producer": "WPS Office"})
     problems: tuple[str, ...] = ()
 
@@ -149,7 +150,7 @@ CASES: list[Case] = [
     ("YJ-1-2", lambda: with_description(urgency="很急"), FAIL, "urgency 紧急程度 '很急'"),
     ("YJ-1-2", lambda: with_description(urgency="特急"), PASS, "元数据准确"),
     ("YJ-1-2", lambda: with_description(document_type="tongzhi"), FAIL,
-     "文种 'tongzhi' is not one of the 37 values of its domain"),
+     "文种 'tongzhi' is not one of the 40 values of its domain"),
     ("YJ-1-2", lambda: with_description(document_date=dt.date(1949, 9, 30), year=1949), FAIL,
      "is before 1949-10-01"),
     ("YJ-1-2", lambda: with_description(page_count=10_001), FAIL, "页数 10001 is not a whole number 1..10000"),
@@ -175,6 +176,9 @@ CASES: list[Case] = [
     ("YJ-1-3", lambda: evidence(reference_code="Z101-WS·2026-Y-BGS-0000"), FAIL, "DA/T 22"),
     ("YJ-1-3", lambda: evidence(reference_code="Z101-WS·2025-Y-BGS-0001"), FAIL, "year 2025"),
     ("YJ-1-3", lambda: evidence(reference_code="Z101-WS·2026-Y-MSK-0001"), FAIL, "unit MSK"),
+    ("YJ-1-3", lambda: evidence(category="ZP"), FAIL, "category WS, the record ZP"),
+    ("YJ-1-3", lambda: evidence(category="ZP", reference_code=CODE.replace("WS", "ZP")), PASS,
+     "well-formed"),
     # YJ-1-4 content attributes
     ("YJ-1-4", evidence, PASS, "agree with the metadata"),
     ("YJ-1-4", lambda: evidence(component(actual_size=len(CONTENT) - 1)), FAIL,
@@ -185,6 +189,13 @@ CASES: list[Case] = [
      ": declared-type-mismatch 格式与元数据不符"),
     ("YJ-1-4", lambda: with_format(problems=("not-accepted",)), PASS, "agree"),
     ("YJ-1-4", lambda: evidence(component(file_name="../通知.pdf")), FAIL, "not a plain file name"),
+    ("YJ-1-4", lambda: evidence(category="ZP", format_categories=("image",)), FAIL,
+     "fixed-layout format; a ZP record's files are image 格式与门类不符"),
+    ("YJ-1-4", lambda: evidence(component(format=Format(category=None, accepted=False)),
+                                category="LY", format_categories=("audio", "video")), FAIL,
+     "no accepted format"),
+    ("YJ-1-4", lambda: evidence(component(format=Format(category="video")), category="LY",
+                                format_categories=("audio", "video")), PASS, "agree"),
     ("YJ-1-4", lambda: evidence(component(file_name="a\tb.pdf")), FAIL, "not a plain file name"),
     ("YJ-1-4", lambda: evidence(component(format=None)), NOT_CHECKED, "format not identified"),
     ("YJ-1-4", lambda: evidence(component(actual_size=None, actual_sha256=None)), NOT_CHECKED,

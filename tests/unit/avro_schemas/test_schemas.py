@@ -271,6 +271,7 @@ def data_for(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
         primitives: dict[str, st.SearchStrategy[Any]] = {
             "null": st.none(), "boolean": st.booleans(), "int": INT32, "long": INT64,
             "string": st.text(max_size=20), "bytes": st.binary(max_size=20),
+            "double": st.floats(allow_nan=False),  # NaN is not equal to itself
         }  # fmt: skip
         return primitives[schema]
     logical = schema.get("logicalType")

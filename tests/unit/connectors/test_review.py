@@ -27,6 +27,7 @@ from connectors.review import (
     transactional_id,
 )
 from connectors.storage import PERMANENT_UNTIL
+from recordflow.agencies import load_registry
 from recordflow.settings import Settings
 from tests.examples import retention_review_record
 from topics.register import HISTORY_HEADER, RETENTION_HEADER, SERIES_HEADER, partition_key
@@ -111,7 +112,8 @@ def test_a_retention_decision_is_the_event_sent_on_the_decided_item_and_its_rece
         "kind": "RETENTION",
     }  # fmt: skip
     decided, messages = decision_messages(settings, cast(Codec, EventCodec()), item, "D30",
-                                          "王档案", "note", AT)  # fmt: skip
+                                          "王档案", "note", AT,
+                                          registry=load_registry(settings.agencies_file))  # fmt: skip
     assert (decided["status"], decided["decided_period"], decided["decided_at"]) == (
         "DECIDED", "D30", AT,
     )  # fmt: skip

@@ -348,7 +348,7 @@ def test_da_t_46_fields_are_accepted_and_converted() -> None:
 def test_da_t_46_fields_default_when_absent() -> None:
     assert sdk.da_t_46_from_metadata(METADATA) == {
         "supplementary": None, "file_details": [], "history": [], "agents": [], "relations": [],
-        "reference_code": None, "carrier": None,
+        "reference_code": None, "carrier": None, "category": None, "media": None,
     }  # fmt: skip
 
 

@@ -140,7 +140,13 @@ def test_the_decision_sends_the_kept_steps_on_as_the_history_header() -> None:
     settings = Settings()
     item = review_item(filed(), "no rule decides a 请示", origin(), kept_steps())
     _, messages = review.decision_messages(
-        settings, cast(Any, EventCodec()), item, "D10", "王档案", None
+        settings,
+        cast(Any, EventCodec()),
+        item,
+        "D10",
+        "王档案",
+        None,
+        registry=load_registry(settings.agencies_file),
     )
     (message,) = [m for m in messages if m.topic == settings.register_topic]
     sent_on = merge_history(json.loads(dict(message.headers)[HISTORY_HEADER] or b"[]"), [])

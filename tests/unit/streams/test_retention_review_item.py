@@ -91,7 +91,7 @@ def test_no_rule_and_a_proposal_shows_the_proposal_only() -> None:
         None,
         None,
     )
-    assert item["reason"].startswith("no rule of zjj-schedule@2026.2 or city-default@2026.2")
+    assert item["reason"].startswith("no rule of zjj-schedule@2026.2 or city-default@2026.3")
 
 
 def test_a_reason_given_as_text_fills_no_periods() -> None:

@@ -268,7 +268,8 @@ def _read_recording(path: Path, kind: MediaKind, technical: MediaTechnical) -> N
     import av
 
     try:
-        with av.open(str(path), options=CONTAINER_OPTIONS) as container:
+        # Tags are text in no promised encoding: a byte that is not UTF-8 is replaced, not fatal.
+        with av.open(str(path), options=CONTAINER_OPTIONS, metadata_errors="replace") as container:
             _read_container(path, kind, container, technical)
     except av.FFmpegError as exc:
         raise MediaUnreadable(
@@ -283,15 +284,22 @@ def _read_container(
     # A cover picture in an MP3 or M4A is a video stream too; it is not the recording.
     video = next((s for s in container.streams.video if not _attached_picture(s)), None)
     audio = next(iter(container.streams.audio), None)
+    if kind == "audio":
+        video = None  # a video's pictures are not what its sound is read for
     main = video if kind == "video" else audio
     if main is None:
         raise MediaUnreadable(f"{path.name}: the {container.format.name} file has no {kind} stream")
+    for stream in (video, audio):
+        if stream is not None and stream.codec_context is None:
+            raise MediaUnreadable(
+                f"{path.name}: its {stream.type} stream is in a codec FFmpeg does not know"
+            )
     _demux(path, container, main)
     technical["duration_ms"] = _duration_ms(container, main)
-    technical["bit_rate"] = main.bit_rate or container.bit_rate or None
+    technical["bit_rate"] = main.codec_context.bit_rate or container.bit_rate or None
     technical["device"] = _container_device(container.metadata)
     technical["captured_at"] = _creation_time(container.metadata, main.metadata)
-    if kind == "video" and video is not None:
+    if video is not None:
         rate = video.average_rate or video.guessed_rate
         technical["width"] = video.codec_context.width or None
         technical["height"] = video.codec_context.height or None

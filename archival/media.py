@@ -147,6 +147,8 @@ def _open_image(path: Path, handle: Any) -> ImageFile.ImageFile:
             return plugin(handle)
         # What a plugin raises on content that is not its format, or a header it cannot parse.
         except (SyntaxError, OSError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+            if _disk_failure(exc):
+                raise
             failures.append(f"{getattr(plugin, 'format', plugin)}: {exc}")
     raise MediaUnreadable(f"{path.name}: not a JPEG, TIFF or PNG image ({'; '.join(failures)})")
 
@@ -160,7 +162,8 @@ def _decode(path: Path, image: ImageFile.ImageFile) -> bool:
     """
     if isinstance(image, JpegImagePlugin.JpegImageFile):
         width, height = image.size
-        image.draft(image.mode, (width // JPEG_DRAFT_SCALE, height // JPEG_DRAFT_SCALE))
+        draft = (max(1, width // JPEG_DRAFT_SCALE), max(1, height // JPEG_DRAFT_SCALE))
+        image.draft(image.mode, draft)
     width, height = image.size
     if Image.MAX_IMAGE_PIXELS is not None and width * height > Image.MAX_IMAGE_PIXELS:
         return False
@@ -168,10 +171,17 @@ def _decode(path: Path, image: ImageFile.ImageFile) -> bool:
         image.load()
     # Pillow's decoders raise OSError for truncated or broken data, the others on broken headers.
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+        if _disk_failure(exc):
+            raise
         raise MediaUnreadable(
             f"{path.name}: the {image.format} image does not decode: {exc}"
         ) from exc
     return True
+
+
+def _disk_failure(exc: Exception) -> bool:
+    """An error of the operating system (it carries an errno), not Pillow's about the content."""
+    return isinstance(exc, OSError) and exc.errno is not None
 
 
 @dataclass(frozen=True)
@@ -272,6 +282,8 @@ def _read_recording(path: Path, kind: MediaKind, technical: MediaTechnical) -> N
         with av.open(str(path), options=CONTAINER_OPTIONS, metadata_errors="replace") as container:
             _read_container(path, kind, container, technical)
     except av.FFmpegError as exc:
+        if isinstance(exc, OSError):  # av.PermissionError and the like: the disk, not the file
+            raise
         raise MediaUnreadable(
             f"{path.name}: FFmpeg cannot read it as an MP4/MOV, MP3, WAV or MPEG {kind} file: "
             f"{exc.strerror or exc}"
@@ -289,12 +301,13 @@ def _read_container(
     main = video if kind == "video" else audio
     if main is None:
         raise MediaUnreadable(f"{path.name}: the {container.format.name} file has no {kind} stream")
-    for stream in (video, audio):
-        if stream is not None and stream.codec_context is None:
+    read: list[Stream] = [stream for stream in (video, audio) if stream is not None]
+    for stream in read:
+        if stream.codec_context is None:
             raise MediaUnreadable(
                 f"{path.name}: its {stream.type} stream is in a codec FFmpeg does not know"
             )
-    _demux(path, container, main)
+    _demux(path, container, main, read)
     technical["duration_ms"] = _duration_ms(container, main)
     technical["bit_rate"] = main.codec_context.bit_rate or container.bit_rate or None
     technical["device"] = _container_device(container.metadata)
@@ -317,17 +330,17 @@ def _attached_picture(stream: Stream) -> bool:
     return bool(stream.disposition & Disposition.attached_pic)
 
 
-def _demux(path: Path, container: InputContainer, main: Stream) -> None:
+def _demux(path: Path, container: InputContainer, main: Stream, read: list[Stream]) -> None:
     """Read every packet (without decoding): FFmpeg reports broken structure as it goes, and where
-    the container's index counts a stream's packets (MP4's sample table) a shortfall is a truncated
-    file, which FFmpeg itself passes over in silence."""
+    the container's index counts the packets of a stream `read` (MP4's sample table) a shortfall
+    is a truncated file, which FFmpeg itself passes over in silence."""
     counts = dict.fromkeys(range(len(container.streams)), 0)
     for packet in container.demux():
         if packet.size:  # not the empty packet that flushes each stream at the end
             counts[packet.stream.index] += 1
     if counts[main.index] == 0:
         raise MediaUnreadable(f"{path.name}: its {main.type} stream holds no data")
-    for stream in container.streams:
+    for stream in read:
         if stream.frames and counts[stream.index] < stream.frames:
             raise MediaUnreadable(
                 f"{path.name}: truncated: its index lists {stream.frames} packets of "

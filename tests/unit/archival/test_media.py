@@ -85,6 +85,13 @@ def test_a_photo_without_exif_says_nothing_of_device_time_or_resolution(tmp_path
         assert (result["width"], result["height"], result["colour_mode"]) == (640, 480, "彩色")
 
 
+@pytest.mark.parametrize("size", [(1, 1), (7, 9), (9, 7)])
+def test_a_photo_smaller_than_its_draft_scale(tmp_path: Path, size: tuple[int, int]) -> None:
+    path = photo_jpeg(tmp_path / "thumb.jpg", size=size)
+    result = read_media(path, "image", 1)
+    assert (result["width"], result["height"]) == size
+
+
 def test_a_png_without_any_metadata(tmp_path: Path) -> None:
     Image.new("RGB", (40, 30), "navy").save(tmp_path / "scan.png")
     result = read_media(tmp_path / "scan.png", "image", 1)
@@ -356,9 +363,14 @@ def test_ffmpeg_opens_only_the_accepted_containers(tmp_path: Path) -> None:
     unreadable(path, "video", "FFmpeg")
 
 
-def test_a_missing_file_is_the_workers_trouble_not_the_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["image", "audio", "video"])
+def test_a_file_that_cannot_be_opened_is_the_workers_trouble_not_the_files(
+    tmp_path: Path, kind: MediaKind
+) -> None:
     with pytest.raises(FileNotFoundError):
-        read_media(tmp_path / "gone.jpg", "image", 1)
+        read_media(tmp_path / "gone", kind, 1)
+    with pytest.raises(IsADirectoryError):  # from FFmpeg as from Python: an OSError, passed on
+        read_media(tmp_path, kind, 1)
 
 
 def test_unreadable_is_a_value_error() -> None:

@@ -156,8 +156,9 @@ def _open_image(path: Path, handle: Any) -> ImageFile.ImageFile:
 def _decode(path: Path, image: ImageFile.ImageFile) -> bool:
     """Decode the pixels, so that a truncated or corrupt image is found now.
 
-    A JPEG is decoded at 1/8 scale (every byte is still read, a 45-megapixel photo costs what a
-    0.7-megapixel one does). Another image larger than Pillow's decompression-bomb limit
+    A JPEG is decoded at 1/8 scale: every byte is still read, into 1/64 of the memory (a
+    45-megapixel photo into 2 MB, not 136); the time is the entropy decoding's, about 0.5 s for a
+    35 MB one here. Another image larger than Pillow's decompression-bomb limit
     (Image.MAX_IMAGE_PIXELS) is not decoded: its header is what is read of it.
     """
     if isinstance(image, JpegImagePlugin.JpegImageFile):

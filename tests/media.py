@@ -201,7 +201,8 @@ def video_mp4(
     """An MP4 of `codec` (h264 by libx264, or mpeg4) with AAC sound. `make` and `model` are written
     as an iPhone writes them (QuickTime mdta keys com.apple.quicktime.make/model), `created` (an
     aware time) as the movie's creation time; `faststart` puts the index before the media data, as
-    a file made for streaming has it."""
+    a file made for streaming has it. `container_format` puts the same streams in another
+    container (matroska: one FFmpeg reads, which archival/media.py must not)."""
     flags = ["faststart"] if faststart else []
     if make or model:
         flags.append("use_metadata_tags")

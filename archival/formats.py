@@ -108,6 +108,11 @@ TIFF_COMPRESSION = {
     "tiff_jpeg": "JPEG",
     "tiff_raw_16": "none",
 }
+# Pillow modes → the words of DA/T 46 扫描色彩模式 (digitized paper, archival/digitization/), which
+# photos' 色彩模式 (archival/media.py) uses too: one table, so both say the same. A palette image (P)
+# is taken as colour: scanners write a palette for colour documents, and a grey one is written as L.
+COLOUR_MODES = {"1": "黑白", "L": "灰度", "LA": "灰度", "I": "灰度", "I;16": "灰度", "F": "灰度"}
+COLOUR = "彩色"
 SOFTWARE_TAG = 305  # TIFF and Exif
 TIFF_BITS_PER_SAMPLE = 258
 

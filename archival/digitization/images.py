@@ -32,14 +32,10 @@ from pypdf.generic import IndirectObject
 
 from archival.digitization.config import MIDDLE_DOT, LinkConfig
 from archival.digitization.report import LinkProblem
-from archival.formats import TIFF_COMPRESSION
+from archival.formats import COLOUR, COLOUR_MODES, TIFF_COMPRESSION
 
 HASH_CHUNK = 1024 * 1024
 PAGE = r"(?!0+\b)[0-9]{1,4}"  # 页号 from 1
-# Pillow modes → DA/T 46 扫描色彩模式. A palette image (P) is taken as colour: scanners write a
-# palette for colour documents, and a grey one is written as L.
-COLOUR_MODES = {"1": "黑白", "L": "灰度", "LA": "灰度", "I": "灰度", "I;16": "灰度", "F": "灰度"}
-COLOUR = "彩色"
 RICHER = {"黑白": 0, "灰度": 1, "彩色": 2}  # a file's mode is its richest page's
 EXIF_MAKE, EXIF_MODEL, EXIF_DATETIME = 271, 272, 306
 EXIF_IFD, EXIF_DATETIME_ORIGINAL = 0x8769, 36867

@@ -18,17 +18,19 @@ import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from PIL import ExifTags, Image, ImageFile, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
 from archival.formats import COLOUR, COLOUR_MODES
+from avro_schemas.records import MediaFile
 
 if TYPE_CHECKING:
     from av.container import InputContainer
     from av.stream import Stream
 
 MediaKind = Literal["image", "audio", "video"]
+MEDIA_KINDS: tuple[MediaKind, ...] = get_args(MediaKind)
 
 # The image formats read: those of category image in recordflow/formats.yaml. Opened through their
 # own plugins, as archival/formats.py does, so that Image.open's decompression-bomb refusal does not
@@ -65,28 +67,7 @@ class MediaUnreadable(ValueError):
     or another kind. The caller turns it into its reason code."""
 
 
-class MediaTechnical(TypedDict):
-    """音视频与图像的技术参数 What one photo, audio or video file records about itself. The keys
-    and types are those of the MediaFile record (avro_schemas/shared), so it is stored as read."""
-
-    sequence: int  # 文档序号: the component this file is
-    kind: str  # image, audio or video
-    width: int | None  # 分辨率: width in pixels (image, video)
-    height: int | None  # 分辨率: height in pixels (image, video)
-    resolution_dpi: int | None  # 分辨率: dots per inch an image declares
-    colour_mode: str | None  # 色彩模式: 彩色, 灰度 or 黑白 (image)
-    duration_ms: int | None  # 时长 (audio, video)
-    video_codec: str | None  # 视频编码: FFmpeg's codec name, e.g. h264, mpeg4
-    audio_codec: str | None  # 音频编码: e.g. aac, pcm_s16le, mp3
-    frame_rate: float | None  # 帧率: frames per second
-    sample_rate_hz: int | None  # 采样率
-    channels: int | None  # 声道数
-    bit_rate: int | None  # 比特率: bits per second
-    device: str | None  # 设备: camera or recorder, make and model
-    captured_at: str | None  # 拍摄时间: ISO 8601, with the offset when the file records one
-
-
-def read_media(path: Path, kind: MediaKind, sequence: int) -> MediaTechnical:
+def read_media(path: Path, kind: MediaKind, sequence: int) -> MediaFile:
     """The technical metadata of the file at `path`, read as `kind`, for component `sequence`.
 
     Raises MediaUnreadable when the content does not read as that kind, and OSError only when the
@@ -95,7 +76,7 @@ def read_media(path: Path, kind: MediaKind, sequence: int) -> MediaTechnical:
     """
     if path.stat().st_size == 0:
         raise MediaUnreadable(f"{path.name}: the file is empty (0 bytes)")
-    technical: MediaTechnical = {
+    technical: MediaFile = {
         "sequence": sequence,
         "kind": kind,
         "width": None,
@@ -120,7 +101,7 @@ def read_media(path: Path, kind: MediaKind, sequence: int) -> MediaTechnical:
 
 
 # --- photos -----------------------------------------------------------------------------------
-def _read_image(path: Path, technical: MediaTechnical) -> None:
+def _read_image(path: Path, technical: MediaFile) -> None:
     with path.open("rb") as handle, _open_image(path, handle) as image:
         technical["width"], technical["height"] = image.size
         technical["colour_mode"] = COLOUR_MODES.get(image.mode, COLOUR)
@@ -274,7 +255,7 @@ def _text(value: Any) -> str:
 
 
 # --- audio and video --------------------------------------------------------------------------
-def _read_recording(path: Path, kind: MediaKind, technical: MediaTechnical) -> None:
+def _read_recording(path: Path, kind: MediaKind, technical: MediaFile) -> None:
     # Imported here: PyAV loads FFmpeg's libraries (~55 ms), which nothing but a recording needs.
     import av
 
@@ -292,7 +273,7 @@ def _read_recording(path: Path, kind: MediaKind, technical: MediaTechnical) -> N
 
 
 def _read_container(
-    path: Path, kind: MediaKind, container: InputContainer, technical: MediaTechnical
+    path: Path, kind: MediaKind, container: InputContainer, technical: MediaFile
 ) -> None:
     # A cover picture in an MP3 or M4A is a video stream too; it is not the recording.
     video = next((s for s in container.streams.video if not _attached_picture(s)), None)

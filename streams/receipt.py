@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from archival.checks import CheckReport, ComponentEvidence, Evidence, ScanResult, SignatureCheck
 from archival.formats import FormatInfo, FormatRegistry, identify
+from archival.media import MEDIA_KINDS, MediaUnreadable, read_media
 from archival.reference import category_of
 from archival.signatures import check_signature
 from avro_schemas.records import (
@@ -20,12 +21,14 @@ from avro_schemas.records import (
     ComponentFormat,
     DocumentLifecycleEvent,
     ElectronicSignature,
+    MediaFile,
     PreservationEvent,
 )
 from connectors.clamd import ClamdClient
 from connectors.failures import ScannerUnavailable
 from connectors.storage import Fetched
 
+UNREADABLE = "unreadable"  # archival.formats' problem code for content that does not open
 REGISTER_AGENT = "recordflow.register"
 INTAKE_AGENT = "recordflow.intake"
 
@@ -40,15 +43,25 @@ class Inspected:
     format: FormatInfo
     scan: ScanResult | None
     signatures: tuple[SignatureCheck, ...] = ()
+    media: MediaFile | None = None  # a photo's or recording's technical properties
 
 
 def inspect(event: DocumentLifecycleEvent, component: Component, fetched: Fetched,
-            scanner: ClamdClient | None, formats: FormatRegistry) -> Inspected:  # fmt: skip
+            scanner: ClamdClient | None, formats: FormatRegistry, *,
+            media_kinds: tuple[str, ...] = ()) -> Inspected:  # fmt: skip
     """Identify the file's format, scan it and verify its signatures, from the local copy made
-    while fetching."""
+    while fetching; for a file of one of `media_kinds` (image, audio, video: a photo's or
+    recording's), read its technical properties too."""
     info = identify(fetched.path, component["file_name"], component["mime_type"], registry=formats)
     if "compression-bomb" in info.problems:
         return Inspected(component, fetched, info, None)  # refused: nothing else may expand it
+    media = None
+    if info.category in media_kinds and info.category in MEDIA_KINDS:
+        try:
+            media = read_media(fetched.path, info.category, component["sequence"])
+        except MediaUnreadable as exc:  # fails DA/T 70 YJ-3-2 (content opens), with the reason
+            info = replace(info, problems=(*info.problems, UNREADABLE),
+                           technical={**info.technical, UNREADABLE: str(exc)})  # fmt: skip
     scan = None
     if scanner is not None:
         with fetched.path.open("rb") as content:
@@ -60,7 +73,7 @@ def inspect(event: DocumentLifecycleEvent, component: Component, fetched: Fetche
         (d["signatures"] for d in details if d["sequence"] == component["sequence"]), []
     )
     checks = tuple(check_signature(signature, fetched.path) for signature in signed)
-    return Inspected(component, fetched, info, scan, checks)
+    return Inspected(component, fetched, info, scan, checks, media)
 
 
 def evidence(event: DocumentLifecycleEvent, files: Sequence[Inspected], *,
@@ -116,6 +129,11 @@ def formats(files: Sequence[Inspected]) -> list[ComponentFormat]:
         }
         for item in files
     ]
+
+
+def media_files(files: Sequence[Inspected]) -> list[MediaFile]:
+    """The ArchivalRecord `media_files` field: what each photo or recording file says of itself."""
+    return [item.media for item in files if item.media is not None]
 
 
 def summary(report: CheckReport) -> CheckSummary:

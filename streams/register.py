@@ -367,7 +367,7 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: DocumentL
         "appraisal_status": "DUE" if hold.appraisal_due else None,
         "carrier": event.get("carrier"),  # v4 of the event
         "media": event.get("media"),  # v5 of the event
-        "media_files": [],
+        "media_files": [],  # read from the files at receipt: Registration.store
     }
 
 
@@ -722,7 +722,7 @@ class Registration:
             json.loads(self.headers.get(HISTORY_HEADER) or b"[]"), record["history"]
         )
         record.update(formats=receipt.formats(files), check=receipt.summary(report), flags=flags,
-                      provenance=events)  # fmt: skip
+                      provenance=events, media_files=receipt.media_files(files))  # fmt: skip
         record["package"] = await retry_until_done(
             lambda: asyncio.to_thread(store_package, ctx, record, events, report, redelivered),
             STAGE, ctx.metrics,
@@ -730,8 +730,8 @@ class Registration:
         await retry_until_done(
             lambda: asyncio.to_thread(index_document, ctx, record, redelivered), STAGE, ctx.metrics
         )
-        # Complete now: build_record's fields, and the formats, check, flags, provenance and
-        # package added above.
+        # Complete now: build_record's fields, and the formats, check, flags, provenance, media
+        # files and package added above.
         return cast(ArchivalRecord, record)
 
     def count_archived(self, record: ArchivalRecord) -> None:
@@ -765,10 +765,14 @@ async def _inspect(ctx: PipelineContext, event: DocumentLifecycleEvent, componen
     that is away is waited for (ScannerUnavailable is transient). A failure nobody foresaw (a
     parser's bug on hostile bytes) is the input's dead letter, not a crash of the agent, which
     would stop the partition and meet the same bytes again on restart."""
+    category = ctx.metadata_rules.categories.get(category_of(event))
+    # A photo's or recording's files: their technical properties go into the record.
+    media_kinds = category.format_categories if category and category.describes_media else ()
 
     def once() -> receipt.Inspected:
         try:
-            return receipt.inspect(event, component, fetched, ctx.scanner, ctx.formats)
+            return receipt.inspect(event, component, fetched, ctx.scanner, ctx.formats,
+                                   media_kinds=media_kinds)  # fmt: skip
         except ScannerUnavailable:
             raise
         except Exception as exc:

@@ -128,6 +128,8 @@ def records_show(
         ("责任者 responsible", description["responsible_party"]),
         ("日期 date", str(description["document_date"])),
         ("文种 type", description["document_type"]),
+        ("门类 category", record["category"]),
+        *_media_rows(record.get("media")),
         ("保管期限 retention", f"{record['retention_period']}  ({record['retention_rule_id']})"),
         ("保管到期 retain until", str(record["retain_until"] or "永久 permanent (legal hold)")),
     ]
@@ -156,6 +158,7 @@ def records_show(
     if record.get("flags"):
         rows.append(("标记 flags", ", ".join(record["flags"])))
     formats = {f["sequence"]: f for f in record.get("formats") or []}
+    media_files = {f["sequence"]: f for f in record.get("media_files") or []}
     for component in record["components"]:
         sha256 = next(c["value"] for c in component["checksums"] if c["algorithm"] == "SHA256")
         role = "正本 main" if component["is_main"] else "附件 attachment"
@@ -174,11 +177,44 @@ def records_show(
             rows.append(
                 ("  格式 format", f"{found['puid'] or '-'} {found['name'] or 'unidentified'}")
             )
+        if technical := media_files.get(component["sequence"]):
+            rows.append(("  技术参数 technical", _technical(technical)))
     if record.get("package"):
         rows.append(("档案包 package", f"{record['package']['bucket']}/{record['package']['key']}"))
     for label, value in rows:
         table.add_row(label, escape(value))  # agency text may hold [brackets]
     console.print(table)
+
+
+def _media_rows(media: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A photo's or recording's description (DA/T 54, DA/T 63), the elements it has."""
+    if not media:
+        return []
+    labels = {
+        "creator": "摄影/摄录者 creator", "captured_at": "拍摄时间 taken", "place": "地点 place",
+        "background": "背景 background", "photo_number": "照片号 photo no.",
+        "negative_number": "底片号 negative no.",
+    }  # fmt: skip
+    rows = [(label, str(media[name])) for name, label in labels.items() if media.get(name)]
+    if media.get("persons"):
+        rows.append(("人物 persons", "、".join(media["persons"])))
+    return rows
+
+
+def _technical(found: dict[str, Any]) -> str:
+    """What a photo or recording file says of itself, in a line."""
+    parts = [
+        f"{found['width']}×{found['height']}" if found.get("width") else "",
+        f"{found['resolution_dpi']} dpi" if found.get("resolution_dpi") else "",
+        found.get("colour_mode") or "",
+        f"{found['duration_ms'] / 1000:.1f} s" if found.get("duration_ms") is not None else "",
+        "/".join(c for c in (found.get("video_codec"), found.get("audio_codec")) if c),
+        f"{found['frame_rate']:g} fps" if found.get("frame_rate") else "",
+        f"{found['sample_rate_hz']} Hz" if found.get("sample_rate_hz") else "",
+        found.get("device") or "",
+        found.get("captured_at") or "",
+    ]
+    return "  ".join(part for part in parts if part)
 
 
 @app.command("export")

@@ -347,10 +347,13 @@ def _lookup(source: Mapping[str, Any], path: str) -> Any:
 
 
 def _documents(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """Each component (in sequence order) with the file details of the same sequence."""
+    """Each component (in sequence order) with the file details and technical properties (a
+    photo's or recording's) of the same sequence."""
+    media = {found["sequence"]: found for found in record.get("media_files") or []}
     for component in record["components"]:
         detail = record[_DETAILS].get(component.get("sequence")) or {}
-        yield {"component": component, "detail": detail}
+        yield {"component": component, "detail": detail,
+               "media": media.get(component.get("sequence")) or {}}  # fmt: skip
 
 
 def _agents(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -389,6 +392,10 @@ def _payload_url(payload: Mapping[str, Any]) -> str | None:
     return f"s3://{payload['bucket']}/{quote(payload['key'], safe='/')}"
 
 
+def _seconds(milliseconds: int | None) -> str | None:
+    return None if milliseconds is None else f"{milliseconds / 1000:.3f}"
+
+
 def _item_number(number: int | None) -> str | None:
     return None if number is None else f"{number:04d}"
 
@@ -409,6 +416,22 @@ _DOCUMENT: tuple[_Row, ...] = (
         _Field("扫描色彩模式", "detail.digitization.colour_mode"),
         _Field("图像压缩方案", "detail.digitization.compression"),
         _Field("数字化设备信息", "detail.digitization.device"),
+    )),
+    _Group("技术参数", (  # DA/T 54 and DA/T 63: what a photo or recording file says of itself
+        _Field("类型", "media.kind"),
+        _Field("水平像素", "media.width"),
+        _Field("垂直像素", "media.height"),
+        _Field("分辨率", "media.resolution_dpi"),
+        _Field("色彩空间", "media.colour_mode"),
+        _Field("时长", "media.duration_ms", _seconds),
+        _Field("视频编码", "media.video_codec"),
+        _Field("音频编码", "media.audio_codec"),
+        _Field("帧率", "media.frame_rate"),
+        _Field("采样率", "media.sample_rate_hz"),
+        _Field("声道数", "media.channels"),
+        _Field("比特率", "media.bit_rate"),
+        _Field("设备", "media.device"),
+        _Field("拍摄时间", "media.captured_at"),
     )),
     _Group("固定性信息", (
         _Field("摘要算法", "algorithm", _digest_name),
@@ -460,6 +483,14 @@ _RECORD: tuple[_Row, ...] = (
             _Each("抄送", "supplementary.copy_recipients"),
             _Field("密级", "description.security_classification"),
             _Field("保密期限", "supplementary.secrecy_term"),
+            # 照片 (DA/T 54) and 录音录像 (DA/T 63) records' own elements
+            _Field("摄影者", "media.creator"),
+            _Field("拍摄时间", "media.captured_at"),
+            _Field("拍摄地点", "media.place"),
+            _Each("人物", "media.persons"),
+            _Field("背景", "media.background"),
+            _Field("照片号", "media.photo_number"),
+            _Field("底片号", "media.negative_number"),
         )),
         _Group("形式特征", (
             _Fixed("件数", 1),  # a record is one 件 (item); its computer files are its 文档

@@ -14,8 +14,8 @@ from connectors.sdk import FileToSubmit, Submitter
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 from tests import media
-from tests.integration.cli import run_cli
 from tests.examples import notice_metadata, photo_metadata
+from tests.integration.cli import run_cli
 
 TIMEOUT_S = 120.0
 

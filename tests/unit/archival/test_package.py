@@ -561,3 +561,29 @@ def test_record_xml_of_a_v2_record_is_unchanged_by_empty_da_t_46_fields() -> Non
     assert record_xml({**archival_record(), **empty}) == record_xml(archival_record())
     root = ET.fromstring(record_xml(archival_record()))
     assert root.find("文件实体/权限管理") is None and root.find("实体关系") is None
+
+
+def test_record_xml_of_a_photo_carries_its_description_and_technical_properties() -> None:
+    photo = {
+        "creator": "李摄影", "captured_at": "1986-05-01", "place": "罗湖口岸",
+        "persons": ["王市长", "李主任"], "background": None, "photo_number": "ZP-1986-001",
+        "negative_number": None,
+    }  # fmt: skip
+    technical = {
+        "sequence": 1, "kind": "image", "width": 640, "height": 480, "resolution_dpi": 300,
+        "colour_mode": "彩色", "duration_ms": None, "video_codec": None, "audio_codec": None,
+        "frame_rate": None, "sample_rate_hz": None, "channels": None, "bit_rate": None,
+        "device": "Nikon D850", "captured_at": "1986-05-01T10:00:00",
+    }  # fmt: skip
+    record = {**archival_record(), "category": "ZP", "media": photo, "media_files": [technical]}
+    root = ET.fromstring(record_xml(record))
+    assert text(root, "文件实体/内容描述/摄影者") == "李摄影"
+    assert text(root, "文件实体/内容描述/拍摄地点") == "罗湖口岸"
+    assert [p.text for p in root.findall("文件实体/内容描述/人物")] == ["王市长", "李主任"]
+    assert root.find("文件实体/内容描述/背景") is None
+    assert text(root, "文件实体/档号/门类代码") == "ZP"
+    first, *_ = root.findall("文件实体/文档")
+    assert text(first, "技术参数/设备") == "Nikon D850"
+    assert (text(first, "技术参数/水平像素"), text(first, "技术参数/分辨率")) == ("640", "300")
+    assert first.find("技术参数/时长") is None
+    assert ET.fromstring(record_xml(archival_record())).find("文件实体/文档/技术参数") is None

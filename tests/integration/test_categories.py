@@ -27,6 +27,7 @@ def test_photos_recordings_and_documents_are_numbered_in_their_own_series(
     photo = media.photo_jpeg(tmp_path / "深南大道夜景.jpg", taken=taken, make="Canon",
                              model="EOS R5", dpi=300)  # fmt: skip
     video = media.video_mp4(tmp_path / "运动会.mp4", seconds=1.0, size=(320, 240), fps=25)
+    audio = media.audio_wav(tmp_path / "口述历史.wav", seconds=2.0, rate=16000, channels=1)
     pdf = tmp_path / "not-a-photo.pdf"
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     recording = photo_metadata(
@@ -34,10 +35,16 @@ def test_photos_recordings_and_documents_are_numbered_in_their_own_series(
         keywords=[], media={"creator": "市档案馆声像科", "captured_at": "2026-05-01",
                             "place": "市体育中心", "persons": []},
     )  # fmt: skip
+    interview = photo_metadata(
+        "BGT-LY-0002", category="LY", document_type="录音", title="老城区居民口述历史（一）",
+        keywords=["城市记忆"], media={"creator": "市档案馆征集科", "captured_at": "2026-04",
+                                      "place": None, "persons": ["陈阿婆"]},
+    )  # fmt: skip
     submissions = {
         "BGT-ZP-0001": ([photo], photo_metadata("BGT-ZP-0001")),
         "BGT-ZP-0002": ([photo], photo_metadata("BGT-ZP-0002", title="深南大道夜景（二）")),
         "BGT-LY-0001": ([video], recording),
+        "BGT-LY-0002": ([audio], interview),
         "BGT-WS-0001": ([pdf], notice_metadata("BGT-WS-0001")),
         "BGT-ZP-0003": ([pdf], photo_metadata("BGT-ZP-0003", title="不是照片的照片")),
     }
@@ -55,6 +62,7 @@ def test_photos_recordings_and_documents_are_numbered_in_their_own_series(
         "Z101-ZP·2026-Y-BGS-0001", "Z101-ZP·2026-Y-BGS-0002",
     }  # fmt: skip
     assert codes["BGT-LY-0001"] == "Z101-LY·2026-D30-BGS-0001"  # an ordinary activity
+    assert codes["BGT-LY-0002"] == "Z101-LY·2026-Y-BGS-0001"  # 城市记忆: its own period's series
     assert codes["BGT-WS-0001"] == "Z101-WS·2026-D10-BGS-0001"
     refused = outcomes[ids["BGT-ZP-0003"]]
     assert (refused.status, refused.reason) == ("rejected", "four-property-check-failed")
@@ -76,6 +84,11 @@ def test_photos_recordings_and_documents_are_numbered_in_their_own_series(
     assert (video_file["width"], video_file["height"], video_file["frame_rate"]) == (320, 240, 25)
     assert 960 <= video_file["duration_ms"] <= 1100
     assert (video_file["video_codec"], video_file["audio_codec"]) == ("h264", "aac")
+    (audio_file,) = records["Z101-LY·2026-Y-BGS-0001"]["media_files"]
+    assert (audio_file["kind"], audio_file["audio_codec"], audio_file["duration_ms"]) == (
+        "audio", "pcm_s16le", 2000,
+    )  # fmt: skip
+    assert (audio_file["sample_rate_hz"], audio_file["channels"]) == (16000, 1)
     assert records["Z101-WS·2026-D10-BGS-0001"]["media_files"] == []
 
     shown = run_cli(pipeline_settings, "records", "show", str(codes["BGT-ZP-0001"]))

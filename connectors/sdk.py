@@ -549,12 +549,15 @@ class Submitter:
         metadata_rules: MetadataRules | None = None,
         *,
         outbox: Outbox | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry or load_registry(settings.agencies_file)
         self.metadata_rules = metadata_rules or load_metadata_rules(settings.metadata_rules_file)
         self.outbox = outbox
-        self.storage = Storage(settings, http_client=None if outbox is None else bounded_http())
+        self.storage = storage or Storage(
+            settings, http_client=None if outbox is None else bounded_http()
+        )
         if outbox is None:
             self.codec = Codec.from_url(settings.schema_registry_url)
         else:

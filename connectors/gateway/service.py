@@ -77,8 +77,7 @@ class GatewaySubmitter(Submitter):
     producer that reports an event it could not deliver within `gateway_kafka_timeout_s`."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.storage = Storage(settings, http_client=bounded_http())
+        super().__init__(settings, storage=Storage(settings, http_client=bounded_http()))
 
     def _new_producer(self) -> Producer:
         timeout_ms = int(self.settings.gateway_kafka_timeout_s * 1000)

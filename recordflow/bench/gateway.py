@@ -14,7 +14,6 @@ their rates compare what the HTTP door adds.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +33,7 @@ from recordflow.agencies import Agency, AgencyRegistry
 from recordflow.bench import stats
 from recordflow.bench.baselines import BaselineInput
 from recordflow.bench.payloads import PayloadPlan, base_pdf, document_metadata, padded_pdf
-from recordflow.localstack.gateway import gateway_process, wait_accepted
+from recordflow.localstack.gateway import gateway_process, post_submission, wait_accepted
 from recordflow.settings import Settings
 
 UNIT_CODE = "BGS"
@@ -59,15 +58,7 @@ class HttpSubmitter:
             client = self._local.client = httpx.Client(timeout=120)
             with self._lock:
                 self._clients.append(client)
-        answer = client.post(
-            f"{self.url}/v1/submissions",
-            headers={"Authorization": f"Bearer {self.tokens[agency]}"},
-            data={"metadata": json.dumps(metadata, ensure_ascii=False)},
-            files=[("file", (path.name, path.read_bytes(), "application/pdf"))],
-        )
-        if answer.status_code != httpx.codes.ACCEPTED:
-            raise RuntimeError(f"gateway {answer.status_code}: {answer.text[:300]}")
-        return str(answer.json()["event_id"])
+        return post_submission(client, self.url, self.tokens[agency], metadata, [path])
 
     def close(self) -> None:
         for client in self._clients:

@@ -11,7 +11,6 @@ same receipts: nothing is submitted twice. The tokens are the demo's own and are
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from connectors.agency_registry import current_registry
 from connectors.gateway import credentials
 from connectors.onboarding import onboard
 from recordflow.demo.samples import GATEWAY_SAMPLES, ONBOARDED, Sample, write_files
-from recordflow.localstack.gateway import running_gateway, wait_accepted
+from recordflow.localstack.gateway import post_submission, running_gateway, wait_accepted
 from recordflow.settings import Settings
 
 RECEIPT_TIMEOUT_S = 180.0
@@ -80,19 +79,9 @@ def submit_over_http(settings: Settings, console: Console, directory: Path) -> l
 
 def _post(url: str, token: str, sample: Sample, directory: Path) -> str:
     """POST /v1/submissions, as curl -F would; the event id from the 202."""
-    paths = write_files(sample, directory)
-    files = [("file", (path.name, path.read_bytes(), "application/pdf")) for path in paths]
-    answer = httpx.post(
-        f"{url}/v1/submissions",
-        headers={"Authorization": f"Bearer {token}",
-                 "Idempotency-Key": f"demo-{sample.metadata['document_id']}"},
-        data={"metadata": json.dumps(sample.metadata, ensure_ascii=False)},
-        files=files,
-        timeout=60,
-    )  # fmt: skip
-    if answer.status_code != httpx.codes.ACCEPTED:
-        raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text}")
-    return str(answer.json()["event_id"])
+    with httpx.Client(timeout=60) as client:
+        return post_submission(client, url, token, sample.metadata, write_files(sample, directory),
+                               idempotency_key=f"demo-{sample.metadata['document_id']}")  # fmt: skip
 
 
 def _receipt(url: str, token: str, event_id: str) -> dict[str, Any]:

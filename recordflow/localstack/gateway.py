@@ -8,15 +8,17 @@ topics) inside the calling process: uvicorn on a free port of 127.0.0.1, in a th
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -164,3 +166,21 @@ def wait_accepted(url: str, token: str, timeout_s: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the gateway at {url} did not accept the token in {timeout_s:g} s")
         time.sleep(0.2)
+
+
+def post_submission(client: httpx.Client, url: str, token: str, metadata: dict[str, Any],
+                    paths: Sequence[Path], idempotency_key: str | None = None) -> str:  # fmt: skip
+    """POST /v1/submissions as an agency system would (curl -F): the metadata and the files in
+    one multipart request; the event id of the 202, or RuntimeError with the gateway's answer."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    answer = client.post(
+        f"{url}/v1/submissions",
+        headers=headers,
+        data={"metadata": json.dumps(metadata, ensure_ascii=False)},
+        files=[("file", (path.name, path.read_bytes(), "application/pdf")) for path in paths],
+    )
+    if answer.status_code != httpx.codes.ACCEPTED:
+        raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:300]}")
+    return str(answer.json()["event_id"])

@@ -1,7 +1,11 @@
 """What the tests of the dashboards and of the alert rules share: the names of the series recordflow
-exports, and the series a PromQL expression reads (parsed with promql-parser)."""
+exports, the series a PromQL expression reads (parsed with promql-parser), and promtool (Debian's
+prometheus package, scripts/install-system-deps.sh; a missing promtool fails the tests)."""
 
 from __future__ import annotations
+
+import shutil
+import subprocess
 
 import promql_parser
 from prometheus_client import CollectorRegistry
@@ -43,3 +47,9 @@ def series_read(expr: str) -> set[str]:
 
     promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)
     return names
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("promtool")
+    assert tool, "promtool not found: apt-get install prometheus (scripts/install-system-deps.sh)"
+    return subprocess.run([tool, *args], capture_output=True, text=True, timeout=60)

@@ -1,19 +1,17 @@
 """The pipeline's alert rules (recordflow/alerts/) pass promtool's checks and its unit tests
 (tests/unit/recordflow/alert_rules.test.yaml: each alert fires when it should, and not when it should not),
-read only series recordflow exports, and the local stack's Prometheus loads them. promtool comes with Debian's prometheus package
-(scripts/install-system-deps.sh); a missing promtool fails these tests."""
+read only series recordflow exports, and the local stack's Prometheus loads them. promtool comes with
+Debian's prometheus package (scripts/install-system-deps.sh); a missing promtool fails these tests."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import yaml
 
 from recordflow.localstack.prometheus import ALERT_RULES, prometheus_config, prometheus_targets_dir
 from recordflow.settings import Settings
-from tests.unit.recordflow.promql import exported_series, series_read
+from tests.unit.recordflow.promql import exported_series, promtool, series_read
 
 RULE_TESTS = Path(__file__).with_name("alert_rules.test.yaml")
 ALERTS = {
@@ -31,12 +29,6 @@ RECORDED = {
     "agency:recordflow_deadletters:ratio_rate1d",
 }
 RULES = len(ALERTS) + len(RECORDED)
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    tool = shutil.which("promtool")
-    assert tool, "promtool not found: apt-get install prometheus (scripts/install-system-deps.sh)"
-    return subprocess.run([tool, *args], capture_output=True, text=True, timeout=60)
 
 
 def rules() -> list[dict[str, object]]:

@@ -9,7 +9,7 @@ test_dashboards.py checks that the committed files are what this builds, that ev
 parses and reads only series recordflow exports, and evaluates some of them with promtool.
 
 Every dashboard has three variables: `datasource` (a Prometheus), `agency` and `instance` (a
-worker; or, for the verify and outbox series, the machine whose file was read), each
+worker; the verify and outbox series come from other machines and follow the agency only), each
 multi-valued with "All" meaning `.*`.
 """
 

@@ -118,10 +118,10 @@ def graph(
     return PanelSpec("timeseries", title, description, queries, unit, width=width)
 
 
-def table(title: str, description: str, columns: dict[str, str], width: int = 12) -> PanelSpec:
+def table(title: str, description: str, columns: dict[str, str]) -> PanelSpec:
     """A table by label, one column per expression (column name: expression)."""
     queries = tuple(Query(expr) for expr in columns.values())
-    return PanelSpec("table", title, description, queries, width=width, columns=tuple(columns))
+    return PanelSpec("table", title, description, queries, columns=tuple(columns))
 
 
 TRANSFER_FLOW = DashboardSpec(

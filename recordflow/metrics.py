@@ -197,7 +197,9 @@ class VerifyMetrics:
         """`results`: each record's agency and whether it still matches the archive."""
         for agency, ok in results:
             self.checked.labels(agency).inc()
-            self.failed.labels(agency).inc(0 if ok else 1)
+            failed = self.failed.labels(agency)  # 0 for an agency whose records all match
+            if not ok:
+                failed.inc()
         self.finished.set(finished_at)
 
 

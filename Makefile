@@ -2,11 +2,12 @@
 #   make demo   installs what is missing, starts the local stack and runs the demo end to end
 #   make test   installs what is missing and runs every test (unit and integration)
 #   make unit   the unit tests alone: no server, about a minute
+#   make dashboards   rewrites dashboards/*.json from recordflow/dashboards.py
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit lint bench deps stack-down clean
+.PHONY: demo test unit lint dashboards bench deps stack-down clean
 
 demo: deps
 	$(BIN)/recordflow demo
@@ -19,6 +20,9 @@ unit: deps
 
 lint: deps
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
+
+dashboards: deps
+	$(BIN)/python -m recordflow.dashboards dashboards
 
 bench: deps
 	$(BIN)/recordflow bench --records 200 --size 10KB --json

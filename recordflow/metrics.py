@@ -1,16 +1,21 @@
 """Prometheus metrics of the pipeline (docs/design.md, "Observability"): RED per stage.
 
 Names are prefixed `recordflow_`, in base units, counters end in `_total`; labels are `agency`,
-`stage`, `outcome`, `reason` where they apply. Consumer lag, the saturation signal, comes from the
-broker side (kafka-exporter or the faust monitor), not from here; a stall — an input a stage took
-and cannot finish — shows here, as the age of the oldest unfinished input per partition.
+`stage`, `outcome`, `reason` where they apply. Consumer lag, the saturation signal, is what each
+worker's consumer group has not committed of the partitions it reads (streams/lag.py refreshes it);
+a stall — an input a stage took and cannot finish — shows as the age of the oldest unfinished
+input per partition. A worker also serves prometheus_client's `process_*` series (CPU, memory).
+
+Two commands that run and end, `recordflow verify` and `recordflow outbox flush`, write what they
+found to a file in the text format (`--metrics-file`) for node_exporter's textfile collector, or
+for a Pushgateway (`curl --data-binary @FILE`): VerifyMetrics and OutboxMetrics below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -93,6 +98,9 @@ class PipelineMetrics:
         # Stages report what they take and finish (recordflow/progress.py); ages are read at scrape.
         self.progress = InputProgress()
         registry.register(OldestUnfinishedInput(self.progress))
+        self.consumer_lag = ConsumerLag()
+        registry.register(self.consumer_lag)
+        ProcessCollector(registry=registry)  # process_cpu_seconds_total, _resident_memory_bytes …
 
 
 class OldestUnfinishedInput(Collector):
@@ -120,3 +128,104 @@ class OldestUnfinishedInput(Collector):
             "(0 when all it took is finished): one that keeps growing is a stalled partition.",
             labels=["stage", "topic", "partition"],
         )
+
+
+class ConsumerLag(Collector):
+    """`recordflow_consumer_lag_messages{topic,partition}`: per partition this worker reads, the
+    messages its consumer group has not committed yet, as last measured (streams/lag.py); the
+    partitions of the last measurement only, so that one a rebalance moved elsewhere is not
+    counted twice."""
+
+    NAME = "recordflow_consumer_lag_messages"
+
+    def __init__(self) -> None:
+        # Replaced whole, never changed in place: the metrics server's thread reads it.
+        self._lags: dict[tuple[str, int], int] = {}
+
+    def update(self, lags: Mapping[tuple[str, int], int]) -> None:
+        self._lags = dict(lags)
+
+    def forget(self, tps: Iterable[tuple[str, int]]) -> None:
+        """Partitions this worker no longer reads (revoked in a rebalance)."""
+        gone = {(tp[0], tp[1]) for tp in tps}
+        self._lags = {tp: lag for tp, lag in self._lags.items() if tp not in gone}
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for (topic, partition), lag in sorted(self._lags.items()):
+            family.add_metric([topic, str(partition)], lag)
+        yield family
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            self.NAME,
+            "Messages of a partition this worker reads that its consumer group has not committed "
+            "yet (end offset minus committed offset): one that keeps growing is a stage falling "
+            "behind.",
+            labels=["topic", "partition"],
+        )
+
+
+class VerifyMetrics:
+    """What one `recordflow verify` run found (connectors/verify.py), per agency."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.checked = Gauge(
+            "recordflow_verify_checked_records",
+            "Records the last `recordflow verify` run re-checked against the archive.",
+            ["agency"],
+            registry=registry,
+        )
+        self.failed = Gauge(
+            "recordflow_verify_failed_records",
+            "Records the last `recordflow verify` run found no longer matching the archive (a "
+            "preservation alert each).",
+            ["agency"],
+            registry=registry,
+        )
+        self.finished = Gauge(
+            "recordflow_verify_last_run_timestamp_seconds",
+            "When the last `recordflow verify` run finished (Unix time).",
+            registry=registry,
+        )
+
+    def record(self, results: Iterable[tuple[str, bool]], finished_at: float) -> None:
+        """`results`: each record's agency and whether it still matches the archive."""
+        for agency, ok in results:
+            self.checked.labels(agency).inc()
+            failed = self.failed.labels(agency)  # 0 for an agency whose records all match
+            if not ok:
+                failed.inc()
+        self.finished.set(finished_at)
+
+
+class OutboxMetrics:
+    """What a producer's outbox (connectors/outbox.py) still holds, per agency."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.pending = Gauge(
+            "recordflow_outbox_pending_submissions",
+            "Submissions the producer's outbox holds (accepted, not yet confirmed by Kafka).",
+            ["agency"],
+            registry=registry,
+        )
+        self.oldest = Gauge(
+            "recordflow_outbox_oldest_pending_timestamp_seconds",
+            "When the oldest submission the outbox holds was accepted (Unix time).",
+            ["agency"],
+            registry=registry,
+        )
+
+    def record(self, pending: Iterable[tuple[str, float]]) -> None:
+        """`pending`: each held submission's agency and when it was accepted (Unix time)."""
+        oldest: dict[str, float] = {}
+        for agency, accepted_at in pending:
+            self.pending.labels(agency).inc()
+            oldest[agency] = min(accepted_at, oldest.get(agency, accepted_at))
+        for agency, accepted_at in oldest.items():
+            self.oldest.labels(agency).set(accepted_at)

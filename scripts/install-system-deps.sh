@@ -9,6 +9,7 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v prometheus >/dev/null || missing+=(prometheus)
+command -v promtool >/dev/null || missing+=(prometheus)  # the alert rules' and dashboards' tests
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)  # the SM2 tests check against OpenSSL
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)

@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
 from recordflow.timeouts import WORKER_HEARTBEAT_S, WORKER_SESSION_TIMEOUT_S
-from streams import intake, register
+from streams import intake, lag, register
 from streams.context import PipelineContext
 from streams.recovery import PipelineApp, SeekFirstTableManager
 from topics.catalog import TopicSpec, desired_topics
@@ -79,6 +79,7 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
                   partial(max_message_bytes, specs))  # fmt: skip
     follow_registry(app, ctx, ingest)
     register.attach(app, ctx, register_topic, deadletters, partitions)
+    lag.attach(app, ctx.metrics.consumer_lag)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is too narrow
     async def on_assigned(sender: faust.App, assigned: set[object], **_: object) -> None:
@@ -89,6 +90,7 @@ def build_app(settings: Settings, ctx: PipelineContext) -> faust.App:
     async def on_revoked(sender: faust.App, revoked: set[TP], **_: object) -> None:
         # Inputs of a revoked partition are redelivered to its next owner: no longer unfinished here.
         ctx.metrics.progress.forget(revoked)
+        ctx.metrics.consumer_lag.forget(revoked)
 
     return app
 

@@ -1,10 +1,11 @@
-"""What the verbs of `recordflow` share: the consoles, `--json` and `--deadline`, one-line
-failures, JSON output and the exit status of a held submission."""
+"""What the verbs of `recordflow` share: the consoles, `--json`, `--deadline` and `--metrics-file`,
+one-line failures, JSON output and the exit status of a held submission."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -42,5 +43,17 @@ DeadlineOption = Annotated[
         min=0,
         help="Seconds to keep retrying while Kafka or S3 is unreachable "
         "(default: RECORDFLOW_SUBMIT_DEADLINE_S, 60).",
+    ),
+]
+
+# For a command that runs and ends (docs/design.md, "Observability"): its findings as Prometheus
+# series, in a file node_exporter's textfile collector reads or `curl --data-binary @FILE` pushes
+# to a Pushgateway. The file is replaced whole (prometheus_client writes a copy, then renames it).
+MetricsFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--metrics-file",
+        help="Also write what this run found as Prometheus metrics to this file (text format, "
+        "for node_exporter's textfile collector or a Pushgateway).",
     ),
 ]

@@ -9,9 +9,11 @@ one was refused for good during this flush.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from prometheus_client import CollectorRegistry, write_to_textfile
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -19,15 +21,17 @@ from recordflow.cli.common import (
     EXIT_HELD,
     DeadlineOption,
     JsonFlag,
+    MetricsFileOption,
     console,
     err,
     fail,
     print_json,
 )
+from recordflow.metrics import OutboxMetrics
 from recordflow.settings import Settings
 
 if TYPE_CHECKING:
-    from connectors.outbox import FlushOutcome
+    from connectors.outbox import Entry, FlushOutcome
 
 app = typer.Typer(
     help="The producer's outbox / 发件箱: submissions not yet confirmed by S3 and Kafka",
@@ -70,8 +74,16 @@ def outbox_list(
 
 
 @app.command("flush")
-def outbox_flush(deadline: DeadlineOption = None, as_json: JsonFlag = False) -> None:
-    """Deliver what is pending in the outbox: each submission once, where it was addressed."""
+def outbox_flush(
+    deadline: DeadlineOption = None,
+    as_json: JsonFlag = False,
+    metrics_file: MetricsFileOption = None,
+) -> None:
+    """Deliver what is pending in the outbox: each submission once, where it was addressed.
+
+    With --metrics-file, what is still held afterwards, per agency, as Prometheus metrics: run it
+    from cron, and an alert sees a submission held for long (recordflow/alerts/).
+    """
     from connectors.outbox import Outbox, OutboxError
     from connectors.sdk import Submitter
 
@@ -93,6 +105,8 @@ def outbox_flush(deadline: DeadlineOption = None, as_json: JsonFlag = False) -> 
                     outcomes = submitter.flush_outbox(deadline, on_outcome=advance)
             finally:
                 submitter.close()
+            if metrics_file is not None:
+                write_metrics(metrics_file, outbox.pending())
     except OutboxError as exc:
         raise fail(str(exc)) from exc
     counts = Counter(outcome.status for outcome in outcomes)
@@ -117,6 +131,13 @@ def outbox_flush(deadline: DeadlineOption = None, as_json: JsonFlag = False) -> 
                   "run `recordflow outbox flush` again when Kafka and S3 are back",
                   highlight=False, soft_wrap=True)  # fmt: skip
         raise typer.Exit(EXIT_HELD)
+
+
+def write_metrics(path: Path, held: list[Entry]) -> None:
+    """recordflow_outbox_pending_submissions / _oldest_pending_timestamp_seconds{agency}."""
+    metrics = OutboxMetrics(CollectorRegistry())
+    metrics.record([(entry.agency, entry.accepted_at.timestamp()) for entry in held])
+    write_to_textfile(str(path), metrics.registry)
 
 
 def _print_outcomes(outcomes: list[FlushOutcome], settings: Settings) -> None:

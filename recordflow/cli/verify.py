@@ -3,12 +3,16 @@ alert on any that no longer match."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from prometheus_client import CollectorRegistry, write_to_textfile
 from rich.table import Table
 
-from recordflow.cli.common import JsonFlag, console, err, fail, print_json
+from recordflow.cli.common import JsonFlag, MetricsFileOption, console, err, fail, print_json
+from recordflow.metrics import VerifyMetrics
 from recordflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,6 +29,7 @@ def verify(
         ),
     ] = None,
     as_json: JsonFlag = False,
+    metrics_file: MetricsFileOption = None,
 ) -> None:
     """Re-check archived records against the archive (DA/T 70 长期保存 CQ); alert on any that differ.
 
@@ -62,6 +67,8 @@ def verify(
     except Exception as exc:  # a CLI boundary: storage unreachable, access refused …
         raise fail(f"verify stopped, no alerts sent: {exc}") from exc
     failed = [result for result in results if not result.ok]
+    if metrics_file is not None:
+        write_metrics(metrics_file, results)
     alert_error = None
     try:
         publish_alerts(settings, codec, failed)
@@ -76,6 +83,13 @@ def verify(
     if failed:
         raise fail(f"{len(failed)} of {len(results)} record(s) no longer match the archive; "
                    f"alerts sent to {settings.preservation_alert_topic}")  # fmt: skip
+
+
+def write_metrics(path: Path, results: list[RecordResult]) -> None:
+    """recordflow_verify_checked_records / _failed_records{agency} and the run's end time."""
+    metrics = VerifyMetrics(CollectorRegistry())
+    metrics.record([(result.agency_code, result.ok) for result in results], time.time())
+    write_to_textfile(str(path), metrics.registry)
 
 
 def _verify_table(results: list[RecordResult]) -> None:

@@ -1,28 +1,34 @@
 """The pipeline's alert rules (recordflow/alerts/) pass promtool's checks and its unit tests
 (tests/unit/recordflow/alert_rules.test.yaml: each alert fires when it should, and not when it should not),
-and the local stack's Prometheus loads them. promtool comes with Debian's prometheus package
-(scripts/install-system-deps.sh); a missing promtool fails these tests."""
+read only series recordflow exports, and the local stack's Prometheus loads them. promtool comes with
+Debian's prometheus package (scripts/install-system-deps.sh); a missing promtool fails these tests."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import yaml
 
 from recordflow.localstack.prometheus import ALERT_RULES, prometheus_config, prometheus_targets_dir
-from recordflow.metrics import OldestUnfinishedInput
 from recordflow.settings import Settings
+from tests.unit.recordflow.promql import exported_series, promtool, series_read
 
 RULE_TESTS = Path(__file__).with_name("alert_rules.test.yaml")
-ALERTS = {"RecordflowStageRetrying", "RecordflowPartitionStalled", "RecordflowDeadLettersRising"}
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    tool = shutil.which("promtool")
-    assert tool, "promtool not found: apt-get install prometheus (scripts/install-system-deps.sh)"
-    return subprocess.run([tool, *args], capture_output=True, text=True, timeout=60)
+ALERTS = {
+    "RecordflowWorkerDown",
+    "RecordflowConsumerLagGrowing",
+    "RecordflowStageRetrying",
+    "RecordflowPartitionStalled",
+    "RecordflowDeadLettersRising",
+    "RecordflowDeadLetterRateHigh",
+    "RecordflowVerifyFailed",
+    "RecordflowOutboxHeld",
+}
+RECORDED = {
+    "agency:recordflow_deadletters:ratio_rate30m",
+    "agency:recordflow_deadletters:ratio_rate1d",
+}
+RULES = len(ALERTS) + len(RECORDED)
 
 
 def rules() -> list[dict[str, object]]:
@@ -33,7 +39,7 @@ def rules() -> list[dict[str, object]]:
 def test_the_rules_pass_promtool_check() -> None:
     checked = promtool("check", "rules", str(ALERT_RULES))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert f"SUCCESS: {len(ALERTS)} rules found" in checked.stdout
+    assert f"SUCCESS: {RULES} rules found" in checked.stdout
 
 
 def test_each_alert_fires_when_it_should_and_only_then() -> None:
@@ -55,12 +61,13 @@ def test_each_alert_fires_when_it_should_and_only_then() -> None:
     assert exercised == quiet == ALERTS  # every alert seen firing, and seen quiet
 
 
-def test_the_rules_watch_the_metrics_the_workers_export() -> None:
-    by_name = {rule["alert"]: str(rule["expr"]) for rule in rules()}
-    assert set(by_name) == ALERTS
-    assert "recordflow_retries_total" in by_name["RecordflowStageRetrying"]
-    assert OldestUnfinishedInput.NAME in by_name["RecordflowPartitionStalled"]
-    assert "recordflow_deadletters_total" in by_name["RecordflowDeadLettersRising"]
+def test_the_rules_read_only_series_recordflow_exports() -> None:
+    by_name = {str(rule.get("alert") or rule["record"]): str(rule["expr"]) for rule in rules()}
+    assert set(by_name) == ALERTS | RECORDED
+    known = exported_series() | RECORDED | {"up"}  # `up`: Prometheus's own, per scrape target
+    for name, expr in by_name.items():
+        read = series_read(expr)
+        assert read and read <= known, f"{name} reads {read - known}"
 
 
 def test_the_local_prometheus_loads_the_rules_and_its_config_checks(tmp_path: Path) -> None:
@@ -72,4 +79,4 @@ def test_the_local_prometheus_loads_the_rules_and_its_config_checks(tmp_path: Pa
     assert yaml.safe_load(config_file.read_text())["rule_files"] == [str(ALERT_RULES)]
     checked = promtool("check", "config", str(config_file))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert f"SUCCESS: {len(ALERTS)} rules found" in checked.stdout
+    assert f"SUCCESS: {RULES} rules found" in checked.stdout

@@ -27,8 +27,14 @@ LAG_REFRESH_S = 15.0
 
 async def consumer_lag(consumer: Consumer) -> dict[tuple[str, int], int]:
     """Per (topic, partition) the consumer reads and commits: end offset minus committed offset."""
-    acks_enabled_for = consumer.app.topics.acks_enabled_for
-    tps = [tp for tp in consumer.assignment() if acks_enabled_for(tp.topic)]
+    app = consumer.app
+    # A table's changelog is read to restore state, never committed: faust marks the changelogs
+    # it names itself as unacked, not one a table was given by name (the item numbers').
+    changelogs = app.tables.changelog_topics
+    tps = [
+        tp for tp in consumer.assignment()
+        if app.topics.acks_enabled_for(tp.topic) and tp.topic not in changelogs
+    ]  # fmt: skip
     if not tps:
         return {}
     ends = await consumer.highwaters(*tps)

@@ -15,12 +15,15 @@ from streams.lag import consumer_lag
 
 INGEST = "ingest.zjj.lifecycle.v1"
 REGISTER = "recordflow.register.v1"
-CHANGELOG = "recordflow.item-numbers-changelog"
+CHANGELOG = "recordflow.item-numbers.changelog"  # named by the table: faust acks it like any
 
 
 def consumer(committed: dict[TP, int | None], ends: dict[TP, int], earliest: dict[TP, int]) -> Any:
     made = SimpleNamespace(
-        app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: t != CHANGELOG)),
+        app=SimpleNamespace(
+            topics=SimpleNamespace(acks_enabled_for=lambda t: True),
+            tables=SimpleNamespace(changelog_topics={CHANGELOG}),
+        ),
         _committed_offset=defaultdict(lambda: None, committed),
         asked_earliest=[],
     )

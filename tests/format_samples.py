@@ -150,6 +150,47 @@ def ofd_bytes(entry_file: str = OFD_XML) -> bytes:
     return zip_bytes({"OFD.xml": entry_file, "Doc_0/Document.xml": document})
 
 
+def scanned_ofd_bytes(pages: list[tuple[bytes | None, str]], *, absolute: bool = False) -> bytes:
+    """An OFD (GB/T 33190) as a scanning line writes it: A4 pages (210 × 297 mm), each holding one
+    embedded image (its bytes, and its Boundary `x y w h` in mm), or nothing (None). The image
+    resources are in DocumentRes.xml under Res/; `absolute` names the pages from the package
+    root (/Doc_0/Pages/…), as some writers do."""
+    ns = 'xmlns:ofd="http://www.ofdspec.org/2016"'
+    members: dict[str, str | bytes] = {"OFD.xml": OFD_XML}
+    page_list, multimedia = [], []
+    for index, (image, boundary) in enumerate(pages):
+        location = f"Pages/Page_{index}/Content.xml"
+        page_list.append(
+            f'<ofd:Page ID="{index + 1}" BaseLoc="{"/Doc_0/" if absolute else ""}{location}"/>'
+        )
+        objects = ""
+        if image is not None:
+            multimedia.append(
+                f'<ofd:MultiMedia ID="{100 + index}" Type="Image">'
+                f"<ofd:MediaFile>Image_{index}.bin</ofd:MediaFile></ofd:MultiMedia>"
+            )
+            members[f"Doc_0/Res/Image_{index}.bin"] = image
+            objects = f'<ofd:ImageObject ID="{200 + index}" ResourceID="{100 + index}" Boundary="{boundary}"/>'
+        members[f"Doc_0/{location}"] = (
+            f'<ofd:Page {ns}><ofd:Content><ofd:Layer ID="{300 + index}">{objects}'
+            "</ofd:Layer></ofd:Content></ofd:Page>"
+        )
+    members["Doc_0/Document.xml"] = (
+        f"<ofd:Document {ns}><ofd:CommonData><ofd:PageArea><ofd:PhysicalBox>0 0 210 297"
+        "</ofd:PhysicalBox></ofd:PageArea><ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes>"
+        f"</ofd:CommonData><ofd:Pages>{''.join(page_list)}</ofd:Pages></ofd:Document>"
+    )
+    members["Doc_0/DocumentRes.xml"] = (
+        f'<ofd:Res {ns} BaseLoc="Res"><ofd:MultiMedias>{"".join(multimedia)}'
+        "</ofd:MultiMedias></ofd:Res>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 def compound_file(streams: dict[str, bytes]) -> bytes:
     """A minimal OLE2 compound file (MS-CFB version 3): what .xls, .doc and .wps files are.
 

@@ -16,16 +16,26 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import hashlib
+import posixpath
 import re
 import struct
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from PIL import Image, ImageFile, Jpeg2KImagePlugin, JpegImagePlugin, TiffImagePlugin
+import defusedxml
+import defusedxml.ElementTree as SafeElementTree
+from PIL import (
+    Image,
+    ImageFile,
+    Jpeg2KImagePlugin,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+)
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import IndirectObject
@@ -55,7 +65,8 @@ PDF_COLOUR = {
     "/DeviceRGB": COLOUR,
     "/DeviceCMYK": COLOUR,
 }
-OFD_PAGE = re.compile(rb"<(?:\w+:)?Page\b")
+MM_PER_INCH = 25.4  # OFD measures pages and boundaries in millimetres
+MAX_OFD_XML_BYTES = 16 * 1024 * 1024  # a page description is kilobytes; this is not one
 
 
 @dataclass(frozen=True)
@@ -305,17 +316,115 @@ def _resolve(value: Any) -> Any:
 
 
 def _ofd(path: Path) -> dict[str, Any]:
-    """Pages of an OFD (GB/T 33190) from its first document's page list. Resolution and colour of
-    its images are not read yet: they stay unknown, so the resolution check holds the item."""
+    """Pages of an OFD (GB/T 33190) from its first document's page list, and each page's
+    resolution and colour from the largest image on it (a scan is one image per page): the
+    image's pixels across its boundary's width, which OFD gives in millimetres. Only the image's
+    header is read; an image of a kind not read here (JBIG2 …) leaves the page's resolution
+    unknown, so the resolution check holds the item."""
     with zipfile.ZipFile(path) as archive:
-        root = archive.read("OFD.xml")
-        match = re.search(rb"<(?:\w+:)?DocRoot>\s*/?([^<\s]+)\s*</", root)
-        if match is None:
-            raise ValueError("OFD.xml names no DocRoot")
-        pages = len(OFD_PAGE.findall(archive.read(match[1].decode())))
-    return {"pages": pages, "dpi": (None,) * pages, "colour_modes": (None,) * pages}
+        read = _OfdReader(archive)
+        doc_root = read.first(read.xml("OFD.xml"), "DocRoot")
+        document_path = read.path("", doc_root)
+        document = read.xml(document_path)
+        here = posixpath.dirname(document_path)
+        media: dict[str | None, str] = {}  # MultiMedia ID → its file in the package
+        for res_element in (*_ofd_all(document, "PublicRes"), *_ofd_all(document, "DocumentRes")):
+            res_path = read.path(here, res_element.text)
+            res = read.xml(res_path)
+            res_base = read.path(posixpath.dirname(res_path), res.get("BaseLoc") or ".")
+            for item in _ofd_all(res, "MultiMedia"):
+                if (item.get("Type") or "Image") == "Image":
+                    media[item.get("ID")] = read.path(res_base, read.first(item, "MediaFile"))
+        dpi: list[int | None] = []
+        modes: list[str | None] = []
+        for page in _ofd_all(document, "Page"):
+            content = read.xml(read.path(here, page.get("BaseLoc")))
+            placed = [
+                (_ofd_box(image.get("Boundary")), media[image.get("ResourceID")])
+                for image in _ofd_all(content, "ImageObject")
+                if image.get("ResourceID") in media
+            ]
+            (width_mm, height_mm), member = max(
+                placed, key=lambda found: found[0][0] * found[0][1], default=((0.0, 0.0), "")
+            )
+            found = _ofd_image(archive, member) if width_mm > 0 and height_mm > 0 else None
+            dpi.append(round(found[0] / (width_mm / MM_PER_INCH)) if found else None)
+            modes.append(COLOUR_MODES.get(found[1], COLOUR) if found else None)
+    return {"pages": len(dpi), "dpi": tuple(dpi), "colour_modes": tuple(modes)}
 
 
+class _OfdReader:
+    """The parts of an OFD package, as XML read safely (no entities: defusedxml) and no larger
+    than MAX_OFD_XML_BYTES, and its paths: absolute from the package root, or relative to the
+    part that names them."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+
+    def xml(self, name: str) -> Any:
+        if self.archive.getinfo(name).file_size > MAX_OFD_XML_BYTES:
+            raise ValueError(f"{name} is larger than {MAX_OFD_XML_BYTES} bytes")
+        try:
+            return SafeElementTree.fromstring(self.archive.read(name))
+        except (ElementTree.ParseError, defusedxml.DefusedXmlException) as exc:
+            raise ValueError(f"{name}: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def first(element: Any, name: str) -> str:
+        found = next(_ofd_all(element, name), None)
+        if found is None or not (found.text or "").strip():
+            raise ValueError(f"no {name} in an OFD part")
+        return str(found.text).strip()
+
+    @staticmethod
+    def path(base: str, location: str | None) -> str:
+        location = (location or "").strip()
+        joined = (
+            location.lstrip("/") if location.startswith("/") else posixpath.join(base, location)
+        )
+        normal = posixpath.normpath(joined)
+        if normal.startswith("../") or normal == "..":
+            raise ValueError(f"{location!r} leads outside the OFD package")
+        return "" if normal == "." else normal
+
+
+def _ofd_all(element: Any, name: str) -> Iterator[Any]:
+    """Descendants named `name` in whatever namespace (OFD files use ofd: or none)."""
+    return (found for found in element.iter() if str(found.tag).rsplit("}", 1)[-1] == name)
+
+
+def _ofd_box(boundary: str | None) -> tuple[float, float]:
+    """Width and height (mm) of an OFD box `x y w h`; (0, 0) when it is not one."""
+    parts = (boundary or "").split()
+    try:
+        return (float(parts[2]), float(parts[3])) if len(parts) == 4 else (0.0, 0.0)
+    except ValueError:
+        return (0.0, 0.0)
+
+
+def _ofd_image(archive: zipfile.ZipFile, member: str) -> tuple[int, str] | None:
+    """An embedded image's width in pixels and its mode, from its header; None for a kind of image
+    not read here."""
+    with archive.open(member) as handle:
+        head = handle.read(16)
+    factory = next(
+        (plugin for magic, plugin in OFD_IMAGE_PLUGINS.items() if head.startswith(magic)), None
+    )
+    if factory is None:
+        return None
+    with archive.open(member) as handle, factory(handle) as image:
+        return image.size[0], image.mode
+
+
+# The images a scanned OFD page holds, read by their own plugins (headers only, no bomb limit).
+OFD_IMAGE_PLUGINS: dict[bytes, Callable[..., ImageFile.ImageFile]] = {
+    b"\xff\xd8\xff": JpegImagePlugin.JpegImageFile,
+    b"II*\x00": TiffImagePlugin.TiffImageFile,
+    b"MM\x00*": TiffImagePlugin.TiffImageFile,
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n": Jpeg2KImagePlugin.Jpeg2KImageFile,
+    b"\xff\x4f\xff\x51": Jpeg2KImagePlugin.Jpeg2KImageFile,
+    b"\x89PNG\r\n\x1a\n": PngImagePlugin.PngImageFile,
+}
 READERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "JPEG": _image(JpegImagePlugin.JpegImageFile),
     "TIFF": _image(TiffImagePlugin.TiffImageFile),

@@ -7,7 +7,9 @@ import csv
 import datetime as dt
 import io
 import json
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -27,7 +29,7 @@ from archival.digitization import (
     write_report,
 )
 from recordflow.settings import Settings
-from tests import digitization
+from tests import digitization, format_samples
 from tests.digitization import Batch, code
 
 
@@ -296,3 +298,67 @@ def test_a_pdf_item_is_read_page_by_page(tmp_path: Path) -> None:
     found = inspect_file(path)
     assert (found.format, found.pages, found.colour_modes) == ("PDF", 2, ("彩色", "灰度"))
     assert (found.dpi, found.compression) == ((300, 300), "JPEG")
+
+
+def jpeg(size: tuple[int, int], mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, 128).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def png(size: tuple[int, int], mode: str = "L") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, 128).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
+def test_an_ofd_item_is_read_page_by_page(tmp_path: Path, absolute: bool) -> None:
+    """Each page's resolution is its largest image's pixels across its boundary (mm); a page
+    with no image, or only a kind of image not read here, has none."""
+    path = tmp_path / f"{code(1)}.ofd"
+    pages: list[tuple[bytes | None, str]] = [
+        (jpeg((2480, 50)), "0 0 210 297"),  # 2480 px over 210 mm: 300 dpi
+        (png((827, 20)), "0 0 105 148.5"),  # over 105 mm: 200 dpi, grey
+        (None, ""),
+        (b"\x97JB2\r\n\x1a\n" + bytes(40), "0 0 210 297"),  # JBIG2: not read here
+    ]
+    path.write_bytes(format_samples.scanned_ofd_bytes(pages, absolute=absolute))
+    found = inspect_file(path)
+    assert (found.format, found.pages, found.unreadable) == ("OFD", 4, None)
+    assert found.dpi == (300, 200, None, None)
+    assert found.colour_modes == ("彩色", "灰度", None, None)
+    assert found.min_dpi is None  # two pages unknown: the item is held, not guessed
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda m: m.update({"Doc_0/Document.xml": "<not xml"}), "Document.xml"),
+        (
+            lambda m: m.update(
+                {"Doc_0/DocumentRes.xml": '<!DOCTYPE r [<!ENTITY a "x">]><r>&a;</r>'}
+            ),
+            "entit",
+        ),
+        (lambda m: m.pop("Doc_0/Res/Image_0.bin"), "Image_0"),
+    ],
+    ids=["broken-xml", "entity", "missing-image"],
+)
+def test_a_broken_or_hostile_ofd_is_unreadable_not_a_crash(
+    tmp_path: Path, change: Any, why: str
+) -> None:
+    source = zipfile.ZipFile(
+        io.BytesIO(format_samples.scanned_ofd_bytes([(jpeg((100, 10)), "0 0 10 10")]))
+    )
+    members = {name: source.read(name) for name in source.namelist()}
+    change(members)
+    path = tmp_path / f"{code(1)}.ofd"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    found = inspect_file(path)
+    assert found.format == "OFD"
+    assert found.unreadable is not None and why.lower() in found.unreadable.lower(), (
+        found.unreadable
+    )

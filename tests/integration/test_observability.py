@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from avro_schemas.codec import Codec
 from connectors.outbox import Outbox, SubmissionHeld
@@ -24,20 +23,12 @@ from recordflow.settings import Settings
 from tests.examples import notice_metadata
 from tests.integration.cli import run_cli
 from tests.integration.test_outbox import closed_port
+from tests.unit.recordflow.test_metrics import samples
 
 OUTCOME_TIMEOUT_S = 90.0
 LAG_TIMEOUT_S = 60.0  # the worker measures every 15 s, and commits every few seconds
 DOWN_DEADLINE_S = 3.0
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def samples(text: str) -> Samples:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def lags(worker: WorkerProcess) -> dict[str, float]:

@@ -24,6 +24,14 @@ from recordflow.progress import InputProgress
 # Addresses a server listens on for every interface, which a client cannot connect to as such.
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
+# What expect() starts at 0 for every agency beside its dead letters: intake's and the register
+# stage's outcomes, the retention periods, and the receipts the workers write.
+EXPECTED_EVENTS = (
+    ("intake", "accepted"), ("intake", "review"), ("intake", "history"),
+    ("register", "accepted"), ("register", "duplicate"), ("register", "flagged"),
+)  # fmt: skip
+RETENTION_PERIODS = ("Y", "D30", "D10")
+WORKER_RECEIPTS = ("ARCHIVED", "REJECTED", "HELD_FOR_REVIEW", "APPRAISAL_DUE")
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
 
@@ -101,6 +109,27 @@ class PipelineMetrics:
         self.consumer_lag = ConsumerLag()
         registry.register(self.consumer_lag)
         ProcessCollector(registry=registry)  # process_cpu_seconds_total, _resident_memory_bytes …
+
+    def expect(self, agencies: Iterable[str], dead_letters: Iterable[tuple[str, str]]) -> None:
+        """Series each agency will have, at 0 from now on. A labelled counter otherwise appears
+        first with its first increment, and Prometheus's increase() and rate() cannot see a
+        series' first value: an agency's first rejection for a reason would never show on a
+        dashboard or fire an alert. `dead_letters`: the (stage, reason) pairs a worker may give
+        (recordflow/reasons.yaml). Called again for an agency onboarded while the worker runs."""
+        for agency in agencies:
+            for stage, reason in dead_letters:
+                self.deadletters.labels(agency, stage, reason)
+                self.events.labels(agency, stage, "rejected")
+            for stage, outcome in EXPECTED_EVENTS:
+                self.events.labels(agency, stage, outcome)
+            for period in RETENTION_PERIODS:
+                self.archived.labels(agency, period)
+            for outcome in WORKER_RECEIPTS:
+                self.receipts.labels(agency, outcome)
+            self.archived_bytes.labels(agency)
+            for stage in ("intake", "register"):
+                self.stage_duration.labels(agency, stage)
+            self.latency.labels(agency)
 
 
 class OldestUnfinishedInput(Collector):

@@ -28,7 +28,7 @@ from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
 from recordflow.timeouts import WORKER_HEARTBEAT_S, WORKER_SESSION_TIMEOUT_S
 from streams import intake, lag, register
-from streams.context import PipelineContext
+from streams.context import PipelineContext, worker_dead_letters
 from streams.recovery import PipelineApp, SeekFirstTableManager
 from topics.catalog import TopicSpec, desired_topics
 
@@ -117,6 +117,8 @@ def follow_registry(app: faust.App, ctx: PipelineContext, ingest: faust.TopicT) 
     async def subscribe_new_agencies() -> None:
         if view.registry is not ctx.agencies:
             ctx.agencies = view.registry
+            agencies = (agency.code for agency in ctx.agencies.agencies)
+            ctx.metrics.expect(agencies, worker_dead_letters())
             ingest.topics[:] = ingest_topics(ctx)  # type: ignore[index]
             log.info("agency registry changed: reading %s", ", ".join(ingest.topics))
         subscribed = conductor._topic_name_index  # type: ignore[attr-defined]

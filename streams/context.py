@@ -11,6 +11,7 @@ from archival import formats
 from archival.checks import CheckItems, load_items
 from archival.formats import FormatRegistry, load_formats
 from archival.metadata import MetadataRules, load_metadata_rules
+from archival.reasons import catalog as reasons_catalog
 from archival.retention import Schedules, load_schedules
 from avro_schemas.codec import Codec, Subject
 from avro_schemas.schemas import ARCHIVAL_RECORD, DEAD_LETTER, RETENTION_REVIEW
@@ -38,6 +39,21 @@ TABLE_OPTIONS = {
 }
 
 
+# The stages of a worker that send inputs to the dead-letter topic (the `stage` of reasons.yaml).
+WORKER_STAGES = frozenset({"decode", "validate", "intake", "check", "register", "store"})
+
+
+def worker_dead_letters() -> list[tuple[str, str]]:
+    """The (stage, reason) pairs a worker's dead letters may carry (recordflow/reasons.yaml)."""
+    return [
+        (stage, reason.code)
+        for reason in reasons_catalog().reasons
+        if {"rejected", "parked"} & set(reason.kind)
+        for stage in reason.stages
+        if stage in WORKER_STAGES
+    ]
+
+
 @dataclass
 class PipelineContext:
     settings: Settings
@@ -61,6 +77,8 @@ class PipelineContext:
     ) -> PipelineContext:
         metadata_rules = load_metadata_rules(settings.metadata_rules_file)
         view = RegistryView(settings).start()
+        metrics = PipelineMetrics(registry or CollectorRegistry())
+        metrics.expect((agency.code for agency in view.registry.agencies), worker_dead_letters())
         return cls(
             settings=settings,
             agencies=view.registry,
@@ -69,7 +87,7 @@ class PipelineContext:
             metadata_rules=metadata_rules,
             codec=Codec.from_url(settings.schema_registry_url),
             storage=Storage(settings),
-            metrics=PipelineMetrics(registry or CollectorRegistry()),
+            metrics=metrics,
             check_items=load_items(settings.checks_file, metadata_rules=metadata_rules),
             formats=load_formats(settings.formats_file),
             scanner=scanner(settings.clamd_address),

@@ -17,6 +17,7 @@ from connectors.verify import Problem, RecordResult
 from recordflow.cli import outbox as outbox_cli
 from recordflow.cli import verify as verify_cli
 from recordflow.metrics import ConsumerLag, PipelineMetrics
+from streams.context import worker_dead_letters
 from tests.unit.connectors.test_outbox import accept
 
 REGISTER = "recordflow.register.v1"
@@ -106,3 +107,27 @@ def test_an_empty_outbox_writes_no_agency(tmp_path: Path) -> None:
     path = tmp_path / "outbox.prom"
     outbox_cli.write_metrics(path, [])
     assert samples(path.read_text()) == {}
+
+
+def test_an_agencys_series_are_there_at_zero_before_its_first_event() -> None:
+    # Prometheus's increase() cannot see a series' first value: a first rejection would not show.
+    metrics = PipelineMetrics(registry := CollectorRegistry())
+    pairs = worker_dead_letters()
+    assert ("validate", "unknown-document-type") in pairs
+    assert ("check", "four-property-check-failed") in pairs
+    assert not any(stage in ("sdk", "import", "gateway") for stage, _ in pairs)
+    metrics.expect(["bgt"], pairs)
+    found = samples(generate_latest(registry).decode())
+    deadletter = ("recordflow_deadletters_total",
+                  (("agency", "bgt"), ("reason", "unknown-document-type"), ("stage", "validate")))  # fmt: skip
+    assert found[deadletter] == 0
+    review = ("recordflow_events_total",
+              (("agency", "bgt"), ("outcome", "review"), ("stage", "intake")))  # fmt: skip
+    assert found[review] == 0
+    assert (
+        found[("recordflow_records_archived_total", (("agency", "bgt"), ("retention", "Y")))] == 0
+    )
+    assert not any(dict(labels).get("agency") == "zjj" for _, labels in found)
+    metrics.expect(["zjj"], pairs)  # onboarded while the worker runs
+    assert any(dict(labels).get("agency") == "zjj" for _, labels in samples(
+        generate_latest(registry).decode()))  # fmt: skip

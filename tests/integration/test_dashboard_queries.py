@@ -11,6 +11,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,7 +31,7 @@ SCRAPED_TIMEOUT_S = 90.0  # the worker measures its lag every 15 s; Prometheus s
 # failing, submissions held in an outbox. The series of verify's and the outbox's metrics files.
 TROUBLE = re.compile(r"recordflow_retries_total|-refused|verify_failed|outbox_")
 FILE_SERIES = re.compile(r"recordflow_(verify|outbox)_")
-MEMO = {
+MEMO: dict[str, Any] = {
     "document_id": "BGT-DASH-MEMO", "title": "窗口服务工作备忘录", "responsible_party": "市人民政府办公厅",
     "document_date": "2026-09-09", "document_type": "备忘录", "unit_code": "BGS",
 }  # fmt: skip  # no rule decides a 备忘录: it waits for archive staff
@@ -43,7 +44,7 @@ def test_every_panel_answers_from_the_real_prometheus(
     url = f"http://127.0.0.1:{pipeline_settings.prometheus_port}/api/v1/query"
     instance = urlsplit(worker.metrics_url).netloc
     wait_for(url, f'recordflow_deadletters_total{{instance="{instance}", agency="bgt"}}')
-    submissions = [notice_metadata("BGT-DASH-1"), notice_metadata("BGT-DASH-2"), MEMO,
+    submissions: list[dict[str, Any]] = [notice_metadata("BGT-DASH-1"), notice_metadata("BGT-DASH-2"), MEMO,
                    notice_metadata("BGT-DASH-3", document_type="便条")]  # fmt: skip
     submitter = Submitter(pipeline_settings)
     ids = []

@@ -74,8 +74,8 @@ def photos(
     photo records (门类 ZP, DA/T 54) with their legacy 档号 kept, and write the 挂接 report. The
     载体 column says what each photo is: 电子/数码/数字 born digital (no resolution check; a
     missing 拍摄时间 is taken from its EXIF), 照片/相片 a scanned print, 底片 a scanned negative
-    (at least 300 dpi); without the column every photo is a scanned print. A row without 摄影者
-    or 拍摄地点 is held. Rerunning adds nothing already archived."""
+    (a scan needs at least 300 dpi); without the column every photo is a scanned print. A row
+    without 摄影者 or 拍摄地点 is held. Rerunning adds nothing already archived."""
     _import_batch(agency, catalogue, photos, layout, report, dry_run, as_json,
                   category="ZP", files_option="--photos", name="photos")  # fmt: skip
 

@@ -1,6 +1,6 @@
-"""Submitting a batch of existing records (a transfer package's, a digitization batch's) and
-learning what became of each: what `recordflow import packages` and `recordflow import digitized`
-share.
+"""Submitting a batch of existing records (a transfer package's, a digitization or photo batch's)
+and learning what became of each: what `recordflow import packages`, `import digitized` and
+`import photos` share.
 
 Each item goes through the SDK's outbox (connectors/outbox.py): its files are copied and its
 submission recorded before anything is sent, so an import that dies part-way resumes where it
@@ -148,23 +148,27 @@ def _submit(submitter: Submitter, item: ImportItem) -> ItemResult:
     return ItemResult(item.key, PENDING, receipt.event_id)  # its outcome is to be followed
 
 
-# --- a digitization batch ------------------------------------------------------------------------
+# --- a linked batch (digitized paper, photos) -----------------------------------------------------
 # What became of a submitted item, as the 挂接 report's outcome (held or pending: none yet).
 REPORT_OUTCOMES = {ARCHIVED: "archived", ALREADY: "archived", REJECTED: "rejected",
                    REFUSED: "rejected"}  # fmt: skip
 
 
-def digitized_items(report: LinkReport, agency: str, rules: MetadataRules) -> list[ImportItem]:
-    """The linked items of a digitization batch as submissions: digitized copies of paper, each
-    with the 文种 its title ends with when the catalogue has no 文种 column (paper catalogues
-    seldom do: 关于…的通知)."""
+def linked_items(report: LinkReport, agency: str, rules: MetadataRules) -> list[ImportItem]:
+    """The linked items of a batch as submissions: digitized copies of their original (paper, a
+    photo print), or born digital (a camera's photo); each with the 文种 its title ends with when
+    neither the catalogue nor its category says one (paper catalogues seldom do: 关于…的通知)."""
     items = []
     for item in report.linked:
         metadata = dict(item.metadata)
         kind = document_type_in_title(str(metadata.get("title") or ""), rules)
         if not metadata.get("document_type") and kind:
             metadata["document_type"] = kind
-        metadata["carrier"] = {"medium": "digitized", "original_medium": item.carrier}
+        metadata["carrier"] = (
+            {"medium": "electronic"}
+            if item.carrier is None
+            else {"medium": "digitized", "original_medium": item.carrier}
+        )
         size = sum(path.stat().st_size for path in item.files)
         items.append(ImportItem(item.reference_code, agency, metadata, list(item.files),
                                 pages=item.pages, size=size))  # fmt: skip

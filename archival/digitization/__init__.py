@@ -1,9 +1,11 @@
-"""Digitized paper (DA/T 31-2017): linking a catalogue to its page images (目录挂接), checking each
-item, and the report of what was linked and what was not. Pure: files in, data out; the importer
-(`recordflow import digitized`) submits the linked items through the SDK.
+"""Digitized paper (DA/T 31-2017) and photos (DA/T 54-2014): linking a catalogue to its images
+(目录挂接), checking each item, and the report of what was linked and what was not. Pure: files in,
+data out; the importers (`recordflow import digitized`, `import photos`) submit the linked items
+through the SDK. The batch's archive category (门类) decides what differs.
 
     config = load_link_config(settings.digitization_file)
     report = link_batch(Path("目录.xlsx"), Path("images/"), config)
+    report = link_batch(Path("照片目录.xlsx"), Path("photos/"), config, category="ZP", rules=rules)
     for item in report.linked: item.metadata, item.files    # what the SDK submits
     report.record_outcome(item.reference_code, "archived")  # the importer, afterwards
     write_report(report, Path("report/"))                   # report.csv, report.html, report.json
@@ -13,6 +15,7 @@ from archival.digitization.catalogue import (
     Catalogue,
     CatalogueEntry,
     CatalogueError,
+    normalise_capture_time,
     normalise_date,
     read_catalogue,
 )
@@ -38,6 +41,7 @@ __all__ = [
     "link",
     "link_batch",
     "load_link_config",
+    "normalise_capture_time",
     "normalise_date",
     "read_catalogue",
     "render_csv",

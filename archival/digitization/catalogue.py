@@ -1,9 +1,10 @@
 """The catalogue (目录) of a digitization batch: DA/T 22 rows read from .xlsx or .csv.
 
 Column names are matched through the configuration (recordflow/digitization.yaml), so 题名 and
-文件题名 are the same column. A row that cannot be an entry (a malformed or repeated 档号, a
-date or page count that is not one, cover fields that disagree with the 档号) becomes a problem
-of that row, with its row number as the spreadsheet shows it.
+文件题名 are the same column. A row that cannot be an entry (a malformed or repeated 档号, a 档号
+of another category than the batch's, a date, time, page count or 载体 that is not one, cover
+fields that disagree with the 档号) becomes a problem of that row, with its row number as the
+spreadsheet shows it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any
 import openpyxl
 
 from archival import reference
-from archival.digitization.config import LinkConfig
+from archival.digitization.config import ELECTRONIC, LinkConfig
 from archival.digitization.report import LinkProblem
+from archival.reference import CATEGORY_WS
 
 MAX_HEADER_ROWS = 10  # a title line or two may stand above the header row
 MIN_HEADER_MATCHES = 2  # so a title line that happens to say 题名 is not the header
@@ -31,6 +33,16 @@ CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # utf-8-sig reads UTF-8 with or withou
 SEPARATED_DATE = re.compile(r"(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?")
 COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 WHOLE_NUMBER = re.compile(r"\d+(\.0+)?")  # a spreadsheet may hand 12 back as "12.0"
+# 拍摄时间 as precisely as it is known: 1986, 1986年; 1986-05, 1986.5, 1986年5月; a date as above,
+# with a time of day after it (2026-05-06 20:15, 2026-05-06T20:15:03).
+YEAR = re.compile(r"(\d{4})\s*年?")
+YEAR_MONTH = re.compile(r"(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?")
+DAY_AND_CLOCK = re.compile(
+    r"(?P<day>.+?)\s*(?:T|\s)\s*(?P<hour>\d{1,2})\s*[:：]\s*(?P<minute>\d{2})"
+    r"(?:\s*[:：]\s*(?P<second>\d{2}))?"
+)
+PERSONS_SEPARATOR = re.compile(r"[、，,\s]+")
+TIMED_COLUMNS = frozenset({"captured_at"})  # an Excel time's hour and minute are kept
 
 
 class CatalogueError(ValueError):
@@ -46,6 +58,8 @@ class CatalogueEntry:
     year: int
     retention_period: str  # Y, D30 or D10: the 档号's, which the 保管期限 column must agree with
     unit_code: str
+    # 载体 of the original the item is a 数字化副本 of (纸质, 照片, 底片); None: born digital.
+    original_medium: str | None
     document_number: str | None = None
     responsible_party: str | None = None
     document_date: dt.date | None = None
@@ -55,6 +69,15 @@ class CatalogueEntry:
     remarks: str | None = None
     device: str | None = None
     digitized_at: str | None = None
+    # A photo's description (DA/T 54); captured_at in the forms of MediaDescription.
+    creator: str | None = None
+    captured_at: str | None = None
+    place: str | None = None
+    persons: tuple[str, ...] = ()
+    background: str | None = None
+    photo_number: str | None = None
+    negative_number: str | None = None
+    carrier: str | None = None  # the 载体 column as written
 
 
 @dataclass
@@ -65,8 +88,9 @@ class Catalogue:
     problems: list[LinkProblem] = field(default_factory=list)
 
 
-def read_catalogue(path: Path, config: LinkConfig) -> Catalogue:
-    """The catalogue at `path` (.xlsx or .csv): its entries and the problems of its rows."""
+def read_catalogue(path: Path, config: LinkConfig, category: str = CATEGORY_WS) -> Catalogue:
+    """The catalogue at `path` (.xlsx or .csv) of a batch of `category` (门类代码): its entries
+    and the problems of its rows."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         rows = list(_xlsx_rows(path))
@@ -81,11 +105,13 @@ def read_catalogue(path: Path, config: LinkConfig) -> Catalogue:
     parsed: list[CatalogueEntry] = []
     for number, cells in rows[header_at + 1 :]:
         values = {
-            name: _text(cells[index]) for name, index in columns.items() if index < len(cells)
+            name: _text(cells[index], timed=name in TIMED_COLUMNS)
+            for name, index in columns.items()
+            if index < len(cells)
         }
         if not any(values.values()):
             continue  # an empty line
-        entry = _entry(number, values, config, catalogue.problems)
+        entry = _entry(number, values, config, category, catalogue.problems)
         if entry is not None:
             parsed.append(entry)
     seen = Counter(entry.reference_code for entry in parsed)
@@ -151,10 +177,12 @@ def _header(
     raise CatalogueError(f"{path.name}: no header row with the catalogue's columns")
 
 
-def _text(cell: Any) -> str | None:
+def _text(cell: Any, *, timed: bool = False) -> str | None:
     if cell is None:
         return None
     if isinstance(cell, dt.datetime):
+        if timed and cell.time() != dt.time():
+            return cell.isoformat(sep=" ", timespec="seconds" if cell.second else "minutes")
         return cell.date().isoformat()
     if isinstance(cell, dt.date):
         return cell.isoformat()
@@ -166,7 +194,11 @@ def _text(cell: Any) -> str | None:
 
 # --- one row ----------------------------------------------------------------------------------
 def _entry(
-    row: int, values: dict[str, str | None], config: LinkConfig, problems: list[LinkProblem]
+    row: int,
+    values: dict[str, str | None],
+    config: LinkConfig,
+    category: str,
+    problems: list[LinkProblem],
 ) -> CatalogueEntry | None:
     code = values.get("reference_code") or ""
     try:
@@ -181,8 +213,20 @@ def _entry(
             )
         )
         return None
+    if series.category != category:
+        problems.append(
+            LinkProblem(
+                "catalogue-wrong-category",
+                f"档号的门类代码 {series.category} 不是本批次的 {category}",
+                code,
+                row=row,
+            )
+        )
+        return None
     found: list[str] = []
     date = _date(values.get("document_date"), "日期", found)
+    captured = _capture_time(values.get("captured_at"), found)
+    original = _original_medium(values.get("carrier"), config, category, found)
     pages = _whole(values.get("page_count"), "页数", found)
     year = _whole(values.get("year"), "年度", found)
     period = values.get("retention_period")
@@ -217,6 +261,7 @@ def _entry(
         year=series.year,
         retention_period=series.period,
         unit_code=series.unit_code,
+        original_medium=original,
         document_number=values.get("document_number"),
         responsible_party=values.get("responsible_party"),
         document_date=date,
@@ -226,6 +271,14 @@ def _entry(
         remarks=values.get("remarks"),
         device=values.get("device"),
         digitized_at=values.get("digitized_at"),
+        creator=values.get("creator"),
+        captured_at=captured,
+        place=values.get("place"),
+        persons=tuple(p for p in PERSONS_SEPARATOR.split(values.get("persons") or "") if p),
+        background=values.get("background"),
+        photo_number=values.get("photo_number"),
+        negative_number=values.get("negative_number"),
+        carrier=values.get("carrier"),
     )
 
 
@@ -238,6 +291,49 @@ def normalise_date(text: str) -> dt.date:
         raise ValueError(f"{text!r} is not a date")
     year, month, day = (int(part) for part in match.groups())
     return dt.date(year, month, day)
+
+
+def normalise_capture_time(text: str) -> str:
+    """A catalogue's 拍摄时间 in the forms of MediaDescription, as precise as it is given:
+    1986 and 1986年 → 1986; 1986-05, 1986.5, 1986年5月 → 1986-05; a date normalise_date reads →
+    1986-05-01; with a time of day → 2026-05-06T20:15 (or :03). ValueError for anything else."""
+    text = text.strip()
+    if clock := DAY_AND_CLOCK.fullmatch(text):
+        hour, minute, second = (int(clock[part] or 0) for part in ("hour", "minute", "second"))
+        moment = dt.datetime.combine(normalise_date(clock["day"]), dt.time(hour, minute, second))
+        return moment.isoformat(timespec="seconds" if clock["second"] else "minutes")
+    if match := YEAR.fullmatch(text):
+        return dt.date(int(match[1]), 1, 1).isoformat()[:4]  # the date: year 0000 is none
+    if match := YEAR_MONTH.fullmatch(text):
+        return dt.date(int(match[1]), int(match[2]), 1).isoformat()[:7]
+    return normalise_date(text).isoformat()
+
+
+def _capture_time(text: str | None, found: list[str]) -> str | None:
+    if text is None:
+        return None
+    try:
+        return normalise_capture_time(text)
+    except ValueError:
+        found.append(
+            f"拍摄时间 {text!r} 不是时间（如 1986、1986年5月、1986-05-01、2026-05-06 20:15）"
+        )
+        return None
+
+
+def _original_medium(
+    text: str | None, config: LinkConfig, category: str, found: list[str]
+) -> str | None:
+    """载体 of the original the item is a copy of (None: born digital): the category's default
+    unless its 载体 column says otherwise."""
+    linking = config.category(category)
+    if text is None or not linking.carriers:
+        return linking.original_medium
+    medium = linking.carriers.get(re.sub(r"\s+", "", text))
+    if medium is None:
+        found.append(f"载体 {text!r} 无法识别（应为 {'、'.join(linking.carriers)} 之一）")
+        return None
+    return None if medium == ELECTRONIC else medium
 
 
 def _date(text: str | None, name: str, found: list[str]) -> dt.date | None:

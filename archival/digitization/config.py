@@ -1,5 +1,6 @@
 """The linking configuration (recordflow/digitization.yaml): catalogue column names, file-name
-rules and the DA/T 31 thresholds. Data, so that each archive's spelling is a line of YAML."""
+rules, the DA/T 31 thresholds and what differs by archive category (门类: paper, photos). Data, so
+that each archive's spelling is a line of YAML."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from archival import reference
+from archival.reference import CATEGORY_WS
 from recordflow.settings import PACKAGE_DIR
 
 DEFAULT_FILE = PACKAGE_DIR / "digitization.yaml"
@@ -32,10 +34,33 @@ Column = Literal[
     "item_number",
     "device",
     "digitized_at",
+    "creator",
+    "captured_at",
+    "place",
+    "persons",
+    "background",
+    "photo_number",
+    "negative_number",
+    "carrier",
 ]
 Layout = Literal["flat", "per-item"]
 Format = Literal["JPEG", "TIFF", "JPEG2000", "PDF", "OFD"]
 MIDDLE_DOT = "·"
+ELECTRONIC = "electronic"  # a `carriers` value: the file is the original (born digital)
+
+
+class CategoryLinking(BaseModel):
+    """What a batch of one archive category (门类) checks and submits differently: the batch's
+    category is the command's (`import digitized`: WS, `import photos`: ZP)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    original_medium: str = Field(min_length=1)  # 载体 of the original when the row does not say
+    # The 载体 column's words → ELECTRONIC or the original's 载体; none: the column is not read.
+    carriers: dict[str, str] = {}
+    pages: int | None = Field(default=None, gt=0)  # every item has this many; None: its 页数
+    min_dpi: int | None = Field(default=None, gt=0)  # of a scan; None: the batch's min_dpi
+    accepted_formats: tuple[Format, ...] | None = None  # None: the batch's accepted_formats
 
 
 class LinkConfig(BaseModel):
@@ -51,6 +76,7 @@ class LinkConfig(BaseModel):
     min_dpi_by_fonds: dict[str, int] = {}
     accepted_formats: tuple[Format, ...] = Field(min_length=1)
     document_id_prefix: str
+    categories: dict[str, CategoryLinking]
 
     @field_validator("columns")
     @classmethod
@@ -70,8 +96,28 @@ class LinkConfig(BaseModel):
             raise ValueError(f"middle-dot spellings must be one character, not - A-Z 0-9: {bad}")
         return spellings
 
-    def min_dpi_for(self, fonds_code: str) -> int:
-        return self.min_dpi_by_fonds.get(fonds_code, self.min_dpi)
+    @field_validator("categories")
+    @classmethod
+    def _paper(cls, categories: dict[str, CategoryLinking]) -> dict[str, CategoryLinking]:
+        if CATEGORY_WS not in categories:
+            raise ValueError(f"categories must describe {CATEGORY_WS}, digitized paper")
+        return categories
+
+    def category(self, code: str) -> CategoryLinking:
+        if code not in self.categories:
+            raise ValueError(
+                f"no batch of category {code} can be linked: {', '.join(self.categories)}"
+            )
+        return self.categories[code]
+
+    def min_dpi_for(self, fonds_code: str, category: str = CATEGORY_WS) -> int:
+        """The collection's minimum, else the category's, else the batch's."""
+        return self.min_dpi_by_fonds.get(
+            fonds_code, self.category(category).min_dpi or self.min_dpi
+        )
+
+    def formats_for(self, category: str) -> tuple[Format, ...]:
+        return self.category(category).accepted_formats or self.accepted_formats
 
     def reference_pattern(self) -> str:
         """The 档号 as a regular expression in which its `·` may be any accepted spelling."""

@@ -26,7 +26,12 @@ STATUS = {"linked": "已挂接", "held": "未挂接", "archived": "已归档", "
 # Section headings of the page, in order: reason codes, Chinese and English.
 SECTIONS = (
     (
-        ("catalogue-invalid-reference", "catalogue-invalid-value", "catalogue-inconsistent"),
+        (
+            "catalogue-invalid-reference",
+            "catalogue-wrong-category",
+            "catalogue-invalid-value",
+            "catalogue-inconsistent",
+        ),
         "目录行错误",
         "Catalogue rows in error",
     ),
@@ -47,6 +52,9 @@ SECTIONS = (
         "DA/T 31 failures",
     ),
 )
+# Whatever no section above names: the category's description as the SDK checks it (a photo's
+# missing-photographer …), so that every problem is on the page.
+OTHERS = ("著录项检查未通过", "Description check failed")
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("archival.digitization", "templates"),
     autoescape=True,
@@ -60,7 +68,8 @@ def render_json(report: LinkReport) -> str:
 
 
 def render_csv(report: LinkReport) -> str:
-    """One line per linked item (its outcome once the importer has one) and per problem."""
+    """One line per linked item (its outcome once the importer has one, else what linking filled
+    in) and per problem."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -75,7 +84,7 @@ def render_csv(report: LinkReport) -> str:
                 item.pages,
                 STATUS[status],
                 outcome.reason or "" if outcome else "",
-                outcome.detail or "" if outcome else "",
+                (outcome.detail if outcome else None) or "；".join(item.notes),
             ]
         )
     for problem in report.problems:
@@ -98,6 +107,9 @@ def render_html(report: LinkReport) -> str:
         (zh, en, [p for p in report.problems if p.reason in reasons])
         for reasons, zh, en in SECTIONS
     ]
+    named = {reason for reasons, _, _ in SECTIONS for reason in reasons}
+    if others := [p for p in report.problems if p.reason not in named]:
+        sections.append((*OTHERS, others))
     return _environment.get_template("linking_report.html.j2").render(
         report=report, sections=sections, status=STATUS
     )

@@ -18,7 +18,12 @@ ORPHAN = "image-orphan"
 PAGE_COUNT_MISMATCH = "page-count-mismatch"
 DUPLICATE = "catalogue-duplicate"
 CATALOGUE_ROW = frozenset(
-    {"catalogue-invalid-reference", "catalogue-invalid-value", "catalogue-inconsistent"}
+    {
+        "catalogue-invalid-reference",
+        "catalogue-wrong-category",
+        "catalogue-invalid-value",
+        "catalogue-inconsistent",
+    }
 )
 # The rest are DA/T 31 failures of an item that has both its row and its images.
 
@@ -54,7 +59,9 @@ class LinkedItem:
     """A catalogue entry with all its pages, every DA/T 31 check passed: ready to submit.
 
     `metadata` is the SDK's submission metadata (connectors/sdk.py); `files` are its computer
-    files in order, `metadata["file_details"][n]` describing `files[n]`.
+    files in order, `metadata["file_details"][n]` describing `files[n]` of a scan. `carrier` and
+    `copy_form` are None for a born-digital record (a camera's photo): it is no copy of anything.
+    `notes`: what linking filled in that the catalogue did not say (拍摄时间 from EXIF …).
     """
 
     reference_code: str
@@ -64,8 +71,9 @@ class LinkedItem:
     file_names: tuple[str, ...]  # relative to the images folder, as the report shows them
     pages: int
     digitized_at: str | None = None  # DA/T 46 has no element for it on the event: kept here
-    carrier: str = CARRIER
-    copy_form: str = COPY_FORM
+    carrier: str | None = CARRIER
+    copy_form: str | None = COPY_FORM
+    notes: tuple[str, ...] = ()
 
     @property
     def digitization(self) -> list[dict[str, Any]]:
@@ -82,6 +90,7 @@ class LinkedItem:
             "digitized_at": self.digitized_at,
             "carrier": self.carrier,
             "copy_form": self.copy_form,
+            "notes": list(self.notes),
             "metadata": _jsonable(self.metadata),
         }
 

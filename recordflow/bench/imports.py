@@ -25,7 +25,7 @@ from rich.console import Console
 
 from archival.digitization import link_batch, load_link_config
 from archival.metadata import load_metadata_rules
-from connectors.importer import SUBMIT_THREADS, digitized_items, import_items
+from connectors.importer import SUBMIT_THREADS, import_items, linked_items
 from connectors.outbox import Outbox
 from connectors.storage import PART_SIZE, Digests, Storage
 from recordflow.bench import stats
@@ -95,8 +95,8 @@ def run_import_bench(settings: Settings, items: int, pages: int,
             began = time.monotonic()
             with console.status("导入 Importing (link, check, submit, archive)…"):
                 report = link_batch(catalogue, images, load_link_config(settings.digitization_file))
-                batch = digitized_items(report, AGENCY,
-                                        load_metadata_rules(settings.metadata_rules_file))  # fmt: skip
+                batch = linked_items(report, AGENCY,
+                                     load_metadata_rules(settings.metadata_rules_file))  # fmt: skip
                 outbox = Outbox(settings.outbox_path)
                 try:
                     results = import_items(settings, batch, outbox)

@@ -1,5 +1,6 @@
-"""`recordflow import digitized`: a digitization batch (目录 + page images) into the archive, its
-legacy 档号 kept; and the 挂接 report of what was linked, archived and refused."""
+"""`recordflow import digitized` and `recordflow import photos`: a digitization batch (目录 + page
+images) or a photo batch (照片目录 + photos) into the archive, its legacy 档号 kept; and the 挂接
+report of what was linked, archived and refused. `import packages`: offline transfer packages."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from recordflow.settings import Settings
 
 if TYPE_CHECKING:
     from archival.digitization import LinkReport
+    from archival.metadata import MetadataRules
     from connectors.importer import ImportItem, ItemResult
 
 app = typer.Typer(
@@ -43,24 +45,66 @@ def digitized(
     """Link a digitization batch's catalogue to its page images (目录挂接), check each item against
     DA/T 31, submit the linked ones with their legacy 档号 kept, and write the 挂接 report.
     Rerunning adds nothing already archived."""
+    _import_batch(agency, catalogue, images, layout, report, dry_run, as_json,
+                  category="WS", files_option="--images", name="digitized")  # fmt: skip
+
+
+@app.command()
+def photos(
+    agency: Annotated[str, typer.Option(help="The agency whose fonds the photos are, e.g. bgt.")],
+    catalogue: Annotated[
+        Path,
+        typer.Option(
+            help="The photo catalogue: 照片目录.xlsx or .csv (档号, 题名, 摄影者, 拍摄时间, "
+            "拍摄地点, 人物, 背景, 照片号, 底片号, 载体 …)."
+        ),
+    ],
+    photos: Annotated[Path, typer.Option(help="The folder of photos, one <档号>.jpg|tif each.")],
+    layout: Annotated[str, typer.Option(help="flat, or per-item (one folder per 档号).")] = "flat",
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Where report.csv/.html/.json go (default <home>/imports/…)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Link and check everything; submit nothing.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Link a photo batch's catalogue to its photos (照片挂接), check each, submit the sound ones as
+    photo records (门类 ZP, DA/T 54) with their legacy 档号 kept, and write the 挂接 report. The
+    载体 column says what each photo is: 电子/数码/数字 born digital (no resolution check; a
+    missing 拍摄时间 is taken from its EXIF), 照片/相片 a scanned print, 底片 a scanned negative
+    (a scan needs at least 300 dpi); without the column every photo is a scanned print. A row
+    without 摄影者 or 拍摄地点 is held. Rerunning adds nothing already archived."""
+    _import_batch(agency, catalogue, photos, layout, report, dry_run, as_json,
+                  category="ZP", files_option="--photos", name="photos")  # fmt: skip
+
+
+def _import_batch(agency: str, catalogue: Path, files: Path, layout: str, report: Path | None,
+                  dry_run: bool, as_json: bool, *, category: str, files_option: str,
+                  name: str) -> None:  # fmt: skip
+    """A batch of archive category `category` (门类代码) linked, checked, submitted unless
+    `dry_run`, and reported under <home>/imports/<name>-<time> unless `report` says where."""
     from archival.digitization import CatalogueError, link_batch, load_link_config, write_report
+    from archival.metadata import load_metadata_rules
     from connectors.importer import record_outcomes
 
     settings = Settings()
-    for path, what in ((catalogue, "--catalogue"), (images, "--images")):
+    for path, what in ((catalogue, "--catalogue"), (files, files_option)):
         if not path.exists():
             raise fail(f"{what} {path}: no such file or folder", 2)
     if layout not in ("flat", "per-item"):
         raise fail(f"--layout {layout}: give flat or per-item", 2)
     config = load_link_config(settings.digitization_file).model_copy(update={"layout": layout})
+    rules = load_metadata_rules(settings.metadata_rules_file)
     try:
         with err.status("挂接 Linking the catalogue to the images…"):
-            linked = link_batch(catalogue, images, config)
+            linked = link_batch(catalogue, files, config, category=category, rules=rules)
     except CatalogueError as exc:
         raise fail(f"{catalogue}: {exc}") from exc
-    results = [] if dry_run else _submit(settings, agency, linked)
+    results = [] if dry_run else _submit(settings, agency, linked, rules)
     record_outcomes(linked, results)
-    folder = report or settings.home / "imports" / f"digitized-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = report or settings.home / "imports" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     write_report(linked, folder)
     summary = {"report": str(folder), "dry_run": dry_run, **linked.counts(),
                "items": [r.__dict__ for r in results]}  # fmt: skip
@@ -70,12 +114,13 @@ def digitized(
     _print_summary(linked.counts(), results, folder, dry_run)
 
 
-def _submit(settings: Settings, agency: str, linked: LinkReport) -> list[ItemResult]:
-    from archival.metadata import load_metadata_rules
-    from connectors.importer import digitized_items, import_items
+def _submit(
+    settings: Settings, agency: str, linked: LinkReport, rules: MetadataRules
+) -> list[ItemResult]:
+    from connectors.importer import import_items, linked_items
     from connectors.outbox import Outbox
 
-    items = digitized_items(linked, agency, load_metadata_rules(settings.metadata_rules_file))
+    items = linked_items(linked, agency, rules)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn())  # fmt: skip
     began, pages, size = time.monotonic(), 0, 0

@@ -27,7 +27,7 @@ from archival.digitization import LinkReport, link_batch, load_link_config, writ
 from archival.metadata import load_metadata_rules
 from archival.packages.intake import PackageReport
 from connectors.agency_registry import current_registry
-from connectors.importer import ItemResult, digitized_items, import_items, record_outcomes
+from connectors.importer import ItemResult, import_items, linked_items, record_outcomes
 from connectors.outbox import Outbox
 from connectors.package_import import import_package
 from connectors.readback import Outcome
@@ -88,7 +88,7 @@ def import_batch(settings: Settings, console: Console, root: Path) -> DigitizedI
     catalogue, images = write_batch(root)
     with console.status("存量数字化 Linking and importing a digitization batch…"):
         report = link_batch(catalogue, images, load_link_config(settings.digitization_file))
-        items = digitized_items(report, AGENCY, load_metadata_rules(settings.metadata_rules_file))
+        items = linked_items(report, AGENCY, load_metadata_rules(settings.metadata_rules_file))
         outbox = Outbox(settings.outbox_path)
         try:
             results = import_items(settings, items, outbox)

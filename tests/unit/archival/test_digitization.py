@@ -178,6 +178,15 @@ COLUMN_VALUES = {
     "item_number": ("1", None),  # read, and implied by the 档号
     "device": ("Fujitsu fi-7600", "Fujitsu fi-7600"),
     "digitized_at": ("2024-03-05", "2024-03-05"),
+    # A photo catalogue's (tests/unit/archival/test_photo_batches.py has the photo batch itself).
+    "creator": ("李摄影", "李摄影"),
+    "captured_at": ("1986年5月1日", "1986-05-01"),
+    "place": ("罗湖口岸", "罗湖口岸"),
+    "persons": ("王市长、李副市长", ("王市长", "李副市长")),
+    "background": ("口岸开通仪式", "口岸开通仪式"),
+    "photo_number": ("ZP-1986-001", "ZP-1986-001"),
+    "negative_number": ("DP-1986-001", "DP-1986-001"),
+    "carrier": ("底片", "底片"),  # as written; a paper batch reads no 载体
 }
 
 

@@ -107,12 +107,7 @@ def _read_image(path: Path, technical: MediaFile) -> None:
         technical["colour_mode"] = COLOUR_MODES.get(image.mode, COLOUR)
         decoded = _decode(path, image)
         exif = _exif(image, decoded)
-        declared_dpi = image.info.get("dpi")
-        jfif_density = image.info.get("jfif_unit") in JFIF_DENSITY_UNITS
-        if isinstance(image, JpegImagePlugin.JpegImageFile) and not jfif_density:
-            # Pillow takes EXIF's resolution here, and makes 72 dpi up when EXIF has none.
-            declared_dpi = _exif_dpi(exif)
-        technical["resolution_dpi"] = _dpi(declared_dpi)
+        technical["resolution_dpi"] = declared_dpi(image, exif)
     technical["device"] = _device(
         exif.main.get(ExifTags.Base.Make), exif.main.get(ExifTags.Base.Model)
     )
@@ -188,6 +183,18 @@ def _exif(image: ImageFile.ImageFile, decoded: bool) -> _Exif:
     except (SyntaxError, OSError, ValueError, EOFError, IndexError, KeyError, TypeError,
             struct.error):  # fmt: skip
         return _Exif({}, {})
+
+
+def declared_dpi(image: ImageFile.ImageFile, exif: _Exif | None = None) -> int | None:
+    """分辨率 as the image declares it (its header: JFIF, EXIF, TIFF's tags, PNG's pHYs); None
+    when it declares none. A JPEG without a JFIF density has its EXIF's resolution, or none:
+    Pillow makes 72 dpi up for one whose EXIF has no resolution. `exif`: the image's, when read."""
+    declared = image.info.get("dpi")
+    if isinstance(image, JpegImagePlugin.JpegImageFile) and (
+        image.info.get("jfif_unit") not in JFIF_DENSITY_UNITS
+    ):
+        declared = _exif_dpi(exif or _exif(image, decoded=False))
+    return _dpi(declared)
 
 
 def _dpi(value: Any) -> int | None:

@@ -43,6 +43,7 @@ from pypdf.generic import IndirectObject
 from archival.digitization.config import MIDDLE_DOT, LinkConfig
 from archival.digitization.report import LinkProblem
 from archival.formats import COLOUR, COLOUR_MODES, TIFF_COMPRESSION
+from archival.media import declared_dpi
 
 HASH_CHUNK = 1024 * 1024
 PAGE = r"(?!0+\b)[0-9]{1,4}"  # 页号 from 1
@@ -216,7 +217,7 @@ def _image(factory: Callable[..., ImageFile.ImageFile]) -> Callable[[Path], dict
             modes: list[str | None] = []
             for frame in range(frames):
                 image.seek(frame)  # headers of each page of a multi-page TIFF, no pixels
-                dpi.append(_dpi(image.info.get("dpi")))
+                dpi.append(declared_dpi(image))
                 modes.append(COLOUR_MODES.get(image.mode, COLOUR))
             image.seek(0)
             return {
@@ -228,13 +229,6 @@ def _image(factory: Callable[..., ImageFile.ImageFile]) -> Callable[[Path], dict
             }
 
     return read
-
-
-def _dpi(value: Any) -> int | None:
-    """The lower of the two resolutions, rounded (a JFIF header may say 299.9994)."""
-    if isinstance(value, tuple) and len(value) == 2 and all(value):
-        return round(min(float(value[0]), float(value[1])))
-    return None
 
 
 def _compression(image: ImageFile.ImageFile) -> str | None:

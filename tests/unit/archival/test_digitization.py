@@ -371,3 +371,17 @@ def test_a_broken_or_hostile_ofd_is_unreadable_not_a_crash(
     assert found.unreadable is not None and why.lower() in found.unreadable.lower(), (
         found.unreadable
     )
+
+
+def test_a_scan_that_records_no_resolution_is_held_as_unknown_not_72_dpi(tmp_path: Path) -> None:
+    # Pillow answers 72 dpi for a JPEG whose EXIF (a scanner's Make, no XResolution) has none.
+    exif = Image.Exif()
+    exif[271] = "Fujitsu"
+    path = tmp_path / f"{code(1)}.jpg"
+    buffer = io.BytesIO()
+    Image.new("L", (100, 100), 128).save(buffer, "JPEG", exif=exif)
+    data = buffer.getvalue()
+    length = int.from_bytes(data[4:6], "big")
+    path.write_bytes(data[:2] + data[4 + length :])  # no JFIF segment: as a scanner writes it
+    assert Image.open(path).info.get("dpi") == (72, 72)  # what Pillow makes up
+    assert inspect_file(path).dpi == (None,)

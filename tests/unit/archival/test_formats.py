@@ -70,11 +70,12 @@ def test_the_list_covers_every_format_the_standard_accepts() -> None:
     assert {entry.id for entry in REGISTRY.formats} == {
         "ofd", "pdf-a", "pdf", "docx", "wps", "rtf", "jpeg", "tiff", "png", "wav", "mp3",
         "mp4", "mpg", "xml", "xls", "xlsx", "csv",
+        "jpeg2000",  # DA/T 31's third image format for digitized paper
     }  # fmt: skip
     categories = {entry.id: entry.category for entry in REGISTRY.formats}
     assert categories["ofd"] == categories["pdf-a"] == "fixed-layout"
     assert {categories[i] for i in ("pdf", "docx", "wps", "rtf")} == {"text"}
-    assert {categories[i] for i in ("jpeg", "tiff", "png")} == {"image"}
+    assert {categories[i] for i in ("jpeg", "tiff", "png", "jpeg2000")} == {"image"}
     assert {categories[i] for i in ("xml", "xls", "xlsx", "csv")} == {"data"}
     assert REGISTRY.version
 
@@ -572,3 +573,12 @@ def test_a_zip_may_be_large_if_it_is_not_compressed_a_hundredfold(
     zeros = zip_bytes({"zeros.txt": "0" * 200_000})
     path = write(tmp_path, "b.zip", zeros)
     assert formats.compression_bomb(path, zeros)
+
+
+def test_a_jpeg_2000_scan_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "scan.jp2"
+    Image.new("L", (64, 64), 100).save(path)
+    found = identify(path, "scan.jp2", "image/jp2", registry=REGISTRY)
+    assert (found.puid, found.name, found.accepted, found.problems) == (
+        "x-fmt/392", "JP2 (JPEG 2000 part 1)", True, ()
+    )

@@ -580,5 +580,8 @@ def test_a_jpeg_2000_scan_is_accepted(tmp_path: Path) -> None:
     Image.new("L", (64, 64), 100).save(path)
     found = identify(path, "scan.jp2", "image/jp2", registry=REGISTRY)
     assert (found.puid, found.name, found.accepted, found.problems) == (
-        "x-fmt/392", "JP2 (JPEG 2000 part 1)", True, ()
+        "x-fmt/392",
+        "JP2 (JPEG 2000 part 1)",
+        True,
+        (),
     )

@@ -59,6 +59,7 @@ def demo(
             console.print("\n".join(notes), highlight=False, soft_wrap=True, markup=False)
         _print_receipts([row for row in rows if row["via"] == "gateway"])
         _print_digitized([row for row in rows if row["via"] == "import"])
+        _print_photos([row for row in rows if row["via"] == "photos"])
         for row in (row for row in rows if row["via"] == "package"):
             outcome = RECEIPT_WORDS.get(row["status"], row["status"])
             console.print(f"离线移交包 Offline package (BagIt, {row['agency']}): {row['document_id']} "
@@ -87,6 +88,20 @@ def _print_digitized(rows: list[dict[str, Any]]) -> None:
         table.add_row(row["reference_code"] or "", escape(row["title"]), outcome,
                       escape(row["detail"] or "") if row["status"] == "held" else "")  # fmt: skip
     console.print(table)
+
+
+def _print_photos(rows: list[dict[str, Any]]) -> None:
+    """The photo batch: a scanned print and a camera's photo, each under its own ZP 档号."""
+    table = Table(title="照片档案 Photos (门类 ZP, DA/T 54): 照片挂接 and import")
+    for column in ("档号 (目录)", "题名 title", "结果 outcome", "原因 reason"):
+        table.add_column(column, no_wrap=column.startswith("档号"))
+    for row in rows:
+        outcome = RECEIPT_WORDS.get(row["status"], "[yellow]暂缓 held[/]")
+        table.add_row(row["reference_code"] or "", escape(row["title"]), outcome,
+                      escape(row["detail"] or "") if row["status"] != "archived" else "")  # fmt: skip
+    console.print(table)
+    console.print("recordflow records show 'Z101-ZP·2026-Y-BGS-0001': the camera's EXIF as read "
+                  "at receipt", highlight=False, markup=False)  # fmt: skip
 
 
 RECEIPT_WORDS = {

@@ -4,9 +4,11 @@
 archived under the 档号 the catalogue gives (never renumbered), as digitized copies of paper.
 
 One item is deliberately incomplete (its second page was never scanned), so the 挂接 report shows
-what the archives would have to rescan. And an offline transfer package: a BagIt bag an OA
-system exported, imported as `recordflow import packages` imports one. Generation is
-deterministic: a rerun imports nothing new.
+what the archives would have to rescan. A photo batch (照片档案, 门类 ZP) imported as `recordflow
+import photos` imports one: a print of 1986 scanned at 300 dpi and a camera's photo whose 拍摄时间
+comes from its EXIF. And an offline transfer package: a BagIt bag an OA system exported, imported
+as `recordflow import packages` imports one. Generation is deterministic: a rerun imports
+nothing new.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ AGENCY = "bgt"
 FONDS = "Z101"
 PARTY = "市人民政府办公厅"
 DPI = 300
+EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATETIME_ORIGINAL = 271, 272, 0x8769, 36867
 HEADER = ["档号", "文号", "责任者", "题名", "日期", "页数", "密级", "保管期限", "备注"]
 # 档号, 文号, 题名, 日期, 页数, the pages scanned (a gap: a page the station missed)
 BATCH = [
@@ -87,28 +90,45 @@ def scan(label: str, seed: int) -> bytes:
 def import_batch(settings: Settings, console: Console, root: Path) -> DigitizedImport:
     catalogue, images = write_batch(root)
     with console.status("存量数字化 Linking and importing a digitization batch…"):
-        report = link_batch(catalogue, images, load_link_config(settings.digitization_file))
-        items = linked_items(report, AGENCY, load_metadata_rules(settings.metadata_rules_file))
-        outbox = Outbox(settings.outbox_path)
-        try:
-            results = import_items(settings, items, outbox)
-        finally:
-            outbox.close()
+        return _import(settings, catalogue, images, category="WS", name="digitized")
+
+
+def import_photos(settings: Settings, console: Console, root: Path) -> DigitizedImport:
+    catalogue, photos = write_photos(root)
+    with console.status("照片挂接 Linking and importing a photo batch…"):
+        return _import(settings, catalogue, photos, category="ZP", name="photos")
+
+
+def _import(
+    settings: Settings, catalogue: Path, files: Path, *, category: str, name: str
+) -> DigitizedImport:
+    """A batch of `category` linked, submitted and reported as `recordflow import digitized` or
+    `import photos` does it."""
+    rules = load_metadata_rules(settings.metadata_rules_file)
+    config = load_link_config(settings.digitization_file)
+    report = link_batch(catalogue, files, config, category=category, rules=rules)
+    outbox = Outbox(settings.outbox_path)
+    try:
+        results = import_items(settings, linked_items(report, AGENCY, rules), outbox)
+    finally:
+        outbox.close()
     record_outcomes(report, results)
-    folder = settings.home / "demo" / f"digitized-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = settings.home / "demo" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     write_report(report, folder)
     return DigitizedImport(report, results, folder)
 
 
-def demo_rows(imported: DigitizedImport) -> list[tuple[Sample, str, Outcome]]:
-    """Each catalogue row as the demo shows it: (sample, event id, outcome)."""
+def demo_rows(
+    imported: DigitizedImport, catalogue: list[tuple[str, str]]
+) -> list[tuple[Sample, str, Outcome]]:
+    """Each catalogue row (档号, 题名) as the demo shows it: (sample, event id, outcome)."""
     results = {result.key: result for result in imported.results}
     rows = []
-    for code, _, title, _, pages, scanned in BATCH:
-        document_id = f"SZH-{code}"
-        sample = Sample(AGENCY, {"document_id": document_id, "title": title},
-                        bad=None if len(scanned) == pages else UNSCANNED_PAGE,
-                        expected_reason=None if len(scanned) == pages else "page-missing")  # fmt: skip
+    for code, title in catalogue:
+        complete = code not in INCOMPLETE
+        sample = Sample(AGENCY, {"document_id": f"SZH-{code}", "title": title},
+                        bad=None if complete else UNSCANNED_PAGE,
+                        expected_reason=None if complete else "page-missing")  # fmt: skip
         result = results.get(code)
         if result is None:  # held at linking: its first problem says why
             problem = next(p for p in imported.report.problems if p.reference_code == code)
@@ -119,6 +139,48 @@ def demo_rows(imported: DigitizedImport) -> list[tuple[Sample, str, Outcome]]:
                      Outcome(status, result.reference_code, result.retention_period,
                              result.reason, result.detail)))  # fmt: skip
     return rows
+
+
+# --- a photo batch (照片档案, 门类 ZP) ----------------------------------------------------------
+PHOTO_HEADER = ["档号", "题名", "摄影者", "拍摄时间", "拍摄地点", "人物", "文字说明", "载体"]
+PHOTOS = [
+    # A print of 1986 scanned at 300 dpi; and a camera's photo, whose row leaves 拍摄时间 to EXIF.
+    ("Z101-ZP·1986-Y-BGS-0001", "罗湖口岸开通仪式", "李摄影", "1986年5月1日", "罗湖口岸", "王市长",
+     "罗湖口岸旅检大楼启用", "照片"),
+    ("Z101-ZP·2026-Y-BGS-0001", "深南大道夜景", "王摄影", "", "深南大道与华强北路交汇处", "",
+     "城市记忆拍摄工程", "数码"),
+]  # fmt: skip
+CAMERA_TAKEN = "2026:05:06 20:15:03"  # EXIF's form of a time
+BATCH_ROWS = [(code, title) for code, _, title, *_ in BATCH]
+# The items with a page the scanning station missed: held at linking.
+INCOMPLETE = {code for code, _, _, _, pages, scanned in BATCH if len(scanned) != pages}
+PHOTO_ROWS = [(code, title) for code, title, *_ in PHOTOS]
+
+
+def write_photos(root: Path) -> tuple[Path, Path]:
+    """The photo catalogue and the photos; (catalogue, photos folder)."""
+    photos = root / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    catalogue = root / "照片目录.csv"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([PHOTO_HEADER, *PHOTOS])
+    catalogue.write_text(buffer.getvalue(), encoding="utf-8-sig")
+    scanned, camera = PHOTOS
+    (photos / f"{scanned[0]}.jpg").write_bytes(scan(scanned[0], 7))
+    (photos / f"{camera[0]}.jpg").write_bytes(camera_photo())
+    return catalogue, photos
+
+
+def camera_photo() -> bytes:
+    """A camera's JPEG: the time, make and model in its EXIF, no resolution (a camera's is none)."""
+    exif = Image.Exif()
+    exif[EXIF_MAKE], exif[EXIF_MODEL] = "Canon", "EOS R5"
+    exif.get_ifd(EXIF_IFD)[EXIF_DATETIME_ORIGINAL] = CAMERA_TAKEN
+    image = Image.new("RGB", (320, 213), (20, 30, 60))
+    ImageDraw.Draw(image).rectangle((0, 150, 320, 213), fill=(200, 160, 40))  # a lit avenue
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85, exif=exif)
+    return buffer.getvalue()
 
 
 # --- an offline transfer package ---------------------------------------------------------------

@@ -24,7 +24,15 @@ from archival.packages.intake import PackageReport, RecordLine
 from avro_schemas.codec import Codec
 from connectors.readback import Outcome, watch_outcomes
 from connectors.sdk import FileToSubmit, Receipt, Submitter, description_from_metadata, event_id_for
-from recordflow.demo.digitized import PACKAGE_RECORD, demo_rows, import_batch, import_package_sample
+from recordflow.demo.digitized import (
+    BATCH_ROWS,
+    PACKAGE_RECORD,
+    PHOTO_ROWS,
+    demo_rows,
+    import_batch,
+    import_package_sample,
+    import_photos,
+)
 from recordflow.demo.gateway import HttpSubmission, submit_over_http
 from recordflow.demo.samples import (
     FORGED,
@@ -127,7 +135,11 @@ def run_demo(settings: Settings, console: Console, *, keep_worker: bool = False)
             f"挂接报告 Linking report: {imported.folder / 'report.html'}", highlight=False
         )
         rows += [DemoRow(sample, event_id, via="import", outcome=outcome)
-                 for sample, event_id, outcome in demo_rows(imported)]  # fmt: skip
+                 for sample, event_id, outcome in demo_rows(imported, BATCH_ROWS)]  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="recordflow-demo-photos-") as tmp:
+            photos = import_photos(settings, console, Path(tmp))
+        rows += [DemoRow(sample, event_id, via="photos", outcome=outcome)
+                 for sample, event_id, outcome in demo_rows(photos, PHOTO_ROWS)]  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="recordflow-demo-package-") as tmp:
             package = import_package_sample(settings, console, Path(tmp))
         rows += [package_row(package, line) for line in package.records]

@@ -6,7 +6,7 @@ import json
 
 from avro_schemas.codec import Codec
 from connectors.readback import catalog
-from recordflow.demo.digitized import BATCH
+from recordflow.demo.digitized import BATCH, PHOTOS
 from recordflow.demo.samples import GATEWAY_SAMPLES, ONBOARDED, SAMPLES
 from recordflow.settings import Settings
 from tests.integration.cli import run_cli
@@ -27,6 +27,7 @@ def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicat
         ["sdk"] * len(SAMPLES)
         + ["gateway"] * len(GATEWAY_SAMPLES)
         + ["import"] * len(BATCH)
+        + ["photos"] * len(PHOTOS)
         + ["package"]
     )
     # The offline package (a bag an OA system exported) is archived like any submission.
@@ -58,12 +59,21 @@ def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicat
         ("Z101-WS·1998-Y-BGS-0002", "archived", None),
         ("Z101-WS·1998-Y-BGS-0003", "held", "page-missing"),
     ]
+    # The photo batch: a scanned print and a camera's photo, each under its ZP 档号.
+    photos = [(row["reference_code"], row["status"]) for row in first if row["via"] == "photos"]
+    assert photos == [
+        ("Z101-ZP·1986-Y-BGS-0001", "archived"),
+        ("Z101-ZP·2026-Y-BGS-0001", "archived"),
+    ]
     codec = Codec.from_url(pipeline_settings.schema_registry_url)
     archived = catalog(pipeline_settings, codec)
     assert (
         len(archived)
-        == sum(1 for sample in SAMPLES if not sample.bad) + len(GATEWAY_SAMPLES) + 2 + 1
+        == sum(1 for sample in SAMPLES if not sample.bad) + len(GATEWAY_SAMPLES) + 2 + 2 + 1
     )
+    (camera,) = archived["Z101-ZP·2026-Y-BGS-0001"]["media_files"]
+    assert (camera["device"], camera["captured_at"]) == ("Canon EOS R5", "2026-05-06T20:15:03")
+    assert archived["Z101-ZP·2026-Y-BGS-0001"]["media"]["captured_at"] == "2026-05-06T20:15:03"
     assert {row["reference_code"] for row in over_http.values()} <= archived.keys()
 
     second = _demo(pipeline_settings)

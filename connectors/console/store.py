@@ -108,8 +108,8 @@ class Page:
 
 @dataclass
 class Batch:
-    """What one read brought: (topic, partition, offset, key, decoded value or None) per message,
-    and the offset each partition was read up to."""
+    """What one read brought: (topic, partition, offset, Kafka timestamp, key, decoded value or
+    None for a tombstone) per message, and the offset each partition was read up to."""
 
     messages: list[tuple[str, int, int, int, str, dict[str, Any] | None]] = field(
         default_factory=list
@@ -125,6 +125,9 @@ class Store:
         self.audit_topic = audit_topic
         self.zone = ZoneInfo(timezone)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The audit trail's copy is in it: for the console's own user only (SQLite gives its
+        # -wal and -shm files the database file's mode).
+        path.touch(mode=0o600, exist_ok=True)
         with contextlib.closing(self._connect()) as db, db:
             if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
                 self._rebuild(db)

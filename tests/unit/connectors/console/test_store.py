@@ -108,6 +108,7 @@ def test_offsets_are_written_with_their_messages_and_a_restart_goes_on(tmp_path:
     assert kept.offsets() == {(SETTINGS.catalog_topic, 0): 2}
     assert kept.record(PHOTO["reference_code"]) is None
 
+    assert kept.path.stat().st_mode & 0o777 == 0o600  # the audit trail's copy is in it
     again = store(tmp_path)  # the console restarted: the same file
     assert again.offsets() == {(SETTINGS.catalog_topic, 0): 2}
     assert codes(again, words="防汛") == {FLOOD["reference_code"]}

@@ -422,3 +422,21 @@ class ArchivalReceipt(TypedDict):
     stage: str | None
     decided_by: str | None
     decision: str | None
+
+
+class AuditEvent(TypedDict):
+    """审计事件 One action of a person on the archive staff's console (recordflow console): a sign-in
+    (succeeded or failed), a sign-out, a page refused to a role, a package downloaded, and
+    to come a retention decision, an appraisal or a dead-letter replay. Appended to
+    recordflow.audit.v1, keyed by actor, never changed or deleted: the audit trail the
+    security auditor (安全审计员) reads."""
+
+    event_id: str
+    actor: str
+    role: str | None
+    action: str
+    target: str | None
+    occurred_at: dt.datetime
+    outcome: str
+    client_address: str | None
+    detail: str | None

@@ -25,6 +25,7 @@ DEAD_LETTER = "dead_letter"
 RETENTION_REVIEW = "retention_review"
 PRESERVATION_ALERT = "preservation_alert"
 ARCHIVAL_RECEIPT = "archival_receipt"
+AUDIT_EVENT = "audit_event"
 RECORD_TYPES = (
     DOCUMENT_LIFECYCLE_EVENT,
     ARCHIVAL_RECORD,
@@ -32,6 +33,7 @@ RECORD_TYPES = (
     RETENTION_REVIEW,
     PRESERVATION_ALERT,
     ARCHIVAL_RECEIPT,
+    AUDIT_EVENT,
 )
 
 

@@ -139,6 +139,25 @@ class Settings(BaseSettings):
     # How long the gateway waits for Kafka's confirmation of an event before it answers 503.
     gateway_kafka_timeout_s: float = Field(default=15.0, gt=0)
 
+    # The archive staff's web console (`recordflow console`, connectors/console/): where it
+    # listens; the key that signs its session cookies (every replica behind one address must
+    # share it; unset, each console keeps one of its own in its data folder, so sessions survive
+    # its restarts); its data folder (the SQLite store it rebuilds from the topics, and that key;
+    # unset: <home>/console); how long a session lasts without a request and at most; and how
+    # many failed sign-ins lock an account, or a client address, for how long.
+    console_host: str = "127.0.0.1"
+    console_port: int = 18095
+    console_secret_key: SecretStr | None = None
+    console_data_dir: Path | None = None
+    console_session_idle_minutes: int = Field(default=30, ge=1)
+    console_session_max_hours: int = Field(default=12, ge=1)
+    console_login_max_failures: int = Field(default=5, ge=1)
+    # An office behind one NAT address shares it: a higher bar than one account's.
+    console_login_max_failures_per_address: int = Field(default=20, ge=1)
+    console_login_lock_minutes: int = Field(default=15, ge=1)
+    # The time zone pages show times in and the audit log's days are counted in.
+    console_timezone: str = "Asia/Shanghai"
+
     # Worker: how many records one worker's register stage works on at once. Most of a record's
     # time is waiting on S3 and the broker; numbering still goes in arrival order (streams/window.py).
     register_concurrency: int = Field(default=16, ge=1, le=256)
@@ -212,6 +231,16 @@ class Settings(BaseSettings):
         return self.topic("recordflow.gateway-credentials.v1")
 
     @property
+    def audit_topic(self) -> str:
+        """Every staff action on the console, append-only (connectors/console/audit.py)."""
+        return self.topic("recordflow.audit.v1")
+
+    @property
+    def console_users_topic(self) -> str:
+        """Internal: the console's accounts, passwords argon2-hashed (connectors/console/users.py)."""
+        return self.topic("recordflow.console-users.v1")
+
+    @property
     def lifecycle_history_changelog_topic(self) -> str:
         return self.topic("recordflow.lifecycle-history.changelog")
 
@@ -228,6 +257,11 @@ class Settings(BaseSettings):
     def drop_path(self) -> Path:
         """The drop folder: `drop_dir`, or `<home>/drop`."""
         return self.drop_dir if self.drop_dir is not None else self.home / "drop"
+
+    @property
+    def console_path(self) -> Path:
+        """The console's data folder: `console_data_dir`, or `<home>/console`."""
+        return self.console_data_dir if self.console_data_dir is not None else self.home / "console"
 
     @property
     def staging_bucket(self) -> str:

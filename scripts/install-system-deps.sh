@@ -2,7 +2,8 @@
 # Installs the system tools the local stack needs, from Debian's packages, when they are missing:
 # Java 17 (runs Kafka and the schema registry), Maven (fetches their jars from Maven Central),
 # Go (builds versitygw from the Go module proxy), Prometheus, OpenSSL (the SM2 tests compare with
-# it). Python packages go into .venv.
+# it), Chromium and the Noto CJK fonts (the console's browser tests drive Debian's chromium through
+# Playwright; without the fonts Chinese renders as boxes). Python packages go into .venv.
 set -euo pipefail
 
 missing=()
@@ -13,6 +14,8 @@ command -v promtool >/dev/null || missing+=(prometheus)  # the alert rules' and 
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)  # the SM2 tests check against OpenSSL
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+command -v chromium >/dev/null || missing+=(chromium)  # the console's browser tests
+fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

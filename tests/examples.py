@@ -9,6 +9,7 @@ from avro_schemas.records import (
     AgentEntity,
     ArchivalReceipt,
     ArchivalRecord,
+    AuditEvent,
     BusinessActivity,
     DocumentLifecycleEvent,
     FileDetail,
@@ -379,4 +380,19 @@ def preservation_alert_record() -> dict[str, Any]:
             },
         ],
         "checked_at": FILED_AT + dt.timedelta(days=365),
+    }
+
+
+def audit_event_record() -> AuditEvent:
+    """A bag downloaded from the console by an archivist (recordflow.audit.v1)."""
+    return {
+        "event_id": "5d0c5f5e-2a4b-4a8e-9a51-0b8f6f1c2d3e",
+        "actor": "wang.dangan",
+        "role": "staff",
+        "action": "export",
+        "target": archival_record()["reference_code"],
+        "occurred_at": FILED_AT + dt.timedelta(days=2),
+        "outcome": "success",
+        "client_address": "10.20.3.41",
+        "detail": "BagIt 包 2 个文件, 184320 字节",
     }

@@ -31,7 +31,11 @@ denied, so the list below is the whole access policy:
                    <group>.review.* and <group>.deadletter-replay.* (prefixed: one per item or
                    letter); WRITE receipts.* (prefixed: a decision's receipt is in its
                    transaction); READ recordflow.agencies.v1 (literal: a decision checks the
-                   agency is registered); IDEMPOTENT_WRITE on the cluster
+                   agency is registered); IDEMPOTENT_WRITE on the cluster. The web console
+                   (`recordflow console`) is archive staff's tool and runs as this principal
+                   too: it also READs and WRITEs recordflow.audit.v1 (its audit trail, which
+                   it keeps a searchable copy of) and READs recordflow.console-users.v1 (its
+                   accounts; only the admin writes them, by `console users add / disable`)
     gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
                    active agency's ingest topic (literal; the gateway checks the caller's agency
                    itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps
@@ -203,9 +207,10 @@ def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
     staff = user(settings.principal_archivist)
     reads = [settings.catalog_topic, settings.archival_ready_topic, settings.review_topic,
              settings.deadletter_topic, settings.replay_ledger_topic,
-             settings.agencies_topic]  # fmt: skip
+             settings.agencies_topic, settings.audit_topic,
+             settings.console_users_topic]  # fmt: skip
     writes = [settings.review_topic, settings.register_topic, settings.catalog_topic,
-              settings.replay_ledger_topic,
+              settings.replay_ledger_topic, settings.audit_topic,
               *(settings.ingest_topic(agency.code) for agency in registry.agencies)]  # fmt: skip
     transactions = [review_transactional_prefix(settings), replay_transactional_prefix(settings)]
     return {

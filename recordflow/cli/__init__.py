@@ -26,6 +26,7 @@ def _register_subcommands() -> None:
     from recordflow.cli import (
         agencies,
         bench,
+        console,
         credentials,
         deadletters,
         demo,
@@ -51,6 +52,7 @@ def _register_subcommands() -> None:
     app.add_typer(records.app, name="records")
     app.add_typer(review.app, name="review")
     app.add_typer(imports.app, name="import")
+    app.add_typer(console.app, name="console")
     submit.register(app)
     worker.register(app)
     verify.register(app)

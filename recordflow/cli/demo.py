@@ -20,7 +20,8 @@ def demo(
     """The main job, end to end on the local stack: sample documents in, archive and dead letters out."""
     from recordflow.demo.run import demo_summary, run_demo
 
-    rows = demo_summary(run_demo(Settings(), err, keep_worker=keep_worker))
+    settings = Settings()
+    rows = demo_summary(run_demo(settings, err, keep_worker=keep_worker))
     if as_json:
         print_json(rows)
     else:
@@ -65,6 +66,7 @@ def demo(
             console.print(f"离线移交包 Offline package (BagIt, {row['agency']}): {row['document_id']} "
                           f"{escape(row['title'])} → {outcome} {row['reference_code'] or row['reason'] or ''}",
                           highlight=False, soft_wrap=True)  # fmt: skip
+        _print_console(settings)
     unexpected = [
         row for row in rows
         if row["status"] != row["expected_status"] or row["reason"] != row["expected_reason"]
@@ -72,6 +74,21 @@ def demo(
     if unexpected:
         raise fail(f"{len(unexpected)} sample(s) did not end as expected: "
                    + ", ".join(row["document_id"] for row in unexpected))  # fmt: skip
+
+
+def _print_console(settings: Settings) -> None:
+    """The web console's address and an account per role, their passwords shown this once."""
+    from connectors.console.roles import ROLE_NAMES
+    from recordflow.demo.console import console_answers, demo_accounts
+
+    url = f"http://127.0.0.1:{settings.console_port}"
+    state = "" if console_answers(settings) else " (not running: `recordflow stack up` starts it)"
+    table = Table(title=f"档案管理控制台 Web console: {url}{state}")
+    for column in ("账户 account", "角色 role", "口令 password (shown once)"):
+        table.add_column(column, no_wrap=True)
+    for name, role, password in demo_accounts(settings):
+        table.add_row(name, f"{ROLE_NAMES[role]} {role}", password)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,8 @@ from recordflow.localstack.stack import SERVICES, ServiceStatus, Stack
 from recordflow.settings import Settings
 
 app = typer.Typer(
-    help="The local stack: Kafka, schema registry, S3, Prometheus and the gateway on 127.0.0.1.",
+    help="The local stack: Kafka, schema registry, S3, Prometheus, the gateway and the console "
+    "on 127.0.0.1.",
     no_args_is_help=True,
 )
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from recordflow.localstack.console import Console as ConsoleService
 from recordflow.localstack.gateway import Gateway
 from recordflow.localstack.kafka import Kafka
 from recordflow.localstack.prometheus import Prometheus
@@ -45,11 +46,14 @@ class ServiceStatus:
         return asdict(self)
 
 
-# Start order; `down` stops in reverse. The gateway is the project's own program: the plain
-# profile runs it beside the servers (recordflow/localstack/gateway.py).
+# Start order; `down` stops in reverse. The gateway and the console are the project's own
+# programs: the plain profile runs them beside the servers (recordflow/localstack/gateway.py,
+# console.py).
 SERVICES: dict[str, type[Service]] = {
-    cls.name: cls for cls in (Kafka, Registry, S3, Prometheus, Gateway)
+    cls.name: cls for cls in (Kafka, Registry, S3, Prometheus, Gateway, ConsoleService)
 }
+# The project's own programs among them: a test or the demo runs its own, on its own topics.
+PROGRAMS = {Gateway.name, ConsoleService.name}
 
 
 # --- the stack ----------------------------------------------------------------------------
@@ -100,8 +104,8 @@ class Stack:
     def ensure_up(self, console: Console | None = None) -> list[ServiceStatus]:
         """For test fixtures and the demo: quick when everything already answers."""
         statuses = self.status()
-        # The servers, that is: a test runs its own gateway, on its own topics.
-        if all(status.healthy for status in statuses if status.service != Gateway.name):
+        # The servers, that is: a test runs its own gateway and console, on its own topics.
+        if all(status.healthy for status in statuses if status.service not in PROGRAMS):
             self.provision()
             return statuses
         return self.up(console)

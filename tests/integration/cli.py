@@ -12,10 +12,10 @@ TIMEOUT_S = 600
 
 
 def run_cli(
-    settings: Settings, *args: str, env: dict[str, str] | None = None
+    settings: Settings, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`recordflow ARGS…` in a child process, seeing this test's topics and buckets (and `env`
-    on top of the environment)."""
+    on top of the environment), `stdin` as its standard input."""
     env = {
         **os.environ,
         "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
@@ -28,6 +28,7 @@ def run_cli(
         text=True,
         env=env,
         timeout=TIMEOUT_S,
+        input=stdin,
     )
 
 

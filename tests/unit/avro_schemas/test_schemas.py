@@ -26,6 +26,7 @@ from avro_schemas.codec import Codec, CodecError, Subject
 from avro_schemas.schemas import (
     ARCHIVAL_RECEIPT,
     ARCHIVAL_RECORD,
+    AUDIT_EVENT,
     DEAD_LETTER,
     DOCUMENT_LIFECYCLE_EVENT,
     PRESERVATION_ALERT,
@@ -40,6 +41,7 @@ from avro_schemas.schemas import (
 from tests.examples import (
     archival_receipt_record,
     archival_record,
+    audit_event_record,
     dead_letter_record,
     lifecycle_event,
     preservation_alert_record,
@@ -251,6 +253,7 @@ def test_topics_carry_the_record_types_the_design_names() -> None:
     assert by_topic["records.retention-review.v1"] == {RETENTION_REVIEW}
     assert by_topic["records.preservation-alert.v1"] == {PRESERVATION_ALERT}
     assert by_topic["receipts.{agency}.v1"] == {ARCHIVAL_RECEIPT}
+    assert by_topic["recordflow.audit.v1"] == {AUDIT_EVENT}
 
 
 # --- data: every version reads every earlier one -------------------------------------------
@@ -338,6 +341,7 @@ REALISTIC = {
     RETENTION_REVIEW: retention_review_record,
     PRESERVATION_ALERT: preservation_alert_record,
     ARCHIVAL_RECEIPT: archival_receipt_record,
+    AUDIT_EVENT: audit_event_record,
 }
 
 

@@ -18,6 +18,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from recordflow.localstack.console import Console
 from recordflow.localstack.gateway import Gateway
 from recordflow.localstack.kafka import (
     Kafka,
@@ -44,6 +45,7 @@ def settings(tmp_path: Path) -> Settings:
         s3_port=27070,
         prometheus_port=29090,
         gateway_port=28090,
+        console_port=28095,
     )
 
 
@@ -85,6 +87,7 @@ def test_ports_and_addresses_come_from_settings(settings: Settings) -> None:
     assert S3(settings).address == "127.0.0.1:27070"
     assert Prometheus(settings).ports == [29090]
     assert Gateway(settings).address == "http://127.0.0.1:28090"
+    assert Console(settings).address == "http://127.0.0.1:28095"
 
 
 def test_the_gateway_runs_with_the_stacks_settings_and_no_secret_in_argv(
@@ -97,6 +100,19 @@ def test_the_gateway_runs_with_the_stacks_settings_and_no_secret_in_argv(
     assert settings.s3_secret_key.get_secret_value() not in " ".join(command)
     assert gateway.env()["RECORDFLOW_S3_SECRET_KEY"] == settings.s3_secret_key.get_secret_value()
     assert gateway.env()["RECORDFLOW_HOME"] == str(settings.home.resolve())
+
+
+def test_the_console_runs_with_the_stacks_settings_and_keeps_its_data_in_the_stack(
+    settings: Settings,
+) -> None:
+    console = Console(settings)
+    command = console.command()
+    assert command[1:4] == ["-m", "recordflow", "console"]
+    assert command[command.index("--port") + 1] == "28095"
+    assert console.env()["RECORDFLOW_CONSOLE_DATA_DIR"] == str(
+        settings.home.resolve() / "data" / "console"
+    )
+    assert console.env()["RECORDFLOW_HOME"] == str(settings.home.resolve())
 
 
 def test_ports_are_configurable_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,7 +192,7 @@ def test_the_s3_secret_is_not_on_the_command_line(settings: Settings) -> None:
 
 
 def test_services_start_in_the_documented_order() -> None:
-    assert list(SERVICES) == ["kafka", "registry", "s3", "prometheus", "gateway"]
+    assert list(SERVICES) == ["kafka", "registry", "s3", "prometheus", "gateway", "console"]
 
 
 # --- pid files, logs and ownership --------------------------------------------------------------
@@ -251,7 +267,7 @@ def test_down_stops_our_process_and_leaves_a_stranger_alone(
     s3.pid_file.write_text(f"{sleeper.pid}\n")
     kafka.pid_file.write_text(f"{stranger.pid}\n")  # a stale pid file, the pid reused
 
-    assert [s.running_pid() for s in stack.services] == [None, None, sleeper.pid, None, None]
+    assert [s.running_pid() for s in stack.services] == [None, None, sleeper.pid, None, None, None]
     assert stack.down() == ["s3"]
 
     assert sleeper.wait(timeout=5) is not None

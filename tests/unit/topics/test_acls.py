@@ -17,7 +17,7 @@ REGISTRY = load_registry(SETTINGS.agencies_file)
 ACLS = desired_acls(SETTINGS, REGISTRY)
 CODES = [agency.code for agency in REGISTRY.agencies]
 STAFF_WRITES = {SETTINGS.review_topic, SETTINGS.register_topic, SETTINGS.catalog_topic,
-                SETTINGS.replay_ledger_topic}  # fmt: skip
+                SETTINGS.replay_ledger_topic, SETTINGS.audit_topic}  # fmt: skip
 READERS = ("group", "t1.readers.", "prefixed", "read")
 
 
@@ -135,7 +135,8 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
         *((topic, "read") for topic in (SETTINGS.catalog_topic, SETTINGS.archival_ready_topic,
                                         SETTINGS.review_topic, SETTINGS.deadletter_topic,
                                         SETTINGS.replay_ledger_topic,
-                                        SETTINGS.agencies_topic)),
+                                        SETTINGS.agencies_topic, SETTINGS.audit_topic,
+                                        SETTINGS.console_users_topic)),
         *((topic, "write") for topic in STAFF_WRITES),
         *((SETTINGS.ingest_topic(code), "write") for code in CODES),
         ("t1.receipts.", "write"),  # a decision's receipt, in its transaction

@@ -45,6 +45,8 @@ EXPECTED_RECORD_TYPES = {
     "recordflow.deadletter-replays.v1": None,  # JSON, connectors/deadletters.py only
     "recordflow.agencies.v1": None,  # JSON, connectors/agency_registry.py only
     "recordflow.gateway-credentials.v1": None,  # JSON, connectors/gateway/credentials.py only
+    "recordflow.audit.v1": "audit_event",
+    "recordflow.console-users.v1": None,  # JSON, connectors/console/users.py only
 }
 
 
@@ -95,6 +97,8 @@ def test_names_match_settings() -> None:
         settings.topic("recordflow.deadletter-replays.v1"),
         settings.agencies_topic,
         settings.gateway_credentials_topic,
+        settings.audit_topic,
+        settings.console_users_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
         *(settings.receipts_topic(agency.code) for agency in registry.agencies),
     }

@@ -30,7 +30,6 @@ LAG_TIMEOUT_S = 60.0  # the worker measures every 15 s, and commits every few se
 DOWN_DEADLINE_S = 3.0
 
 
-
 def lags(worker: WorkerProcess) -> dict[str, float]:
     """The worker's consumer lag by topic, summed over its partitions."""
     by_topic: dict[str, float] = {}

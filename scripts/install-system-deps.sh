@@ -2,7 +2,7 @@
 # Installs the system tools the local stack needs, from Debian's packages, when they are missing:
 # Java 17 (runs Kafka and the schema registry), Maven (fetches their jars from Maven Central),
 # Go (builds versitygw from the Go module proxy), Prometheus, OpenSSL (the SM2 tests compare with
-# it). Python packages go into .venv.
+# it), a Chinese TrueType font (the transfer register's PDF). Python packages go into .venv.
 set -euo pipefail
 
 missing=()
@@ -13,6 +13,9 @@ command -v promtool >/dev/null || missing+=(prometheus)  # the alert rules' and 
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)  # the SM2 tests check against OpenSSL
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+# The receiving register's PDF embeds a TrueType CJK font (reportlab cannot embed Noto CJK's CFF):
+# Settings.report_font_file, by default this package's WenQuanYi Zen Hei.
+[[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]] || missing+=(fonts-wqy-zenhei)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -44,7 +44,8 @@ MISSING_GLYPH = "〓"
 # (metadata_rules.yaml); what is longer, a long list of failing items, ends in "…".
 CELL_CHARS = 600
 MARGIN = 15 * mm
-WIDTH = A4[0] - 2 * MARGIN  # 180 mm
+FRAME_PADDING = 6  # points, each side: platypus' Frame default
+WIDTH = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING  # what a table may take: 180 mm less the padding
 GREY = "#555555"
 
 
@@ -156,14 +157,15 @@ class _Writer:
         self,
         header: Sequence[Paragraph] | None,
         rows: Sequence[Sequence[Flowable]],
-        widths_mm: Sequence[float],
+        widths: Sequence[float],
         *,
         empty_text: str = "无 none",
     ) -> Table:
-        """A ruled table whose header row repeats on each page it runs onto."""
+        """A ruled table across the page, its columns in the proportions of `widths`, whose header
+        row repeats on each page it runs onto."""
         data: list[Sequence[Flowable]] = [header] if header else []
         body: list[Sequence[Flowable]] = list(rows) or [
-            [self.label(*empty_text.split(" ", 1)), *([""] * (len(widths_mm) - 1))]
+            [self.label(*empty_text.split(" ", 1)), *([""] * (len(widths) - 1))]
         ]
         style: list[tuple[Any, ...]] = [
             ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
@@ -177,7 +179,7 @@ class _Writer:
             style.append(("SPAN", (0, len(data)), (-1, len(data))))
         return Table(
             data + body,
-            colWidths=[width * mm for width in widths_mm],
+            colWidths=[WIDTH * width / sum(widths) for width in widths],
             repeatRows=1 if header else 0,
             style=style,
             hAlign="LEFT",
@@ -284,7 +286,7 @@ def _story(register: TransferRegister, w: _Writer) -> list[Flowable]:
               w.label(record.standing_name, record.standing),
               w.lines([f"{f.code} {f.name}：{f.reason}" for f in record.findings])]
              for record in register.checked_records],
-            (44, 48, 26, 62),
+            (48, 46, 22, 60),
         ),
         w.heading(f"八、退回记录（{register.rejected}）", "Rejected submissions (dead letters)"),
         w.table(
@@ -292,7 +294,7 @@ def _story(register: TransferRegister, w: _Writer) -> list[Flowable]:
              w.label("涉及文件", "documents"), w.label("已重放", "replayed")],
             [[w.cell(row.reason), w.cell(row.name), w.number(row.letters), w.number(row.documents),
               w.number(row.replayed)] for row in register.rejections],
-            (44, 70, 22, 22, 22),
+            (46, 70, 20, 20, 20),
         ),
         w.heading(f"九、待鉴定事项（{len(register.pending)}）", "Review items still pending"),
         w.table(
@@ -301,7 +303,7 @@ def _story(register: TransferRegister, w: _Writer) -> list[Flowable]:
             [[w.cell(item.kind_name), w.cell(item.reference_code or item.document_id),
               w.cell(item.title), w.cell(local_time(item.queued_at)), w.cell(item.reason)]
              for item in register.pending],
-            (24, 36, 44, 28, 48),
+            (22, 46, 38, 32, 38),
         ),
         KeepTogether([w.heading("签字", "Signatures"), _signatures(register, w)]),
     ]  # fmt: skip
@@ -328,7 +330,9 @@ def _signatures(register: TransferRegister, w: _Writer) -> Table:
         [w.label("移交人（签名）：", "transferred by"), w.label("接收人（签名）：", "received by")],
         [w.label("日期：", "date"), w.label("日期：", "date")],
     ]  # fmt: skip
-    table = Table(rows, colWidths=[WIDTH / 2] * 2, rowHeights=[None, 16 * mm, 10 * mm])
+    table = Table(
+        rows, colWidths=[WIDTH / 2] * 2, rowHeights=[None, 16 * mm, 10 * mm], hAlign="LEFT"
+    )
     table.setStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                     ("VALIGN", (0, 0), (-1, -1), "TOP")])  # fmt: skip
     return table

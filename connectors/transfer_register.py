@@ -24,14 +24,15 @@ from recordflow.settings import Settings
 
 
 def rejection(letter: Letter, replayed: bool) -> Rejection:
-    """A dead letter as the register counts it: its document is its event id, or the letter's
-    own id when the input never decoded to an event."""
+    """A dead letter as the register counts it: its submission is its event id (the SDK derives
+    it from the agency, document id, action and file digests), or the letter's own id when the
+    input never decoded to an event."""
     event_id = (letter.record or {}).get("event_id")
     return Rejection(
         reason=letter.reason,
         failed_at=letter.failed_at,
         agency_code=letter.agency_code,
-        document=event_id or f"letter:{letter.id}",
+        submission=event_id or f"letter:{letter.id}",
         replayed=replayed,
     )
 

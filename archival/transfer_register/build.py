@@ -134,7 +134,7 @@ class Rejection:
     reason: str
     failed_at: dt.datetime
     agency_code: str | None
-    document: str  # the event id, or the letter's id when the input could not be decoded
+    submission: str  # the event id, or the letter's id when the input could not be decoded
     replayed: bool = False
 
 
@@ -207,7 +207,7 @@ class RejectionTally:
     reason: str
     name: str
     letters: int
-    documents: int
+    submissions: int  # distinct events: the same submission rejected again counts once
     replayed: int
 
 
@@ -470,7 +470,7 @@ def _rejections(letters: Sequence[Rejection], labels: Labels) -> tuple[Rejection
             reason=reason,
             name=labels.reasons.get(reason, ""),
             letters=len(group),
-            documents=len({letter.document for letter in group}),
+            submissions=len({letter.submission for letter in group}),
             replayed=sum(letter.replayed for letter in group),
         )
         for reason, group in ranked

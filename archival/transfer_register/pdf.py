@@ -1,6 +1,7 @@
 """The receiving register as a PDF (reportlab): A4, the register's title and header fields, the
-totals tables, the four-property check and its failing items (long 题名 and reasons wrap, a row
-taller than a page splits), dead letters, pending review, the signature block, and "第 N 页 共 M
+totals tables, the four-property check and its failing items (long 题名 and reasons wrap within
+their cells; a table's header row repeats on each page it runs onto; rows are never split, a cell
+prints at most CELL_CHARS), dead letters, pending review, the signature block, and "第 N 页 共 M
 页" on every page.
 
 The Chinese text is set in a TrueType CJK font embedded in the file (the glyphs used, subset), so
@@ -39,9 +40,10 @@ from archival.transfer_register.build import TransferRegister, local_time, size_
 # The Debian package of the default font (Settings.report_font_file), named when it is missing.
 FONT_PACKAGE = "fonts-wqy-zenhei"
 MISSING_GLYPH = "〓"
-# The most characters a cell prints: at 8.5 pt in the narrowest column that is about 40 lines, so
-# that no row is taller than a page (rows are never split). A 题名 is at most 500 characters
-# (metadata_rules.yaml); what is longer, a long list of failing items, ends in "…".
+# The most characters a cell prints: at 8.5 pt in the narrowest column of free text (38 mm, 12
+# hanzi a line) about 50 lines, 550 pt, so that no row is taller than a page's 745 pt (rows are
+# never split). A 题名 is at most 500 characters (metadata_rules.yaml); what is longer, a long
+# list of failing items, ends in "…".
 CELL_CHARS = 600
 MARGIN = 15 * mm
 FRAME_PADDING = 6  # points, each side: platypus' Frame default
@@ -158,14 +160,12 @@ class _Writer:
         header: Sequence[Paragraph] | None,
         rows: Sequence[Sequence[Flowable]],
         widths: Sequence[float],
-        *,
-        empty_text: str = "无 none",
     ) -> Table:
         """A ruled table across the page, its columns in the proportions of `widths`, whose header
         row repeats on each page it runs onto."""
         data: list[Sequence[Flowable]] = [header] if header else []
         body: list[Sequence[Flowable]] = list(rows) or [
-            [self.label(*empty_text.split(" ", 1)), *([""] * (len(widths) - 1))]
+            [self.label("无", "none"), *([""] * (len(widths) - 1))]
         ]
         style: list[tuple[Any, ...]] = [
             ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
@@ -291,8 +291,8 @@ def _story(register: TransferRegister, w: _Writer) -> list[Flowable]:
         w.heading(f"八、退回记录（{register.rejected}）", "Rejected submissions (dead letters)"),
         w.table(
             [w.label("原因代码", "reason"), w.label("说明", "meaning"), w.label("退回次数", "letters"),
-             w.label("涉及文件", "documents"), w.label("已重放", "replayed")],
-            [[w.cell(row.reason), w.cell(row.name), w.number(row.letters), w.number(row.documents),
+             w.label("涉及提交", "submissions"), w.label("已重放", "replayed")],
+            [[w.cell(row.reason), w.cell(row.name), w.number(row.letters), w.number(row.submissions),
               w.number(row.replayed)] for row in register.rejections],
             (46, 70, 20, 20, 20),
         ),

@@ -201,10 +201,10 @@ def _print(register: TransferRegister) -> None:
         console.print(failing)
     if register.rejections:
         letters = _table("退回 Dead letters", ("原因 reason", "说明", "次数 letters",
-                                              "文件 documents", "已重放 replayed"))  # fmt: skip
+                                              "提交 submissions", "已重放 replayed"))  # fmt: skip
         for reason in register.rejections:
             letters.add_row(reason.reason, escape(reason.name), str(reason.letters),
-                            str(reason.documents), str(reason.replayed))  # fmt: skip
+                            str(reason.submissions), str(reason.replayed))  # fmt: skip
         console.print(letters)
     if register.pending:
         pending = _table("待鉴定 Pending review", ("类别 kind", "电子文件号/档号", "题名 title",

@@ -88,7 +88,7 @@ def test_the_register_of_what_an_agency_sent_today(
     assert (flagged["reference_code"], flagged["title"]) == (flagged_code, "关于启用值班系统的通知")
     assert "YJ-3-2" in [finding["code"] for finding in flagged["findings"]]
     (rejected,) = register["dead_letters"]["by_reason"]
-    assert (rejected["reason"], rejected["letters"], rejected["documents"]) == (
+    assert (rejected["reason"], rejected["letters"], rejected["submissions"]) == (
         "unknown-document-type", 1, 1,
     )  # fmt: skip
     assert [item["document_id"] for item in register["pending_review"]] == ["BGT-TR-5"]

@@ -213,9 +213,9 @@ def test_check_summary_and_the_records_that_failed_or_are_flagged() -> None:
 
 # --- dead letters and review -----------------------------------------------------------------
 def test_dead_letters_of_the_agency_in_the_period_by_reason() -> None:
-    def letter(reason: str, document: str, *, at: dt.datetime = IN_PERIOD,
+    def letter(reason: str, submission: str, *, at: dt.datetime = IN_PERIOD,
                agency: str | None = "zjj", replayed: bool = False) -> Rejection:  # fmt: skip
-        return Rejection(reason, at, agency, document, replayed)
+        return Rejection(reason, at, agency, submission, replayed)
 
     made = register([], [
         letter("checksum-mismatch", "e1"), letter("checksum-mismatch", "e1", replayed=True),
@@ -224,7 +224,7 @@ def test_dead_letters_of_the_agency_in_the_period_by_reason() -> None:
         letter("missing-title", "e5", at=dt.datetime(2025, 12, 31, 23, 59, tzinfo=CST)),
         letter("not-avro", "letter:0-9", agency=None),  # undecodable: no agency known
     ])  # fmt: skip
-    assert [(t.reason, t.letters, t.documents, t.replayed) for t in made.rejections] == [
+    assert [(t.reason, t.letters, t.submissions, t.replayed) for t in made.rejections] == [
         ("checksum-mismatch", 3, 2, 1), ("missing-title", 1, 1, 0),
     ]  # fmt: skip
     assert made.rejections[0].name == LABELS.reasons["checksum-mismatch"]

@@ -8,10 +8,10 @@ The Chinese text is set in a TrueType CJK font embedded in the file (the glyphs 
 the register reads the same on any machine and in twenty years; text extracted from it is the text
 (reportlab writes each subset's ToUnicode map). reportlab cannot embed CFF outlines (Noto CJK,
 Source Han), so the font is WenQuanYi Zen Hei from Debian's fonts-wqy-zenhei, a TrueType
-collection covering GBK's 21,000-odd hanzi, or whatever TrueType font
-RECORDFLOW_REPORT_FONT_FILE names. A character the font lacks (a rare hanzi beyond GBK) prints as
-〓, the typesetter's mark for a missing glyph, rather than as an empty box; the HTML and JSON
-registers keep it as it is.
+collection with every hanzi of the basic CJK block (U+4E00–U+9FA5, all of GBK's) and nearly all of
+Extension A, or whatever TrueType font RECORDFLOW_REPORT_FONT_FILE names. A character the font
+lacks (a rare hanzi of Extension B, say) prints as 〓, the typesetter's mark for a missing glyph,
+rather than as an empty box; the HTML and JSON registers keep it as it is.
 """
 
 from __future__ import annotations

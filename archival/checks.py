@@ -43,6 +43,13 @@ Outcome = tuple[Result, str]
 DEFAULT_ITEMS_FILE = PACKAGE_DIR / "checks.yaml"
 AUTHENTICITY, INTEGRITY, USABILITY, SECURITY = 1, 2, 3, 4
 PROPERTIES = (AUTHENTICITY, INTEGRITY, USABILITY, SECURITY)
+# The flags an archived record carries for archive staff (ArchivalRecord `flags`): a usability item
+# failed; an authenticity or integrity item failed when the check ran again on what was stored
+# (only a storage fault can do that, since the same items were checked before numbering).
+FLAG_USABILITY_REVIEW = "usability-review"
+FLAG_FAILED_AFTER_STORE = "check-failed-after-store"
+# The verdict of a record's CheckSummary: PASS, or flagged for usability review.
+VERDICT_FLAGGED = "flagged"
 
 
 # --- evidence ----------------------------------------------------------------------------

@@ -54,6 +54,8 @@ from recordflow.agencies import Agency
 
 Period = Literal["Y", "D30", "D10"]
 PERIODS: tuple[Period, ...] = get_args(Period)  # longest first
+# Their names (国家档案局令第8号), as registers and reports print them.
+PERIOD_NAMES: dict[str, str] = {"Y": "永久", "D30": "定期30年", "D10": "定期10年"}
 Issuer = Literal["self", "higher", "lower", "peer"]
 ISSUERS: tuple[Issuer, ...] = get_args(Issuer)
 RelationType = Literal["reply-to", "responds-to", "attachment-of", "supersedes", "references"]

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     digitization_file: Path = PACKAGE_DIR / "digitization.yaml"
     # How offline transfer packages' element names map to our metadata (archival/packages/).
     package_mappings_file: Path = PACKAGE_DIR / "package_mappings.yaml"
+    # The font the receiving register's PDF embeds (`recordflow report transfer --pdf`): a
+    # TrueType font or collection (face `report_font_index`) with Chinese glyphs; reportlab cannot
+    # embed CFF outlines such as Noto CJK's. By default Debian's fonts-wqy-zenhei.
+    report_font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+    report_font_index: int = Field(default=0, ge=0)
     max_file_bytes: int = 512 * 1024 * 1024
     # A record whose retention period ends before this many days after its receipt (a late
     # transfer, the digitized backlog) is archived under an object lock of at least this long and

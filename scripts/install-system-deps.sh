@@ -3,7 +3,8 @@
 # Java 17 (runs Kafka and the schema registry), Maven (fetches their jars from Maven Central),
 # Go (builds versitygw from the Go module proxy), Prometheus, OpenSSL (the SM2 tests compare with
 # it), Chromium and the Noto CJK fonts (the console's browser tests drive Debian's chromium through
-# Playwright; without the fonts Chinese renders as boxes). Python packages go into .venv.
+# Playwright; without the fonts Chinese renders as boxes), a Chinese TrueType font (the transfer
+# register's PDF). Python packages go into .venv.
 set -euo pipefail
 
 missing=()
@@ -16,6 +17,9 @@ command -v openssl >/dev/null || missing+=(openssl)  # the SM2 tests check again
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 command -v chromium >/dev/null || missing+=(chromium)  # the console's browser tests
 fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+# The receiving register's PDF embeds a TrueType CJK font (reportlab cannot embed Noto CJK's CFF):
+# Settings.report_font_file, by default this package's WenQuanYi Zen Hei.
+[[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]] || missing+=(fonts-wqy-zenhei)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -10,7 +10,15 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from archival.checks import CheckReport, ComponentEvidence, Evidence, ScanResult, SignatureCheck
+from archival.checks import (
+    PASS,
+    VERDICT_FLAGGED,
+    CheckReport,
+    ComponentEvidence,
+    Evidence,
+    ScanResult,
+    SignatureCheck,
+)
 from archival.formats import FormatInfo, FormatRegistry, identify
 from archival.media import MEDIA_KINDS, MediaUnreadable, read_media
 from archival.reference import category_of
@@ -141,7 +149,7 @@ def summary(report: CheckReport) -> CheckSummary:
     return {
         "stage": report.stage,
         "checked_at": report.checked_at,
-        "verdict": "flagged" if report.flags_for_review else "pass",
+        "verdict": VERDICT_FLAGGED if report.flags_for_review else PASS,
         "items": [{"code": i.code, "result": i.result, "reason": i.reason} for i in report.items],
     }
 

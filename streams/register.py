@@ -48,7 +48,12 @@ from typing import Any, cast
 
 import faust
 
-from archival.checks import CheckReport, check_receipt
+from archival.checks import (
+    FLAG_FAILED_AFTER_STORE,
+    FLAG_USABILITY_REVIEW,
+    CheckReport,
+    check_receipt,
+)
 from archival.filenames import safe_filename
 from archival.formats import spool_suffix
 from archival.package import package_record
@@ -709,10 +714,10 @@ class Registration:
                                   format_categories=self.format_categories,
                                   reference_code=code, stored=components)  # fmt: skip
         report = check_receipt(stored, ctx.check_items, now=allocation.at)
-        flags = ["usability-review"] if report.flags_for_review else []
+        flags = [FLAG_USABILITY_REVIEW] if report.flags_for_review else []
         if report.rejects:  # only a storage fault can fail it now; keep the record and say so
             log.error("%s: check failed after storing: %s", code, ", ".join(report.failing_codes))
-            flags.append("check-failed-after-store")
+            flags.append(FLAG_FAILED_AFTER_STORE)
         intake_at = dt.datetime.fromtimestamp((self.origin.timestamp_ms or 0) / 1000, dt.UTC)
         events = receipt.provenance(event, intake_at=intake_at, archived_at=allocation.at,
                                     rule_id=rule_id, code=code, files=files, report=report)  # fmt: skip

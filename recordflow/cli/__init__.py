@@ -35,6 +35,7 @@ def _register_subcommands() -> None:
         outbox,
         reasons,
         records,
+        report,
         review,
         stack,
         submit,
@@ -51,6 +52,7 @@ def _register_subcommands() -> None:
     agencies.app.add_typer(credentials.app, name="credentials")
     app.add_typer(records.app, name="records")
     app.add_typer(review.app, name="review")
+    app.add_typer(report.app, name="report")
     app.add_typer(imports.app, name="import")
     app.add_typer(console.app, name="console")
     submit.register(app)

@@ -134,7 +134,7 @@ def import_items(settings: Settings, items: Sequence[ImportItem], outbox: Outbox
 
 
 def _submit(submitter: Submitter, item: ImportItem) -> ItemResult:
-    files = [FileToSubmit(path) for path in item.files]
+    files = [FileToSubmit(path, unchanging=True) for path in item.files]
     try:
         receipt = submitter.submit(item.agency, files, item.metadata)
     except SubmissionHeld as exc:  # safe in the outbox; a rerun or `outbox flush` sends it

@@ -328,20 +328,24 @@ class Outbox:
 
     # --- accepting ----------------------------------------------------------------------------
     def spool(
-        self, upload_id: str, files: Sequence[tuple[Path, str, str | None]]
+        self, upload_id: str, files: Sequence[tuple[Path, str, str | None]], *, link: bool = False
     ) -> list[SpooledFile]:
         """Copy each (path, file name, declared MIME type) into `spool/<upload_id>/`, hashing it on
         the way, and make the copies durable. On any failure nothing of this upload stays behind.
 
         The digests are those of the bytes copied: if the caller's file changes while it is copied,
-        the copy and its digests still agree with each other."""
+        the copy and its digests still agree with each other. With `link`, for files that stay as
+        they are until sent (a digitization batch's scans), each is hard-linked instead where the
+        outbox is on the same file system: its bytes are not written again, and deleting or
+        renaming the original does not touch the outbox's link. A linked file changed in place
+        after all is found when it is staged (its digest no longer the one accepted)."""
         folder = self.spool_dir / upload_id
         folder.mkdir(mode=0o700)
         try:
             spooled = []
             for sequence, (path, file_name, mime_type) in enumerate(files, start=1):
                 spool_name = f"{sequence:02d}-{safe_filename(file_name)}"
-                digests = _copy(path, folder / spool_name)
+                digests = _spool_file(path, folder / spool_name, link=link)
                 spooled.append(
                     SpooledFile(
                         sequence=sequence,
@@ -647,6 +651,23 @@ def new_upload_id() -> str:
 
 
 # --- files ----------------------------------------------------------------------------------
+def _spool_file(source: Path, target: Path, *, link: bool) -> Digests:
+    """`source` linked (when asked and the file system allows) or else copied to `target`; its
+    digests, read from `target`, which is made durable either way."""
+    if link:
+        try:
+            os.link(source, target)
+        except OSError:  # another file system (EXDEV), or one without hard links: copy
+            return _copy(source, target)
+        digests = Digests()
+        with target.open("rb") as reader:
+            while chunk := reader.read(CHUNK):
+                digests.update(chunk)
+            os.fsync(reader.fileno())
+        return digests
+    return _copy(source, target)
+
+
 def _copy(source: Path, target: Path) -> Digests:
     """Copy `source` to a new file `target` in one read, hashing as it goes; fsync the copy."""
     digests = Digests()

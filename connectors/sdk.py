@@ -134,6 +134,9 @@ class FileToSubmit:
     path: Path
     name: str | None = None
     mime_type: str | None = None
+    # The file stays as it is until sent (a batch's scan, not a document being edited): the
+    # outbox may hard-link it rather than copy it (Outbox.spool).
+    unchanging: bool = False
 
     @property
     def file_name(self) -> str:
@@ -820,7 +823,8 @@ class Submitter:
                 raise SubmitError(f"{file.path}: no such file")
         upload_id = new_upload_id()
         try:
-            spooled = outbox.spool(upload_id, [(f.path, f.file_name, f.mime_type) for f in files])
+            spooled = outbox.spool(upload_id, [(f.path, f.file_name, f.mime_type) for f in files],
+                                   link=all(f.unchanging for f in files))  # fmt: skip
         except OSError as exc:
             raise SubmitError(f"cannot copy the files into the outbox: {exc}") from exc
         try:

@@ -16,7 +16,7 @@ command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)  # the SM2 tests check against OpenSSL
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 command -v chromium >/dev/null || missing+=(chromium)  # the console's browser tests
-fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+[[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] || missing+=(fonts-noto-cjk)  # Chinese in chromium
 # The receiving register's PDF embeds a TrueType CJK font (reportlab cannot embed Noto CJK's CFF):
 # Settings.report_font_file, by default this package's WenQuanYi Zen Hei.
 [[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]] || missing+=(fonts-wqy-zenhei)

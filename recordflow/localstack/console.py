@@ -9,89 +9,30 @@ calling process: uvicorn on a free port of 127.0.0.1, in a thread."""
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-
-from recordflow.localstack.gateway import free_port
-from recordflow.localstack.service import PROBE_TIMEOUT_S, Report, Service
-from recordflow.localstack.workers import settings_environment
+from recordflow.localstack.webapp import WebService, serve_in_thread
 from recordflow.settings import Settings
 
-READY_TIMEOUT_S = 60.0
 
-
-class Console(Service):
+class Console(WebService):
     name = "console"
-    startup_timeout_s = 60.0
 
     @property
-    def address(self) -> str:
-        return f"http://127.0.0.1:{self.settings.console_port}"
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.settings.console_port]
-
-    def installed(self) -> bool:
-        return True  # part of recordflow itself
-
-    def install(self, report: Report) -> None:
-        return None
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "recordflow", "console", "--host", "127.0.0.1",
-                "--port", str(self.settings.console_port), "--stack-home", str(self.data_dir)]  # fmt: skip
-
-    @property
-    def marker(self) -> str:
-        return str(self.data_dir)
+    def port(self) -> int:
+        return self.settings.console_port
 
     def env(self) -> dict[str, str]:
         """The stack's settings, with the service's own data folder."""
-        return {**super().env(), **settings_environment(self.settings),
-                "RECORDFLOW_CONSOLE_DATA_DIR": str(self.data_dir)}  # fmt: skip
-
-    def healthy(self) -> bool:
-        try:
-            answer = httpx.get(f"{self.address}/healthz", timeout=PROBE_TIMEOUT_S)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == httpx.codes.OK
+        return {**super().env(), "RECORDFLOW_CONSOLE_DATA_DIR": str(self.data_dir)}
 
 
 @contextmanager
 def running_console(settings: Settings) -> Iterator[str]:
-    """The console's base URL while it runs, once ready (accounts read, store caught up)."""
-    import uvicorn  # only here: `stack` commands need neither uvicorn nor FastAPI
-
+    """The console's base URL while it runs in this process, once ready (accounts read, store
+    caught up)."""
     from connectors.console.app import create_app
 
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"console-{port}", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    try:
-        while True:
-            if not thread.is_alive():
-                raise RuntimeError("the console exited while starting; see its log above")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == httpx.codes.OK:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the console at {url} not ready in {READY_TIMEOUT_S:g} s")
-            time.sleep(0.1)
+    with serve_in_thread(create_app(settings), "console") as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(30)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,93 +20,31 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from recordflow.localstack.service import PROBE_TIMEOUT_S, Report, Service
+from recordflow.localstack.webapp import READY_TIMEOUT_S, WebService, free_port, serve_in_thread
 from recordflow.localstack.workers import STOP_TIMEOUT_S, settings_environment
 from recordflow.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.gateway.service import Gateway as GatewayService
 
-READY_TIMEOUT_S = 60.0
 
-
-class Gateway(Service):
+class Gateway(WebService):
     name = "gateway"
-    startup_timeout_s = 60.0
 
     @property
-    def address(self) -> str:
-        return f"http://127.0.0.1:{self.settings.gateway_port}"
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.settings.gateway_port]
-
-    def installed(self) -> bool:
-        return True  # part of recordflow itself
-
-    def install(self, report: Report) -> None:
-        return None
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "recordflow", "gateway", "--host", "127.0.0.1",
-                "--port", str(self.settings.gateway_port), "--stack-home", str(self.data_dir)]  # fmt: skip
-
-    @property
-    def marker(self) -> str:
-        return str(self.data_dir)
-
-    def env(self) -> dict[str, str]:
-        """The stack's settings, as a worker of the stack gets them (its home, ports, names)."""
-        return {**super().env(), **settings_environment(self.settings)}
-
-    def healthy(self) -> bool:
-        try:
-            answer = httpx.get(f"{self.address}/healthz", timeout=PROBE_TIMEOUT_S)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == httpx.codes.OK
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    def port(self) -> int:
+        return self.settings.gateway_port
 
 
 @contextmanager
 def running_gateway(settings: Settings, gateway: GatewayService | None = None,
                     *, wait_ready: bool = True) -> Iterator[str]:  # fmt: skip
-    """The gateway's base URL while it runs; `gateway` as given, else started from `settings`."""
-    import uvicorn  # only here: `stack` commands need neither uvicorn nor FastAPI
-
+    """The gateway's base URL while it runs in this process; `gateway` as given, else started
+    from `settings`."""
     from connectors.gateway.app import create_app
 
-    port = free_port()
-    config = uvicorn.Config(create_app(settings, gateway), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"gateway-{port}", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    try:
-        while True:
-            if not thread.is_alive():
-                raise RuntimeError("the gateway exited while starting; see its log above")
-            try:
-                answer = httpx.get(f"{url}/readyz", timeout=2)
-                if answer.status_code == 200 or (not wait_ready and answer.status_code == 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway at {url} not ready in {READY_TIMEOUT_S:g} s")
-            time.sleep(0.1)
+    with serve_in_thread(create_app(settings, gateway), "gateway", wait_ready=wait_ready) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @contextmanager

@@ -12,7 +12,8 @@ import httpx
 from avro_schemas.codec import Codec
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors.readback import read_topic
-from recordflow.localstack.gateway import free_port, running_gateway, wait_accepted
+from recordflow.localstack.gateway import running_gateway, wait_accepted
+from recordflow.localstack.webapp import free_port
 from recordflow.settings import Settings
 
 __all__ = ["free_port", "running_gateway", "wait_accepted"]

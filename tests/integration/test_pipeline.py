@@ -221,15 +221,18 @@ def test_worker_metrics_reach_prometheus(
     assert 'recordflow_records_archived_total{agency="fy",retention="D10"} 1.0' in text
 
     query = (
-        f'recordflow_records_archived_total{{agency="fy",app="{pipeline_settings.consumer_group}"}}'
+        f'recordflow_records_archived_total{{agency="fy",retention="D10",'
+        f'app="{pipeline_settings.consumer_group}"}}'
     )
     url = f"http://127.0.0.1:{pipeline_settings.prometheus_port}/api/v1/query"
     deadline = time.monotonic() + 40
-    result: list[dict[str, object]] = []
-    while time.monotonic() < deadline and not result:
+    # The series is there at 0 from the worker's start (PipelineMetrics.expect): wait for the 1.
+    values: list[str] = []
+    while time.monotonic() < deadline and values != ["1"]:
         result = httpx.get(url, params={"query": query}, timeout=5).json()["data"]["result"]
+        values = [sample["value"][1] for sample in result]
         time.sleep(1)
-    assert result and result[0]["value"][1] == "1"  # type: ignore[index]
+    assert values == ["1"]
 
 
 def test_worker_runs_with_its_go_and_malloc_settings(worker: WorkerProcess) -> None:

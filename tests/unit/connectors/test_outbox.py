@@ -5,6 +5,7 @@ process at a time, and never becomes pending again once published or failed."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import random
@@ -342,3 +343,30 @@ def test_redact_hides_every_secret() -> None:
     assert redact(text, ["s3cr3t", "s3cr3t-longer", "hunter2", ""]) == (
         "SignatureDoesNotMatch for key *** (and ***), user pw=***"
     )
+
+
+def test_an_unchanging_file_is_linked_not_copied(outbox: Outbox, tmp_path: Path) -> None:
+    scan = tmp_path / "Z101-WS·1998-Y-BGS-0001-1.jpg"
+    scan.write_bytes(b"\xff\xd8\xff scanned page" * 1000)
+    upload_id = new_upload_id()
+    (spooled,) = outbox.spool(upload_id, [(scan, scan.name, None)], link=True)
+    kept = outbox.spool_dir / upload_id / spooled.spool_name
+    assert kept.stat().st_ino == scan.stat().st_ino  # no second copy of the bytes
+    assert spooled.sha256 == hashlib.sha256(scan.read_bytes()).hexdigest()
+    scan.unlink()  # the batch folder cleared: the outbox's link keeps the bytes
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == spooled.sha256
+
+
+def test_a_file_on_another_file_system_is_copied_after_all(
+    outbox: Outbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def across_devices(source: Path, target: Path) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", across_devices)
+    scan = tmp_path / "page.jpg"
+    scan.write_bytes(b"\xff\xd8\xff page")
+    upload_id = new_upload_id()
+    (spooled,) = outbox.spool(upload_id, [(scan, scan.name, None)], link=True)
+    kept = outbox.spool_dir / upload_id / spooled.spool_name
+    assert kept.stat().st_ino != scan.stat().st_ino and kept.read_bytes() == scan.read_bytes()

@@ -21,9 +21,11 @@ from connectors.console.app import create_app
 from connectors.console.service import Console
 from connectors.deadletters import (
     ALREADY_REPLAYED,
+    FAILED,
     REPLAYED,
     WOULD_REPLAY,
     Letter,
+    LetterId,
     Replay,
     ReplayResult,
     letter_from_message,
@@ -230,6 +232,8 @@ class FakeReplayer:
         entry = Replay(letter.topic, str(letter.id), letter.fingerprint, "e-7", letter.reason,
                        SETTINGS.ingest_topic("zjj"), 0, 99,
                        dt.datetime(2026, 5, 7, 1, 0, tzinfo=dt.UTC), "zhao")  # fmt: skip
+        if status == FAILED:
+            return ReplayResult(letter, FAILED, error="the letter cannot be read (not-avro)")
         return ReplayResult(letter, status, None if status == WOULD_REPLAY else entry)
 
     def close(self) -> None:
@@ -239,7 +243,9 @@ class FakeReplayer:
 @pytest.fixture
 def replayer(monkeypatch: pytest.MonkeyPatch, codec: DictCodec) -> type[FakeReplayer]:
     FakeReplayer.answers, FakeReplayer.asked = [], []
-    letters = {(0, 1): stored_letter(codec)}
+    junk = Letter(SETTINGS.deadletter_topic, LetterId(2, 1), b"k", b"junk",
+                  [("recordflow.reason", b"not-avro")], 1778032800000, None, "not-avro: junk")  # fmt: skip
+    letters = {(0, 1): stored_letter(codec), (2, 1): junk}
     monkeypatch.setattr(dead_letters, "Replayer", FakeReplayer)
     monkeypatch.setattr(dead_letters, "fetch_letter", lambda settings, codec, letter_id: letters.get(
         (letter_id.partition, letter_id.offset)))  # fmt: skip
@@ -315,3 +321,18 @@ def test_the_admin_replays_after_a_dry_run_once(
     assert audit.actions()[-2:] == [("zhao", "deadletters.replay", "success"),
                                     ("zhao", "deadletters.replay", "refused")]  # fmt: skip
     assert audit.events[-1]["target"] == f"{SETTINGS.deadletter_topic}/0-1"
+
+
+def test_a_letter_that_cannot_be_read_is_shown_and_not_replayed(
+    client: TestClient, audit: ListAudit, replayer: type[FakeReplayer]
+) -> None:
+    sign_in(client, "zhao")
+    page = client.get("/deadletters/2-1")
+    assert page.status_code == 200
+    assert "not-avro: junk" in page.text and "the dead letter itself cannot be read" in page.text
+    assert "消息不是约定格式" in page.text  # the reason's text, from the letter's header
+    replayer.answers = [FAILED]
+    dry = client.get("/deadletters/2-1/replay")
+    assert (
+        dry.status_code == 200 and "不能重放" in dry.text and 'name="fingerprint"' not in dry.text
+    )

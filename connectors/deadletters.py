@@ -56,6 +56,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from avro_schemas.codec import Codec, CodecError
 from avro_schemas.schemas import DEAD_LETTER
@@ -602,6 +603,28 @@ def _kafka_message(exc: Exception) -> str:
 
 
 # --- for people and programs -----------------------------------------------------------------
+def decode_original(letter: Letter, codec: Codec, topic_prefix: str) -> tuple[Any, str | None]:
+    """The original value decoded with its topic's schema, or None and why it does not decode."""
+    if letter.record is None:
+        return None, f"the dead letter itself cannot be read: {letter.problem}"
+    value = letter.record["original_value"]
+    if value is None:
+        return None, "the original message had no value (null)"
+    topic = letter.record["original_topic"]
+    try:
+        resource = value_schema_for(topic, topic_prefix=topic_prefix)
+    except UnknownTopic:
+        resource = None
+    if resource is None:
+        return None, f"{topic} has no Avro schema in the topic catalog"
+    try:
+        return codec.decode(value, resource.split("/")[0]), None
+    except CodecError as exc:
+        return None, f"{exc.reason}: {exc}"
+    except SchemaRegistryError as exc:
+        return None, f"the schema registry could not be asked: {exc}"
+
+
 def text_or_none(data: bytes | None) -> str | None:
     """`data` as text when it is UTF-8 without control characters (safe to print), else None."""
     if data is None:

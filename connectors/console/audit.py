@@ -30,9 +30,9 @@ ACTIONS = {
     LOGOUT: "退出",
     ACCESS: "越权访问",
     EXPORT: "下载档案包",
-    "decide": "鉴定",
-    "appraise": "到期鉴定",
-    "replay": "重放死信",
+    "review.decide": "鉴定保管期限",
+    "review.appraise": "到期鉴定",
+    "deadletters.replay": "重放死信",
 }
 OUTCOMES = {SUCCESS: "成功", FAILURE: "失败", REFUSED: "拒绝"}
 

@@ -1,5 +1,5 @@
-"""概览 The overview, and the pages still to come (待鉴定, 死信, 校验, 立档单位): each already
-behind its role's permission, so that the navigation and the refusals are what they will be."""
+"""概览 The overview, and the pages still to come (校验, 立档单位): each already behind its role's
+permission, so that the navigation and the refusals are what they will be."""
 
 from __future__ import annotations
 
@@ -30,10 +30,6 @@ def _coming(path: str, zh: str, en: str, permission: str, what: str) -> None:
     router.add_api_route(path, page, methods=["GET"], name=en, dependencies=[require(permission)])
 
 
-_coming("/review", "待鉴定", "Review", "review.view",
-        "保管期限待定与到期鉴定的事项；在此之前请用 recordflow review list / decide / appraise。")  # fmt: skip
-_coming("/deadletters", "死信", "Dead letters", "deadletters.view",
-        "被退回的提交及其原因与重放；在此之前请用 recordflow deadletters list / show / replay。")  # fmt: skip
 _coming("/verify", "校验", "Verify", "verify.view",
         "长期保存检测结果与告警；在此之前请用 recordflow verify。")  # fmt: skip
 _coming("/agencies", "立档单位", "Agencies", "agencies.view",

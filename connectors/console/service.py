@@ -1,7 +1,8 @@
 """What a console replica holds while it runs, in one object the routes reach through the app:
 its settings, its store and the thread that follows the topics into it, the accounts, the audit
-trail, the session codec and the sign-in throttles. `start_console(settings)` builds it on real
-servers; tests build it from parts (a dict of accounts, a list as the audit trail)."""
+trail, the Avro codec, the session codec and the sign-in throttles. `start_console(settings)`
+builds it on real servers; tests build it from parts (a dict of accounts, a list as the audit
+trail)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,13 @@ class AuditSink(Protocol):
 class Console:
     def __init__(self, settings: Settings, *, store: Store, accounts: UserDirectory,
                  audit: AuditSink, key: bytes, follower: StoreFollower | None = None,
-                 storage: Callable[[], Storage] | None = None,
+                 storage: Callable[[], Storage] | None = None, codec: Codec | None = None,
                  metrics: CollectorRegistry | None = None,
                  on_close: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
+        # Decodes letters and encodes decisions (asks the registry only when it is used).
+        self.codec = codec or Codec.from_url(settings.schema_registry_url)
         self.accounts = accounts
         self.audit = audit
         self.follower = follower
@@ -117,4 +120,4 @@ def start_console(settings: Settings) -> Console:
 
     return Console(settings, store=store, accounts=UserDirectory(accounts.get,
                    ready=accounts.ready.is_set), audit=audit, key=session_key(settings),
-                   follower=follower, metrics=metrics, on_close=close)  # fmt: skip
+                   follower=follower, codec=codec, metrics=metrics, on_close=close)  # fmt: skip

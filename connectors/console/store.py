@@ -1,12 +1,22 @@
 """The console's own store: a SQLite file that follows the topics its pages read, rebuilt from them.
 
 No page reads a topic: a page asks this store, and a background thread (`StoreFollower`) keeps it
-current. The follower reads `records.catalog.v1` (the latest state of every record, for 档案) and
-`recordflow.audit.v1` (for 审计日志, and the sessions that were signed out) like every reader here
-(read_committed, partitions assigned, no consumer group), and writes each batch of messages **and
-the offsets it read up to in the same SQLite transaction**: a console that stops continues where
-its store stops, and a store deleted (or written by an older version of this module: `VERSION`) is
-rebuilt from the beginning of the topics. Replicas share nothing; each has its own file.
+current. The follower reads like every reader here (read_committed, partitions assigned, no
+consumer group):
+
+- `records.catalog.v1`: the latest state of every record (档案);
+- `recordflow.audit.v1`: 审计日志, and the sessions that were signed out;
+- `records.retention-review.v1`: the review items (待鉴定), each with its original event decoded
+  (connectors/review.py keeps the bytes; the page shows the metadata); a DECIDED item stays in the
+  store with its decision but leaves the queue;
+- `records.deadletter.v1` and the replay ledger `recordflow.deadletter-replays.v1` (死信): what the
+  list needs of each letter (connectors/deadletters.py's `Letter` read it) and each replay, so
+  that the list says which were replayed; a letter's page fetches the letter itself.
+
+It writes each batch of messages **and the offsets it read up to in the same SQLite
+transaction**: a console that stops continues where its store stops, and a store deleted (or
+written by another version of this module: `VERSION`) is rebuilt from the beginning of the
+topics. Replicas share nothing; each has its own file.
 
 `recordflow_console_store_lag_messages{topic}` says how far the store is behind each topic
 (offsets Kafka has that the store has not read); pages say so while the store catches up.
@@ -25,24 +35,31 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from prometheus_client import CollectorRegistry, Gauge
 
 from avro_schemas.codec import Codec, CodecError
-from avro_schemas.schemas import ARCHIVAL_RECORD, AUDIT_EVENT
+from avro_schemas.schemas import (
+    ARCHIVAL_RECORD,
+    AUDIT_EVENT,
+    DOCUMENT_LIFECYCLE_EVENT,
+    RETENTION_REVIEW,
+)
+from connectors.deadletters import ledger_entry, letter_from_message
 from connectors.readback import UNREACHABLE, ReadError, partitions, reader_consumer, watermarks
+from connectors.review import PENDING, RETENTION
 from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # PRAGMA user_version: a store written by another version is rebuilt
+VERSION = 2  # PRAGMA user_version: a store written by another version is rebuilt
 PAGE_SIZE = 20
 TRIGRAM = 3  # the shortest word the trigram index can find
 BATCH = 500
@@ -69,6 +86,21 @@ CREATE TABLE audit (
     PRIMARY KEY (partition, offset));
 CREATE INDEX audit_time ON audit (occurred_ms);
 CREATE TABLE ended_sessions (sid TEXT PRIMARY KEY, ended_ms INTEGER NOT NULL);
+CREATE TABLE review (
+    event_id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
+    agency_code TEXT NOT NULL, queued_at TEXT NOT NULL, partition INTEGER NOT NULL,
+    kafka_ts INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX review_queue ON review (kind, status, queued_at);
+CREATE TABLE letters (
+    partition INTEGER NOT NULL, offset INTEGER NOT NULL, letter_id TEXT NOT NULL,
+    grouping TEXT NOT NULL, event_id TEXT, agency_code TEXT, reason TEXT NOT NULL, stage TEXT,
+    message TEXT, failed_ms INTEGER NOT NULL, original_topic TEXT, ledger_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, PRIMARY KEY (partition, offset));
+CREATE INDEX letters_grouping ON letters (grouping);
+CREATE INDEX letters_time ON letters (failed_ms);
+CREATE TABLE replays (
+    ledger_key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, replayed_at TEXT NOT NULL,
+    replayed_by TEXT NOT NULL, body TEXT NOT NULL);
 """
 
 
@@ -91,6 +123,24 @@ class AuditQuery:
     actor: str = ""
     action: str = ""
     day: dt.date | None = None  # in the console's time zone
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class ReviewQuery:
+    kind: str = RETENTION  # or APPRAISAL
+    agency: str = ""
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class LetterQuery:
+    """A filter of the dead letters; empty fields do not restrict it."""
+
+    agency: str = ""
+    reason: str = ""
+    stage: str = ""
+    day: dt.date | None = None  # the day it failed, in the console's time zone
     page: int = 1
 
 
@@ -118,11 +168,15 @@ class Batch:
 
 
 class Store:
-    def __init__(self, path: Path, *, catalog_topic: str, audit_topic: str,
+    def __init__(self, path: Path, *, catalog_topic: str, audit_topic: str, review_topic: str,
+                 deadletter_topic: str, ledger_topic: str,
                  timezone: str = "Asia/Shanghai") -> None:  # fmt: skip
         self.path = path
         self.catalog_topic = catalog_topic
         self.audit_topic = audit_topic
+        self.review_topic = review_topic
+        self.deadletter_topic = deadletter_topic
+        self.ledger_topic = ledger_topic
         self.zone = ZoneInfo(timezone)
         path.parent.mkdir(parents=True, exist_ok=True)
         # The audit trail's copy is in it: for the console's own user only (SQLite gives its
@@ -135,7 +189,10 @@ class Store:
     @classmethod
     def for_settings(cls, settings: Settings) -> Store:
         return cls(settings.console_path / "store.sqlite3", catalog_topic=settings.catalog_topic,
-                   audit_topic=settings.audit_topic, timezone=settings.console_timezone)  # fmt: skip
+                   audit_topic=settings.audit_topic, review_topic=settings.review_topic,
+                   deadletter_topic=settings.deadletter_topic,
+                   ledger_topic=settings.replay_ledger_topic,
+                   timezone=settings.console_timezone)  # fmt: skip
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -186,6 +243,12 @@ class Store:
                         self._record(db, partition, timestamp, key, value)
                     elif topic == self.audit_topic and value is not None:
                         self._audit(db, partition, offset, value)
+                    elif topic == self.review_topic:
+                        self._review(db, partition, timestamp, key, value)
+                    elif topic == self.deadletter_topic and value is not None:
+                        self._letter(db, partition, offset, value)
+                    elif topic == self.ledger_topic:
+                        self._replay(db, key, value)
                 db.executemany(
                     "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
                     "DO UPDATE SET next_offset = excluded.next_offset",
@@ -204,13 +267,7 @@ class Store:
         current = db.execute(
             "SELECT partition, kafka_ts FROM records WHERE code = ?", (code,)
         ).fetchone()
-        # As connectors/readback.py's `supersedes`: later in the same partition, or newer by Kafka
-        # timestamp in another one (producers with different partitioners).
-        if (
-            current is not None
-            and current["partition"] != partition
-            and (timestamp < current["kafka_ts"])
-        ):
+        if _stale(current, partition, timestamp):
             return
         db.execute("DELETE FROM records WHERE code = ?", (code,))
         db.execute("DELETE FROM titles WHERE code = ?", (code,))
@@ -239,6 +296,55 @@ class Store:
         target = event.get("target") or ""
         if event["action"] == "logout" and target.startswith("session:"):
             self._end_session(db, target.removeprefix("session:"), at)
+
+    def _review(self, db: sqlite3.Connection, partition: int, timestamp: int, event_id: str,
+                item: dict[str, Any] | None) -> None:  # fmt: skip
+        current = db.execute(
+            "SELECT partition, kafka_ts FROM review WHERE event_id = ?", (event_id,)
+        ).fetchone()
+        if _stale(current, partition, timestamp):
+            return
+        db.execute("DELETE FROM review WHERE event_id = ?", (event_id,))
+        if item is None:  # a tombstone
+            return
+        db.execute(
+            "INSERT INTO review VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (event_id, item["kind"], item["status"], item["agency_code"], item["queued_at"],
+             partition, timestamp, json.dumps(item, ensure_ascii=False)),
+        )  # fmt: skip
+
+    @staticmethod
+    def _letter(db: sqlite3.Connection, partition: int, offset: int,
+                letter: dict[str, Any]) -> None:  # fmt: skip
+        # One row per document: a letter without an event id (its input did not decode) alone.
+        grouping = (
+            f"event:{letter['event_id']}" if letter["event_id"] else f"letter:{partition}-{offset}"
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (partition, offset, f"{partition}-{offset}", grouping, letter["event_id"],
+             letter["agency_code"], letter["reason"], letter["stage"], letter["message"],
+             letter["failed_ms"], letter["original_topic"], letter["ledger_key"],
+             letter["fingerprint"]),
+        )  # fmt: skip
+
+    @staticmethod
+    def _replay(db: sqlite3.Connection, ledger_key: str, entry: dict[str, Any] | None) -> None:
+        db.execute("DELETE FROM replays WHERE ledger_key = ?", (ledger_key,))
+        if entry is None:  # a tombstone, or an entry connectors/deadletters.py cannot read
+            return
+        db.execute(
+            "INSERT INTO replays VALUES (?, ?, ?, ?, ?)",
+            (ledger_key, entry["dead_letter"]["sha256"], entry["replayed_at"],
+             entry["replayed_by"], json.dumps(entry, ensure_ascii=False)),
+        )  # fmt: skip
+
+    def prune_letters(self, lowest: dict[int, int]) -> None:
+        """Forget the letters the dead-letter topic no longer keeps (before each partition's
+        low watermark: past its retention)."""
+        with self.reading() as db:
+            db.executemany("DELETE FROM letters WHERE partition = ? AND offset < ?",
+                           list(lowest.items()))  # fmt: skip
 
     @staticmethod
     def _end_session(db: sqlite3.Connection, sid: str, at: dt.datetime) -> None:
@@ -348,6 +454,142 @@ class Store:
             events.append(event)
         return Page(events, total, page)
 
+    # --- the review queue (待鉴定) ------------------------------------------------------------
+    def review_queue(self, query: ReviewQuery) -> Page:
+        """The PENDING items of one kind, oldest first."""
+        where, params = ["kind = ?", "status = ?"], [query.kind, PENDING]
+        if query.agency:
+            where.append("agency_code = ?")
+            params.append(query.agency)
+        clause = " AND ".join(where)
+        page = max(1, query.page)
+        with self.reading() as db:
+            total = db.execute(f"SELECT count(*) FROM review WHERE {clause}", params).fetchone()[0]
+            rows = db.execute(
+                f"SELECT body FROM review WHERE {clause} ORDER BY queued_at, event_id "
+                "LIMIT ? OFFSET ?",
+                [*params, PAGE_SIZE, (page - 1) * PAGE_SIZE],
+            ).fetchall()
+        return Page([json.loads(row["body"]) for row in rows], total, page)
+
+    def review_counts(self) -> dict[str, int]:
+        """PENDING items per kind."""
+        with self.reading() as db:
+            return {row["kind"]: row["n"] for row in db.execute(
+                "SELECT kind, count(*) AS n FROM review WHERE status = ? GROUP BY kind", (PENDING,)
+            )}  # fmt: skip
+
+    def review_item(self, event_id: str) -> dict[str, Any] | None:
+        """An item as last seen, pending or decided, with its original event decoded."""
+        with self.reading() as db:
+            row = db.execute("SELECT body FROM review WHERE event_id = ?", (event_id,)).fetchone()
+        return None if row is None else dict(json.loads(row["body"]))
+
+    # --- dead letters (死信) ------------------------------------------------------------------
+    def _letter_filter(self, query: LetterQuery) -> tuple[str, list[object]]:
+        where: list[str] = []
+        params: list[object] = []
+        for column, value in (("agency_code", query.agency), ("reason", query.reason),
+                              ("stage", query.stage)):  # fmt: skip
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.day is not None:
+            start = dt.datetime.combine(query.day, dt.time(), self.zone)
+            where.append("failed_ms >= ? AND failed_ms < ?")
+            params += [int(start.timestamp() * 1000),
+                       int((start + dt.timedelta(days=1)).timestamp() * 1000)]  # fmt: skip
+        return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+    def letter_groups(self, query: LetterQuery) -> Page:
+        """The letters that match, one row per document (grouped by event id, a letter without
+        one alone), newest failure first: its latest letter, how many letters it has, when it
+        first failed and how many of its letters were replayed."""
+        clause, params = self._letter_filter(query)
+        page = max(1, query.page)
+        with self.reading() as db:
+            total = db.execute(
+                f"SELECT count(DISTINCT grouping) FROM letters {clause}", params
+            ).fetchone()[0]
+            rows = db.execute(
+                f"""WITH chosen AS (
+                        SELECT letters.*, replays.replayed_at FROM letters
+                        LEFT JOIN replays ON replays.ledger_key = letters.ledger_key
+                                         AND replays.fingerprint = letters.fingerprint
+                        {clause}),
+                    ranked AS (
+                        SELECT *, row_number() OVER latest AS n,
+                               count(*) OVER whole AS letters,
+                               min(failed_ms) OVER whole AS first_ms,
+                               count(replayed_at) OVER whole AS replayed
+                        FROM chosen
+                        WINDOW whole AS (PARTITION BY grouping),
+                               latest AS (PARTITION BY grouping
+                                          ORDER BY failed_ms DESC, partition DESC, offset DESC))
+                    SELECT * FROM ranked WHERE n = 1
+                    ORDER BY failed_ms DESC, partition DESC, offset DESC LIMIT ? OFFSET ?""",
+                [*params, PAGE_SIZE, (page - 1) * PAGE_SIZE],
+            ).fetchall()
+        return Page([self._with_times(dict(row)) for row in rows], total, page)
+
+    def letter(self, letter_id: str) -> dict[str, Any] | None:
+        """What the store holds of one letter (its id `<partition>-<offset>`)."""
+        with self.reading() as db:
+            row = db.execute("SELECT * FROM letters WHERE letter_id = ?", (letter_id,)).fetchone()
+        return None if row is None else self._with_times(dict(row))
+
+    def letters_of(self, grouping: str) -> list[dict[str, Any]]:
+        """Every letter of one document, newest first, each with its replay if it had one."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT letters.*, replays.replayed_at, replays.replayed_by FROM letters "
+                "LEFT JOIN replays ON replays.ledger_key = letters.ledger_key "
+                "AND replays.fingerprint = letters.fingerprint WHERE grouping = ? "
+                "ORDER BY failed_ms DESC, partition DESC, offset DESC",
+                (grouping,),
+            ).fetchall()
+        return [self._with_times(dict(row)) for row in rows]
+
+    def replay_of(self, ledger_key: str, fingerprint: str) -> dict[str, Any] | None:
+        """The ledger's entry for this very letter (same place, same bytes), as
+        connectors/deadletters.py's `recorded_replay` finds it."""
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT body FROM replays WHERE ledger_key = ? AND fingerprint = ?",
+                (ledger_key, fingerprint),
+            ).fetchone()
+        return None if row is None else dict(json.loads(row["body"]))
+
+    def letter_facets(self) -> dict[str, list[str]]:
+        """The agencies, reason codes and stages the letters have (the filters offer them)."""
+        with self.reading() as db:
+            return {
+                name: [r[0] for r in db.execute(
+                    f"SELECT DISTINCT {column} FROM letters WHERE {column} IS NOT NULL "
+                    f"ORDER BY {column}"
+                )]
+                for name, column in (("agencies", "agency_code"), ("reasons", "reason"),
+                                     ("stages", "stage"))
+            }  # fmt: skip
+
+    def _with_times(self, row: dict[str, Any]) -> dict[str, Any]:
+        for column in ("failed_ms", "first_ms"):
+            if row.get(column) is not None:
+                moment = dt.datetime.fromtimestamp(row[column] / 1000, self.zone)
+                row[column.removesuffix("_ms") + "_at"] = moment
+        return row
+
+
+def _stale(current: sqlite3.Row | None, partition: int, timestamp: int) -> bool:
+    """Whether a message loses to the state the store has of its key: as connectors/readback.py's
+    `supersedes`, a later message wins in the same partition, and in another one only when newer
+    by Kafka timestamp (producers with different partitioners)."""
+    return (
+        current is not None
+        and current["partition"] != partition
+        and timestamp < current["kafka_ts"]
+    )
+
 
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -364,7 +606,14 @@ class StoreFollower:
         self.store = store
         self.settings = settings
         self.codec = codec
-        self.topics = {store.catalog_topic: ARCHIVAL_RECORD, store.audit_topic: AUDIT_EVENT}
+        # What each topic's values become in the store (None: as a tombstone).
+        self.topics: dict[str, Callable[[Message, bytes], dict[str, Any] | None]] = {
+            store.catalog_topic: self._avro(ARCHIVAL_RECORD),
+            store.audit_topic: self._avro(AUDIT_EVENT),
+            store.review_topic: self._review_item,
+            store.deadletter_topic: self._letter,
+            store.ledger_topic: self._ledger_entry,
+        }
         self.lag = Gauge("recordflow_console_store_lag_messages",
                          "Messages of a topic the console's store has not read yet.",
                          ["topic"], registry=registry)  # fmt: skip
@@ -439,8 +688,7 @@ class StoreFollower:
             value = None  # a tombstone
             if raw is not None:
                 try:
-                    value = dict(json_ready(self.codec.decode(raw, self.topics[topic]),
-                                            content="omit"))  # fmt: skip
+                    value = self.topics[topic](message, raw)
                 except CodecError as exc:  # a bad entry is skipped, never fatal to the store
                     log.warning("console store: skipped %s/%s@%s: %s", topic, partition, offset,
                                 exc)  # fmt: skip
@@ -449,12 +697,54 @@ class StoreFollower:
             batch.messages.append((topic, partition, offset, message.timestamp()[1], key, value))
         return batch
 
+    # --- what each topic's values become --------------------------------------------------
+    def _avro(self, record_type: str) -> Callable[[Message, bytes], dict[str, Any] | None]:
+        def decoded(_: Message, raw: bytes) -> dict[str, Any]:
+            return dict(json_ready(self.codec.decode(raw, record_type), content="omit"))
+
+        return decoded
+
+    def _review_item(self, _: Message, raw: bytes) -> dict[str, Any]:
+        """The item without its original bytes, and the original event decoded as
+        connectors/review.py decodes it (or why it does not decode: the item stays in the queue)."""
+        item = dict(self.codec.decode(raw, RETENTION_REVIEW))
+        original = item.pop("original_value")
+        try:
+            event, problem = self.codec.decode(original, DOCUMENT_LIFECYCLE_EVENT), None
+        except CodecError as exc:
+            event, problem = None, f"{exc.reason}: {exc}"
+        return dict(json_ready({**item, "event": event, "event_problem": problem}, content="omit"))
+
+    def _letter(self, message: Message, _: bytes) -> dict[str, Any] | None:
+        """What the list needs of a letter, as connectors/deadletters.py's `Letter` reads it."""
+        letter = letter_from_message(message, self.codec)
+        if letter is None:
+            return None
+        record = letter.record or {}
+        return {
+            "event_id": record.get("event_id"), "agency_code": letter.agency_code,
+            "reason": letter.reason, "stage": record.get("stage"),
+            "message": record.get("message") or letter.problem,
+            "failed_ms": int(letter.failed_at.timestamp() * 1000),
+            "original_topic": record.get("original_topic"), "ledger_key": letter.ledger_key,
+            "fingerprint": letter.fingerprint,
+        }  # fmt: skip
+
+    @staticmethod
+    def _ledger_entry(_: Message, raw: bytes) -> dict[str, Any] | None:
+        entry = ledger_entry(raw)
+        return None if entry is None else entry.as_json()
+
     def _measure_lag(self, consumer: Consumer, assigned: Sequence[tuple[str, int]]) -> None:
         stored = self.store.offsets()
         behind: dict[str, int] = dict.fromkeys(self.topics, 0)
+        lowest: dict[int, int] = {}
         for topic, partition in assigned:
             low, high = watermarks(consumer, self.settings, topic, partition)
             behind[topic] += max(0, high - max(low, stored.get((topic, partition), low)))
+            if topic == self.store.deadletter_topic:
+                lowest[partition] = low
+        self.store.prune_letters(lowest)
         for topic, count in behind.items():
             self.lag.labels(topic=topic).set(count)
         self.last_lag = behind

@@ -150,33 +150,6 @@ def summary(letter: Letter, replay: Replay | None) -> dict[str, Any]:
     }
 
 
-def decode_original(letter: Letter, codec: Codec, topic_prefix: str) -> tuple[Any, str | None]:
-    """The original value decoded with its topic's schema, or None and why it does not decode."""
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    from avro_schemas.codec import CodecError
-    from topics.catalog import UnknownTopic, value_schema_for
-
-    if letter.record is None:
-        return None, f"the dead letter itself cannot be read: {letter.problem}"
-    value = letter.record["original_value"]
-    if value is None:
-        return None, "the original message had no value (null)"
-    topic = letter.record["original_topic"]
-    try:
-        resource = value_schema_for(topic, topic_prefix=topic_prefix)
-    except UnknownTopic:
-        resource = None
-    if resource is None:
-        return None, f"{topic} has no Avro schema in the topic catalog"
-    try:
-        return codec.decode(value, resource.split("/")[0]), None
-    except CodecError as exc:
-        return None, f"{exc.reason}: {exc}"
-    except SchemaRegistryError as exc:
-        return None, f"the schema registry could not be asked: {exc}"
-
-
 def detail(
     letter: Letter, replay: Replay | None, decoded: Any, problem: str | None
 ) -> dict[str, Any]:
@@ -325,7 +298,7 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one dead letter whole: every field, its headers, and the original value decoded."""
-    from connectors.deadletters import recorded_replay
+    from connectors.deadletters import decode_original, recorded_replay
 
     settings = Settings()
     out = Output(settings)

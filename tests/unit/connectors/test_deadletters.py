@@ -23,6 +23,7 @@ from connectors.deadletters import (
     LetterId,
     Replay,
     b64,
+    decode_original,
     hex_preview,
     ledger_entry,
     ledger_topic,
@@ -267,20 +268,20 @@ class FailingCodec:
 
 def test_why_an_original_value_does_not_decode() -> None:
     codec: Any = FailingCodec()
-    assert cli.decode_original(letter(), codec, "t1.") == (
+    assert decode_original(letter(), codec, "t1.") == (
         None,
         "not-avro: first byte is 116, not the wire-format magic byte 0",
     )
-    assert cli.decode_original(letter(value=None), codec, "t1.")[1] == (
+    assert decode_original(letter(value=None), codec, "t1.")[1] == (
         "the original message had no value (null)"
     )
     elsewhere = letter()
     assert elsewhere.record is not None
     elsewhere.record["original_topic"] = "t1.recordflow.item-numbers.changelog"
-    assert cli.decode_original(elsewhere, codec, "t1.")[1] == (
+    assert decode_original(elsewhere, codec, "t1.")[1] == (
         "t1.recordflow.item-numbers.changelog has no Avro schema in the topic catalog"
     )
-    assert "cannot be read" in (cli.decode_original(unreadable(), codec, "t1.")[1] or "")
+    assert "cannot be read" in (decode_original(unreadable(), codec, "t1.")[1] or "")
 
 
 def test_shorten_and_local_time() -> None:

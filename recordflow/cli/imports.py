@@ -25,6 +25,16 @@ app = typer.Typer(
 )
 
 
+# What the batch imports (digitized, photos) share.
+LayoutOption = Annotated[str, typer.Option(help="flat, or per-item (one folder per 档号).")]
+ReportOption = Annotated[
+    Path | None, typer.Option(help="Where report.csv/.html/.json go (default <home>/imports/…).")
+]
+DryRunFlag = Annotated[
+    bool, typer.Option("--dry-run", help="Link and check everything; submit nothing.")
+]
+
+
 @app.command()
 def digitized(
     agency: Annotated[str, typer.Option(help="The agency whose fonds the batch is, e.g. bgt.")],
@@ -32,14 +42,9 @@ def digitized(
         Path, typer.Option(help="The catalogue: 目录.xlsx or .csv (DA/T 22 columns).")
     ],
     images: Annotated[Path, typer.Option(help="The folder of page images (or one file per item).")],
-    layout: Annotated[str, typer.Option(help="flat, or per-item (one folder per 档号).")] = "flat",
-    report: Annotated[
-        Path | None,
-        typer.Option(help="Where report.csv/.html/.json go (default <home>/imports/…)."),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Link and check everything; submit nothing.")
-    ] = False,
+    layout: LayoutOption = "flat",
+    report: ReportOption = None,
+    dry_run: DryRunFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Link a digitization batch's catalogue to its page images (目录挂接), check each item against
@@ -60,14 +65,9 @@ def photos(
         ),
     ],
     photos: Annotated[Path, typer.Option(help="The folder of photos, one <档号>.jpg|tif each.")],
-    layout: Annotated[str, typer.Option(help="flat, or per-item (one folder per 档号).")] = "flat",
-    report: Annotated[
-        Path | None,
-        typer.Option(help="Where report.csv/.html/.json go (default <home>/imports/…)."),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Link and check everything; submit nothing.")
-    ] = False,
+    layout: LayoutOption = "flat",
+    report: ReportOption = None,
+    dry_run: DryRunFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Link a photo batch's catalogue to its photos (照片挂接), check each, submit the sound ones as

@@ -70,7 +70,7 @@ from avro_schemas.records import (
     RetentionReview,
 )
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
-from connectors.failures import ScannerUnavailable
+from connectors.failures import ScannerUnavailable, classify
 from connectors.storage import Digests, Fetched
 from recordflow.errors import RecordRejected
 from streams import receipt
@@ -501,6 +501,9 @@ def attach(app: faust.App, ctx: PipelineContext, register_topic: faust.TopicT,
             stage.handle,
             ctx.settings.register_concurrency,
             progress=ctx.metrics.progress.of(STAGE),
+            on_retry=lambda failure: ctx.metrics.retries.labels(
+                STAGE, classify(failure).reason
+            ).inc(),
         )
 
 

@@ -125,8 +125,11 @@ async def send_dead_letter(
     headers = dead_letter_headers(origin, rejection)
     if reference_code is not None:  # a parked record: the number it keeps
         headers[PARKED_CODE_HEADER] = reference_code.encode()
-    delivery = await deadletters.send(key=origin.key, value=value, headers=headers)
-    await delivery
+
+    async def send() -> None:
+        await (await deadletters.send(key=origin.key, value=value, headers=headers))
+
+    await retry_sending(send, "deadletter", ctx.metrics)  # the broker restarting: wait it out
     ctx.metrics.deadletters.labels(
         agency_code or "unknown", rejection.stage, rejection.reason
     ).inc()

@@ -7,8 +7,9 @@ topic and bucket prefixes, so tests never see each other's data.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if folder in MARKERS_BY_FOLDER:
             item.add_marker(MARKERS_BY_FOLDER[folder])
     items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
+
+
+WORKER_LOG_ENTRIES = 30  # the last warnings and errors of each worker, for a failing test
+NOISE = ("Unable connect to node", "Unable to update metadata", "NodeNotReadyError")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
+    None, pytest.TestReport, pytest.TestReport
+]:  # fmt: skip
+    """A failing test's report carries the warnings and errors (with their tracebacks) its
+    workers logged: the workers run as processes whose logs stay on the machine, and CI shows
+    only the report."""
+    report = yield
+    if report.when == "call" and report.failed:
+        since = time.time() - call.duration - 5
+        for log in sorted(Path(Settings().home, "logs").glob("worker-*.log")):
+            if log.stat().st_mtime >= since and (entries := worrying_entries(log)):
+                report.sections.append(
+                    (f"{log.name}: its last {WORKER_LOG_ENTRIES} warnings and errors",
+                     "\n".join(entries[-WORKER_LOG_ENTRIES:]))
+                )  # fmt: skip
+    return report
+
+
+def worrying_entries(log: Path) -> list[str]:
+    """The log's WARNING, ERROR and CRITICAL entries, each with the lines that follow it (a
+    traceback), but for the client's reconnection noise while a broker is away."""
+    entries: list[str] = []
+    keep = False
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("["):  # a new entry: [time] [pid] [LEVEL] …
+            keep = any(f"[{level}]" in line for level in ("WARNING", "ERROR", "CRITICAL"))
+            keep = keep and not any(noise in line for noise in NOISE)
+            if keep:
+                entries.append(line)
+        elif keep:
+            entries[-1] += "\n" + line
+    return entries
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest import mock
 
+from streams import window
 from streams.window import Turn, handle_concurrently
 
 
@@ -106,3 +108,25 @@ def test_events_are_acked_in_stream_order_whatever_order_they_finish_in() -> Non
     assert finished[-1] == 0  # finished out of order …
     assert early == []  # … so nothing was acked while the first was still in flight
     assert acked == [0, 1, 2, 3]
+
+
+def test_a_failure_the_handler_lets_through_is_retried_on_the_same_event_not_left_unacked() -> None:
+    async def scenario() -> tuple[list[int], list[int], list[str]]:
+        stream = _Stream([0, 1])
+        attempts: list[int] = []
+        retried: list[str] = []
+
+        async def handle(event: Any, turn: Turn) -> None:
+            attempts.append(event.message.offset)
+            if event.message.offset == 0 and attempts.count(0) < 3:
+                raise ConnectionError("the broker restarts")
+
+        with mock.patch.object(window, "FIRST_BACKOFF_S", 0.0):
+            await handle_concurrently(stream, handle, limit=2,  # type: ignore[arg-type]
+                                      on_retry=lambda failure: retried.append(str(failure)))  # fmt: skip
+        return attempts, stream.acked, retried
+
+    attempts, acked, retried = asyncio.run(scenario())
+    assert attempts.count(0) == 3 and attempts.count(1) == 1
+    assert acked == [0, 1]  # the later event waited for the retried one to be acked
+    assert retried == ["the broker restarts"] * 2

@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     console_login_lock_minutes: int = Field(default=15, ge=1)
     # The time zone pages show times in and the audit log's days are counted in.
     console_timezone: str = "Asia/Shanghai"
+    # The Prometheus that scrapes the workers, which the overview asks for their state and
+    # backlog. Empty: the local stack's, on prometheus_port.
+    prometheus_url: str = ""
 
     # Worker: how many records one worker's register stage works on at once. Most of a record's
     # time is waiting on S3 and the broker; numbering still goes in arrival order (streams/window.py).
@@ -176,6 +179,8 @@ class Settings(BaseSettings):
             )
         if not self.s3_endpoint:
             self.s3_endpoint = f"127.0.0.1:{self.s3_port}"
+        if not self.prometheus_url:
+            self.prometheus_url = f"http://127.0.0.1:{self.prometheus_port}"
         return self
 
     # --- derived names -------------------------------------------------------------------

@@ -29,7 +29,7 @@ ACTIONS = {
     LOGIN: "登录",
     LOGOUT: "退出",
     ACCESS: "越权访问",
-    EXPORT: "下载档案包",
+    EXPORT: "导出",  # a record's package, or a transfer register: the target says which
     "review.decide": "鉴定保管期限",
     "review.appraise": "到期鉴定",
     "deadletters.replay": "重放死信",

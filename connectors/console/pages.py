@@ -1,26 +1,14 @@
-"""概览 The overview, and the pages still to come (校验, 立档单位): each already behind its role's
-permission, so that the navigation and the refusals are what they will be."""
+"""The pages still to come (校验, 立档单位): each already behind its role's permission, so that
+the navigation and the refusals are what they will be."""
 
 from __future__ import annotations
-
-from typing import Annotated
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from connectors.console.auth import Session
-from connectors.console.web import console, render, require
+from connectors.console.web import render, require
 
 router = APIRouter()
-
-
-@router.get("/")
-def overview(request: Request, _: Annotated[Session, require("overview.view")]) -> Response:
-    app = console(request)
-    agencies = app.store.agencies()
-    context = {"agencies": agencies, "total": sum(a["records"] for a in agencies),
-               "lag": app.follower.last_lag if app.follower else {}}  # fmt: skip
-    return render(request, "overview.html", context)
 
 
 def _coming(path: str, zh: str, en: str, permission: str, what: str) -> None:

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "deadletters.view": EVERYONE,
     "deadletters.replay": frozenset({"admin"}),
     "verify.view": EVERYONE,
+    "reports.transfer": frozenset({"staff"}),  # making the receiving register, a download
     "agencies.view": EVERYONE,
     "agencies.manage": frozenset({"admin"}),
     "audit.view": frozenset({"auditor"}),  # never the roles whose actions it records

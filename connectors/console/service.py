@@ -21,6 +21,7 @@ from avro_schemas.records import AuditEvent
 from connectors.console import users
 from connectors.console.audit import AuditLog
 from connectors.console.auth import LoginThrottle, Session, SessionCodec
+from connectors.console.health import Health, pipeline_health
 from connectors.console.store import Store, StoreFollower
 from connectors.console.users import UserDirectory
 from connectors.storage import Storage
@@ -42,6 +43,7 @@ class Console:
                  audit: AuditSink, key: bytes, follower: StoreFollower | None = None,
                  storage: Callable[[], Storage] | None = None, codec: Codec | None = None,
                  metrics: CollectorRegistry | None = None,
+                 health: Callable[[], Health] | None = None,
                  on_close: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
@@ -60,6 +62,7 @@ class Console:
         self._storage_factory = storage or (lambda: Storage(settings))
         self._storage: Storage | None = None
         self._storage_lock = threading.Lock()
+        self.health = health or (lambda: pipeline_health(settings))  # asked per overview page
         self._on_close = on_close
 
     @property

@@ -32,9 +32,11 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import sqlite3
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +61,7 @@ from recordflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # PRAGMA user_version: a store written by another version is rebuilt
+VERSION = 3  # PRAGMA user_version: a store written by another version is rebuilt
 PAGE_SIZE = 20
 TRIGRAM = 3  # the shortest word the trigram index can find
 BATCH = 500
@@ -75,9 +77,12 @@ CREATE TABLE records (
     title TEXT NOT NULL, document_number TEXT, year INTEGER NOT NULL,
     retention_period TEXT NOT NULL, category TEXT NOT NULL, document_date TEXT,
     archived_at TEXT NOT NULL, partition INTEGER NOT NULL, kafka_ts INTEGER NOT NULL,
-    body TEXT NOT NULL);
+    body TEXT NOT NULL,
+    -- for the overview: when archived, how long after the agency filed it, its files' bytes
+    archived_ms INTEGER NOT NULL, latency_s REAL NOT NULL, bytes INTEGER NOT NULL);
 CREATE INDEX records_agency ON records (agency_code, year);
 CREATE INDEX records_archived ON records (archived_at);
+CREATE INDEX records_flow ON records (archived_ms);
 CREATE VIRTUAL TABLE titles USING fts5 (code UNINDEXED, title, tokenize = 'trigram');
 CREATE TABLE audit (
     partition INTEGER NOT NULL, offset INTEGER NOT NULL, event_id TEXT NOT NULL,
@@ -89,8 +94,9 @@ CREATE TABLE ended_sessions (sid TEXT PRIMARY KEY, ended_ms INTEGER NOT NULL);
 CREATE TABLE review (
     event_id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
     agency_code TEXT NOT NULL, queued_at TEXT NOT NULL, partition INTEGER NOT NULL,
-    kafka_ts INTEGER NOT NULL, body TEXT NOT NULL);
+    kafka_ts INTEGER NOT NULL, body TEXT NOT NULL, queued_ms INTEGER NOT NULL);
 CREATE INDEX review_queue ON review (kind, status, queued_at);
+CREATE INDEX review_flow ON review (queued_ms);
 CREATE TABLE letters (
     partition INTEGER NOT NULL, offset INTEGER NOT NULL, letter_id TEXT NOT NULL,
     grouping TEXT NOT NULL, event_id TEXT, agency_code TEXT, reason TEXT NOT NULL, stage TEXT,
@@ -116,6 +122,67 @@ class RecordQuery:
     retention: str = ""
     category: str = ""
     page: int = 1
+
+
+@dataclass(frozen=True)
+class FlowQuery:
+    """A period of the overview, [start, end) in the console's time zone, charted in buckets of
+    `bucket_ms` (an hour or a day); an empty agency is every agency."""
+
+    start: dt.datetime
+    end: dt.datetime
+    bucket_ms: int
+    agency: str = ""
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50_s: float | None = None
+    p95_s: float | None = None
+
+
+@dataclass
+class AgencyFlow:
+    agency_code: str
+    agency_name: str = ""
+    archived: int = 0
+    rejected: int = 0  # documents, each once however often it was rejected
+    held: int = 0  # held for retention review
+    appraisal_due: int = 0
+    bytes: int = 0
+    latency: Latency = field(default_factory=Latency)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def submitted(self) -> int:
+        """Submissions that came to an outcome in the period: archived, rejected or held."""
+        return self.archived + self.rejected + self.held
+
+
+@dataclass
+class Flow:
+    agencies: dict[str, AgencyFlow] = field(default_factory=dict)
+    total: AgencyFlow = field(default_factory=lambda: AgencyFlow("", "合计"))
+    # bucket start (ms since the epoch) → {"archived"|"rejected"|"held": count}
+    buckets: dict[int, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+
+    def agency(self, code: str, name: str = "") -> AgencyFlow:
+        line = self.agencies.setdefault(code, AgencyFlow(code))
+        line.agency_name = line.agency_name or name
+        return line
+
+    def add_up(self) -> None:
+        for line in self.agencies.values():
+            total = self.total
+            total.archived += line.archived
+            total.rejected += line.rejected
+            total.held += line.held
+            total.appraisal_due += line.appraisal_due
+            total.bytes += line.bytes
+            for reason, count in line.reasons.items():
+                total.reasons[reason] = total.reasons.get(reason, 0) + count
 
 
 @dataclass(frozen=True)
@@ -274,13 +341,17 @@ class Store:
         if record is None:  # a tombstone
             return
         description = record["description"]
+        archived = dt.datetime.fromisoformat(record["archived_at"])
+        latency = archived - dt.datetime.fromisoformat(record["filed_at"])
         db.execute(
-            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (code, record["agency"]["code"], record["agency"]["name"], description["title"],
              description.get("document_number"), record["year"], record["retention_period"],
              record.get("category") or "WS", description.get("document_date"),
              record["archived_at"], partition, timestamp,
-             json.dumps(record, ensure_ascii=False)),
+             json.dumps(record, ensure_ascii=False), _ms(archived),
+             max(latency.total_seconds(), 0.0),
+             sum(component["size_bytes"] for component in record["components"])),
         )  # fmt: skip
         db.execute("INSERT INTO titles VALUES (?, ?)", (code, description["title"]))
 
@@ -308,9 +379,10 @@ class Store:
         if item is None:  # a tombstone
             return
         db.execute(
-            "INSERT INTO review VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO review VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (event_id, item["kind"], item["status"], item["agency_code"], item["queued_at"],
-             partition, timestamp, json.dumps(item, ensure_ascii=False)),
+             partition, timestamp, json.dumps(item, ensure_ascii=False),
+             _ms(dt.datetime.fromisoformat(item["queued_at"]))),
         )  # fmt: skip
 
     @staticmethod
@@ -412,6 +484,85 @@ class Store:
                 "max(archived_at) AS last_archived FROM records "
                 "GROUP BY agency_code ORDER BY agency_code"
             )]  # fmt: skip
+
+    def flow(self, query: FlowQuery) -> Flow:
+        """What came of the submissions in a period (the overview): per agency archived, bytes,
+        rejected (each document once, by reason), held for review, due for appraisal and the
+        latency percentiles; and each kind per bucket of the chart."""
+        flow = Flow()
+        since, until = _ms(query.start), _ms(query.end)
+        agency = "AND agency_code = ?" if query.agency else ""
+        params: list[object] = [since, until] + ([query.agency] if query.agency else [])
+        # The bucket a moment falls in, counted in the console's time zone (its offset at the
+        # start of the period: a day of a DST change is an hour off, China has none).
+        offset_ms = int((query.start.utcoffset() or dt.timedelta()).total_seconds() * 1000)
+        bucket = f"(({{column}} + {offset_ms}) / {query.bucket_ms})"
+        with self.reading() as db:
+            for row in db.execute(
+                "SELECT agency_code, agency_name, count(*) AS n, sum(bytes) AS bytes "
+                f"FROM records WHERE archived_ms >= ? AND archived_ms < ? {agency} "
+                "GROUP BY agency_code", params,
+            ):  # fmt: skip
+                line = flow.agency(row["agency_code"], row["agency_name"])
+                line.archived, line.bytes = row["n"], row["bytes"] or 0
+            for row in db.execute(
+                "SELECT coalesce(agency_code, '') AS agency_code, reason, "
+                "count(DISTINCT grouping) AS n FROM letters "
+                f"WHERE failed_ms >= ? AND failed_ms < ? {agency} "
+                "GROUP BY agency_code, reason", params,
+            ):  # fmt: skip
+                line = flow.agency(row["agency_code"])
+                line.rejected += row["n"]
+                line.reasons[row["reason"]] = row["n"]
+            for row in db.execute(
+                "SELECT agency_code, kind, count(*) AS n FROM review "
+                f"WHERE queued_ms >= ? AND queued_ms < ? {agency} GROUP BY agency_code, kind",
+                params,
+            ):  # fmt: skip
+                line = flow.agency(row["agency_code"])
+                if row["kind"] == RETENTION:
+                    line.held = row["n"]
+                else:
+                    line.appraisal_due = row["n"]
+            for line in flow.agencies.values():
+                line.latency = self._latency(db, since, until, line.agency_code)
+                if not line.agency_name:  # nothing archived in the period: its name from before
+                    named = db.execute("SELECT agency_name FROM records WHERE agency_code = ? "
+                                       "LIMIT 1", (line.agency_code,)).fetchone()  # fmt: skip
+                    line.agency_name = named[0] if named else ""
+            flow.total.latency = self._latency(db, since, until, query.agency)
+            for kind, table, column, counted, only in (
+                ("archived", "records", "archived_ms", "count(*)", ""),
+                ("rejected", "letters", "failed_ms", "count(DISTINCT grouping)", ""),
+                # an item due for appraisal was archived, and counted so, already
+                ("held", "review", "queued_ms", "count(*)", f"AND kind = '{RETENTION}'"),
+            ):
+                for row in db.execute(
+                    f"SELECT {bucket.format(column=column)} AS bucket, {counted} AS n "
+                    f"FROM {table} WHERE {column} >= ? AND {column} < ? {agency} {only} "
+                    "GROUP BY bucket", params,
+                ):  # fmt: skip
+                    flow.buckets[row["bucket"] * query.bucket_ms - offset_ms][kind] = row["n"]
+        flow.add_up()
+        return flow
+
+    @staticmethod
+    def _latency(db: sqlite3.Connection, since: int, until: int, agency: str) -> Latency:
+        """The p50 and p95 of the archived records' latency (filed by the agency → archived)."""
+        where = "archived_ms >= ? AND archived_ms < ?" + (" AND agency_code = ?" if agency else "")
+        params: list[object] = [since, until] + ([agency] if agency else [])
+        count = db.execute(f"SELECT count(*) FROM records WHERE {where}", params).fetchone()[0]
+        if not count:
+            return Latency()
+
+        def quantile(q: float) -> float:
+            row = db.execute(
+                f"SELECT latency_s FROM records WHERE {where} ORDER BY latency_s LIMIT 1 OFFSET ?",
+                [*params, max(math.ceil(q * count) - 1, 0)],  # the nearest rank
+            ).fetchone()
+            return float(row[0])
+
+        return Latency(p50_s=quantile(0.50), p95_s=quantile(0.95))
 
     def facets(self) -> dict[str, list[Any]]:
         """The values the search form offers: agencies and years present."""
@@ -589,6 +740,10 @@ def _stale(current: sqlite3.Row | None, partition: int, timestamp: int) -> bool:
         and current["partition"] != partition
         and timestamp < current["kafka_ts"]
     )
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _like(text: str) -> str:

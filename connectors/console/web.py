@@ -28,6 +28,7 @@ NAV = [
     ("/records", "档案", "Records", "records.view"),
     ("/verify", "校验", "Verify", "verify.view"),
     ("/agencies", "立档单位", "Agencies", "agencies.view"),
+    ("/reports", "登记表", "Register", "reports.transfer"),
     ("/audit", "审计日志", "Audit log", "audit.view"),
 ]
 

@@ -153,6 +153,29 @@ def test_staff_find_show_and_download_a_record_and_the_auditor_sees_it(
         bag.validate()
         assert bag.info["External-Identifier"] == flood
 
+        # 概览: today's three, charted; the worker as Prometheus scrapes it (every 5 s).
+        page.goto(f"{url}/")
+        expect(page.get_by_test_id("archived")).to_have_text("3")
+        expect(page.locator("tr[data-agency=bgt]")).to_contain_text("市人民政府办公厅")
+        assert page.locator("figure.chart rect.bar.archived").count() >= 1
+        deadline = time.monotonic() + 30
+        while page.get_by_test_id("workers-up").inner_text() != "1":
+            assert time.monotonic() < deadline, page.inner_text("[data-testid=health]")
+            time.sleep(1)
+            page.reload()
+        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+
+        # 登记表: today's register of bgt as a PDF, made from the topics.
+        page.goto(f"{url}/reports")
+        page.select_option("select[name=agency]", "bgt")
+        with page.expect_download() as download_info:
+            page.click("[data-testid=register-form] button[type=submit]")
+        register = download_info.value
+        assert register.suggested_filename.startswith("移交接收登记表-bgt-")
+        assert register.suggested_filename.endswith(".pdf")
+        register.save_as(tmp_path / "register.pdf")
+        assert (tmp_path / "register.pdf").read_bytes().startswith(b"%PDF-")
+
         # Staff may not read the audit trail of their own actions.
         answer = page.goto(f"{url}/audit")
         assert answer is not None and answer.status == 403
@@ -163,9 +186,11 @@ def test_staff_find_show_and_download_a_record_and_the_auditor_sees_it(
         sign_in(page, url, "li.shenji")
         expect(page.get_by_test_id("role")).to_contain_text("安全审计员")
         wait_for_text(page, f"{url}/audit?actor=wang.dangan&action=export", flood)
+        wait_for_text(page, f"{url}/audit?actor=wang.dangan&action=export", "transfer:bgt:")
         rows = page.locator("table.audit tbody tr")
         expect(rows.first).to_contain_text("wang.dangan")
-        expect(rows.first).to_contain_text("下载档案包")
+        expect(rows.first).to_contain_text("导出")
+        expect(rows.last).to_contain_text(flood)  # the package, before the register
         expect(rows.first).to_contain_text("成功")
         page.goto(f"{url}/audit?actor=wang.dangan")
         log = page.locator("table.audit")

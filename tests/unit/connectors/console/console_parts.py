@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from avro_schemas.codec import CodecError
 from avro_schemas.records import AuditEvent
 from connectors.console.audit import AuditUnavailable
+from connectors.console.health import Health, Worker
 from connectors.console.service import Console
 from connectors.console.store import Batch, Store, StoreFollower
 from connectors.console.users import User, UserDirectory, new_user
@@ -100,7 +101,16 @@ def console(tmp_path: Path, users: dict[str, User], *, settings: Settings = SETT
     stand_in: Any = codec or DictCodec()  # a Codec to the console: it only decodes
     return Console(settings, store=store(tmp_path, settings), accounts=UserDirectory(users.get),
                    audit=audit or ListAudit(), key=KEY, codec=stand_in,
-                   storage=lambda: NO_STORAGE)  # fmt: skip
+                   storage=lambda: NO_STORAGE, health=lambda: HEALTH)  # fmt: skip
+
+
+# Prometheus as the overview sees it: one worker up with a backlog, one left behind down.
+HEALTH = Health(
+    True,
+    [Worker("worker-1", True, 150e6), Worker("worker-2", False, None)],
+    {"t1.recordflow.register.v1": 7},
+    ["RecordflowWorkerDown"],
+)
 
 
 NO_STORAGE: Any = object()  # what a stand-in decision is handed as the archive

@@ -110,6 +110,7 @@ def test_the_three_roles_are_kept_apart() -> None:
     assert [role for role in ROLES if allowed(role, "records.export")] == ["staff"]
     assert [role for role in ROLES if allowed(role, "deadletters.replay")] == ["admin"]
     assert [role for role in ROLES if allowed(role, "review.decide")] == ["staff"]
+    assert [role for role in ROLES if allowed(role, "reports.transfer")] == ["staff"]
     # The auditor acts on nothing: every permission it has is to view.
     assert all(p.endswith(".view") for p, roles in PERMISSIONS.items() if "auditor" in roles)
     assert not allowed("staff", "no.such.permission") and not allowed(None, "overview.view")

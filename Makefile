@@ -3,11 +3,12 @@
 #   make test   installs what is missing and runs every test (unit and integration)
 #   make unit   the unit tests alone: no server, about a minute
 #   make dashboards   rewrites dashboards/*.json from recordflow/dashboards.py
+#   make screenshots  runs the demo, then photographs the console's pages into docs/screenshots/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit lint dashboards bench deps stack-down clean
+.PHONY: demo test unit lint dashboards screenshots bench deps stack-down clean
 
 demo: deps
 	$(BIN)/recordflow demo
@@ -23,6 +24,9 @@ lint: deps
 
 dashboards: deps
 	$(BIN)/python -m recordflow.dashboards dashboards
+
+screenshots: demo
+	$(BIN)/python scripts/screenshots.py docs/screenshots
 
 bench: deps
 	$(BIN)/recordflow bench --records 200 --size 10KB --json

@@ -20,7 +20,7 @@ unit: deps
 	$(BIN)/python -m pytest -ra tests/unit
 
 lint: deps
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/mypy scripts/screenshots.py && $(BIN)/lint-imports
 
 dashboards: deps
 	$(BIN)/python -m recordflow.dashboards dashboards

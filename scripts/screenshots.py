@@ -14,13 +14,14 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from connectors.console.roles import Role
 from recordflow.demo.console import console_answers, demo_accounts
 from recordflow.settings import Settings
 from tests.integration.browser import chromium
 
 WIDTH, HEIGHT = 1280, 900
 # (role, path, file): a record's page is found from the records list.
-PAGES = [
+PAGES: list[tuple[Role, str, str]] = [
     ("staff", "/", "overview"),
     ("staff", "/records", "records"),
     ("staff", "RECORD", "record"),

@@ -20,7 +20,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from connectors.console import auditlog, dead_letters, login, pages, records, review_queue
+from connectors.console import (
+    agencies,
+    auditlog,
+    dead_letters,
+    login,
+    pages,
+    preservation,
+    records,
+    review_queue,
+)
 from connectors.console.audit import ACCESS, REFUSED, AuditUnavailable, audit_event
 from connectors.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, csrf_ok
 from connectors.console.service import Console, start_console
@@ -83,7 +92,8 @@ def create_app(settings: Settings, app_console: Console | None = None) -> FastAP
     app = FastAPI(title="recordflow console", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None, dependencies=[Depends(csrf_protect)])  # fmt: skip
     for router in (login.router, pages.router, records.router, review_queue.router,
-                   dead_letters.router, auditlog.router):  # fmt: skip
+                   dead_letters.router, preservation.router, agencies.router,
+                   auditlog.router):  # fmt: skip
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -440,3 +440,25 @@ class AuditEvent(TypedDict):
     outcome: str
     client_address: str | None
     detail: str | None
+
+
+class VerifyRun(TypedDict):
+    """长期保存检测记录 One run of the long-term preservation check (DA/T 70, stage CQ; `recordflow
+    verify`): what it was asked to check, how many records it checked and how many no longer
+    match the archive, how much it read, and who ran it where. Published to records.verify-
+    runs.v1, keyed by run id, when the run ends, whether it completed or not; each failing
+    record's own alert is on records.preservation-alert.v1."""
+
+    run_id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    status: str
+    agency: str | None
+    since: dt.datetime | None
+    records_checked: int
+    records_failed: int
+    objects_checked: int
+    bytes_read: int
+    problem: str | None
+    host: str
+    user: str

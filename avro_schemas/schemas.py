@@ -26,6 +26,7 @@ RETENTION_REVIEW = "retention_review"
 PRESERVATION_ALERT = "preservation_alert"
 ARCHIVAL_RECEIPT = "archival_receipt"
 AUDIT_EVENT = "audit_event"
+VERIFY_RUN = "verify_run"
 RECORD_TYPES = (
     DOCUMENT_LIFECYCLE_EVENT,
     ARCHIVAL_RECORD,
@@ -34,6 +35,7 @@ RECORD_TYPES = (
     PRESERVATION_ALERT,
     ARCHIVAL_RECEIPT,
     AUDIT_EVENT,
+    VERIFY_RUN,
 )
 
 

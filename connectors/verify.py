@@ -1,9 +1,10 @@
 """The long-term preservation check (DA/T 70, stage CQ 长期保存): `recordflow verify`.
 
 Input: the catalog (records.catalog.v1, the latest ArchivalRecord per reference code) and the
-archive bucket. Output: a result per record, and for each record that no longer matches what the
+archive bucket. Output: a result per record; for each record that no longer matches what the
 archive holds an alert on records.preservation-alert.v1 (PreservationAlert v1, keyed by
-reference code).
+reference code); and, when the run ends, its summary on records.verify-runs.v1 (VerifyRun v1,
+keyed by run id), so that a clean check is on record too (the console's 校验 page reads both).
 
 For every record it reads back:
 - each content object version (bucket, key, version id), once, as a stream, recomputing SHA-256
@@ -27,7 +28,7 @@ import hashlib
 import io
 import re
 import tarfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,8 @@ from minio.error import S3Error
 from archival.filenames import safe_filename
 from archival.package import CST, bag_path, s3_url
 from avro_schemas.codec import Codec, Subject
-from avro_schemas.schemas import PRESERVATION_ALERT
+from avro_schemas.records import VerifyRun
+from avro_schemas.schemas import PRESERVATION_ALERT, VERIFY_RUN
 from connectors.storage import CHUNK, PERMANENT_UNTIL, Storage
 from recordflow.errors import ReasonedError
 from recordflow.settings import Settings
@@ -60,6 +62,19 @@ PROBLEM_CODES = (
     LEGAL_HOLD_MISSING,
     PACKAGE_MISMATCH,
 )
+# What each code means, for people (the console's 校验 page): Chinese, then English.
+PROBLEM_NAMES: dict[str, tuple[str, str]] = {
+    OBJECT_MISSING: ("存储对象缺失", "an object version the record names is not in the archive"),
+    CHECKSUM_MISMATCH: ("摘要值不符", "the stored bytes no longer give the recorded digest"),
+    SIZE_MISMATCH: ("文件大小不符", "the stored object is not the recorded size"),
+    RETENTION_WEAKENED: ("保留锁定被削弱", "the object lock no longer covers the retention period"),
+    LEGAL_HOLD_MISSING: ("永久档案缺少法定保留", "a permanent record's version has no legal hold"),
+    PACKAGE_MISMATCH: ("档案包与记录不符", "the package disagrees with its record"),
+}
+
+# A run's status (VerifyRun.status): every selected record checked and each failure alerted, or not.
+COMPLETED = "completed"
+INCOMPLETE = "incomplete"
 
 PERMANENT = "Y"
 DIGESTS = ("SHA256", "SM3")
@@ -436,6 +451,24 @@ def alert(result: RecordResult) -> dict[str, Any]:
     }
 
 
+def run_summary(run_id: str, started_at: dt.datetime, finished_at: dt.datetime,
+                results: Iterable[RecordResult], *, agency: str | None,
+                since: dt.datetime | None, host: str, user: str,
+                problem: str | None = None) -> VerifyRun:  # fmt: skip
+    """The VerifyRun of a run that checked `results`: COMPLETED unless a `problem` stopped it (or
+    kept its alerts from Kafka)."""
+    checked = list(results)
+    return {
+        "run_id": run_id, "started_at": started_at, "finished_at": finished_at,
+        "status": COMPLETED if problem is None else INCOMPLETE,
+        "agency": agency, "since": since, "records_checked": len(checked),
+        "records_failed": sum(not result.ok for result in checked),
+        "objects_checked": sum(result.objects_checked for result in checked),
+        "bytes_read": sum(result.bytes_read for result in checked),
+        "problem": problem, "host": host, "user": user,
+    }  # fmt: skip
+
+
 # --- the reads ---------------------------------------------------------------------------------
 class Verifier:
     """Reads back what the archive holds for each record and compares it (the pure functions
@@ -545,15 +578,29 @@ def _storage_error(exc: S3Error, payload: Mapping[str, Any]) -> VerifyError:
     return VerifyError("storage-error", f"{where(payload)}: {exc.code}: {exc.message}")
 
 
-# --- alerts ------------------------------------------------------------------------------------
+# --- alerts and the run's summary ---------------------------------------------------------------
 def publish_alerts(settings: Settings, codec: Codec, results: Iterable[RecordResult]) -> int:
     """One PreservationAlert per record with problems on records.preservation-alert.v1, keyed by
     reference code; waits until Kafka has them all. Returns how many were sent."""
     alerts = [alert(result) for result in results if not result.ok]
-    if not alerts:
-        return 0
-    topic = settings.preservation_alert_topic
-    subject = Subject.for_topic(topic, PRESERVATION_ALERT)
+    keyed = [(value["reference_code"], value) for value in alerts]
+    _send(settings, codec, settings.preservation_alert_topic, PRESERVATION_ALERT, keyed,
+          "alert-not-delivered")  # fmt: skip
+    return len(alerts)
+
+
+def publish_run(settings: Settings, codec: Codec, run: VerifyRun) -> None:
+    """The run's summary on records.verify-runs.v1, keyed by run id; waits until Kafka has it."""
+    _send(settings, codec, settings.verify_runs_topic, VERIFY_RUN, [(run["run_id"], run)],
+          "run-not-delivered")  # fmt: skip
+
+
+def _send(settings: Settings, codec: Codec, topic: str, record_type: str,
+          messages: Sequence[tuple[str, Mapping[str, Any]]], reason: str) -> None:  # fmt: skip
+    """Produce `messages` (key, value) and wait for Kafka to confirm each; VerifyError otherwise."""
+    if not messages:
+        return
+    subject = Subject.for_topic(topic, record_type)
     producer = Producer(settings.producer_config())
     failures: list[str] = []
 
@@ -561,17 +608,12 @@ def publish_alerts(settings: Settings, codec: Codec, results: Iterable[RecordRes
         if error is not None:
             failures.append(error.str())
 
-    for value in alerts:
+    for key, value in messages:
         producer.produce(
-            topic,
-            key=value["reference_code"].encode(),
-            value=codec.encode(subject, value),
-            on_delivery=delivered,
+            topic, key=key.encode(), value=codec.encode(subject, value), on_delivery=delivered
         )
         producer.poll(0)
     if producer.flush(DELIVERY_TIMEOUT_S) or failures:
         raise VerifyError(
-            "alert-not-delivered",
-            f"Kafka did not take the alerts for {topic}: {'; '.join(failures) or 'timed out'}",
+            reason, f"Kafka did not take them on {topic}: {'; '.join(failures) or 'timed out'}"
         )
-    return len(alerts)

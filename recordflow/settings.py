@@ -221,6 +221,11 @@ class Settings(BaseSettings):
         return self.topic("records.preservation-alert.v1")
 
     @property
+    def verify_runs_topic(self) -> str:
+        """A summary of every `recordflow verify` run, clean or not (connectors/verify.py)."""
+        return self.topic("records.verify-runs.v1")
+
+    @property
     def register_topic(self) -> str:
         """Internal: intake's accepted events, re-keyed by archival series for numbering."""
         return self.topic("recordflow.register.v1")

@@ -17,6 +17,7 @@ from avro_schemas.records import (
     RecordRelation,
     RetentionReview,
     SupplementaryDescription,
+    VerifyRun,
 )
 from recordflow.errors import RecordRejected
 from streams.intake import review_item
@@ -395,4 +396,25 @@ def audit_event_record() -> AuditEvent:
         "outcome": "success",
         "client_address": "10.20.3.41",
         "detail": "BagIt 包 2 个文件, 184320 字节",
+    }
+
+
+def verify_run_record() -> VerifyRun:
+    """A nightly `recordflow verify` of every agency, which raised the alert above
+    (records.verify-runs.v1)."""
+    started = FILED_AT + dt.timedelta(days=365)
+    return {
+        "run_id": "0b6c2f7e-9a0e-4a55-8d1e-6f3c1c2b7a90",
+        "started_at": started,
+        "finished_at": started + dt.timedelta(minutes=42, seconds=7),
+        "status": "completed",
+        "agency": None,
+        "since": None,
+        "records_checked": 1842,
+        "records_failed": 1,
+        "objects_checked": 3706,
+        "bytes_read": 9_876_543_210,
+        "problem": None,
+        "host": "archive-verify-01",
+        "user": "recordflow",
     }

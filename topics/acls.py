@@ -13,7 +13,8 @@ denied, so the list below is the whole access policy:
                    and loses the writes.
     pipeline       READ every ingest topic (literal, one per agency); READ and WRITE recordflow.*
                    (prefixed: intake → register, the tables' changelogs); WRITE records.*
-                   (prefixed: archival-ready, catalog, dead letters, review, alerts); WRITE
+                   (prefixed: archival-ready, catalog, dead letters, review, and the
+                   preservation alerts and verify runs of `recordflow verify`); WRITE
                    receipts.* (prefixed: every outcome, told to its agency); READ its
                    consumer group (literal: faust's group is the app id); WRITE the transactional
                    ids <group>.register.* (prefixed: one producer per register partition) and
@@ -35,7 +36,8 @@ denied, so the list below is the whole access policy:
                    (`recordflow console`) is archive staff's tool and runs as this principal
                    too: it also READs and WRITEs recordflow.audit.v1 (its audit trail, which
                    it keeps a searchable copy of) and READs recordflow.console-users.v1 (its
-                   accounts; only the admin writes them, by `console users add / disable`)
+                   accounts; only the admin writes them, by `console users add / disable`),
+                   records.preservation-alert.v1 and records.verify-runs.v1 (the 校验 page)
     gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
                    active agency's ingest topic (literal; the gateway checks the caller's agency
                    itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps
@@ -208,7 +210,8 @@ def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
     reads = [settings.catalog_topic, settings.archival_ready_topic, settings.review_topic,
              settings.deadletter_topic, settings.replay_ledger_topic,
              settings.agencies_topic, settings.audit_topic,
-             settings.console_users_topic]  # fmt: skip
+             settings.console_users_topic, settings.preservation_alert_topic,
+             settings.verify_runs_topic]  # fmt: skip
     writes = [settings.review_topic, settings.register_topic, settings.catalog_topic,
               settings.replay_ledger_topic, settings.audit_topic,
               *(settings.ingest_topic(agency.code) for agency in registry.agencies)]  # fmt: skip

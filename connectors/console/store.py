@@ -11,7 +11,12 @@ consumer group):
   store with its decision but leaves the queue;
 - `records.deadletter.v1` and the replay ledger `recordflow.deadletter-replays.v1` (死信): what the
   list needs of each letter (connectors/deadletters.py's `Letter` read it) and each replay, so
-  that the list says which were replayed; a letter's page fetches the letter itself.
+  that the list says which were replayed; a letter's page fetches the letter itself;
+- `records.verify-runs.v1` and `records.preservation-alert.v1` (校验): every run of `recordflow
+  verify` and every alert it raised (connectors/verify.py);
+- `recordflow.agencies.v1` (立档单位): the agencies onboarded or offboarded since installation,
+  each as its latest entry (the page merges them with the installed registry, as
+  connectors/agency_registry.py does).
 
 It writes each batch of messages **and the offsets it read up to in the same SQLite
 transaction**: a console that stops continues where its store stops, and a store deleted (or
@@ -51,8 +56,11 @@ from avro_schemas.schemas import (
     ARCHIVAL_RECORD,
     AUDIT_EVENT,
     DOCUMENT_LIFECYCLE_EVENT,
+    PRESERVATION_ALERT,
     RETENTION_REVIEW,
+    VERIFY_RUN,
 )
+from connectors.agency_registry import decode_entry
 from connectors.deadletters import ledger_entry, letter_from_message
 from connectors.readback import UNREACHABLE, ReadError, partitions, reader_consumer, watermarks
 from connectors.review import PENDING, RETENTION
@@ -61,7 +69,7 @@ from recordflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-VERSION = 3  # PRAGMA user_version: a store written by another version is rebuilt
+VERSION = 4  # PRAGMA user_version: a store written by another version is rebuilt
 PAGE_SIZE = 20
 TRIGRAM = 3  # the shortest word the trigram index can find
 BATCH = 500
@@ -107,6 +115,18 @@ CREATE INDEX letters_time ON letters (failed_ms);
 CREATE TABLE replays (
     ledger_key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, replayed_at TEXT NOT NULL,
     replayed_by TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE verify_runs (
+    run_id TEXT PRIMARY KEY, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,
+    status TEXT NOT NULL, agency TEXT, since_ms INTEGER, records_checked INTEGER NOT NULL,
+    records_failed INTEGER NOT NULL, objects_checked INTEGER NOT NULL,
+    bytes_read INTEGER NOT NULL, problem TEXT, host TEXT NOT NULL, user TEXT NOT NULL);
+CREATE INDEX verify_runs_finished ON verify_runs (finished_ms);
+CREATE TABLE alerts (
+    partition INTEGER NOT NULL, offset INTEGER NOT NULL, reference_code TEXT NOT NULL,
+    agency_code TEXT NOT NULL, checked_ms INTEGER NOT NULL, problems TEXT NOT NULL,
+    PRIMARY KEY (partition, offset));
+CREATE INDEX alerts_record ON alerts (reference_code, checked_ms);
+CREATE TABLE agency_entries (code TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 
 
@@ -236,7 +256,8 @@ class Batch:
 
 class Store:
     def __init__(self, path: Path, *, catalog_topic: str, audit_topic: str, review_topic: str,
-                 deadletter_topic: str, ledger_topic: str,
+                 deadletter_topic: str, ledger_topic: str, alert_topic: str,
+                 verify_runs_topic: str, agencies_topic: str,
                  timezone: str = "Asia/Shanghai") -> None:  # fmt: skip
         self.path = path
         self.catalog_topic = catalog_topic
@@ -244,6 +265,9 @@ class Store:
         self.review_topic = review_topic
         self.deadletter_topic = deadletter_topic
         self.ledger_topic = ledger_topic
+        self.alert_topic = alert_topic
+        self.verify_runs_topic = verify_runs_topic
+        self.agencies_topic = agencies_topic
         self.zone = ZoneInfo(timezone)
         path.parent.mkdir(parents=True, exist_ok=True)
         # The audit trail's copy is in it: for the console's own user only (SQLite gives its
@@ -259,6 +283,9 @@ class Store:
                    audit_topic=settings.audit_topic, review_topic=settings.review_topic,
                    deadletter_topic=settings.deadletter_topic,
                    ledger_topic=settings.replay_ledger_topic,
+                   alert_topic=settings.preservation_alert_topic,
+                   verify_runs_topic=settings.verify_runs_topic,
+                   agencies_topic=settings.agencies_topic,
                    timezone=settings.console_timezone)  # fmt: skip
 
     def _connect(self) -> sqlite3.Connection:
@@ -316,6 +343,12 @@ class Store:
                         self._letter(db, partition, offset, value)
                     elif topic == self.ledger_topic:
                         self._replay(db, key, value)
+                    elif topic == self.verify_runs_topic and value is not None:
+                        self._verify_run(db, value)
+                    elif topic == self.alert_topic and value is not None:
+                        self._alert(db, partition, offset, value)
+                    elif topic == self.agencies_topic:
+                        self._agency(db, key, value)
                 db.executemany(
                     "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
                     "DO UPDATE SET next_offset = excluded.next_offset",
@@ -349,7 +382,7 @@ class Store:
              description.get("document_number"), record["year"], record["retention_period"],
              record.get("category") or "WS", description.get("document_date"),
              record["archived_at"], partition, timestamp,
-             json.dumps(record, ensure_ascii=False), _ms(archived),
+             json.dumps(record, ensure_ascii=False), _epoch_ms(archived),
              max(latency.total_seconds(), 0.0),
              sum(component["size_bytes"] for component in record["components"])),
         )  # fmt: skip
@@ -382,7 +415,7 @@ class Store:
             "INSERT INTO review VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (event_id, item["kind"], item["status"], item["agency_code"], item["queued_at"],
              partition, timestamp, json.dumps(item, ensure_ascii=False),
-             _ms(dt.datetime.fromisoformat(item["queued_at"]))),
+             _epoch_ms(dt.datetime.fromisoformat(item["queued_at"]))),
         )  # fmt: skip
 
     @staticmethod
@@ -410,6 +443,33 @@ class Store:
             (ledger_key, entry["dead_letter"]["sha256"], entry["replayed_at"],
              entry["replayed_by"], json.dumps(entry, ensure_ascii=False)),
         )  # fmt: skip
+
+    @staticmethod
+    def _verify_run(db: sqlite3.Connection, run: dict[str, Any]) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO verify_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run["run_id"], _ms(run["started_at"]), _ms(run["finished_at"]), run["status"],
+             run.get("agency"), _ms(run.get("since")), run["records_checked"],
+             run["records_failed"], run["objects_checked"], run["bytes_read"], run.get("problem"),
+             run["host"], run["user"]),
+        )  # fmt: skip
+
+    @staticmethod
+    def _alert(db: sqlite3.Connection, partition: int, offset: int,
+               alert: dict[str, Any]) -> None:  # fmt: skip
+        db.execute(
+            "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)",
+            (partition, offset, alert["reference_code"], alert["agency_code"],
+             _ms(alert["checked_at"]), json.dumps(alert["problems"], ensure_ascii=False)),
+        )  # fmt: skip
+
+    @staticmethod
+    def _agency(db: sqlite3.Connection, code: str, entry: dict[str, Any] | None) -> None:
+        db.execute("DELETE FROM agency_entries WHERE code = ?", (code,))
+        if entry is None:  # a tombstone: the installed entry, if any, stands again
+            return
+        db.execute("INSERT INTO agency_entries VALUES (?, ?)",
+                   (code, json.dumps(entry, ensure_ascii=False)))  # fmt: skip
 
     def prune_letters(self, lowest: dict[int, int]) -> None:
         """Forget the letters the dead-letter topic no longer keeps (before each partition's
@@ -490,7 +550,7 @@ class Store:
         rejected (each document once, by reason), held for review, due for appraisal and the
         latency percentiles; and each kind per bucket of the chart."""
         flow = Flow()
-        since, until = _ms(query.start), _ms(query.end)
+        since, until = _epoch_ms(query.start), _epoch_ms(query.end)
         agency = "AND agency_code = ?" if query.agency else ""
         params: list[object] = [since, until] + ([query.agency] if query.agency else [])
         # The bucket a moment falls in, counted in the console's time zone (its offset at the
@@ -723,11 +783,76 @@ class Store:
                                      ("stages", "stage"))
             }  # fmt: skip
 
+    # --- verify runs and preservation alerts (校验) --------------------------------------------
+    def verify_runs(self, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """The latest runs, the one that ended last first."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT * FROM verify_runs ORDER BY finished_ms DESC, run_id LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._with_times(dict(row)) for row in rows]
+
+    def alert_groups(self, page: int = 1) -> Page:
+        """The records alerts were raised for, one row each, the latest found first: its latest
+        alert's problems, how many alerts it has and when it was first found."""
+        page = max(1, page)
+        with self.reading() as db:
+            total = db.execute("SELECT count(DISTINCT reference_code) FROM alerts").fetchone()[0]
+            rows = db.execute(
+                """WITH ranked AS (
+                        SELECT *, row_number() OVER latest AS n, count(*) OVER whole AS alerts,
+                               min(checked_ms) OVER whole AS first_ms
+                        FROM alerts
+                        WINDOW whole AS (PARTITION BY reference_code),
+                               latest AS (PARTITION BY reference_code
+                                          ORDER BY checked_ms DESC, partition DESC, offset DESC))
+                    SELECT * FROM ranked WHERE n = 1
+                    ORDER BY checked_ms DESC, reference_code LIMIT ? OFFSET ?""",
+                (PAGE_SIZE, (page - 1) * PAGE_SIZE),
+            ).fetchall()
+        found = []
+        for row in rows:
+            group = self._with_times(dict(row))
+            group["problems"] = json.loads(row["problems"])
+            found.append(group)
+        return Page(found, total, page)
+
+    # --- agencies (立档单位) --------------------------------------------------------------------
+    def agency_entries(self) -> list[dict[str, Any]]:
+        """The registry topic's entries (agencies onboarded or offboarded since installation)."""
+        with self.reading() as db:
+            rows = db.execute("SELECT body FROM agency_entries ORDER BY code").fetchall()
+        return [dict(json.loads(row["body"])) for row in rows]
+
+    def agency_activity(self) -> dict[str, dict[str, Any]]:
+        """Per agency code: records archived and the latest archive time, documents rejected
+        (one per document, as the 死信 list counts them) and review items waiting."""
+        activity: dict[str, dict[str, Any]] = {}
+
+        def of(code: str) -> dict[str, Any]:
+            return activity.setdefault(
+                code, {"records": 0, "last_archived": None, "rejected": 0, "reviewing": 0}
+            )
+
+        with self.reading() as db:
+            for row in db.execute("SELECT agency_code, count(*) AS n, max(archived_at) AS last "
+                                  "FROM records GROUP BY agency_code"):  # fmt: skip
+                of(row["agency_code"]).update(records=row["n"], last_archived=row["last"])
+            for row in db.execute("SELECT agency_code, count(DISTINCT grouping) AS n "
+                                  "FROM letters WHERE agency_code IS NOT NULL "
+                                  "GROUP BY agency_code"):  # fmt: skip
+                of(row["agency_code"])["rejected"] = row["n"]
+            for row in db.execute("SELECT agency_code, count(*) AS n FROM review "
+                                  "WHERE status = ? GROUP BY agency_code", (PENDING,)):  # fmt: skip
+                of(row["agency_code"])["reviewing"] = row["n"]
+        return activity
+
     def _with_times(self, row: dict[str, Any]) -> dict[str, Any]:
-        for column in ("failed_ms", "first_ms"):
-            if row.get(column) is not None:
-                moment = dt.datetime.fromtimestamp(row[column] / 1000, self.zone)
-                row[column.removesuffix("_ms") + "_at"] = moment
+        """Each `<name>_ms` column also as `<name>_at`, a time in the console's zone (or None)."""
+        for column in [name for name in row if name.endswith("_ms")]:
+            ms = row[column]
+            moment = None if ms is None else dt.datetime.fromtimestamp(ms / 1000, self.zone)
+            row[column.removesuffix("_ms") + "_at"] = moment
         return row
 
 
@@ -742,8 +867,13 @@ def _stale(current: sqlite3.Row | None, partition: int, timestamp: int) -> bool:
     )
 
 
-def _ms(moment: dt.datetime) -> int:
+def _epoch_ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _ms(text: str | None) -> int | None:
+    """An ISO 8601 time (as json_ready writes one) in milliseconds since the epoch."""
+    return None if text is None else int(dt.datetime.fromisoformat(text).timestamp() * 1000)
 
 
 def _like(text: str) -> str:
@@ -768,6 +898,9 @@ class StoreFollower:
             store.review_topic: self._review_item,
             store.deadletter_topic: self._letter,
             store.ledger_topic: self._ledger_entry,
+            store.verify_runs_topic: self._avro(VERIFY_RUN),
+            store.alert_topic: self._avro(PRESERVATION_ALERT),
+            store.agencies_topic: self._agency_entry,
         }
         self.lag = Gauge("recordflow_console_store_lag_messages",
                          "Messages of a topic the console's store has not read yet.",
@@ -842,9 +975,11 @@ class StoreFollower:
             raw = message.value()
             value = None  # a tombstone
             if raw is not None:
+                # A bad entry is skipped, never fatal to the store (a registry entry pydantic
+                # refuses raises ValidationError, a ValueError).
                 try:
                     value = self.topics[topic](message, raw)
-                except CodecError as exc:  # a bad entry is skipped, never fatal to the store
+                except (CodecError, ValueError) as exc:
                     log.warning("console store: skipped %s/%s@%s: %s", topic, partition, offset,
                                 exc)  # fmt: skip
                     continue
@@ -884,6 +1019,11 @@ class StoreFollower:
             "original_topic": record.get("original_topic"), "ledger_key": letter.ledger_key,
             "fingerprint": letter.fingerprint,
         }  # fmt: skip
+
+    @staticmethod
+    def _agency_entry(_: Message, raw: bytes) -> dict[str, Any]:
+        """A registry entry as connectors/agency_registry.py reads it (validated)."""
+        return dict(decode_entry(raw).model_dump(mode="json"))
 
     @staticmethod
     def _ledger_entry(_: Message, raw: bytes) -> dict[str, Any] | None:

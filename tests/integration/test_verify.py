@@ -1,6 +1,7 @@
 """The long-term check (`recordflow verify`, DA/T 70 stage CQ) on the real stack: records the
 pipeline archived verify clean; a catalog record that no longer agrees with what the archive holds
-is reported with its problem codes, exits 1 and raises an alert on records.preservation-alert.v1.
+is reported with its problem codes, exits 1 and raises an alert on records.preservation-alert.v1;
+every run, clean or not, leaves its summary on records.verify-runs.v1.
 
 Object lock forbids changing or deleting an archived version, so the fault is made on the other
 side: a tampered copy of a catalog record (same key, one digest changed) is published to the
@@ -16,9 +17,10 @@ from typing import Any
 from confluent_kafka import Producer
 
 from avro_schemas.codec import Codec, Subject
-from avro_schemas.schemas import ARCHIVAL_RECORD, PRESERVATION_ALERT
+from avro_schemas.schemas import ARCHIVAL_RECORD, PRESERVATION_ALERT, VERIFY_RUN
 from connectors.readback import catalog, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
+from connectors.verify import COMPLETED, parse_since
 from recordflow.demo.samples import render_pdf
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
@@ -128,3 +130,16 @@ def test_verify_archived_records_then_a_tampered_catalog_record(
     status, only_bgt, stderr = _verify(pipeline_settings, "--agency", "bgt")
     assert (status, set(only_bgt)) == (0, {codes["bgt"]}), stderr
     assert len(list(read_topic(pipeline_settings, pipeline_settings.preservation_alert_topic))) == 1
+
+    # Every run is on record, in the order they ended, the clean ones too (a usage error runs none).
+    runs = [codec.decode(value, VERIFY_RUN)
+            for _, value in read_topic(pipeline_settings, pipeline_settings.verify_runs_topic)]  # fmt: skip
+    assert [(run["agency"], run["records_checked"], run["records_failed"]) for run in runs] == [
+        (None, 2, 0), ("bgt", 1, 0), (None, 0, 0), (None, 2, 1), ("bgt", 1, 0)
+    ]  # fmt: skip
+    assert runs[2]["since"] == parse_since("2999-01-01")
+    for run in runs:
+        assert (run["status"], run["problem"]) == (COMPLETED, None)
+        assert run["objects_checked"] == 2 * run["records_checked"]  # a file and its package
+        assert run["started_at"] <= run["finished_at"] and run["host"] and run["user"]
+    assert len({run["run_id"] for run in runs}) == 5

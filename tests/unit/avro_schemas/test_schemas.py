@@ -33,6 +33,7 @@ from avro_schemas.schemas import (
     RECORD_TYPES,
     RETENTION_REVIEW,
     SCHEMA_DIR,
+    VERIFY_RUN,
     load_schema_json,
     parsed_schema,
     shared_types,
@@ -46,6 +47,7 @@ from tests.examples import (
     lifecycle_event,
     preservation_alert_record,
     retention_review_record,
+    verify_run_record,
 )
 from tests.strategies import avro_values
 from topics.catalog import default_catalog
@@ -254,6 +256,7 @@ def test_topics_carry_the_record_types_the_design_names() -> None:
     assert by_topic["records.preservation-alert.v1"] == {PRESERVATION_ALERT}
     assert by_topic["receipts.{agency}.v1"] == {ARCHIVAL_RECEIPT}
     assert by_topic["recordflow.audit.v1"] == {AUDIT_EVENT}
+    assert by_topic["records.verify-runs.v1"] == {VERIFY_RUN}
 
 
 # --- data: every version reads every earlier one -------------------------------------------
@@ -342,6 +345,7 @@ REALISTIC = {
     PRESERVATION_ALERT: preservation_alert_record,
     ARCHIVAL_RECEIPT: archival_receipt_record,
     AUDIT_EVENT: audit_event_record,
+    VERIFY_RUN: verify_run_record,
 }
 
 

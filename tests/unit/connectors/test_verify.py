@@ -1,6 +1,6 @@
 """The long-term check's pure comparisons (connectors/verify.py): each problem code with an input
-that triggers it and one that does not, the record selection, and the alert's shape. No S3 or
-Kafka here; tests/integration/test_verify.py runs the reads on the real stack."""
+that triggers it and one that does not, the record selection, the alert's and the run summary's
+shapes. No S3 or Kafka here; tests/integration/test_verify.py runs the reads on the real stack."""
 
 from __future__ import annotations
 
@@ -18,14 +18,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archival.package import CST, package_record
-from avro_schemas.schemas import PRESERVATION_ALERT, parsed_schema
+from avro_schemas.schemas import PRESERVATION_ALERT, VERIFY_RUN, parsed_schema
 from connectors.storage import PERMANENT_UNTIL
 from connectors.verify import (
     CHECKSUM_MISMATCH,
+    COMPLETED,
+    INCOMPLETE,
     LEGAL_HOLD_MISSING,
     OBJECT_MISSING,
     PACKAGE_MISMATCH,
     PROBLEM_CODES,
+    PROBLEM_NAMES,
     RETENTION_WEAKENED,
     SIZE_MISMATCH,
     Lock,
@@ -38,6 +41,7 @@ from connectors.verify import (
     package_listing,
     package_problems,
     parse_since,
+    run_summary,
     select,
 )
 from tests.unit.archival.test_package import CODE, EVENTS, MAIN, PHOTO, archival_record, component
@@ -327,3 +331,23 @@ def test_problem_codes_are_the_schema_doc_s() -> None:
     problem = schema["fields"][3]["type"]["items"]
     doc = next(f["doc"] for f in problem["fields"] if f["name"] == "code")
     assert all(code in doc for code in PROBLEM_CODES)
+
+
+def test_every_problem_code_has_a_name_for_people() -> None:
+    assert set(PROBLEM_NAMES) == set(PROBLEM_CODES)
+    assert all(zh and en for zh, en in PROBLEM_NAMES.values())
+
+
+def test_a_run_summary_counts_its_results_and_fits_its_schema() -> None:
+    started = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)
+    ok = RecordResult("A", "bgt", "D10", started, started, 2, 300)
+    bad = RecordResult(CODE, "zjj", "Y", started, started, 1, 50, [Problem(OBJECT_MISSING, "…")])
+    run = run_summary("r-1", started, started + dt.timedelta(seconds=3), [ok, bad],
+                      agency=None, since=parse_since("2026-05-01"), host="h", user="u")  # fmt: skip
+    assert (run["status"], run["records_checked"], run["records_failed"]) == (COMPLETED, 2, 1)
+    assert (run["objects_checked"], run["bytes_read"], run["problem"]) == (3, 350, None)
+    assert fastavro.validation.validate(run, parsed_schema(VERIFY_RUN), raise_errors=True)
+    stopped = run_summary("r-2", started, started, [ok], agency="bgt", since=None, host="h",
+                          user="u", problem="storage-error: …")  # fmt: skip
+    assert (stopped["status"], stopped["records_checked"]) == (INCOMPLETE, 1)
+    assert stopped["agency"] == "bgt" and stopped["problem"] == "storage-error: …"

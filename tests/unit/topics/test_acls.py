@@ -97,6 +97,16 @@ def test_every_catalog_topic_has_exactly_the_writers_its_owner_needs() -> None:
         assert writers == expected, spec.name
 
 
+def test_verify_runs_are_written_by_whoever_writes_the_alerts_and_read_by_the_console() -> None:
+    def principals(topic: str, operation: str) -> set[str]:
+        return {a.principal for a in ACLS if a.resource == "topic" and a.operation == operation
+                and covers(a, topic)}  # fmt: skip
+
+    alerts, runs = SETTINGS.preservation_alert_topic, SETTINGS.verify_runs_topic
+    assert principals(runs, "write") == principals(alerts, "write") == {"User:pipeline"}
+    assert principals(runs, "read") == principals(alerts, "read") == {"User:archivist"}
+
+
 def test_the_pipeline_reads_every_ingest_topic_and_its_internal_ones() -> None:
     pipeline = grants("User:pipeline")
     for code in CODES:
@@ -136,7 +146,9 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
                                         SETTINGS.review_topic, SETTINGS.deadletter_topic,
                                         SETTINGS.replay_ledger_topic,
                                         SETTINGS.agencies_topic, SETTINGS.audit_topic,
-                                        SETTINGS.console_users_topic)),
+                                        SETTINGS.console_users_topic,
+                                        SETTINGS.preservation_alert_topic,
+                                        SETTINGS.verify_runs_topic)),
         *((topic, "write") for topic in STAFF_WRITES),
         *((SETTINGS.ingest_topic(code), "write") for code in CODES),
         ("t1.receipts.", "write"),  # a decision's receipt, in its transaction

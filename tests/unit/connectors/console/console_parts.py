@@ -20,10 +20,16 @@ from connectors.console.service import Console
 from connectors.console.store import Batch, Store, StoreFollower
 from connectors.console.users import User, UserDirectory, new_user
 from connectors.deadletters import Replay
+from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
 from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
-from tests.examples import archival_record, retention_review_record
+from tests.examples import (
+    archival_record,
+    preservation_alert_record,
+    retention_review_record,
+    verify_run_record,
+)
 from topics.deadletter import Origin, dead_letter, dead_letter_headers
 
 SETTINGS = Settings(topic_prefix="t1.")
@@ -55,7 +61,10 @@ def store(tmp_path: Path, settings: Settings = SETTINGS) -> Store:
     return Store(tmp_path / "store.sqlite3", catalog_topic=settings.catalog_topic,
                  audit_topic=settings.audit_topic, review_topic=settings.review_topic,
                  deadletter_topic=settings.deadletter_topic,
-                 ledger_topic=settings.replay_ledger_topic)  # fmt: skip
+                 ledger_topic=settings.replay_ledger_topic,
+                 alert_topic=settings.preservation_alert_topic,
+                 verify_runs_topic=settings.verify_runs_topic,
+                 agencies_topic=settings.agencies_topic)  # fmt: skip
 
 
 def record(code: str, title: str, **changes: Any) -> dict[str, Any]:
@@ -233,3 +242,39 @@ def replay_message(partition: int, offset: int, ledger_offset: int, *,
     )  # fmt: skip
     return FakeMessage(SETTINGS.replay_ledger_topic, 0, ledger_offset, entry.ledger_key.encode(),
                        json.dumps(entry.as_json()).encode())  # fmt: skip
+
+
+# --- verify runs, preservation alerts and registry entries as the topics carry them ----------
+def verify_run(run_id: str, finished_at: dt.datetime, **changes: Any) -> dict[str, Any]:
+    """verify_run_record() under another id, ending at `finished_at` after 42 min 7 s."""
+    took = dt.timedelta(minutes=42, seconds=7)
+    return {**verify_run_record(), "run_id": run_id, "started_at": finished_at - took,
+            "finished_at": finished_at, **changes}  # fmt: skip
+
+
+def verify_run_message(codec: DictCodec, run: dict[str, Any], offset: int) -> FakeMessage:
+    return FakeMessage(SETTINGS.verify_runs_topic, 0, offset, run["run_id"].encode(),
+                       codec.bytes_for(run))  # fmt: skip
+
+
+def alert(code: str, checked_at: dt.datetime, *problems: str) -> dict[str, Any]:
+    """preservation_alert_record() for the record `code`, with these problem codes (its own
+    two by default)."""
+    value = {**preservation_alert_record(), "reference_code": code, "checked_at": checked_at}
+    if problems:
+        value["problems"] = [{"code": problem, "detail": f"{problem} of {code}", "sequence": 1}
+                             for problem in problems]  # fmt: skip
+    return value
+
+
+def alert_message(codec: DictCodec, value: dict[str, Any], partition: int,
+                  offset: int) -> FakeMessage:  # fmt: skip
+    return FakeMessage(SETTINGS.preservation_alert_topic, partition, offset,
+                       value["reference_code"].encode(), codec.bytes_for(value))  # fmt: skip
+
+
+def agency_message(code: str, entry: Agency | bytes | None, offset: int) -> FakeMessage:
+    """A registry entry (JSON, as connectors/agency_registry.py writes it), raw bytes, or a
+    tombstone."""
+    raw = entry.model_dump_json().encode() if isinstance(entry, Agency) else entry
+    return FakeMessage(SETTINGS.agencies_topic, 0, offset, code.encode(), raw)

@@ -504,14 +504,19 @@ def _pending(
 
 
 # --- for the renderings --------------------------------------------------------------------------
-def size_text(size: int) -> str:
-    """48213 → '47.1 KiB (48,213 B)': for people, with the exact count a register must give."""
+def short_size(size: float) -> str:
+    """48213 → '47.1 KiB': for people (the console's pages)."""
     value, unit = float(size), "B"
     for larger in ("KiB", "MiB", "GiB", "TiB"):
         if value < 1024:
             break
         value, unit = value / 1024, larger
-    return f"{size:,} B" if unit == "B" else f"{value:.1f} {unit} ({size:,} B)"
+    return f"{int(size):,} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def size_text(size: int) -> str:
+    """48213 → '47.1 KiB (48,213 B)': for people, with the exact count a register must give."""
+    return f"{size:,} B" if size < 1024 else f"{short_size(size)} ({size:,} B)"
 
 
 def local_time(moment: dt.datetime) -> str:

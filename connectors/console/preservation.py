@@ -20,7 +20,6 @@ from connectors.verify import COMPLETED, INCOMPLETE, PROBLEM_NAMES
 router = APIRouter()
 
 STATUSES = {COMPLETED: "完成", INCOMPLETE: "未完成"}
-SI_UNITS = ("KB", "MB", "GB", "TB")  # powers of 1000: what a byte count rounds to is exact
 
 
 def took(run: dict[str, Any]) -> str:
@@ -33,18 +32,6 @@ def took(run: dict[str, Any]) -> str:
     return (f"{hours} 小时 " if hours else "") + f"{minutes} 分 {rest} 秒"
 
 
-def size(count: int) -> str:
-    """A byte count, for people (1.2 GB)."""
-    if count < 1000:
-        return f"{count} B"
-    value = float(count)
-    for unit in SI_UNITS:
-        value /= 1000
-        if value < 1000 or unit == SI_UNITS[-1]:
-            break
-    return f"{value:.1f} {unit}"
-
-
 @router.get("/verify")
 def verify_results(request: Request, _: Annotated[Session, require("verify.view")],
                    page: int = 1) -> Response:  # fmt: skip
@@ -52,5 +39,5 @@ def verify_results(request: Request, _: Annotated[Session, require("verify.view"
     runs = store.verify_runs()
     context = {"runs": runs, "latest": runs[0] if runs else None,
                "found": store.alert_groups(page), "query": {}, "STATUSES": STATUSES,
-               "PROBLEMS": PROBLEM_NAMES, "took": took, "size": size}  # fmt: skip
+               "PROBLEMS": PROBLEM_NAMES, "took": took}  # fmt: skip
     return render(request, "verify.html", context, block="results" if is_htmx(request) else None)

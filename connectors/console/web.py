@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.responses import Response
 
+from archival.transfer_register.build import short_size
 from connectors.console.auth import CSRF_FIELD, CSRF_HEADER, Session
 from connectors.console.roles import ROLE_LABELS, ROLE_NAMES, allowed
 from connectors.console.service import Console
@@ -89,7 +90,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.globals.update(ROLE_NAMES=ROLE_NAMES, ROLE_LABELS=ROLE_LABELS, CSRF_FIELD=CSRF_FIELD,
-                       CSRF_HEADER=CSRF_HEADER)  # fmt: skip
+                       CSRF_HEADER=CSRF_HEADER, size=short_size)  # fmt: skip
     return env
 
 

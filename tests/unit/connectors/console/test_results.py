@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from archival.transfer_register.build import short_size
 from connectors.console.app import create_app
-from connectors.console.preservation import size, took
+from connectors.console.preservation import took
 from connectors.console.service import Console
 from connectors.verify import CHECKSUM_MISMATCH, INCOMPLETE, PACKAGE_MISMATCH
 from recordflow.agencies import Agency, Unit
@@ -126,7 +127,7 @@ def test_the_verify_page_shows_the_latest_run_the_recent_ones_and_the_alerts(
     assert re.search(r'data-testid="checked">3<', latest)
     assert re.search(r'data-testid="failed" class="error">1<', latest)
     assert "2026-05-06 10:00:00" in latest  # in Beijing
-    assert "42 分 7 秒" in latest and "9.9 GB" in latest  # took, read back
+    assert "42 分 7 秒" in latest and "9.2 GiB" in latest  # took, read back
     assert "recordflow@archive-verify-01" in latest
     assert page.count("<tr data-run=") == 2
     alerts = page.split('class="grid alerts"')[1]
@@ -177,8 +178,8 @@ def test_the_agencies_page_merges_the_registry_and_counts_each_agency_s_work(
 
 
 def test_sizes_and_durations_read_as_people_write_them() -> None:
-    assert [size(n) for n in (0, 999, 1000, 1_234_567, 9_876_543_210)] == [
-        "0 B", "999 B", "1.0 KB", "1.2 MB", "9.9 GB"
+    assert [short_size(n) for n in (0, 1023, 1024, 1_234_567, 9_876_543_210)] == [
+        "0 B", "1,023 B", "1.0 KiB", "1.2 MiB", "9.2 GiB"
     ]  # fmt: skip
     second = 1000
     assert took({"started_ms": 0, "finished_ms": 1500}) == "1.5 秒"

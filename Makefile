@@ -13,8 +13,11 @@ BIN    := $(VENV)/bin
 demo: deps
 	$(BIN)/recordflow demo
 
+# In two processes, a test file to each at a time (the servers wait more than they work); then,
+# alone, the tests that stop and start the stack's servers.
 test: deps
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra -n 2 --dist loadfile -m "not chaos"
+	$(BIN)/python -m pytest -ra -m chaos
 
 unit: deps
 	$(BIN)/python -m pytest -ra tests/unit

@@ -7,13 +7,17 @@ topic and bucket prefixes, so tests never see each other's data.
 
 from __future__ import annotations
 
+import fcntl
 import time
 import uuid
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.table import Table
 
@@ -23,23 +27,49 @@ from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 
 
+@contextmanager
+def stack_lock(settings: Settings) -> Iterator[None]:
+    """One test process at a time brings the stack up (`make test` runs two): the first installs
+    and starts it, the others then find it running."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with (settings.home / "stack.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
 def stack_settings() -> Settings:
     """Settings for a running local stack (started here if it is not running)."""
     settings = Settings()
-    Stack(settings).ensure_up(Console(stderr=True))
+    with stack_lock(settings):
+        Stack(settings).ensure_up(Console(stderr=True))
     return settings
 
 
 @pytest.fixture
-def pipeline_settings(stack_settings: Settings) -> Settings:
-    """A private pipeline on the shared stack: its own topics, schemas subjects and buckets."""
+def pipeline_settings(stack_settings: Settings) -> Iterator[Settings]:
+    """A private pipeline on the shared stack: its own topics, schemas subjects and buckets. Its
+    topics are deleted afterwards: a broker holding every test's partitions (thousands by the end
+    of a run) creates topics, elects leaders and restarts ever more slowly."""
     tag = uuid.uuid4().hex[:8]
     settings = stack_settings.model_copy(
         update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
     )
     prepare(settings, Console(stderr=True), local_stack=False)
-    return settings
+    yield settings
+    delete_topics(settings)
+
+
+def delete_topics(settings: Settings) -> None:
+    """Delete the topics of `settings`' prefix, without waiting for the broker to finish."""
+    admin = AdminClient({**settings.kafka_config(), "log_level": 0})
+    try:
+        topics = admin.list_topics(timeout=10).topics
+    except KafkaException:
+        return  # the broker away (a test stopped it): the topics stay, nothing is wrong
+    ours = [name for name in topics if name.startswith(settings.topic_prefix)]
+    if ours:
+        admin.delete_topics(ours, operation_timeout=0)
 
 
 @pytest.fixture
@@ -70,7 +100,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 WORKER_LOG_ENTRIES = 30  # the last warnings and errors of each worker, for a failing test
-NOISE = ("Unable connect to node", "Unable to update metadata", "NodeNotReadyError")
+# the broker client reconnecting while a broker is away; pypdf on the tests' made-up PDFs
+NOISE = (
+    "Unable connect to node",
+    "Unable to update metadata",
+    "NodeNotReadyError",
+    "EOF marker not found",
+)
 
 
 @pytest.hookimpl(wrapper=True)

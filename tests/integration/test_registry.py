@@ -76,6 +76,7 @@ def test_round_trip_and_wire_format(pipeline_settings: Settings) -> None:
     assert truncated.value.reason == "malformed-avro"
 
 
+@pytest.mark.chaos  # it stops the shared registry: alone, after the others
 def test_schemas_survive_a_registry_restart(pipeline_settings: Settings) -> None:
     before = register_schemas(pipeline_settings)
     stack = Stack(pipeline_settings)

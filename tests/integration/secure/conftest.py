@@ -25,13 +25,15 @@ from recordflow.localstack.setup import prepare
 from recordflow.localstack.stack import Stack
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
+from tests.conftest import stack_lock
 
 
 @pytest.fixture(scope="session")
 def secure_stack() -> Settings:
     """The secure profile's admin, its servers up and every principal's credentials in place."""
-    admin = secure_settings(Settings(), create=True)
-    Stack(admin).ensure_up(Console(stderr=True))
+    with stack_lock(Settings()):
+        admin = secure_settings(Settings(), create=True)
+        Stack(admin).ensure_up(Console(stderr=True))
     return admin
 
 

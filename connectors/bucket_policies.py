@@ -1,7 +1,7 @@
 """Bucket policies for the secure profile's S3 accounts (docs/design.md, "Storage").
 
-`bucket_policies(settings, registry)` is pure: the policy documents for the staging and archive
-buckets, derived from the agency registry. The accounts are the principals of
+`bucket_policies(settings, registry)` is pure: the policy documents for the staging, archive and
+exports buckets, derived from the agency registry. The accounts are the principals of
 `recordflow/localstack/secure.py`, each an IAM user with no rights of its own ("user" role), so a policy
 statement is the only thing that lets it do anything:
 
@@ -15,6 +15,10 @@ statement is the only thing that lets it do anything:
               archivist      GetObject; Get/PutObjectRetention and Get/PutObjectLegalHold (an
                              appraisal lengthens a record's lock; `verify` re-reads objects)
               every account  Deny DeleteObject / DeleteObjectVersion / BypassGovernanceRetention
+    exports   archivist      PutObject (and multipart parts), GetObject, list: `recordflow export
+                             parquet` is a staff tool, run as the principal that reads the catalog
+                             for staff (topics/acls.py), and reads its own manifests back
+              subscriber     GetObject, list (downstream systems read the Parquet files)
 
 The root bypasses bucket policies (versitygw's, like AWS's account root) but not object lock:
 an archived version under COMPLIANCE retention or a legal hold cannot be deleted by anyone.
@@ -62,7 +66,9 @@ def _statement(
 
 def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, Policy]:
     """The policy document for each bucket, by bucket name."""
-    staging, archive = settings.staging_bucket, settings.archive_bucket
+    staging, archive, exports = (
+        settings.staging_bucket, settings.archive_bucket, settings.exports_bucket
+    )  # fmt: skip
     names = Principals.of(settings)
     agencies = [
         _statement(
@@ -145,6 +151,29 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
                 ),
                 _statement(
                     "NobodyDeletes", everyone, NEVER_IN_ARCHIVE, [_objects(archive)], effect="Deny"
+                ),
+            ],
+        },
+        exports: {
+            "Version": POLICY_VERSION,
+            "Statement": [
+                _statement(
+                    "ArchivistsExport",
+                    [names.archivist],
+                    ["s3:PutObject", "s3:GetObject", *MULTIPART],
+                    [_objects(exports)],
+                ),
+                _statement(
+                    "SubscribersReadExports",
+                    [names.subscriber],
+                    ["s3:GetObject"],
+                    [_objects(exports)],
+                ),
+                _statement(
+                    "ExportsListed",
+                    [names.archivist, names.subscriber],
+                    ["s3:ListBucket"],
+                    [f"arn:aws:s3:::{exports}"],
                 ),
             ],
         },

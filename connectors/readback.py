@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,14 +105,15 @@ class Throttled:
 
 def reader_consumer(
     settings: Settings, *, committed: bool = True, throttled: Throttled | None = None,
-    group: str | None = None,
+    group: str | None = None, offset_reset: str | None = None,
 ) -> Consumer:  # fmt: skip
     """A consumer outside any group (assign, never commit) that reports the end of each
     partition. `committed`: read_committed; otherwise read_uncommitted, whose watermark is the
     high watermark (a read_committed consumer's is the last stable offset). `throttled` learns
     of the broker's throttling and of transport failures (served by poll). `group`: the group
     id librdkafka asks for (default a fresh `readers.` one; an agency, which may use only groups
-    under its own receipts prefix, names one there)."""
+    under its own receipts prefix, names one there). `offset_reset`: where to go when an
+    assigned offset is not in the log (librdkafka's `auto.offset.reset`; default its own)."""
     config: dict[str, Any] = {
         **settings.kafka_config(),
         "group.id": group or settings.reader_group("readback"),
@@ -123,6 +124,8 @@ def reader_consumer(
         "isolation.level": "read_committed" if committed else "read_uncommitted",
         "logger": quiet_logger(),
     }
+    if offset_reset is not None:
+        config["auto.offset.reset"] = offset_reset
     if throttled is not None:
         config |= {"throttle_cb": throttled.on_throttle, "error_cb": throttled.on_error}
     return Consumer(config)
@@ -224,7 +227,8 @@ def _is_eof(message: Message) -> bool:
 
 
 class TopicReader:
-    """Reads a topic from the beginning, read_committed, and keeps its place: each `read()` (or
+    """Reads a topic from the beginning (or, per partition, from the offsets in `start`: what an
+    earlier reader read up to), read_committed, and keeps its place: each `read()` (or
     `until_end()`) brings what arrived since the last one, up to the end as it stands when called.
 
     Without `wait_for_transactions` that end is the last stable offset (an open transaction ends
@@ -235,13 +239,16 @@ class TopicReader:
 
     def __init__(self, settings: Settings, topic: str, *, wait_for_transactions: bool = False,
                  transaction_wait_s: float = TRANSACTION_WAIT_S,
-                 group: str | None = None) -> None:  # fmt: skip
+                 group: str | None = None, start: Mapping[int, int] | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.topic = topic
         self.wait_for_transactions = wait_for_transactions
         self.transaction_wait_s = transaction_wait_s
         self.throttled = Throttled()
-        self.consumer = reader_consumer(settings, throttled=self.throttled, group=group)
+        # A stored start offset no longer in the log (records deleted below it) reads from the
+        # earliest one left, never from the end: nothing after it is skipped.
+        self.consumer = reader_consumer(settings, throttled=self.throttled, group=group,
+                                        offset_reset="earliest" if start else None)  # fmt: skip
         self._watermarks = (
             reader_consumer(settings, committed=False, group=group)
             if wait_for_transactions
@@ -252,8 +259,11 @@ class TopicReader:
         except BaseException:
             self.close()
             raise
-        self.consumed: dict[int, int] = {}  # partition → the offset read up to (EOF offset)
-        self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in self.partitions])
+        start = start or {}
+        # partition → the offset read up to (EOF offset)
+        self.consumed: dict[int, int] = {p: start[p] for p in self.partitions if p in start}
+        self.consumer.assign([TopicPartition(topic, p, start.get(p, OFFSET_BEGINNING))
+                              for p in self.partitions])  # fmt: skip
 
     def _ends(self) -> dict[int, int]:
         """Each partition with something to read now → the offset to read up to."""

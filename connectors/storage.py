@@ -5,7 +5,8 @@ Buckets (docs/design.md, "Storage"):
 - staging: `<agency>/<upload-id>/<safe-filename>`, where producers put files (claim check);
 - archive: object lock and versioning on; every object version carries write-once (COMPLIANCE)
   retention until its retention period ends; permanent records are retained until
-  PERMANENT_UNTIL and carry a legal hold as well.
+  PERMANENT_UNTIL and carry a legal hold as well;
+- exports: derived data, the catalog as Parquet (connectors/parquet_export/), no lock.
 
 Files are hashed while they stream through (upload, fetch), never read twice.
 """
@@ -138,6 +139,9 @@ class Storage:
         if not self.client.bucket_exists(self.settings.archive_bucket):
             # Object lock can only be switched on when the bucket is created; it turns on versioning.
             self.client.make_bucket(self.settings.archive_bucket, object_lock=True)
+        if not self.client.bucket_exists(self.settings.exports_bucket):
+            # Derived data, rebuilt from the catalog at will: no object lock, no versioning.
+            self.client.make_bucket(self.settings.exports_bucket)
 
     # --- staging (producer side) -----------------------------------------------------------
     def stage(self, key: str, stream: BinaryIO, length: int, content_type: str) -> Digests:
@@ -294,3 +298,36 @@ class Storage:
             self.client.enable_object_legal_hold(bucket, key, version_id)
             changed = True
         return changed
+
+    # --- exports: derived data (connectors/parquet_export/) ---------------------------------
+    def put_export(self, key: str, path: Path, content_type: str) -> int:
+        """Upload a local file to the exports bucket and verify the write (ETag), as `archive`
+        does; its size in bytes. (pyarrow's own S3 writes fail now and then against versitygw
+        with keep-alive connections: the files are written locally and uploaded here.)"""
+        digests = Digests()
+        size = path.stat().st_size
+        with path.open("rb") as local:
+            result = self.client.put_object(
+                self.settings.exports_bucket, key, HashingReader(local, digests),  # type: ignore[arg-type]
+                size, content_type=content_type, part_size=PART_SIZE,
+            )  # fmt: skip
+        etag = (result.etag or "").strip('"')
+        if etag != digests.expected_etag():
+            raise OSError(
+                f"{self.settings.exports_bucket}/{key}: S3 reports ETag {etag}, "
+                f"expected {digests.expected_etag()}"
+            )
+        return size
+
+    def get_export(self, key: str) -> bytes:
+        response = self.client.get_object(self.settings.exports_bucket, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def list_exports(self, prefix: str) -> list[str]:
+        """The keys under `prefix` in the exports bucket, sorted."""
+        objects = self.client.list_objects(self.settings.exports_bucket, prefix, recursive=True)
+        return sorted(str(obj.object_name) for obj in objects)

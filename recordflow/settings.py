@@ -287,6 +287,11 @@ class Settings(BaseSettings):
         return f"{self.bucket_prefix}archive"
 
     @property
+    def exports_bucket(self) -> str:
+        """Derived data for analysis: the catalog as Parquet (`recordflow export parquet`)."""
+        return f"{self.bucket_prefix}exports"
+
+    @property
     def consumer_group(self) -> str:
         return f"{self.topic_prefix}{self.app_id}"
 

@@ -30,6 +30,7 @@ def _register_subcommands() -> None:
         credentials,
         deadletters,
         demo,
+        export,
         gateway,
         imports,
         outbox,
@@ -53,6 +54,7 @@ def _register_subcommands() -> None:
     app.add_typer(records.app, name="records")
     app.add_typer(review.app, name="review")
     app.add_typer(report.app, name="report")
+    app.add_typer(export.app, name="export")
     app.add_typer(imports.app, name="import")
     app.add_typer(console.app, name="console")
     submit.register(app)

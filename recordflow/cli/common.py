@@ -32,6 +32,13 @@ def print_json(value: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
+def print_json_line(value: Any) -> None:
+    """One JSON document on one line (JSON Lines), flushed: for a command that goes on running
+    and prints a document per round."""
+    sys.stdout.write(json.dumps(json_ready(value, content="omit"), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
 # sysexits.h EX_TEMPFAIL, which mail transfer agents return for a message queued for later: the
 # submission is safe in the outbox and `recordflow outbox flush` will deliver it.
 EXIT_HELD = 75

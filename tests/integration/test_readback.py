@@ -1,5 +1,6 @@
 """Reading a topic back to its end (connectors/readback.py) on the real broker: read_committed,
-the end as it stands or, when asked, the high watermark after the transactions open before it."""
+the end as it stands or, when asked, the high watermark after the transactions open before it;
+from the offsets an earlier reader read up to, only what came since."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 
 from confluent_kafka import Producer
 
-from connectors.readback import latest_value, read_topic
+from connectors.readback import TopicReader, latest_value, read_topic
 from recordflow.settings import Settings
 
 
@@ -68,3 +69,36 @@ def test_readers_never_see_aborted_messages_and_wait_only_when_asked(
     committer.join()
     assert list(read_topic(pipeline_settings, topic)) == [(b"item", b"pending"),
                                                           (b"item", b"decided")]  # fmt: skip
+
+
+def test_a_reader_started_where_another_ended_reads_only_what_came_since(
+    pipeline_settings: Settings,
+) -> None:
+    """What an incremental export does (connectors/parquet_export/): the offsets one read ended
+    at start the next; a partition with nothing new is not waited on, one never read starts at
+    its beginning."""
+    topic = pipeline_settings.review_topic
+    producer = Producer(pipeline_settings.producer_config())
+
+    def produce(*keys: str, partition: int = 0) -> None:
+        for key in keys:
+            producer.produce(topic, key=key.encode(), value=b"v", partition=partition)
+        assert producer.flush(30) == 0
+
+    produce("a", "b", "c")
+    first = TopicReader(pipeline_settings, topic)
+    assert [m.key() for m in first.until_end()] == [b"a", b"b", b"c"]
+    assert first.consumed[0] == 3
+    first.close()
+
+    produce("d", "e")
+    produce("x", partition=1)
+    following = TopicReader(pipeline_settings, topic, start={0: 3})  # 1 and 2 not named
+    assert sorted(m.key() or b"" for m in following.until_end()) == [b"d", b"e", b"x"]
+    assert (following.consumed[0], following.consumed[1]) == (5, 1)
+    ended = dict(following.consumed)
+    following.close()
+    nothing_new = TopicReader(pipeline_settings, topic, start=ended)
+    assert nothing_new.until_end() == []
+    assert nothing_new.consumed == ended
+    nothing_new.close()

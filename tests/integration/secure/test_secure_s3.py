@@ -10,6 +10,7 @@ import io
 import uuid
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import pytest
 from minio import Minio
@@ -18,7 +19,14 @@ from minio.error import S3Error
 from minio.retention import Retention
 
 from connectors.storage import Digests, Storage
-from recordflow.localstack.secure import ADMIN, PIPELINE, SUBSCRIBER, agency_principal, as_principal
+from recordflow.localstack.secure import (
+    ADMIN,
+    ARCHIVIST,
+    PIPELINE,
+    SUBSCRIBER,
+    agency_principal,
+    as_principal,
+)
 from recordflow.settings import Settings
 
 AGENCIES = ["bgt", "zjj", "bdc", "zwfw", "fy"]
@@ -78,6 +86,28 @@ def test_a_subscriber_only_reads_the_archive(secure_pipeline: Settings) -> None:
     assert denied(lambda: put(subscriber, archive, "k1", b"forged")) == "AccessDenied"
     assert denied(lambda: subscriber.get_object(staging, "zjj/u1/a.pdf")) == "AccessDenied"
     assert denied(lambda: put(subscriber, staging, "zjj/u1/b.pdf")) == "AccessDenied"
+
+
+def test_the_archivist_exports_and_a_subscriber_reads_the_exports(
+    secure_pipeline: Settings, tmp_path: Path
+) -> None:
+    """`recordflow export parquet` runs as the archivist: it uploads, lists and reads its
+    manifests back; downstream systems read; the pipeline and agencies have no business there."""
+    exports, key = secure_pipeline.exports_bucket, "catalog/_manifests/000001.json"
+    local = tmp_path / "manifest.json"
+    local.write_text("{}")
+    archivist = Storage(as_principal(secure_pipeline, ARCHIVIST))
+    assert archivist.put_export(key, local, "application/json") == 2
+    for reader in (ARCHIVIST, SUBSCRIBER):
+        storage = Storage(as_principal(secure_pipeline, reader))
+        assert storage.list_exports("catalog/_manifests/") == [key]
+        assert storage.get_export(key) == b"{}"
+    subscriber = client(secure_pipeline, SUBSCRIBER)
+    assert denied(lambda: put(subscriber, exports, key, b"forged")) == "AccessDenied"
+    for outsider in (PIPELINE, agency_principal("bgt")):
+        c = client(secure_pipeline, outsider)
+        assert denied(lambda: put(c, exports, "catalog/x.parquet")) == "AccessDenied"  # noqa: B023
+        assert denied(lambda: c.get_object(exports, key)) == "AccessDenied"  # noqa: B023
 
 
 def test_wrong_credentials_are_refused(secure_pipeline: Settings) -> None:

@@ -122,7 +122,7 @@ def test_format_adds_the_admin_in_equals_form_and_the_log_hides_it(plain: Settin
 def test_bucket_policies_confine_each_account() -> None:
     settings = Settings(bucket_prefix="b-")
     policies = bucket_policies(settings, REGISTRY)
-    assert set(policies) == {"b-staging", "b-archive"}
+    assert set(policies) == {"b-staging", "b-archive", "b-exports"}
 
     def allowed(bucket: str, who: str) -> set[tuple[str, str]]:
         return {
@@ -139,8 +139,15 @@ def test_bucket_policies_confine_each_account() -> None:
         assert ("s3:PutObject", f"arn:aws:s3:::b-staging/{agency.code}/*") in staged
         assert {resource for _, resource in staged} == {f"arn:aws:s3:::b-staging/{agency.code}/*"}
         assert allowed("b-archive", who) == set()
+        assert allowed("b-exports", who) == set()
     assert not any(action.startswith("s3:Delete") for action, _ in allowed("b-archive", PIPELINE))
     assert ("s3:GetObject", "arn:aws:s3:::b-archive/*") in allowed("b-archive", "subscriber")
+    # `recordflow export parquet` runs as the archivist; downstream systems read what it wrote.
+    assert ("s3:PutObject", "arn:aws:s3:::b-exports/*") in allowed("b-exports", "archivist")
+    assert ("s3:ListBucket", "arn:aws:s3:::b-exports") in allowed("b-exports", "archivist")
+    read_only = {action for action, _ in allowed("b-exports", "subscriber")}
+    assert read_only == {"s3:GetObject", "s3:ListBucket"}
+    assert allowed("b-exports", PIPELINE) == set()
     [deny] = [st for st in policies["b-archive"]["Statement"] if st["Effect"] == "Deny"]
     assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(deny["Action"])
     assert set(deny["Principal"]["AWS"]) == {p.name for p in principals(Settings(), REGISTRY)} - {

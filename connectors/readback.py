@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -405,11 +405,13 @@ class Outcome:
 
 
 def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, timeout_s: float,
-                   console: Console | None = None) -> dict[str, Outcome]:  # fmt: skip
+                   console: Console | None = None,
+                   until: Callable[[Outcome], bool] = lambda _: True) -> dict[str, Outcome]:  # fmt: skip
     """Follow records.archival-ready.v1, records.retention-review.v1 and records.deadletter.v1
-    from the beginning until every event in `event_ids` has an outcome or the timeout passes. An
-    archived outcome is final; otherwise the latest wins (a resubmission may have fixed the input,
-    a changed schedule may have sent a once-rejected document to review)."""
+    from the beginning until every event in `event_ids` has an outcome (one that `until` accepts:
+    the topics are read in no set order, so the first outcome read need not be the last) or the
+    timeout passes. An archived outcome is final; otherwise the latest wins (a resubmission may
+    have fixed the input, a changed schedule may have sent a once-rejected document to review)."""
     consumer = Consumer({
         **settings.kafka_config(),
         "group.id": settings.reader_group("watch"),
@@ -424,7 +426,11 @@ def watch_outcomes(settings: Settings, codec: Codec, event_ids: set[str], *, tim
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("等待处理结果 Waiting for outcomes", total=len(event_ids))
-            while time.monotonic() < deadline and not event_ids <= latest.keys():
+
+            def settled() -> bool:
+                return all(e in latest and until(latest[e][0]) for e in event_ids)
+
+            while time.monotonic() < deadline and not settled():
                 message = consumer.poll(POLL_TIMEOUT_S)
                 if message is None:
                     continue

@@ -8,7 +8,6 @@ the document and the replay ledger records it; the auditor reads both actions in
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -40,12 +39,8 @@ MEMO = "窗口服务工作备忘录"
 
 def outcome(settings: Settings, codec: Codec, event_id: str, status: str) -> Outcome:
     """The event's outcome once it is `status` (or whatever it is after the timeout)."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while True:
-        found = watch_outcomes(settings, codec, {event_id}, timeout_s=TIMEOUT_S)[event_id]
-        if found.status == status or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
+    return watch_outcomes(settings, codec, {event_id}, timeout_s=TIMEOUT_S,
+                          until=lambda found: found.status == status)[event_id]  # fmt: skip
 
 
 def submit(settings: Settings, tmp_path: Path) -> tuple[str, str, str, Path]:

@@ -68,7 +68,12 @@ def down(
     services: Annotated[
         list[str] | None, typer.Argument(metavar="[SERVICE]...", help="Only these; default all.")
     ] = None,
-    purge: Annotated[bool, typer.Option(help="Also delete the servers' data.")] = False,
+    purge: Annotated[
+        bool,
+        typer.Option(
+            help="Also delete the servers' data, and the outbox that recorded what was sent."
+        ),
+    ] = False,
     secure: Secure = False,
 ) -> None:
     """Stop the servers `stack up` started (nothing else). Data is kept unless --purge."""

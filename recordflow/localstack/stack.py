@@ -227,6 +227,9 @@ class Stack:
             service.pid_file.unlink(missing_ok=True)
         if purge:
             shutil.rmtree(self.home / "data", ignore_errors=True)
+            # The outbox records what was published to the servers just emptied: kept, it would
+            # tell a rerun (an import, the demo) that its events were sent, and nothing is sent.
+            shutil.rmtree(self.home / "outbox", ignore_errors=True)
         return list(running)
 
     def _wait_gone(self, service: Service, pid: int, timeout_s: float) -> bool:

@@ -290,12 +290,14 @@ def test_down_only_the_named_services(settings: Settings, sleeper: subprocess.Po
         stack.down(purge=True, only=["s3"])
 
 
-def test_down_purge_deletes_data_only(settings: Settings) -> None:
+def test_down_purge_deletes_data_and_the_outbox_only(settings: Settings) -> None:
     stack = Stack(settings)
     data = stack.service("registry").data_dir
     data.mkdir(parents=True)
     (data / "registry.mv.db").write_text("x")
-    downloads = settings.home / "downloads"
+    downloads, outbox = settings.home / "downloads", settings.home / "outbox"
     downloads.mkdir()
+    outbox.mkdir()
+    (outbox / "outbox.sqlite3").write_text("published to the servers purged")
     assert stack.down(purge=True) == []
-    assert not data.exists() and downloads.exists()
+    assert not data.exists() and not outbox.exists() and downloads.exists()

@@ -29,7 +29,7 @@ dashboards: deps
 	$(BIN)/python -m recordflow.dashboards dashboards
 
 screenshots: demo
-	$(BIN)/python scripts/screenshots.py docs/screenshots
+	PYTHONPATH=. $(BIN)/python scripts/screenshots.py docs/screenshots
 
 bench: deps
 	$(BIN)/recordflow bench --records 200 --size 10KB --json

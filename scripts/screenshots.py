@@ -2,7 +2,7 @@
 README: `make screenshots` runs the demo first, so the pages show its records, rejections and
 review item. Debian's chromium through Playwright, as the browser tests drive it.
 
-    python scripts/screenshots.py [FOLDER]   (default docs/screenshots)
+    PYTHONPATH=. python scripts/screenshots.py [FOLDER]   (default docs/screenshots)
 
 The demo's accounts are given new passwords here (as `recordflow demo` does each run).
 """

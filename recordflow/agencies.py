@@ -30,7 +30,7 @@ class Unit(BaseModel):
 
 class Agency(BaseModel):
     code: str = Field(pattern=AGENCY_CODE.pattern)
-    name: str
+    name: str = Field(min_length=1)  # the organisation its records name (intake): never empty
     fonds_code: str = Field(pattern=FONDS_CODE.pattern)
     fonds_name: str
     units: list[Unit]

@@ -46,6 +46,11 @@ def test_a_bad_argument_is_one_line_saying_which(
     assert "\n" not in str(raised.value)
 
 
+def test_an_agency_needs_a_name() -> None:
+    with pytest.raises(OnboardingError, match=r"^name: String should have at least 1 character$"):
+        new_agency("sjj", "", "Z140", None, ["BGS:办公室"])
+
+
 def test_a_code_or_fonds_code_already_taken_is_refused() -> None:
     with pytest.raises(OnboardingError, match="'bgt' is already registered"):
         registry_with(REGISTRY, new_agency("bgt", "x", "Z999", None, ["BGS:办公室"]))

@@ -2,9 +2,9 @@
 merged with the entries of recordflow.agencies.v1, which the store follows), with what each agency
 has transferred: records archived and the latest, documents rejected, items waiting for review.
 
-Onboarding and offboarding stay with the CLI (`recordflow agencies onboard / offboard`): they
-create topics, ACLs, a principal, bucket policies and gateway credentials, an administrator's work
-on the servers; the page shows the administrator the commands.
+The administrator onboards an agency from here (agency_onboarding.py: the form, its dry run, the
+onboarding); offboarding stays with the CLI (`recordflow agencies offboard`), whose command the
+page shows.
 """
 
 from __future__ import annotations

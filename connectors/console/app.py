@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from connectors.console import (
     agencies,
+    agency_onboarding,
     auditlog,
     dead_letters,
     login,
@@ -93,8 +94,8 @@ def create_app(settings: Settings, app_console: Console | None = None) -> FastAP
     app = FastAPI(title="recordflow console", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None, dependencies=[Depends(csrf_protect)])  # fmt: skip
     for router in (login.router, overview.router, records.router, review_queue.router,
-                   dead_letters.router, preservation.router, agencies.router, auditlog.router,
-                   reports.router):  # fmt: skip
+                   dead_letters.router, preservation.router, agencies.router,
+                   agency_onboarding.router, auditlog.router, reports.router):  # fmt: skip
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -33,6 +33,7 @@ ACTIONS = {
     "review.decide": "鉴定保管期限",
     "review.appraise": "到期鉴定",
     "deadletters.replay": "重放死信",
+    "agencies.onboard": "接入立档单位",
 }
 OUTCOMES = {SUCCESS: "成功", FAILURE: "失败", REFUSED: "拒绝"}
 

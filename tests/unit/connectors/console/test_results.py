@@ -3,7 +3,8 @@ parts: with no run yet the verify page says so and how to run one; with runs it 
 the recent ones, and the alerts with what their codes mean, each 档号 linked to its record for the
 roles that may read records; the agencies page merges the installed registry with the topic's
 entries and counts each agency's records, rejections and review items, linking to the lists the
-role may open; only the administrator is shown the onboarding command."""
+role may open; only the administrator is shown the way to onboard one (the form,
+test_agency_onboarding.py) and the offboarding command."""
 
 from __future__ import annotations
 
@@ -168,10 +169,11 @@ def test_the_agencies_page_merges_the_registry_and_counts_each_agency_s_work(
     assert "市司法局" in row("sjj") and "在用" in row("sjj")  # onboarded since installation
     assert "已退出" in row("fy") and "2026-05-06" in row("fy")
     assert re.search(r'data-testid="records">0<', row("bdc"))
-    assert 'data-testid="onboard-command"' not in page  # staff do not onboard
+    assert 'data-testid="onboard-link"' not in page  # staff do not onboard
     signed_in_as(client, "zhao")
     page = client.get("/agencies").text
-    assert 'data-testid="onboard-command"' in page and "recordflow agencies onboard" in page
+    assert 'href="/agencies/onboard" data-testid="onboard-link"' in page
+    assert "recordflow agencies offboard" in page
     assert "/records?agency=" not in page and "/review?agency=" not in page  # not the admin's
     assert "/deadletters?agency=zjj" in page
     assert "在用 5 个" in page  # bgt zjj bdc zwfw sjj; fy has left

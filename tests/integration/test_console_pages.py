@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 
 from confluent_kafka import Producer
@@ -31,6 +32,7 @@ from tests.integration.test_console import (  # the accounts, the console's own 
     console_settings,
     sign_in,
     sign_out,
+    wait_for_text,
 )
 from tests.integration.test_console_queues import outcome, submit
 
@@ -54,7 +56,9 @@ def tamper(settings: Settings, codec: Codec, code: str) -> None:
 def test_the_verify_runs_and_the_agencies_with_their_counts_in_the_browser(
     console_settings: Settings, worker: WorkerProcess, accounts: None, tmp_path: Path
 ) -> None:
-    settings = console_settings
+    # The onboarding's schedule skeleton goes to the test's copy of the schedules, not the source.
+    retention = shutil.copytree(console_settings.retention_dir, tmp_path / "retention")
+    settings = console_settings.model_copy(update={"retention_dir": retention})
     codec = Codec.from_url(settings.schema_registry_url)
     memo_event, rejected_event, _, _ = submit(settings, tmp_path)  # bdc to review, zjj rejected
     codes = archive(settings)  # three of bgt
@@ -97,6 +101,22 @@ def test_the_verify_runs_and_the_agencies_with_their_counts_in_the_browser(
         expect(cell("bgt", "status")).to_contain_text("在用")
         expect(page.get_by_test_id("onboard-link")).to_have_attribute("href", "/agencies/onboard")
         page.screenshot(path=str(tmp_path / "agencies.png"), full_page=True)
+
+        # 接入: the administrator onboards 市生态环境局, a dry run first, as the CLI would.
+        page.get_by_test_id("onboard-link").click()
+        page.fill("[name=code]", "sthj")
+        page.fill("[name=name]", "市生态环境局")
+        page.fill("[name=fonds]", "Z150")
+        page.fill("[name=units]", "BGS:办公室")
+        page.get_by_test_id("dry-run").click()
+        expect(page.locator("tr[data-step=registry]")).to_have_count(1)
+        assert "sthj" not in current_registry(settings).by_code  # a plan writes nothing
+        page.get_by_test_id("onboard-confirm").click()
+        expect(page.get_by_test_id("gateway-token")).to_contain_text("rfg_")
+        assert "sthj" in current_registry(settings).by_code
+        assert (settings.retention_dir / "sthj.yaml").exists()
+        wait_for_text(page, f"{url}/agencies", "市生态环境局")
+        expect(cell("sthj", "status")).to_contain_text("在用")
         sign_out(page)
 
         sign_in(page, url, "wang.dangan")  # staff follow the links to the records

@@ -211,14 +211,30 @@ def watermarks(
     consumer: Consumer, settings: Settings, topic: str, partition: int
 ) -> tuple[int, int]:
     """A partition's low and high watermark (the last stable offset, for a read_committed
-    consumer), asked of the broker; KafkaUnreachable as `partitions`."""
-    try:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=settings.read_deadline_s, cached=False
-        )
-    except KafkaException as exc:
-        raise _read_failure(exc, settings, topic) from exc
-    return low, high
+    consumer), asked of the broker; KafkaUnreachable as `partitions`. A partition without a
+    leader for a moment (a topic just created, a broker restarting, the broker busy creating and
+    deleting others) is asked again until the read deadline: the broker answers, only not yet."""
+    deadline = time.monotonic() + settings.read_deadline_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=settings.read_deadline_s, cached=False
+            )
+            return low, high
+        except KafkaException as exc:
+            if not _leader_moving(exc) or time.monotonic() >= deadline:
+                raise _read_failure(exc, settings, topic) from exc
+        time.sleep(LEADER_RETRY_S)
+
+
+LEADER_RETRY_S = 0.2
+
+
+def _leader_moving(exc: KafkaException) -> bool:
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() in (
+        KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    )  # fmt: skip
 
 
 def _is_eof(message: Message) -> bool:

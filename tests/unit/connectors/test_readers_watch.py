@@ -13,7 +13,8 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException
 
-from connectors.readback import KafkaUnreachable, ReadError, Throttled, Watch
+from connectors import readback
+from connectors.readback import KafkaUnreachable, ReadError, Throttled, Watch, watermarks
 from recordflow.settings import Settings
 
 DEADLINE_S = 0.3
@@ -91,3 +92,30 @@ def test_a_read_stuck_behind_an_open_transaction_says_so() -> None:
     with pytest.raises(ReadError, match="a transaction before the end stays open") as stuck:
         quiet_for(watched, 5)
     assert not isinstance(stuck.value, KafkaUnreachable)
+
+
+class _Watermarks:
+    """get_watermark_offsets failing with `errors` in turn, then answering (0, 7)."""
+
+    def __init__(self, *errors: int) -> None:
+        self.errors = list(errors)
+        self.asked = 0
+
+    def get_watermark_offsets(self, *_: Any, **__: Any) -> tuple[int, int]:
+        self.asked += 1
+        if self.errors:
+            raise KafkaException(KafkaError(self.errors.pop(0)))
+        return 0, 7
+
+
+def test_a_partition_without_a_leader_for_a_moment_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(readback, "LEADER_RETRY_S", 0.0)
+    moving = _Watermarks(KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
+    assert watermarks(cast(Consumer, moving), Settings(), "t.records.catalog.v1", 0) == (0, 7)
+    assert moving.asked == 3
+    away = _Watermarks(KafkaError._TRANSPORT)
+    with pytest.raises(KafkaUnreachable):
+        watermarks(cast(Consumer, away), Settings(), "t.records.catalog.v1", 0)
+    assert away.asked == 1  # a broker away is the read deadline's business, not this loop's

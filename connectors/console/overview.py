@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from connectors.console.auth import Session
-from connectors.console.store import Flow, FlowQuery
+from connectors.console.store import Flow, FlowQuery, epoch_ms
 from connectors.console.web import console, render, require
 
 router = APIRouter()
@@ -86,13 +86,13 @@ def chart(flow: Flow, query: FlowQuery) -> list[Bar]:
     while moment < query.end:
         starts.append(moment)
         moment = (moment + dt.timedelta(milliseconds=query.bucket_ms)).astimezone(zone)
-    totals = [sum(flow.buckets.get(_ms(start), {}).values()) for start in starts]
+    totals = [sum(flow.buckets.get(epoch_ms(start), {}).values()) for start in starts]
     scale = CHART_HEIGHT / max(max(totals, default=0), 1)
     every = max(1, len(starts) // 12)  # about a dozen labels whatever the period
     hourly = query.bucket_ms == HOUR_MS
     bars = []
     for index, start in enumerate(starts):
-        counts = flow.buckets.get(_ms(start), {})
+        counts = flow.buckets.get(epoch_ms(start), {})
         segments, top = [], float(CHART_HEIGHT)
         for kind, _ in KINDS:
             if count := counts.get(kind, 0):
@@ -104,10 +104,6 @@ def chart(flow: Flow, query: FlowQuery) -> list[Bar]:
         ])  # fmt: skip
         bars.append(Bar(index * BAR_WIDTH, when if index % every == 0 else "", title, segments))
     return bars
-
-
-def _ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 @router.get("/")

@@ -382,7 +382,7 @@ class Store:
              description.get("document_number"), record["year"], record["retention_period"],
              record.get("category") or "WS", description.get("document_date"),
              record["archived_at"], partition, timestamp,
-             json.dumps(record, ensure_ascii=False), _epoch_ms(archived),
+             json.dumps(record, ensure_ascii=False), epoch_ms(archived),
              max(latency.total_seconds(), 0.0),
              sum(component["size_bytes"] for component in record["components"])),
         )  # fmt: skip
@@ -415,7 +415,7 @@ class Store:
             "INSERT INTO review VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (event_id, item["kind"], item["status"], item["agency_code"], item["queued_at"],
              partition, timestamp, json.dumps(item, ensure_ascii=False),
-             _epoch_ms(dt.datetime.fromisoformat(item["queued_at"]))),
+             epoch_ms(dt.datetime.fromisoformat(item["queued_at"]))),
         )  # fmt: skip
 
     @staticmethod
@@ -536,21 +536,12 @@ class Store:
             row = db.execute("SELECT body FROM records WHERE code = ?", (code,)).fetchone()
         return None if row is None else dict(json.loads(row["body"]))
 
-    def agencies(self) -> list[dict[str, Any]]:
-        """Per agency: its records and the latest archive time (the overview)."""
-        with self.reading() as db:
-            return [dict(row) for row in db.execute(
-                "SELECT agency_code, agency_name, count(*) AS records, "
-                "max(archived_at) AS last_archived FROM records "
-                "GROUP BY agency_code ORDER BY agency_code"
-            )]  # fmt: skip
-
     def flow(self, query: FlowQuery) -> Flow:
         """What came of the submissions in a period (the overview): per agency archived, bytes,
         rejected (each document once, by reason), held for review, due for appraisal and the
         latency percentiles; and each kind per bucket of the chart."""
         flow = Flow()
-        since, until = _epoch_ms(query.start), _epoch_ms(query.end)
+        since, until = epoch_ms(query.start), epoch_ms(query.end)
         agency = "AND agency_code = ?" if query.agency else ""
         params: list[object] = [since, until] + ([query.agency] if query.agency else [])
         # The bucket a moment falls in, counted in the console's time zone (its offset at the
@@ -867,13 +858,13 @@ def _stale(current: sqlite3.Row | None, partition: int, timestamp: int) -> bool:
     )
 
 
-def _epoch_ms(moment: dt.datetime) -> int:
+def epoch_ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
 def _ms(text: str | None) -> int | None:
     """An ISO 8601 time (as json_ready writes one) in milliseconds since the epoch."""
-    return None if text is None else int(dt.datetime.fromisoformat(text).timestamp() * 1000)
+    return None if text is None else epoch_ms(dt.datetime.fromisoformat(text))
 
 
 def _like(text: str) -> str:

@@ -47,8 +47,10 @@ def versions(record_type: str) -> list[int]:
     return found
 
 
+@cache
 def shared_types(version: int = 1) -> dict[str, dict[str, Any]]:
-    """The shared named types by full name."""
+    """The shared named types by full name: one parsed copy, read on every event, for reading
+    only (_inline copies what it changes)."""
     definitions = json.loads((SCHEMA_DIR / "shared" / f"v{version}.avsc").read_text("utf-8"))
     return {f"{item['namespace']}.{item['name']}": item for item in definitions}
 

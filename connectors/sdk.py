@@ -951,13 +951,13 @@ class Submitter:
             if entry.attempts and self._is_staged(entry.bucket, key, file):
                 continue
             with path.open("rb") as stream:
-                digests = self.storage.stage(
-                    key, stream, size, content_type(file.spool_name, file.mime_type)
+                same = self.storage.stage_hashed(
+                    key, stream, size, content_type(file.spool_name, file.mime_type), file.etag
                 )
-            if digests.sha256.hexdigest() != file.sha256:
+            if not same:
                 raise SpoolDamaged(
                     f"{file.file_name}: the outbox's copy {path} is no longer the file accepted "
-                    f"(SHA-256 {file.sha256})"
+                    f"(S3 read other bytes than its MD5 ETag {file.etag} at acceptance)"
                 )
 
     def _is_staged(self, bucket: str, key: str, file: SpooledFile) -> bool:

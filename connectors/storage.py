@@ -23,7 +23,7 @@ from typing import IO, Any, BinaryIO
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import COMPLIANCE
+from minio.commonconfig import COMPLIANCE, REPLACE, CopySource
 from minio.error import S3Error
 from minio.retention import Retention
 
@@ -38,6 +38,8 @@ PART_SIZE = 64 * 1024 * 1024
 # can be lengthened but never shortened or removed, by anyone.
 PERMANENT_UNTIL = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 CHUNK = 1024 * 1024
+# The largest object one CopyObject may copy; a larger one is written again from the local copy.
+MAX_COPY_SIZE = 5 * 1024**3
 
 
 @dataclass
@@ -96,6 +98,8 @@ class Fetched:
 
     content: IO[bytes]
     digests: Digests
+    # Where it was read from (bucket, key, version id), so the archive can copy it server-side.
+    source: tuple[str, str, str | None] | None = None
 
     @property
     def path(self) -> Path:
@@ -156,6 +160,16 @@ class Storage:
         )
         return digests
 
+    def stage_hashed(self, key: str, stream: BinaryIO, length: int, content_type: str,
+                     etag: str) -> bool:  # fmt: skip
+        """Upload a file hashed before (an outbox's spool) without hashing it again: S3's ETag,
+        the MD5 the server computed of what it received, says whether these are the bytes that
+        were hashed (`etag`, Digests.expected_etag). False if they are not. The register stage
+        checks SHA-256 and SM3 again when it fetches the file."""
+        result = self.client.put_object(self.settings.staging_bucket, key, stream, length,
+                                        content_type=content_type, part_size=PART_SIZE)  # fmt: skip
+        return (result.etag or "").strip('"') == etag
+
     # --- archive (pipeline side) -----------------------------------------------------------
     def fetch(self, bucket: str, key: str, version_id: str | None = None, *,
               max_bytes: int | None = None, suffix: str = "") -> Fetched:  # fmt: skip
@@ -193,7 +207,7 @@ class Storage:
             response.release_conn()
         spool.flush()
         spool.seek(0)
-        return Fetched(spool, digests)
+        return Fetched(spool, digests, (bucket, key, version_id))
 
     def archived_version(self, key: str, sha256: str) -> str | None:
         """The version id of an archived object with this key and content, if one exists already."""
@@ -215,25 +229,41 @@ class Storage:
         *,
         content_type: str,
         retain_until: dt.date | None,
+        source: tuple[str, str, str | None] | None = None,
     ) -> str:
         """Write one object version under object lock and verify the write; return its version id.
 
         `retain_until=None` means permanent: retention until PERMANENT_UNTIL and a legal hold.
+        `source` (bucket, key, version id) is where `content` was fetched from: the object is then
+        copied inside S3 rather than sent again, on condition that the source's ETag is still the
+        MD5 of the bytes that were verified; when it is not (changed, gone, or uploaded in other
+        part sizes), or the file is too large for one copy, `content` is written instead.
         """
         until = PERMANENT_UNTIL
         if retain_until is not None:
             until = dt.datetime.combine(retain_until, dt.time(), tzinfo=dt.UTC)
-        result = self.client.put_object(
-            self.settings.archive_bucket,
-            key,
-            content,  # type: ignore[arg-type]
-            digests.size,
-            content_type=content_type,
-            metadata={"sha256": digests.sha256.hexdigest(), "sm3": digests.sm3.hexdigest()},
-            part_size=PART_SIZE,
-            retention=Retention(COMPLIANCE, until),
-            legal_hold=retain_until is None,
-        )
+        retention, hold = Retention(COMPLIANCE, until), retain_until is None
+        fixity = {"sha256": digests.sha256.hexdigest(), "sm3": digests.sm3.hexdigest()}
+        result = None
+        if source is not None and digests.size <= MAX_COPY_SIZE:
+            bucket, source_key, version_id = source
+            copied_from = CopySource(bucket, source_key, version_id,
+                                     match_etag=digests.expected_etag())  # fmt: skip
+            try:
+                result = self.client.copy_object(
+                    self.settings.archive_bucket, key, copied_from,
+                    metadata={"Content-Type": content_type, **fixity}, metadata_directive=REPLACE,
+                    retention=retention, legal_hold=hold,
+                )  # fmt: skip
+            except S3Error as exc:
+                if exc.code not in ("PreconditionFailed", "NoSuchKey", "NoSuchVersion"):
+                    raise
+        if result is None:
+            result = self.client.put_object(
+                self.settings.archive_bucket, key, content,  # type: ignore[arg-type]
+                digests.size, content_type=content_type, metadata=fixity, part_size=PART_SIZE,
+                retention=retention, legal_hold=hold,
+            )  # fmt: skip
         etag = (result.etag or "").strip('"')
         if etag != digests.expected_etag():
             raise RecordRejected(

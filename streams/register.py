@@ -317,6 +317,7 @@ def store(ctx: PipelineContext, code: str, until: dt.date | None, event: Documen
             version_id = ctx.storage.archive(
                 key, item.content, item.digests,
                 content_type=component["mime_type"] or "application/octet-stream", retain_until=until,
+                source=item.source,
             )  # fmt: skip
         stored.append({
             **component,

@@ -75,22 +75,24 @@ def write_batch(root: Path, items: int, pages: int, run_id: str) -> tuple[Path, 
     return root / "目录.csv", images, written
 
 
-def run_import_bench(settings: Settings, items: int, pages: int,
-                     console: Console) -> dict[str, Any]:  # fmt: skip
+def run_import_bench(settings: Settings, items: int, pages: int, console: Console, *,
+                     workers: int = 1) -> dict[str, Any]:  # fmt: skip
     run_id = f"imp{int(time.time())}"
     settings = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}{run_id}.",
                                            "bucket_prefix": f"{settings.bucket_prefix}{run_id}-",
                                            "outbox_dir": None})  # fmt: skip
     prepare(settings, console)
-    worker = WorkerProcess(settings, name=f"bench-{run_id}")
-    worker.start()
+    group = [WorkerProcess(settings, name=f"bench-{run_id}-{n}") for n in range(1, workers + 1)]
+    for worker in group:
+        worker.start()
     with tempfile.TemporaryDirectory(prefix="recordflow-bench-import-") as tmp:
         root = Path(tmp)
         with console.status(f"生成 Generating {items} items × {pages} pages of ~3 MB…"):
             catalogue, images, paths = write_batch(root, items, pages, run_id)
         size = sum(path.stat().st_size for path in paths)
         try:
-            worker.wait_ready(console)
+            for worker in group:
+                worker.wait_ready(console)
             settings = settings.model_copy(update={"outbox_dir": root / "outbox"})
             began = time.monotonic()
             with console.status("导入 Importing (link, check, submit, archive)…"):
@@ -104,7 +106,8 @@ def run_import_bench(settings: Settings, items: int, pages: int,
                     outbox.close()
             imported_s = time.monotonic() - began
         finally:
-            worker.stop()
+            for worker in group:
+                worker.stop()
         with console.status("基线 Raw copy: read, hash, write to S3…"):
             baseline_s = raw_copy(settings, paths, run_id)
     archived = sum(result.status == "archived" for result in results)
@@ -112,7 +115,7 @@ def run_import_bench(settings: Settings, items: int, pages: int,
     baseline = _rates(len(paths), size, baseline_s)
     ratio = stats.ratio(imported["pages_per_s"], baseline["pages_per_s"])
     return {
-        "items": items, "pages": len(paths), "megabytes": round(size / 1e6, 1),
+        "items": items, "pages": len(paths), "megabytes": round(size / 1e6, 1), "workers": workers,
         "linked": len(report.linked), "archived": archived, "import": imported,
         "outcomes": {r.key: r.status + (f" {r.reason}: {r.detail}" if r.reason else "")
                      for r in results if r.status != "archived"},

@@ -135,7 +135,7 @@ def bench(
         _print_parts(plan, as_json)
         return
     if import_:
-        _print_import(items, pages, as_json)
+        _print_import(items, pages, workers, as_json)
         return
     if rebalance and (rate is None or duration is None):
         raise fail("--rebalance needs an open-loop run: give --rate and --duration", 2)
@@ -199,15 +199,16 @@ def _print_parts(plan: PayloadPlan, as_json: bool) -> None:
     console.print(table)
 
 
-def _print_import(items: int, pages: int, as_json: bool) -> None:
+def _print_import(items: int, pages: int, workers: int, as_json: bool) -> None:
     from recordflow.bench.imports import run_import_bench
 
-    result = run_import_bench(Settings(), items, pages, err)
+    result = run_import_bench(Settings(), items, pages, err, workers=workers)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
         table = Table(
-            title=f"存量数字化导入 Import: {result['pages']} pages, {result['megabytes']} MB"
+            title=f"存量数字化导入 Import: {result['pages']} pages, {result['megabytes']} MB, "
+            f"{workers} worker(s)"
         )
         for column in ("", "pages/s", "MB/s", "seconds"):
             table.add_column(column, justify="left" if not column else "right")

@@ -121,10 +121,12 @@ def test_an_import_bench_archives_its_batch_and_measures_the_raw_copy_beside_it(
     stack_settings: Settings,
 ) -> None:
     settings = private(stack_settings)
-    result = run_cli(settings, "bench", "--import", "--items", "2", "--pages", "2", "--json")
+    result = run_cli(settings, "bench", "--import", "--items", "3", "--pages", "2",
+                     "--workers", "2", "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
-    assert (report["items"], report["pages"], report["linked"], report["archived"]) == (2, 4, 2, 2)
+    assert (report["items"], report["pages"], report["linked"], report["archived"]) == (3, 6, 3, 3)
+    assert report["workers"] == 2
     assert report["outcomes"] == {}
     assert 2.5 < report["megabytes"] / report["pages"] < 5  # pages of about 3 MB, as scans are
     for side in ("import", "raw_copy_baseline"):

@@ -199,3 +199,38 @@ def test_a_refused_submission_is_reported_and_not_held(
     assert json.loads(listed.stdout) == []
     nothing = run_cli(pipeline_settings, "outbox", "flush")
     assert nothing.returncode == 0 and "Nothing pending" in nothing.stdout
+
+
+def test_a_spool_copy_changed_before_staging_fails_the_submission_and_stages_nothing_under_it(
+    pipeline_settings: Settings, outbox_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox's copy is staged without hashing it again: S3's ETag (the MD5 of what it
+    received) must equal the MD5 taken at acceptance. A copy changed in between, even to bytes of
+    the same size, fails the submission for good and names the copy; nothing is produced."""
+    document = tmp_path / "通知.pdf"
+    document.write_bytes(b"%PDF-1.7 notice " + os.urandom(4096))
+    metadata = tmp_path / "m.json"
+    metadata.write_text(json.dumps(notice_metadata("BGT-OB-D1")), encoding="utf-8")
+    with monkeypatch.context() as down:
+        down.setenv("RECORDFLOW_S3_ENDPOINT", f"127.0.0.1:{closed_port()}")
+        held = run_cli(pipeline_settings, "submit", "--agency", "bgt", "--metadata",
+                       str(metadata), str(document), "--deadline", str(DOWN_DEADLINE_S))  # fmt: skip
+    assert held.returncode == EXIT_HELD, held.stderr
+
+    with Outbox(outbox_dir) as outbox:
+        (entry,) = outbox.pending()
+        (file,) = entry.files
+        copy = outbox.spooled_path(entry, file)
+    copy.write_bytes(b"%PDF-1.7 forged " + os.urandom(copy.stat().st_size - 16))
+
+    refused = run_cli(pipeline_settings, "outbox", "flush", "--json")
+    assert refused.returncode == 1, refused.stderr
+    report = json.loads(refused.stdout)
+    assert (report["delivered"], report["failed"]) == (0, 1), report
+    with Outbox(outbox_dir) as outbox:
+        failed = outbox.get(entry.upload_id)
+    assert failed is not None and failed.state == "failed"
+    assert "is no longer the file accepted" in (failed.last_error or "")
+    assert str(copy) in (failed.last_error or "")
+    assert ingest_events(pipeline_settings, Codec.from_url(pipeline_settings.schema_registry_url),
+                         "bgt") == []  # fmt: skip

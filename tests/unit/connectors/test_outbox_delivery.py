@@ -125,7 +125,9 @@ class FakeS3:
         self.stage_calls: list[str] = []
         self.failures: list[BaseException] = []
 
-    def stage(self, key: str, stream: Any, length: int, content_type: str) -> Digests:
+    def stage_hashed(
+        self, key: str, stream: Any, length: int, content_type: str, etag: str
+    ) -> bool:
         self.stage_calls.append(key)
         if self.failures:
             raise self.failures.pop(0)
@@ -134,7 +136,7 @@ class FakeS3:
         digests = Digests()
         digests.update(data)
         self.objects[key] = data
-        return digests
+        return digests.expected_etag() == etag
 
     def stat_object(self, bucket: str, key: str) -> Any:
         if key not in self.objects:
@@ -259,15 +261,15 @@ def test_a_retry_uploads_only_what_is_not_staged_yet(
     attachment = tmp_path / "值班表.csv"
     attachment.write_text("日期,值班人\n2026-06-01,张三\n", encoding="utf-8")
     submitter = submitter_for(settings, outbox, s3)
-    real_stage = s3.stage
+    real_stage = s3.stage_hashed
 
-    def second_file_fails_once(key: str, *args: Any) -> Digests:
+    def second_file_fails_once(key: str, *args: Any) -> bool:
         if key.endswith("02-值班表.csv") and s3.stage_calls.count(key) == 0:
             s3.stage_calls.append(key)
             raise REFUSED
         return real_stage(key, *args)
 
-    monkeypatch.setattr(s3, "stage", second_file_fails_once)
+    monkeypatch.setattr(s3, "stage_hashed", second_file_fails_once)
     receipt = submitter.submit("bgt", [FileToSubmit(document), FileToSubmit(attachment)], METADATA)
     prefix = f"bgt/{receipt.upload_id}/"
     assert s3.stage_calls == [prefix + "01-防汛通知.pdf", prefix + "02-值班表.csv",

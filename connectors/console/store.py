@@ -18,9 +18,8 @@ consumer group):
   each as its latest entry (the page merges them with the installed registry, as
   connectors/agency_registry.py does).
 
-It writes each batch of messages **and the offsets it read up to in the same SQLite
-transaction**: a console that stops continues where its store stops, and a store deleted (or
-written by another version of this module: `VERSION`) is rebuilt from the beginning of the
+It follows them as connectors/follower.py says (each batch and its offsets in one transaction); a
+store written by another version of this module (`VERSION`) is rebuilt from the beginning of the
 topics. Replicas share nothing; each has its own file.
 
 `recordflow_console_store_lag_messages{topic}` says how far the store is behind each topic
@@ -39,16 +38,14 @@ import json
 import logging
 import math
 import sqlite3
-import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Message
 from prometheus_client import CollectorRegistry, Gauge
 
 from avro_schemas.codec import Codec, CodecError
@@ -62,7 +59,7 @@ from avro_schemas.schemas import (
 )
 from connectors.agency_registry import decode_entry
 from connectors.deadletters import ledger_entry, letter_from_message
-from connectors.readback import UNREACHABLE, ReadError, partitions, reader_consumer, watermarks
+from connectors.follower import Batch, Follower, connect, save_offsets
 from connectors.review import PENDING, RETENTION
 from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
@@ -72,9 +69,6 @@ log = logging.getLogger(__name__)
 VERSION = 4  # PRAGMA user_version: a store written by another version is rebuilt
 PAGE_SIZE = 20
 TRIGRAM = 3  # the shortest word the trigram index can find
-BATCH = 500
-LAG_EVERY_S = 5.0
-RETRY_S = 5.0
 
 SCHEMA = """
 CREATE TABLE offsets (
@@ -243,17 +237,6 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-@dataclass
-class Batch:
-    """What one read brought: (topic, partition, offset, Kafka timestamp, key, decoded value or
-    None for a tombstone) per message, and the offset each partition was read up to."""
-
-    messages: list[tuple[str, int, int, int, str, dict[str, Any] | None]] = field(
-        default_factory=list
-    )
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-
-
 class Store:
     def __init__(self, path: Path, *, catalog_topic: str, audit_topic: str, review_topic: str,
                  deadletter_topic: str, ledger_topic: str, alert_topic: str,
@@ -289,13 +272,7 @@ class Store:
                    timezone=settings.console_timezone)  # fmt: skip
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        # WAL: pages read while the follower writes; NORMAL is durable enough for a store that
-        # can always be rebuilt from the topics.
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        return db
+        return connect(self.path)
 
     def _rebuild(self, db: sqlite3.Connection) -> None:
         log.info("console store %s: (re)built from the topics", self.path)
@@ -349,14 +326,7 @@ class Store:
                         self._alert(db, partition, offset, value)
                     elif topic == self.agencies_topic:
                         self._agency(db, key, value)
-                db.executemany(
-                    "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
-                    "DO UPDATE SET next_offset = excluded.next_offset",
-                    [
-                        (topic, partition, offset)
-                        for (topic, partition), offset in batch.offsets.items()
-                    ],
-                )
+                save_offsets(db, batch.offsets)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -872,111 +842,37 @@ def _like(text: str) -> str:
 
 
 # --- the follower -----------------------------------------------------------------------------
-class StoreFollower:
-    """Keeps a Store current from the topics, on a daemon thread; `caught_up` is set once every
-    partition was read to its end. Kafka or the registry away: it waits and goes on from the
-    offsets the store holds. A value that cannot be decoded is logged and skipped."""
+class StoreFollower(Follower):
+    """Keeps the console's Store current from the topics its pages read (connectors/follower.py)."""
 
     def __init__(self, store: Store, settings: Settings, codec: Codec,
                  registry: CollectorRegistry | None = None) -> None:  # fmt: skip
-        self.store = store
-        self.settings = settings
         self.codec = codec
-        # What each topic's values become in the store (None: as a tombstone).
-        self.topics: dict[str, Callable[[Message, bytes], dict[str, Any] | None]] = {
-            store.catalog_topic: self._avro(ARCHIVAL_RECORD),
-            store.audit_topic: self._avro(AUDIT_EVENT),
-            store.review_topic: self._review_item,
-            store.deadletter_topic: self._letter,
-            store.ledger_topic: self._ledger_entry,
-            store.verify_runs_topic: self._avro(VERIFY_RUN),
-            store.alert_topic: self._avro(PRESERVATION_ALERT),
-            store.agencies_topic: self._agency_entry,
-        }
-        self.lag = Gauge("recordflow_console_store_lag_messages",
-                         "Messages of a topic the console's store has not read yet.",
-                         ["topic"], registry=registry)  # fmt: skip
-        self.caught_up = threading.Event()
-        self.last_lag: dict[str, int] = {}  # per topic, as last measured (what pages show)
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.deadletter_topic = store.deadletter_topic
+        super().__init__(
+            "console", store, settings,
+            {
+                store.catalog_topic: self._avro(ARCHIVAL_RECORD),
+                store.audit_topic: self._avro(AUDIT_EVENT),
+                store.review_topic: self._review_item,
+                store.deadletter_topic: self._letter,
+                store.ledger_topic: self._ledger_entry,
+                store.verify_runs_topic: self._avro(VERIFY_RUN),
+                store.alert_topic: self._avro(PRESERVATION_ALERT),
+                store.agencies_topic: self._agency_entry,
+            },
+            Gauge("recordflow_console_store_lag_messages",
+                  "Messages of a topic the console's store has not read yet.",
+                  ["topic"], registry=registry),
+        )  # fmt: skip
+        self.console_store = store
 
-    def start(self) -> StoreFollower:
-        self._thread = threading.Thread(target=self._run, name="console-store", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                self._follow()
-            except Exception as exc:  # Kafka or the registry away, a topic not created yet
-                log.warning("console store: %s; trying again in %.0f s", exc, RETRY_S)
-                self._stopped.wait(RETRY_S)
-
-    def _follow(self) -> None:
-        consumer = reader_consumer(self.settings, group=self.settings.reader_group("console"))
-        try:
-            assigned = self._assign(consumer)
-            pending_eof = set(assigned)
-            lag_at = 0.0
-            with self.store.reading() as db:
-                while not self._stopped.is_set():
-                    batch = self._read(consumer, pending_eof)
-                    if batch.messages or batch.offsets:
-                        self.store.apply(batch, db)
-                    just_caught_up = not pending_eof and not self.caught_up.is_set()
-                    if not pending_eof:
-                        self.caught_up.set()
-                    if just_caught_up or time.monotonic() - lag_at >= LAG_EVERY_S:
-                        self._measure_lag(consumer, assigned)
-                        lag_at = time.monotonic()
-        finally:
-            consumer.close()
-
-    def _assign(self, consumer: Consumer) -> list[tuple[str, int]]:
-        stored = self.store.offsets()
-        assigned = [(topic, p) for topic in self.topics
-                    for p in partitions(consumer, self.settings, topic)]  # fmt: skip
-        consumer.assign([TopicPartition(topic, p, stored.get((topic, p), OFFSET_BEGINNING))
-                         for topic, p in assigned])  # fmt: skip
-        return assigned
-
-    def _read(self, consumer: Consumer, pending_eof: set[tuple[str, int]]) -> Batch:
-        batch = Batch()
-        for message in consumer.consume(BATCH, timeout=0.5):
-            topic, partition = message.topic() or "", message.partition() or 0
-            offset = message.offset() or 0
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    # The end, past any transaction marker: where a restart goes on from.
-                    batch.offsets[topic, partition] = offset
-                    pending_eof.discard((topic, partition))
-                    continue
-                if error.code() in UNREACHABLE:
-                    continue  # librdkafka reconnects; the store waits
-                raise ReadError(f"cannot read {topic}: {error.str()}")
-            batch.offsets[topic, partition] = offset + 1
-            raw = message.value()
-            value = None  # a tombstone
-            if raw is not None:
-                # A bad entry is skipped, never fatal to the store (a registry entry pydantic
-                # refuses raises ValidationError, a ValueError).
-                try:
-                    value = self.topics[topic](message, raw)
-                except (CodecError, ValueError) as exc:
-                    log.warning("console store: skipped %s/%s@%s: %s", topic, partition, offset,
-                                exc)  # fmt: skip
-                    continue
-            key = (message.key() or b"").decode("utf-8", "replace")
-            batch.messages.append((topic, partition, offset, message.timestamp()[1], key, value))
-        return batch
+    def measured(self, lowest: dict[tuple[str, int], int]) -> None:
+        """Letters Kafka deleted (the dead-letter topic's retention) leave the store too."""
+        self.console_store.prune_letters({
+            partition: low for (topic, partition), low in lowest.items()
+            if topic == self.deadletter_topic
+        })  # fmt: skip
 
     # --- what each topic's values become --------------------------------------------------
     def _avro(self, record_type: str) -> Callable[[Message, bytes], dict[str, Any] | None]:
@@ -1020,17 +916,3 @@ class StoreFollower:
     def _ledger_entry(_: Message, raw: bytes) -> dict[str, Any] | None:
         entry = ledger_entry(raw)
         return None if entry is None else entry.as_json()
-
-    def _measure_lag(self, consumer: Consumer, assigned: Sequence[tuple[str, int]]) -> None:
-        stored = self.store.offsets()
-        behind: dict[str, int] = dict.fromkeys(self.topics, 0)
-        lowest: dict[int, int] = {}
-        for topic, partition in assigned:
-            low, high = watermarks(consumer, self.settings, topic, partition)
-            behind[topic] += max(0, high - max(low, stored.get((topic, partition), low)))
-            if topic == self.store.deadletter_topic:
-                lowest[partition] = low
-        self.store.prune_letters(lowest)
-        for topic, count in behind.items():
-            self.lag.labels(topic=topic).set(count)
-        self.last_lag = behind

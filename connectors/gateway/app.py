@@ -25,8 +25,8 @@ from avro_schemas.codec import Codec
 from connectors.agency_registry import RegistryView
 from connectors.gateway import credentials, submissions, uploads
 from connectors.gateway.metrics import GatewayMetrics
-from connectors.gateway.problems import GatewayProblem, internal_error
 from connectors.gateway.service import Gateway
+from connectors.problems import HttpProblem, internal_error
 from connectors.receipts import ReceiptIndex
 from recordflow.agencies import AgencyRegistry
 from recordflow.settings import Settings
@@ -127,9 +127,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None,
     app.include_router(submissions.router)
     app.include_router(uploads.router)
 
-    @app.exception_handler(GatewayProblem)
+    @app.exception_handler(HttpProblem)
     async def problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, GatewayProblem)
+        assert isinstance(exc, HttpProblem)
         request.state.reason = exc.reason  # for the request's log line
         return exc.response()
 
@@ -140,16 +140,16 @@ def create_app(settings: Settings, gateway: Gateway | None = None,
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
             for error in exc.errors()
         )
-        return GatewayProblem("invalid-request", 422, where[:500]).response()
+        return HttpProblem("invalid-request", 422, where[:500]).response()
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = str(exc.detail)[:500]
         if exc.status_code == 404:
-            return GatewayProblem("not-found", 404, detail).response()
+            return HttpProblem("not-found", 404, detail).response()
         status = exc.status_code if 400 <= exc.status_code < 500 else 400
-        return GatewayProblem("invalid-request", status, detail).response()
+        return HttpProblem("invalid-request", status, detail).response()
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

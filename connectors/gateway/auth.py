@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from connectors.gateway.problems import GatewayProblem, unavailable
 from connectors.gateway.service import Gateway
+from connectors.problems import HttpProblem, unavailable
 
 bearer = HTTPBearer(auto_error=False, description="rfg_<token id>_<secret>, from "
                     "`recordflow agencies credentials issue CODE`")  # fmt: skip
@@ -37,7 +37,7 @@ async def caller(
         raise unavailable(gateway.settings.gateway_retry_after_s, "credentials not loaded yet")
     agency = gateway.credentials.agency_of(credentials.credentials) if credentials else None
     if agency is None:
-        raise GatewayProblem("unauthorized", 401, "a valid bearer token is required",
+        raise HttpProblem("unauthorized", 401, "a valid bearer token is required",
                              headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     request.state.agency = agency  # for the request's log line and metrics
     gateway.limiter.check(agency)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.gateway.objects import GatewayObjects, idempotency_key
-from connectors.gateway.problems import GatewayProblem
+from connectors.problems import HttpProblem
 
 HEADER = "Idempotency-Key"
 # Printable ASCII, as the IETF draft's examples (a UUID, most often); long enough for any scheme.
@@ -55,7 +55,7 @@ def decide(stored: Mapping[str, Any] | None, request_fingerprint: str) -> Decisi
 
 def checked_key(key: str | None) -> str | None:
     if key is not None and KEY.fullmatch(key) is None:
-        raise GatewayProblem("invalid-request", 400,
+        raise HttpProblem("invalid-request", 400,
                              f"{HEADER} must be 1 to 255 printable ASCII characters")  # fmt: skip
     return key
 
@@ -79,7 +79,7 @@ class IdempotencyRecords:
         the key is new."""
         decision = decide(stored, request_fingerprint)
         if decision is Decision.CONFLICT:
-            raise GatewayProblem("idempotency-conflict", 409,
+            raise HttpProblem("idempotency-conflict", 409,
                                  f"this {HEADER} was used for another request")  # fmt: skip
         if decision is Decision.REPLAY:
             assert stored is not None

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from starlette.types import Message, Receive
 
-from connectors.gateway.problems import GatewayProblem
+from connectors.problems import HttpProblem
 
 
 class TokenBucket:
@@ -57,15 +57,15 @@ class RateLimiter:
                 bucket = self._buckets[agency] = TokenBucket(self.rate, self.burst, self.clock)
             wait = bucket.take()
         if wait:
-            raise GatewayProblem(
+            raise HttpProblem(
                 "rate-limited", 429,
                 f"more than {self.rate:g} requests a second from agency {agency}",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )  # fmt: skip
 
 
-def too_large(limit: int, what: str) -> GatewayProblem:
-    return GatewayProblem("payload-too-large", 413, f"{what} is larger than {limit} bytes")
+def too_large(limit: int, what: str) -> HttpProblem:
+    return HttpProblem("payload-too-large", 413, f"{what} is larger than {limit} bytes")
 
 
 def check_declared_length(content_length: str | None, limit: int, what: str) -> None:

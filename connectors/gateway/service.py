@@ -30,8 +30,8 @@ from connectors.gateway.idempotency import IdempotencyRecords, fingerprint
 from connectors.gateway.limits import RateLimiter
 from connectors.gateway.objects import GatewayObjects
 from connectors.gateway.pipe import BodyPipe
-from connectors.gateway.problems import GatewayProblem, unavailable
 from connectors.gateway.status import ReceiptSource, SubmissionStatus, status_of
+from connectors.problems import HttpProblem, unavailable
 from connectors.readback import quiet_logger
 from connectors.sdk import (
     TRANSIENT,
@@ -94,7 +94,7 @@ def answering(settings: Settings) -> Iterator[None]:
     goes on up (a 500 without detail, logged)."""
     try:
         yield
-    except GatewayProblem:
+    except HttpProblem:
         raise
     except TopicMissing as exc:  # onboarding is unfinished: an operator creates the topic
         raise unavailable(
@@ -113,14 +113,14 @@ def answering(settings: Settings) -> Iterator[None]:
         raise
 
 
-def refused(exc: SubmitError) -> GatewayProblem:
+def refused(exc: SubmitError) -> HttpProblem:
     """A submission the rules refuse: 422 with the code the SDK and intake give (the SDK's
     message starts with it, "missing-title: …"), or invalid-request for a malformed value."""
     code, _, message = str(exc).partition(": ")
     if catalog().get(code) is None:
-        return GatewayProblem("invalid-request", 422, str(exc))
+        return HttpProblem("invalid-request", 422, str(exc))
     rule = ReasonedError(code, message)
-    return GatewayProblem(rule.reason, 422, rule.message)
+    return HttpProblem(rule.reason, 422, rule.message)
 
 
 class Gateway:
@@ -149,9 +149,9 @@ class Gateway:
     def agency(self, code: str) -> Agency:
         agency = self.registry().get(code)
         if agency is None:  # a token of an agency no longer registered
-            raise GatewayProblem("forbidden-agency", 403, f"agency {code} is not registered")
+            raise HttpProblem("forbidden-agency", 403, f"agency {code} is not registered")
         if not agency.active:  # its tokens are revoked too; this covers the second between
-            raise GatewayProblem("forbidden-agency", 403, f"agency {code} was offboarded")
+            raise HttpProblem("forbidden-agency", 403, f"agency {code} was offboarded")
         return agency
 
     def checked_metadata(self, caller: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,7 +160,7 @@ class Gateway:
         metadata = dict(metadata)
         claimed = metadata.pop("agency", caller)
         if claimed != caller:
-            raise GatewayProblem("forbidden-agency", 403,
+            raise HttpProblem("forbidden-agency", 403,
                                  f"agency {caller} may submit only as itself, not as {claimed}")  # fmt: skip
         agency = self.agency(caller)
         with answering(self.settings):
@@ -218,9 +218,9 @@ class Gateway:
     def _owned_upload(self, caller: str, upload_id: str) -> dict[str, Any]:
         upload = self.objects.get(keys.upload_key(upload_id))
         if upload is None:
-            raise GatewayProblem("not-found", 404, f"no upload {upload_id}")
+            raise HttpProblem("not-found", 404, f"no upload {upload_id}")
         if upload["agency"] != caller:
-            raise GatewayProblem("forbidden-agency", 403, "the upload is another agency's")
+            raise HttpProblem("forbidden-agency", 403, "the upload is another agency's")
         return upload
 
     def put_file(self, caller: str, upload_id: str, sequence: int, file_name: str,
@@ -230,7 +230,7 @@ class Gateway:
         with answering(self.settings):
             self._owned_upload(caller, upload_id)
             if self.objects.get(keys.commit_key(upload_id)) is not None:
-                raise GatewayProblem("upload-committed", 409, f"upload {upload_id} was committed")
+                raise HttpProblem("upload-committed", 409, f"upload {upload_id} was committed")
             staged = self._stage(caller, upload_id, sequence, file_name, mime_type, stream, size)
             self.objects.put(keys.upload_file_key(upload_id, sequence), staged)
         return _file_receipt(staged)
@@ -248,7 +248,7 @@ class Gateway:
             committed = self.objects.get(keys.commit_key(upload_id))
             if committed is not None:
                 if committed["fingerprint"] != request:
-                    raise GatewayProblem("upload-committed", 409,
+                    raise HttpProblem("upload-committed", 409,
                                          f"upload {upload_id} was committed with other metadata")  # fmt: skip
                 return dict(committed["receipt"])
             if idempotency_key:
@@ -258,7 +258,7 @@ class Gateway:
                     return replay
             components = self.objects.under(keys.upload_files_prefix(upload_id))
             if not components:
-                raise GatewayProblem("no-content", 422, "PUT at least one file before the commit")
+                raise HttpProblem("no-content", 422, "PUT at least one file before the commit")
             self.submitter.require_topic(self.settings.ingest_topic(caller))
             receipt = self._publish(agency, metadata, components, upload_id)
             self.objects.put(
@@ -280,9 +280,9 @@ class Gateway:
         elif record is not None:
             owner, document_id = str(record["agency"]), str(record["document_id"])
         else:
-            raise GatewayProblem("not-found", 404, f"no submission {event_id}")
+            raise HttpProblem("not-found", 404, f"no submission {event_id}")
         if owner != caller:
-            raise GatewayProblem("forbidden-agency", 403, "the submission is another agency's")
+            raise HttpProblem("forbidden-agency", 403, "the submission is another agency's")
         return status_of(event_id, owner, document_id, receipt)
 
     # --- the SDK's steps --------------------------------------------------------------------

@@ -14,9 +14,9 @@ from connectors.gateway.auth import Caller, GatewayDep
 from connectors.gateway.idempotency import HEADER, KEY, checked_key
 from connectors.gateway.limits import check_declared_length, limited
 from connectors.gateway.models import SubmissionReceipt
-from connectors.gateway.problems import GatewayProblem, responses
 from connectors.gateway.service import IncomingFile, declared_type
 from connectors.gateway.status import SubmissionStatus
+from connectors.problems import HttpProblem, responses
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 
@@ -61,9 +61,9 @@ def parse_metadata(text: str | bytes) -> dict[str, Any]:
     try:
         metadata = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise GatewayProblem("invalid-request", 400, f"metadata is not JSON: {exc}") from exc
+        raise HttpProblem("invalid-request", 400, f"metadata is not JSON: {exc}") from exc
     if not isinstance(metadata, dict):
-        raise GatewayProblem("invalid-request", 400, "metadata must be a JSON object")
+        raise HttpProblem("invalid-request", 400, "metadata must be a JSON object")
     return metadata
 
 
@@ -79,19 +79,19 @@ async def submit(request: Request, agency: Caller, gateway: GatewayDep,
     check_declared_length(request.headers.get("content-length"), limit, "the submission")
     counted = Request(request.scope, limited(request.receive, limit, "the submission"))
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise GatewayProblem("invalid-request", 415, "send multipart/form-data")
+        raise HttpProblem("invalid-request", 415, "send multipart/form-data")
     async with counted.form(max_files=MAX_FILES, max_fields=10,
                             max_part_size=MAX_METADATA_BYTES) as form:  # fmt: skip
         metadata_part = form.get("metadata")
         if metadata_part is None:
-            raise GatewayProblem("invalid-request", 400, "a `metadata` part is required")
+            raise HttpProblem("invalid-request", 400, "a `metadata` part is required")
         if isinstance(metadata_part, UploadFile):  # curl -F metadata=@meta.json
             metadata = parse_metadata(await metadata_part.read(MAX_METADATA_BYTES + 1))
         else:
             metadata = parse_metadata(metadata_part)
         parts = form.getlist("file")
         if not parts or not all(isinstance(part, UploadFile) for part in parts):
-            raise GatewayProblem("invalid-request", 400,
+            raise HttpProblem("invalid-request", 400,
                                  "one or more `file` parts (files, with a filename) are required")  # fmt: skip
         files = [
             IncomingFile(

@@ -17,9 +17,9 @@ from connectors.gateway.idempotency import checked_key
 from connectors.gateway.limits import check_declared_length
 from connectors.gateway.models import FileReceipt, SubmissionReceipt, Upload
 from connectors.gateway.pipe import BodyPipe
-from connectors.gateway.problems import responses
 from connectors.gateway.service import declared_type
 from connectors.gateway.submissions import IdempotencyKey
+from connectors.problems import responses
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 

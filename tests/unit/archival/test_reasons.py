@@ -32,12 +32,12 @@ from archival.reasons import (
 ROOT = Path(__file__).resolve().parents[3]
 SCANNED = ("archival", "streams", "topics", "connectors", "avro_schemas", "recordflow")
 METADATA_RULES = ROOT / "recordflow" / "metadata_rules.yaml"
-# Exceptions whose first argument is a reason code (GatewayProblem: the gateway's problem+json
+# Exceptions whose first argument is a reason code (HttpProblem: the HTTP doors' problem+json
 # answers; LinkProblem: a problem in the digitization import's linking report; PackageProblem:
 # what reading a transfer package found, archival/packages/); Failure
 # (connectors/failures.py) takes it second.
 REASON_FIRST = frozenset(
-    {"RecordRejected", "Parked", "CodecError", "GatewayProblem", "LinkProblem", "PackageProblem"}
+    {"RecordRejected", "Parked", "CodecError", "HttpProblem", "LinkProblem", "PackageProblem"}
 )
 FAILURE = "Failure"
 FAILURES_MODULE = "connectors.failures"

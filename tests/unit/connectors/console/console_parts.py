@@ -17,9 +17,10 @@ from avro_schemas.records import AuditEvent
 from connectors.console.audit import AuditUnavailable
 from connectors.console.health import Health, Worker
 from connectors.console.service import Console
-from connectors.console.store import Batch, Store, StoreFollower
+from connectors.console.store import Store, StoreFollower
 from connectors.console.users import User, UserDirectory, new_user
 from connectors.deadletters import Replay
+from connectors.follower import Batch
 from recordflow.agencies import Agency
 from recordflow.errors import RecordRejected
 from recordflow.jsonvalues import json_ready

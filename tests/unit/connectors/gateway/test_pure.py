@@ -12,15 +12,15 @@ import pytest
 from connectors.gateway.credentials import Credential, CredentialStore, digest, new_token
 from connectors.gateway.idempotency import Decision, checked_key, decide, fingerprint
 from connectors.gateway.limits import RateLimiter, TokenBucket, check_declared_length, limited
-from connectors.gateway.problems import MEDIA_TYPE, GatewayProblem, internal_error, unavailable
 from connectors.gateway.status import STATUS_OF_OUTCOME, status_of
+from connectors.problems import MEDIA_TYPE, HttpProblem, internal_error, unavailable
 
 NOW = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
 
 
 # --- problems --------------------------------------------------------------------------------
 def test_a_problem_is_rfc_9457_with_the_reason_code() -> None:
-    response = GatewayProblem("idempotency-conflict", 409, "used before").response()
+    response = HttpProblem("idempotency-conflict", 409, "used before").response()
     assert response.status_code == 409
     assert response.media_type == MEDIA_TYPE
     assert json.loads(bytes(response.body)) == {
@@ -31,7 +31,7 @@ def test_a_problem_is_rfc_9457_with_the_reason_code() -> None:
 
 def test_only_listed_reason_codes_make_problems() -> None:
     with pytest.raises(ValueError, match="not a reason code"):
-        GatewayProblem("no-such-code", 400)
+        HttpProblem("no-such-code", 400)
 
 
 def test_the_500_says_nothing_and_the_503_when_to_come_back() -> None:
@@ -89,7 +89,7 @@ def test_an_unprintable_key_is_refused() -> None:
     assert checked_key(None) is None
     assert checked_key("0b1e-4c2a") == "0b1e-4c2a"
     for bad in ("", "with space", "x" * 256, "密钥"):
-        with pytest.raises(GatewayProblem) as refused:
+        with pytest.raises(HttpProblem) as refused:
             checked_key(bad)
         assert refused.value.status == 400
 
@@ -119,7 +119,7 @@ def test_the_rate_limit_is_per_agency_with_retry_after() -> None:
     limiter = RateLimiter(rate=0.25, burst=1, clock=clock)
     limiter.check("bgt")
     limiter.check("zjj")  # another agency's bucket
-    with pytest.raises(GatewayProblem) as limited_out:
+    with pytest.raises(HttpProblem) as limited_out:
         limiter.check("bgt")
     assert limited_out.value.status == 429
     assert limited_out.value.reason == "rate-limited"
@@ -129,7 +129,7 @@ def test_the_rate_limit_is_per_agency_with_retry_after() -> None:
 def test_a_body_is_counted_as_it_comes() -> None:
     check_declared_length("100", 100, "x")
     check_declared_length(None, 100, "x")
-    with pytest.raises(GatewayProblem) as declared:
+    with pytest.raises(HttpProblem) as declared:
         check_declared_length("101", 100, "the submission")
     assert declared.value.status == 413
     chunks: Iterator[bytes] = iter([b"a" * 60, b"b" * 60])
@@ -143,7 +143,7 @@ def test_a_body_is_counted_as_it_comes() -> None:
         await counted()
         await counted()
 
-    with pytest.raises(GatewayProblem) as streamed:
+    with pytest.raises(HttpProblem) as streamed:
         asyncio.run(twice())
     assert streamed.value.reason == "payload-too-large"
 

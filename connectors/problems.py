@@ -1,7 +1,8 @@
-"""Errors as RFC 9457 problem details (`application/problem+json`), each carrying the project's
-reason code (recordflow/reasons.yaml) in `reason`, so an agency system handles a refusal from the
-gateway exactly as it handles one from the SDK or a dead letter. Never a stack trace: what no
-rule foresaw is a 500 without detail, logged on the gateway."""
+"""Errors of the HTTP doors (the gateway, the lookup service) as RFC 9457 problem details
+(`application/problem+json`), each carrying the project's reason code (recordflow/reasons.yaml) in
+`reason`, so an agency system handles a refusal from the gateway exactly as it handles one from
+the SDK or a dead letter. Never a stack trace: what no rule foresaw is a 500 without detail,
+logged by the service."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class ProblemDetails(BaseModel):
     reason: str = Field(description="The reason code (原因代码): docs/reason-codes.md")
 
 
-class GatewayProblem(Exception):
+class HttpProblem(Exception):
     """Raised anywhere in a request: the response is the problem it describes. `reason` comes
     first, as in RecordRejected, so that tests/unit/archival/test_reasons.py finds every code
     given here."""
@@ -71,15 +72,15 @@ class GatewayProblem(Exception):
         )  # fmt: skip
 
 
-def unavailable(retry_after_s: int, detail: str) -> GatewayProblem:
+def unavailable(retry_after_s: int, detail: str) -> HttpProblem:
     """Kafka, the registry or S3 is away: come back with the same Idempotency-Key."""
-    return GatewayProblem("service-unavailable", 503, detail,
+    return HttpProblem("service-unavailable", 503, detail,
                           headers={"Retry-After": str(retry_after_s)})  # fmt: skip
 
 
-def internal_error() -> GatewayProblem:
+def internal_error() -> HttpProblem:
     """The answer to what no rule foresaw: no detail reaches the client (the log has it)."""
-    return GatewayProblem("internal-error", 500)
+    return HttpProblem("internal-error", 500)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, object]]:

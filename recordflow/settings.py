@@ -166,6 +166,21 @@ class Settings(BaseSettings):
     # backlog. Empty: the local stack's, on prometheus_port.
     prometheus_url: str = ""
 
+    # The lookup service (`recordflow lookup`, connectors/lookup/): where it listens; its data
+    # folder (the SQLite store it rebuilds from the catalog; unset: <home>/lookup); how long a
+    # presigned download link of an open record's file lasts; and the rules that say when a
+    # record opens to the public (开放, archival/access.py).
+    lookup_host: str = "127.0.0.1"
+    lookup_port: int = 18096
+    lookup_data_dir: Path | None = None
+    lookup_download_expiry_s: int = Field(default=300, ge=10, le=3600)
+    # Bearer tokens (JWT, HS256) say who calls: staff tokens are signed with the staff key, which
+    # only the archive holds (`recordflow lookup token`); the portal signs its citizens' tokens
+    # with the portal key it shares with the archive. Unset: nobody but the public is served.
+    lookup_staff_token_key: SecretStr | None = None
+    lookup_portal_token_key: SecretStr | None = None
+    access_rules_file: Path = PACKAGE_DIR / "access.yaml"
+
     # Worker: how many records one worker's register stage works on at once. Most of a record's
     # time is waiting on S3 and the broker; numbering still goes in arrival order (streams/window.py).
     register_concurrency: int = Field(default=16, ge=1, le=256)
@@ -247,7 +262,8 @@ class Settings(BaseSettings):
 
     @property
     def audit_topic(self) -> str:
-        """Every staff action on the console, append-only (connectors/console/audit.py)."""
+        """Every staff action on the console and use of records through the lookup service,
+        append-only (connectors/audit.py)."""
         return self.topic("recordflow.audit.v1")
 
     @property
@@ -277,6 +293,11 @@ class Settings(BaseSettings):
     def console_path(self) -> Path:
         """The console's data folder: `console_data_dir`, or `<home>/console`."""
         return self.console_data_dir if self.console_data_dir is not None else self.home / "console"
+
+    @property
+    def lookup_path(self) -> Path:
+        """The lookup service's data folder: `lookup_data_dir`, or `<home>/lookup`."""
+        return self.lookup_data_dir if self.lookup_data_dir is not None else self.home / "lookup"
 
     @property
     def staging_bucket(self) -> str:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from connectors.agency_registry import current_registry
-from connectors.console.audit import FAILURE, REFUSED, SUCCESS, audit_event
+from connectors.audit import FAILURE, REFUSED, SUCCESS, audit_event
 from connectors.console.auth import Session
 from connectors.console.web import Unavailable, client_address, console, render, require
 from connectors.onboarding import OnboardingError, Outcome, new_agency, onboard

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from connectors.audit import ACCESS, REFUSED, AuditUnavailable, audit_event
 from connectors.console import (
     agencies,
     agency_onboarding,
@@ -32,7 +33,6 @@ from connectors.console import (
     reports,
     review_queue,
 )
-from connectors.console.audit import ACCESS, REFUSED, AuditUnavailable, audit_event
 from connectors.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, csrf_ok
 from connectors.console.service import Console, start_console
 from connectors.console.web import (

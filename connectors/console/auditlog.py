@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from connectors.console.audit import ACTIONS, OUTCOMES
+from connectors.audit import ACTIONS, OUTCOMES
 from connectors.console.auth import Session
 from connectors.console.store import AuditQuery
 from connectors.console.web import console, is_htmx, render, require

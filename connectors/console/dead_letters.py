@@ -20,7 +20,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import Response
 
 from archival.reasons import catalog
-from connectors.console.audit import FAILURE, REFUSED, SUCCESS, audit_event
+from connectors.audit import FAILURE, REFUSED, SUCCESS, audit_event
 from connectors.console.auth import Session
 from connectors.console.store import LetterQuery
 from connectors.console.web import Unavailable, client_address, console, is_htmx, render, require

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from connectors.console.audit import FAILURE, LOGIN, LOGOUT, REFUSED, SUCCESS, audit_event
+from connectors.audit import FAILURE, LOGIN, LOGOUT, REFUSED, SUCCESS, audit_event
 from connectors.console.auth import Session
 from connectors.console.web import Unavailable, client_address, console, render, session
 

@@ -25,7 +25,7 @@ from starlette.responses import FileResponse, Response
 from archival.checks import load_items
 from archival.metadata import load_metadata_rules
 from archival.package import PackageError, bag_root
-from connectors.console.audit import EXPORT, FAILURE, SUCCESS, audit_event
+from connectors.audit import EXPORT, FAILURE, SUCCESS, audit_event
 from connectors.console.auth import Session
 from connectors.console.store import RecordQuery
 from connectors.console.web import Unavailable, client_address, console, is_htmx, render, require

@@ -22,7 +22,7 @@ from archival.transfer_register.build import archives_today, parse_period
 from archival.transfer_register.pdf import FontUnusable, load_font, render_pdf
 from archival.transfer_register.render import render_html
 from connectors.agency_registry import current_registry
-from connectors.console.audit import EXPORT, FAILURE, SUCCESS, audit_event
+from connectors.audit import EXPORT, FAILURE, SUCCESS, audit_event
 from connectors.console.auth import Session
 from connectors.console.web import Unavailable, client_address, console, render, require
 from connectors.deadletters import DeadLetterError

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from archival.retention import PERIODS
-from connectors.console.audit import FAILURE, REFUSED, SUCCESS, audit_event
+from connectors.audit import FAILURE, REFUSED, SUCCESS, audit_event
 from connectors.console.auth import Session
 from connectors.console.store import ReviewQuery
 from connectors.console.web import client_address, console, is_htmx, render, require

@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from avro_schemas.codec import Codec
 from avro_schemas.records import AuditEvent
+from connectors.audit import AuditLog
 from connectors.console import users
-from connectors.console.audit import AuditLog
 from connectors.console.auth import LoginThrottle, Session, SessionCodec
 from connectors.console.health import Health, pipeline_health
 from connectors.console.store import Store, StoreFollower

@@ -33,6 +33,7 @@ def _register_subcommands() -> None:
         export,
         gateway,
         imports,
+        lookup,
         outbox,
         reasons,
         records,
@@ -57,6 +58,7 @@ def _register_subcommands() -> None:
     app.add_typer(export.app, name="export")
     app.add_typer(imports.app, name="import")
     app.add_typer(console.app, name="console")
+    app.add_typer(lookup.app, name="lookup")
     submit.register(app)
     worker.register(app)
     verify.register(app)

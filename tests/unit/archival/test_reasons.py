@@ -34,10 +34,19 @@ SCANNED = ("archival", "streams", "topics", "connectors", "avro_schemas", "recor
 METADATA_RULES = ROOT / "recordflow" / "metadata_rules.yaml"
 # Exceptions whose first argument is a reason code (HttpProblem: the HTTP doors' problem+json
 # answers; LinkProblem: a problem in the digitization import's linking report; PackageProblem:
-# what reading a transfer package found, archival/packages/); Failure
+# what reading a transfer package found, archival/packages/; TokenRefused: a lookup token the
+# service does not trust, connectors/lookup/tokens.py); Failure
 # (connectors/failures.py) takes it second.
 REASON_FIRST = frozenset(
-    {"RecordRejected", "Parked", "CodecError", "HttpProblem", "LinkProblem", "PackageProblem"}
+    {
+        "RecordRejected",
+        "Parked",
+        "CodecError",
+        "HttpProblem",
+        "LinkProblem",
+        "PackageProblem",
+        "TokenRefused",
+    }
 )
 FAILURE = "Failure"
 FAILURES_MODULE = "connectors.failures"

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from avro_schemas.codec import CodecError
 from avro_schemas.records import AuditEvent
-from connectors.console.audit import AuditUnavailable
+from connectors.audit import AuditUnavailable
 from connectors.console.health import Health, Worker
 from connectors.console.service import Console
 from connectors.console.store import Store, StoreFollower

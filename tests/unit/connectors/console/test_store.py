@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.console.audit import audit_event
+from connectors.audit import audit_event
 from connectors.console.store import PAGE_SIZE, AuditQuery, RecordQuery, Store
 from connectors.follower import Batch
 from tests.unit.connectors.console.console_parts import (

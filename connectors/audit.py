@@ -1,4 +1,5 @@
-"""The console's audit trail: each staff action appended to `recordflow.audit.v1` (Avro,
+"""The audit trail: each staff action on the console, and each use of records through the lookup
+service by someone it knows (staff, a citizen), appended to `recordflow.audit.v1` (Avro,
 AuditEvent), keyed by actor, and confirmed by Kafka before the action goes on.
 
 What must be audited fails closed: a sign-in or a download whose event Kafka does not confirm
@@ -34,6 +35,9 @@ ACTIONS = {
     "review.appraise": "到期鉴定",
     "deadletters.replay": "重放死信",
     "agencies.onboard": "接入立档单位",
+    "lookup.search": "检索档案",
+    "lookup.record": "查阅档案",
+    "lookup.download": "下载利用",
 }
 OUTCOMES = {SUCCESS: "成功", FAILURE: "失败", REFUSED: "拒绝"}
 

@@ -1,0 +1,293 @@
+"""The lookup service's store: a SQLite file that follows `records.catalog.v1` (connectors/follower.py),
+rebuilt from it at any time: delete the file, or change `VERSION`.
+
+Each record is kept as the public sees it (the same fields a Parquet export holds,
+connectors/parquet_export/rows.py), with when it opens (archival/access.py) and where its files
+are (for presigned downloads; never shown). Its searched text (题名, 关键词, 摘要, 责任者, 文号) is
+indexed as 1- and 2-grams in an FTS5 table (connectors/lookup/text.py), so a two-character
+Chinese word is found through the index, not by scanning every title.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from confluent_kafka import Message
+from prometheus_client import CollectorRegistry, Gauge
+
+from archival.access import NEVER, OPEN, AccessRules, opening
+from avro_schemas.codec import Codec
+from avro_schemas.schemas import ARCHIVAL_RECORD
+from connectors.follower import OFFSETS_TABLE, Batch, Follower, connect, save_offsets
+from connectors.lookup import text
+from connectors.parquet_export.rows import row
+from recordflow.jsonvalues import json_ready
+from recordflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+VERSION = 1  # PRAGMA user_version: a store written by another version is rebuilt
+MAX_PAGE_SIZE = 100
+Audience = Literal["public", "staff"]
+Sort = Literal["relevance", "date_desc", "date_asc", "code"]
+
+SCHEMA = f"""
+{OFFSETS_TABLE};
+CREATE TABLE records (
+    id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, agency_code TEXT NOT NULL,
+    category TEXT NOT NULL, year INTEGER NOT NULL, retention_period TEXT NOT NULL,
+    document_type TEXT NOT NULL, document_date TEXT NOT NULL, archived_at TEXT NOT NULL,
+    -- 开放: open, controlled or never (archival/access.py), open from opens_on (ISO date)
+    access TEXT NOT NULL, opens_on TEXT, basis TEXT NOT NULL,
+    haystack TEXT NOT NULL,  -- the searched fields, normalized (text.normal)
+    public TEXT NOT NULL,    -- JSON: what any audience allowed to see the record sees
+    files TEXT NOT NULL);    -- JSON: each file's sequence, type, size and S3 address
+CREATE INDEX records_filter ON records (agency_code, year);
+CREATE INDEX records_open ON records (access, opens_on);
+CREATE INDEX records_date ON records (document_date);
+CREATE VIRTUAL TABLE grams USING fts5 (tokens, tokenize = 'unicode61 remove_diacritics 0');
+"""
+
+SEARCHED = ("title", "keywords", "abstract", "responsible_party", "document_number")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search; empty fields do not restrict it. `words`: every word must be in 题名, 关键词,
+    摘要, 责任者 or 文号."""
+
+    words: str = ""
+    code: str = ""  # 档号, exact
+    agency: str = ""
+    year_from: int | None = None
+    year_to: int | None = None
+    period: str = ""  # 保管期限: Y, D30, D10
+    document_type: str = ""  # 文种
+    category: str = ""  # 门类: WS, ZP, LY
+    sort: Sort = "relevance"
+    page: int = 1
+    size: int = 20
+
+
+@dataclass(frozen=True)
+class Found:
+    total: int
+    records: list[dict[str, Any]]  # each: the public fields, access, and highlights
+
+
+class Store:
+    def __init__(self, path: Path, *, catalog_topic: str, rules: AccessRules) -> None:
+        self.path = path
+        self.catalog_topic = catalog_topic
+        self.rules = rules
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(connect(path)) as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
+                self._rebuild(db)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, rules: AccessRules) -> Store:
+        return cls(settings.lookup_path / "store.sqlite3", catalog_topic=settings.catalog_topic,
+                   rules=rules)  # fmt: skip
+
+    def _rebuild(self, db: sqlite3.Connection) -> None:
+        log.info("lookup store %s: (re)built from the catalog", self.path)
+        db.execute("BEGIN")
+        for table in ("offsets", "records", "grams"):
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {VERSION}")
+        db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        db = connect(self.path)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    # --- written by the follower ---------------------------------------------------------
+    def offsets(self) -> dict[tuple[str, int], int]:
+        with self.reading() as db:
+            return {(r["topic"], r["partition"]): r["next_offset"]
+                    for r in db.execute("SELECT * FROM offsets")}  # fmt: skip
+
+    def apply(self, batch: Batch, db: sqlite3.Connection | None = None) -> None:
+        """Write a batch's records and offsets in one transaction."""
+        with contextlib.ExitStack() as stack:
+            if db is None:
+                db = stack.enter_context(self.reading())
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for topic, _, _, _, code, record in batch.messages:
+                    if topic == self.catalog_topic:
+                        self.put(db, code, record)
+                save_offsets(db, batch.offsets)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def put(self, db: sqlite3.Connection, code: str, record: Mapping[str, Any] | None) -> None:
+        """The record's latest state under its 档号 (the catalog's key); None deletes it."""
+        old = db.execute("SELECT id FROM records WHERE code = ?", (code,)).fetchone()
+        if old is not None:
+            db.execute("DELETE FROM grams WHERE rowid = ?", (old["id"],))
+            db.execute("DELETE FROM records WHERE id = ?", (old["id"],))
+        if record is None:
+            return
+        found = opening(record, self.rules)
+        public = json_ready({key: value for key, value in row(record, "").items()
+                             if key != "export_id"})  # fmt: skip
+        description = record["description"]
+        searched = [description[name] or "" for name in SEARCHED if name != "keywords"]
+        searched += list(description["keywords"])
+        files = [
+            {"sequence": c["sequence"], "mime_type": c["mime_type"], "size_bytes": c["size_bytes"],
+             "bucket": c["payload"]["bucket"], "key": c["payload"]["key"],
+             "version_id": c["payload"]["version_id"]}
+            for c in sorted(record["components"], key=lambda c: c["sequence"])
+        ]  # fmt: skip
+        cursor = db.execute(
+            "INSERT INTO records (code, agency_code, category, year, retention_period,"
+            " document_type, document_date, archived_at, access, opens_on, basis, haystack,"
+            " public, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (code, record["agency"]["code"], record["category"], int(record["year"]),
+             record["retention_period"], description["document_type"],
+             public["document_date"], public["archived_at"], found.status,
+             found.opens_on.isoformat() if found.opens_on else None, found.basis,
+             "\n".join(text.normal(part) for part in searched),
+             json.dumps(public, ensure_ascii=False), json.dumps(files)),
+        )  # fmt: skip
+        db.execute("INSERT INTO grams (rowid, tokens) VALUES (?, ?)",
+                   (cursor.lastrowid, text.grams(searched)))  # fmt: skip
+
+    # --- read by the service --------------------------------------------------------------
+    def search(self, query: Query, audience: Audience, today: dt.date) -> Found:
+        query_words = text.words(query.words)
+        where, params = self._visible(audience, today)
+        join = ""
+        if query_words:
+            join = "JOIN grams ON grams.rowid = records.id AND grams MATCH ?"
+            params.insert(0, text.match_expression(query_words))
+            for word in query_words:
+                where.append("instr(haystack, ?) > 0")
+                params.append(word)
+        for column, value in (("code", query.code), ("agency_code", query.agency),
+                              ("retention_period", query.period),
+                              ("document_type", query.document_type),
+                              ("category", query.category)):  # fmt: skip
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.year_from is not None:
+            where.append("year >= ?")
+            params.append(query.year_from)
+        if query.year_to is not None:
+            where.append("year <= ?")
+            params.append(query.year_to)
+        order = {
+            "relevance": "bm25(grams), document_date DESC" if query_words else "archived_at DESC",
+            "date_desc": "document_date DESC, code",
+            "date_asc": "document_date, code",
+            "code": "code",
+        }[query.sort]
+        size = max(1, min(query.size, MAX_PAGE_SIZE))
+        sql = f"FROM records {join} WHERE {' AND '.join(where)}"
+        with self.reading() as db:
+            total = db.execute(f"SELECT count(*) {sql}", params).fetchone()[0]
+            rows = db.execute(
+                f"SELECT code, access, opens_on, basis, public {sql} ORDER BY {order} "
+                "LIMIT ? OFFSET ?", [*params, size, (max(query.page, 1) - 1) * size],
+            ).fetchall()  # fmt: skip
+        records = []
+        for found in rows:
+            public = json.loads(found["public"])
+            marks = {name: text.highlight(_as_text(public.get(name)), query_words)
+                     for name in SEARCHED} if query_words else {}  # fmt: skip
+            records.append({**public, "access": _access(found),
+                            "highlights": {k: v for k, v in marks.items() if v}})  # fmt: skip
+        return Found(total, records)
+
+    def record(self, code: str, audience: Audience, today: dt.date) -> dict[str, Any] | None:
+        """The record's public fields, access and files (without their S3 addresses), if the
+        audience may see it."""
+        where, params = self._visible(audience, today)
+        with self.reading() as db:
+            found = db.execute(
+                f"SELECT * FROM records WHERE code = ? AND {' AND '.join(where)}",
+                [code, *params],
+            ).fetchone()
+        if found is None:
+            return None
+        files = [{k: f[k] for k in ("sequence", "mime_type", "size_bytes")}
+                 for f in json.loads(found["files"])]  # fmt: skip
+        return {**json.loads(found["public"]), "access": _access(found), "files": files}
+
+    def file(self, code: str, sequence: int, audience: Audience,
+             today: dt.date) -> dict[str, Any] | None:  # fmt: skip
+        """Where a file of a record the audience may see is stored, or None."""
+        where, params = self._visible(audience, today)
+        with self.reading() as db:
+            found = db.execute(
+                f"SELECT files FROM records WHERE code = ? AND {' AND '.join(where)}",
+                [code, *params],
+            ).fetchone()
+        if found is None:
+            return None
+        return next((f for f in json.loads(found["files"]) if f["sequence"] == sequence), None)
+
+    def exists(self, code: str) -> bool:
+        """Whether the catalog has the record at all (to tell 'not open' from 'no such record')."""
+        with self.reading() as db:
+            return db.execute("SELECT 1 FROM records WHERE code = ? AND access != ?",
+                              (code, NEVER)).fetchone() is not None  # fmt: skip
+
+    def count(self) -> int:
+        with self.reading() as db:
+            return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    @staticmethod
+    def _visible(audience: Audience, today: dt.date) -> tuple[list[str], list[Any]]:
+        """The WHERE clause (and its parameters) of what `audience` may see on `today`: the public
+        open records only; staff everything but state secrets."""
+        if audience == "public":
+            return ["access = ?", "opens_on <= ?"], [OPEN, today.isoformat()]
+        return ["access != ?"], [NEVER]
+
+
+def _access(found: sqlite3.Row) -> dict[str, Any]:
+    return {"status": found["access"], "opens_on": found["opens_on"], "basis": found["basis"]}
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "；".join(str(item) for item in value)
+    return None if value is None else str(value)
+
+
+class LookupFollower(Follower):
+    """Keeps the lookup Store current from the catalog."""
+
+    def __init__(self, store: Store, settings: Settings, codec: Codec,
+                 registry: CollectorRegistry | None = None) -> None:  # fmt: skip
+        def decoded(_: Message, raw: bytes) -> dict[str, Any]:
+            return dict(codec.decode(raw, ARCHIVAL_RECORD))
+
+        super().__init__(
+            "lookup", store, settings, {store.catalog_topic: decoded},
+            Gauge("recordflow_lookup_store_lag_messages",
+                  "Messages of a topic the lookup service's store has not read yet.",
+                  ["topic"], registry=registry),
+        )  # fmt: skip

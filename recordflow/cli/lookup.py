@@ -75,10 +75,15 @@ def token(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Who the token is for, e.g. wang.li")],
     hours: Annotated[float, typer.Option(min=0.1, max=12, help="How long it is valid.")] = 8,
 ) -> None:
-    """Print a staff token (sees every record but state secrets; what it is used for is audited)."""
+    """Print a staff token (sees every record but state secrets; what it is used for is audited),
+    signed with RECORDFLOW_LOOKUP_STAFF_TOKEN_KEY or else the local stack's key."""
     from connectors.lookup.tokens import STAFF, issue
+    from recordflow.localstack.lookup import stack_staff_key
 
-    key = Settings().lookup_staff_token_key
-    if key is None:
-        raise fail("RECORDFLOW_LOOKUP_STAFF_TOKEN_KEY is not set: no staff token can be signed", 2)
-    print(issue(key.get_secret_value(), STAFF, name, int(hours * 3600)))
+    settings = Settings()
+    key = settings.lookup_staff_token_key
+    secret = key.get_secret_value() if key is not None else stack_staff_key(settings)
+    if secret is None:
+        raise fail("RECORDFLOW_LOOKUP_STAFF_TOKEN_KEY is not set (nor has the local stack's "
+                   "lookup service made a key): no staff token can be signed", 2)  # fmt: skip
+    print(issue(secret, STAFF, name, int(hours * 3600)))

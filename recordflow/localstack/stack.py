@@ -23,6 +23,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from recordflow.localstack.console import Console as ConsoleService
 from recordflow.localstack.gateway import Gateway
 from recordflow.localstack.kafka import Kafka
+from recordflow.localstack.lookup import Lookup
 from recordflow.localstack.prometheus import Prometheus
 from recordflow.localstack.registry import Registry
 from recordflow.localstack.s3 import S3
@@ -46,14 +47,14 @@ class ServiceStatus:
         return asdict(self)
 
 
-# Start order; `down` stops in reverse. The gateway and the console are the project's own
-# programs: the plain profile runs them beside the servers (recordflow/localstack/gateway.py,
-# console.py).
+# Start order; `down` stops in reverse. The gateway, the console and the lookup service are the
+# project's own programs: the plain profile runs them beside the servers
+# (recordflow/localstack/gateway.py, console.py, lookup.py).
 SERVICES: dict[str, type[Service]] = {
-    cls.name: cls for cls in (Kafka, Registry, S3, Prometheus, Gateway, ConsoleService)
+    cls.name: cls for cls in (Kafka, Registry, S3, Prometheus, Gateway, ConsoleService, Lookup)
 }
 # The project's own programs among them: a test or the demo runs its own, on its own topics.
-PROGRAMS = {Gateway.name, ConsoleService.name}
+PROGRAMS = {Gateway.name, ConsoleService.name, Lookup.name}
 
 
 # --- the stack ----------------------------------------------------------------------------

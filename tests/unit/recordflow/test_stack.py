@@ -192,7 +192,15 @@ def test_the_s3_secret_is_not_on_the_command_line(settings: Settings) -> None:
 
 
 def test_services_start_in_the_documented_order() -> None:
-    assert list(SERVICES) == ["kafka", "registry", "s3", "prometheus", "gateway", "console"]
+    assert list(SERVICES) == [
+        "kafka",
+        "registry",
+        "s3",
+        "prometheus",
+        "gateway",
+        "console",
+        "lookup",
+    ]
 
 
 # --- pid files, logs and ownership --------------------------------------------------------------
@@ -267,7 +275,7 @@ def test_down_stops_our_process_and_leaves_a_stranger_alone(
     s3.pid_file.write_text(f"{sleeper.pid}\n")
     kafka.pid_file.write_text(f"{stranger.pid}\n")  # a stale pid file, the pid reused
 
-    assert [s.running_pid() for s in stack.services] == [None, None, sleeper.pid, None, None, None]
+    assert [s.running_pid() for s in stack.services] == [None, None, sleeper.pid] + [None] * 4
     assert stack.down() == ["s3"]
 
     assert sleeper.wait(timeout=5) is not None

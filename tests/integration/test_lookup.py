@@ -1,0 +1,152 @@
+"""The lookup service on the real stack: records a worker archived are found by the service's
+store (built from the catalog), by Chinese words of two and three characters, by a 文号 with
+〔〕 and by exact 档号; the public sees open records only (a 公告 at once, a 1990 通知 25 years on),
+staff every record but state secrets; an open record's file comes through a presigned S3 link
+with the archived bytes; what staff do is on the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from avro_schemas.codec import Codec
+from avro_schemas.schemas import AUDIT_EVENT
+from connectors.lookup.tokens import STAFF, issue
+from connectors.readback import read_topic, watch_outcomes
+from connectors.sdk import FileToSubmit, Submitter
+from recordflow.localstack.lookup import running_lookup
+from recordflow.localstack.workers import WorkerProcess
+from recordflow.settings import Settings
+from tests.examples import notice_metadata
+
+TIMEOUT_S = 120.0
+STAFF_KEY = "lookup-integration-test-staff-key-0123456789"
+
+DOCUMENTS: dict[str, dict[str, object]] = {
+    # A 公告 is public when it is formed: open at once.
+    "LK-NOTICE": {"title": "关于不动产登记中心搬迁的公告", "document_type": "公告",
+                  "document_number": "市不动产发〔2026〕3号"},
+    # Formed in 1990: open since 2015 under the 25-year rule.
+    "LK-1990": {"title": "关于房产档案移交工作的通知", "document_date": "1990-05-04",
+                "document_number": "市府办发〔1990〕7号"},
+    # Formed this year: open in 2051; 不动 and 动产 are in its title, 不动产 is not.
+    "LK-RECENT": {"title": "关于不动 产业园区动产抵押登记的通知",
+                  "document_number": "市府办发〔2026〕88号"},
+    # 内部: never open by the rule, whatever its age.
+    "LK-INTERNAL": {"title": "房产交易内部工作方案", "security_classification": "内部",
+                    "document_date": "1985-03-01", "document_number": "市府办发〔1985〕2号"},
+}  # fmt: skip
+
+
+@pytest.fixture
+def archived(pipeline_settings: Settings, worker: WorkerProcess,
+             tmp_path: Path) -> dict[str, str]:  # fmt: skip
+    """document id → 档号 of DOCUMENTS, archived by the worker (each with its own PDF)."""
+    submitter = Submitter(pipeline_settings)
+    events = {}
+    for document, overrides in DOCUMENTS.items():
+        pdf = tmp_path / f"{document}.pdf"
+        pdf.write_bytes(
+            b"%PDF-1.4\n% " + document.encode() + b"\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        )
+        receipt = submitter.submit(
+            "bgt", [FileToSubmit(pdf)], notice_metadata(document, **overrides)
+        )
+        events[receipt.event_id] = document
+    submitter.close()
+    outcomes = watch_outcomes(pipeline_settings, Codec.from_url(pipeline_settings.schema_registry_url),
+                              set(events), timeout_s=TIMEOUT_S)  # fmt: skip
+    assert {o.status for o in outcomes.values()} == {"archived"}, outcomes
+    return {events[event]: str(outcome.reference_code) for event, outcome in outcomes.items()}
+
+
+@pytest.fixture
+def lookup(pipeline_settings: Settings, archived: dict[str, str]) -> Iterator[str]:
+    settings = pipeline_settings.model_copy(update={"lookup_data_dir": pipeline_settings.home /
+                                                    f"lookup-{pipeline_settings.topic_prefix}",
+                                                    "lookup_staff_token_key": SecretStr(STAFF_KEY)})  # fmt: skip
+    with running_lookup(settings) as url:
+        yield url
+
+
+def search(url: str, token: str | None = None, **params: Any) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    answer = httpx.get(f"{url}/v1/records", params=params, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def codes(found: dict[str, Any]) -> set[str]:
+    return {record["reference_code"] for record in found["results"]}
+
+
+def test_the_public_finds_open_records_by_chinese_words_and_staff_find_the_rest(
+    lookup: str, archived: dict[str, str]
+) -> None:
+    staff = issue(STAFF_KEY, STAFF, "wang.li", 600)
+    notice, old, recent, internal = (archived[d] for d in DOCUMENTS)
+
+    # Two characters: 房产 is in the 1990 通知 (open) and the 内部 方案 (not for the public).
+    assert codes(search(lookup, q="房产")) == {old}
+    assert codes(search(lookup, staff, q="房产")) == {old, internal}
+    # Three characters, contiguous only: the recent 通知 holds 不动 and 动产 apart.
+    assert codes(search(lookup, staff, q="不动产")) == {notice}
+    assert codes(search(lookup, staff, q="动产")) == {notice, recent}
+    assert codes(search(lookup, q="动产")) == {notice}
+    # A 文号 as written, and an exact 档号.
+    assert codes(search(lookup, q="〔2026〕3号")) == {notice}
+    assert codes(search(lookup, q="〔1990〕")) == {old}
+    assert codes(search(lookup, code=old)) == {old}
+    assert codes(search(lookup, code=recent)) == set()
+    assert codes(search(lookup, staff, code=recent)) == {recent}
+
+    found = search(lookup, q="不动产")
+    (hit,) = found["results"]
+    assert hit["highlights"]["title"] == "关于<mark>不动产</mark>登记中心搬迁的公告"
+    assert hit["access"]["status"] == "open" and "公告" in hit["access"]["basis"]
+    assert search(lookup, staff, code=recent)["results"][0]["access"]["opens_on"] == "2051-05-06"
+    assert search(lookup, staff, code=internal)["results"][0]["access"]["status"] == "controlled"
+
+
+def test_an_open_records_file_downloads_through_a_presigned_link_and_staff_use_is_audited(
+    pipeline_settings: Settings, lookup: str, archived: dict[str, str], tmp_path: Path
+) -> None:
+    notice, recent = archived["LK-NOTICE"], archived["LK-RECENT"]
+    page = httpx.get(f"{lookup}/v1/records/{notice}", timeout=10)
+    assert page.status_code == 200, page.text
+    (file,) = page.json()["files"]
+    assert "key" not in file and "bucket" not in file
+
+    link = httpx.get(file["download"], timeout=10)
+    assert link.status_code == 303 and "X-Amz-Signature=" in link.headers["location"]
+    assert "X-Amz-Expires=300" in link.headers["location"]
+    assert (
+        httpx.get(link.headers["location"], timeout=10).content
+        == (tmp_path / "LK-NOTICE.pdf").read_bytes()
+    )
+
+    hidden = httpx.get(f"{lookup}/v1/records/{recent}/files/1", timeout=10)
+    assert hidden.status_code == 404
+    assert hidden.headers["content-type"] == "application/problem+json"
+    assert hidden.json()["reason"] == "record-not-found"
+
+    staff = issue(STAFF_KEY, STAFF, "wang.li", 600)
+    shown = httpx.get(f"{lookup}/v1/records/{recent}/files/1",
+                      headers={"Authorization": f"Bearer {staff}"}, timeout=10)  # fmt: skip
+    assert shown.status_code == 303
+    codec = Codec.from_url(pipeline_settings.schema_registry_url)
+    trail = [codec.decode(value, AUDIT_EVENT)
+             for _, value in read_topic(pipeline_settings, pipeline_settings.audit_topic)]  # fmt: skip
+    assert [(e["actor"], e["role"], e["action"], e["target"]) for e in trail] == [
+        ("wang.li", "staff", "lookup.download", f"{recent}#1")
+    ]
+
+    refused = httpx.get(
+        f"{lookup}/v1/records", headers={"Authorization": "Bearer nonsense"}, timeout=10
+    )
+    assert refused.status_code == 401 and refused.json()["reason"] == "lookup-token-invalid"

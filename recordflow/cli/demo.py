@@ -3,7 +3,7 @@ dead letters out."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -11,6 +11,9 @@ from rich.table import Table
 
 from recordflow.cli.common import JsonFlag, console, err, fail, print_json
 from recordflow.settings import Settings
+
+if TYPE_CHECKING:
+    from recordflow.demo.downstream import LookupShown
 
 
 def demo(
@@ -21,9 +24,10 @@ def demo(
     from recordflow.demo.run import demo_summary, run_demo
 
     settings = Settings()
-    rows = demo_summary(run_demo(settings, err, keep_worker=keep_worker))
+    done = run_demo(settings, err, keep_worker=keep_worker)
+    rows = demo_summary(done.rows)
     if as_json:
-        print_json(rows)
+        print_json({"submissions": rows, "lookup": done.lookup.as_json(), "export": done.export})
     else:
         table = Table(title="演示结果 Demo: what was archived and what was rejected")
         for column in (
@@ -66,6 +70,8 @@ def demo(
             console.print(f"离线移交包 Offline package (BagIt, {row['agency']}): {row['document_id']} "
                           f"{escape(row['title'])} → {outcome} {row['reference_code'] or row['reason'] or ''}",
                           highlight=False, soft_wrap=True)  # fmt: skip
+        _print_lookup(done.lookup, settings)
+        _print_export(done.export)
         _print_console(settings)
     unexpected = [
         row for row in rows
@@ -74,6 +80,33 @@ def demo(
     if unexpected:
         raise fail(f"{len(unexpected)} sample(s) did not end as expected: "
                    + ", ".join(row["document_id"] for row in unexpected))  # fmt: skip
+
+
+def _print_lookup(shown: LookupShown, settings: Settings) -> None:
+    """What the public finds for the demo's word, and how many more records staff find."""
+    url = f"http://127.0.0.1:{settings.lookup_port}"
+    table = Table(title=f"查询服务 Lookup: 「{shown.word}」 — 公众 the public finds "
+                        f"{shown.public['total']}, 工作人员 staff find {shown.staff_total}")  # fmt: skip
+    for column in ("档号 code", "题名 title", "开放 open since"):
+        table.add_column(column, no_wrap=not column.startswith("题名"))
+    for record in shown.public["results"]:
+        title = record["highlights"].get("title") or escape(record["title"])
+        title = title.replace("<mark>", "[bold yellow]").replace("</mark>", "[/]")
+        table.add_row(record["reference_code"], title, record["access"]["opens_on"])
+    console.print(table)
+    console.print(f"  The stack's lookup service answers the same: curl -G {url}/v1/records "
+                  f"--data-urlencode q={shown.word}   (OpenAPI: {url}/docs; a staff token: "
+                  "recordflow lookup token NAME)", highlight=False, soft_wrap=True, markup=False)  # fmt: skip
+
+
+def _print_export(summary: dict[str, Any]) -> None:
+    if summary["export_id"] is None:
+        line = "nothing changed since the last export"
+    else:
+        line = (f"{summary['kind']} export {summary['export_id']}: {summary['records']} records in "
+                f"{summary['files']} Parquet files, s3://{summary['bucket']}/{summary['manifest']}")  # fmt: skip
+    console.print(f"导出 Parquet export: {line} (recordflow export parquet; read it with DuckDB)",
+                  highlight=False, soft_wrap=True, markup=False)  # fmt: skip
 
 
 def _print_console(settings: Settings) -> None:

@@ -33,6 +33,7 @@ from recordflow.demo.digitized import (
     import_package_sample,
     import_photos,
 )
+from recordflow.demo.downstream import LookupShown, export, look_up
 from recordflow.demo.gateway import HttpSubmission, submit_over_http
 from recordflow.demo.samples import (
     FORGED,
@@ -57,6 +58,16 @@ class DemoRow:
     event_id: str
     via: str = "sdk"  # sdk | gateway (plain HTTP)
     outcome: Outcome | None = None
+
+
+@dataclass
+class Demo:
+    """What the demo did: each submission and its outcome, what the lookup service finds of them,
+    and the Parquet export of the catalog."""
+
+    rows: list[DemoRow]
+    lookup: LookupShown
+    export: dict[str, Any]
 
 
 def submit_sample(submitter: Submitter, sample: Sample, directory: Path) -> Receipt:
@@ -102,7 +113,7 @@ def submit_sample(submitter: Submitter, sample: Sample, directory: Path) -> Rece
     return submitter.publish(agency, sample.metadata, components, upload_id, validate=False)
 
 
-def run_demo(settings: Settings, console: Console, *, keep_worker: bool = False) -> list[DemoRow]:
+def run_demo(settings: Settings, console: Console, *, keep_worker: bool = False) -> Demo:
     prepare(settings, console)
     worker = WorkerProcess(settings, name="demo")
     worker.start()
@@ -143,7 +154,7 @@ def run_demo(settings: Settings, console: Console, *, keep_worker: bool = False)
         with tempfile.TemporaryDirectory(prefix="recordflow-demo-package-") as tmp:
             package = import_package_sample(settings, console, Path(tmp))
         rows += [package_row(package, line) for line in package.records]
-        return rows
+        return Demo(rows, look_up(settings, console), export(settings, console))
     finally:
         if not keep_worker:
             worker.stop()

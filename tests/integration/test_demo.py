@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from avro_schemas.codec import Codec
 from connectors.readback import catalog
@@ -12,17 +13,18 @@ from recordflow.settings import Settings
 from tests.integration.cli import run_cli
 
 
-def _demo(settings: Settings) -> list[dict[str, object]]:
+def _demo(settings: Settings) -> dict[str, Any]:
     result = run_cli(settings, "demo", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
-    rows: list[dict[str, object]] = json.loads(result.stdout)
-    return rows
+    done: dict[str, Any] = json.loads(result.stdout)
+    return done
 
 
 def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicates(
     pipeline_settings: Settings,
 ) -> None:
-    first = _demo(pipeline_settings)
+    first_run = _demo(pipeline_settings)
+    first = first_run["submissions"]
     assert [row["via"] for row in first] == (
         ["sdk"] * len(SAMPLES)
         + ["gateway"] * len(GATEWAY_SAMPLES)
@@ -76,6 +78,24 @@ def test_demo_archives_good_samples_rejects_bad_ones_and_reruns_without_duplicat
     assert archived["Z101-ZP·2026-Y-BGS-0001"]["media"]["captured_at"] == "2026-05-06T20:15:03"
     assert {row["reference_code"] for row in over_http.values()} <= archived.keys()
 
-    second = _demo(pipeline_settings)
+    # Downstream: the public finds the digitized 1998 通知 (open 25 years after), not this
+    # year's, which staff find too; the export holds every record archived.
+    lookup = first_run["lookup"]
+    assert {hit["reference_code"] for hit in lookup["public"]} == {
+        "Z101-WS·1998-Y-BGS-0001",
+        "Z101-WS·1998-Y-BGS-0002",
+    }
+    assert {hit["access"]["opens_on"] for hit in lookup["public"]} == {"2023-04-20", "2023-06-12"}
+    assert all("<mark>通知</mark>" in hit["highlights"]["title"] for hit in lookup["public"])
+    assert lookup["staff_total"] > lookup["public_total"] == 2
+    assert first_run["export"]["kind"] == "full"
+    exported = first_run["export"]
+    assert exported["records"] + exported["withheld"] == len(archived)
+
+    second_run = _demo(pipeline_settings)
+    second = second_run["submissions"]
     assert [row["reference_code"] for row in second] == [row["reference_code"] for row in first]
     assert catalog(pipeline_settings, codec).keys() == archived.keys()
+    # Nothing new was archived: nothing new to export, the same found.
+    assert second_run["export"]["export_id"] is None
+    assert second_run["lookup"]["public_total"] == 2

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from archival.formats import Category as FormatCategory
+from archival.persons import validate_persons
 from archival.reference import CATEGORY_WS, category_of
 from archival.reference import parse as parse_reference_code
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json, shared_types
@@ -542,7 +543,8 @@ def validate_absent(
 def validate_entities(event: Mapping[str, Any], rules: MetadataRules) -> None:
     """Raise RecordRejected for the first of the event's own fields (`event_domains`: proposed
     period, issuer relation) or items of its entity lists (relations, agents …: `entity_domains`)
-    whose value is outside its domain (metadata_rules.yaml)."""
+    whose value is outside its domain (metadata_rules.yaml), or the first person it names without
+    a role and name or with a wrong identity number (archival/persons.py)."""
     for name, domain in rules.event_domains.items():
         if not domain.allows(event.get(name)):
             raise RecordRejected(
@@ -559,6 +561,7 @@ def validate_entities(event: Mapping[str, Any], rules: MetadataRules) -> None:
                     f"{list_name}[{number}].{field} {value!r} is not one of "
                     f"{', '.join(domain.values)}",
                 )
+    validate_persons(event.get("persons") or [])
 
 
 def _validate_text(

@@ -161,6 +161,16 @@ class MediaDescription(TypedDict):
     negative_number: str | None
 
 
+class PersonConcerned(TypedDict):
+    """权利人/当事人 A person the record concerns, as the agency's system names them (the real-estate
+    registry's 权利人, a marriage record's 当事人). The event carries the resident identity number
+    in clear; the archive never keeps it so (PersonNamed)."""
+
+    role: str
+    name: str
+    id_number: str | None
+
+
 class DocumentLifecycleEvent(TypedDict):
     """文件生命周期事件 A step in a document's life in an agency system (业务实体): created, revised, approved,
     issued, received, registered or filed. Produced to ingest.<agency>.lifecycle.v1, keyed
@@ -196,6 +206,7 @@ class DocumentLifecycleEvent(TypedDict):
     carrier: Carrier | None
     category: str | None
     media: MediaDescription | None
+    persons: list[PersonConcerned]
 
 
 class ComponentFormat(TypedDict):
@@ -262,6 +273,16 @@ class MediaFile(TypedDict):
     captured_at: str | None
 
 
+class PersonNamed(TypedDict):
+    """权利人/当事人 A person an archived record concerns, as the archive keeps them: the identity number
+    only as a keyed hash (HMAC-SHA256 under the archive's person key), so that a citizen the
+    portal vouches for finds the records naming them and nobody reads the number back."""
+
+    role: str
+    name: str
+    id_hmac: str | None
+
+
 class ArchivalRecord(TypedDict):
     """电子档案 An archived record: stored under write-once retention, numbered in its series,
     described by DA/T 46 metadata. Published to records.archival-ready.v1 and
@@ -312,6 +333,7 @@ class ArchivalRecord(TypedDict):
     carrier: Carrier | None
     media: MediaDescription | None
     media_files: list[MediaFile]
+    persons: list[PersonNamed]
 
 
 class Header(TypedDict):

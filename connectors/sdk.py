@@ -126,6 +126,8 @@ CATEGORY_FIELDS = {
     "category": ["null", "string"],
     "media": ["null", "recordflow.common.MediaDescription"],
 }
+# The persons the record concerns (v6 of the event: 权利人/当事人, with their identity numbers).
+PERSON_FIELDS = {"persons": {"type": "array", "items": "recordflow.common.PersonConcerned"}}
 OPTIONAL_TEXT_FIELDS = ("document_number", "urgency", "abstract")
 
 
@@ -246,13 +248,15 @@ def retention_fields_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def da_t_46_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The event's DA/T 46 fields beyond the RecordDescription (supplementary, file_details,
-    history, agents, relations; a transfer's reference_code and carrier) from submission
-    metadata, shaped by their shared Avro types:
-    times as ISO 8601 strings with a zone become aware datetimes, a certificate is base64 text.
+    history, agents, relations; a transfer's reference_code and carrier; the persons it concerns)
+    from submission metadata, shaped by their shared Avro types: times as ISO 8601 strings with a
+    zone become aware datetimes, a certificate is base64 text.
     Absent fields get their defaults; a wrong shape is a SubmitError naming where it is."""
     return {
         name: _convert(metadata.get(name), avro_type, name)
-        for name, avro_type in (DA_T_46_FIELDS | TRANSFER_FIELDS | CATEGORY_FIELDS).items()
+        for name, avro_type in (
+            DA_T_46_FIELDS | TRANSFER_FIELDS | CATEGORY_FIELDS | PERSON_FIELDS
+        ).items()
     }
 
 

@@ -7,7 +7,10 @@ same names at a real Kafka cluster, schema registry and MinIO.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import secrets
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -180,6 +183,11 @@ class Settings(BaseSettings):
     lookup_staff_token_key: SecretStr | None = None
     lookup_portal_token_key: SecretStr | None = None
     access_rules_file: Path = PACKAGE_DIR / "access.yaml"
+    # The key of the keyed hash (HMAC-SHA256) the archive keeps of each identity number a record
+    # names (archival/persons.py): the register stage hashes with it, the lookup service finds a
+    # citizen's records with it. Every worker and lookup replica needs the same key, from a
+    # Secret; unset, `person_key()` keeps one in <home>/secrets (a single machine's stack).
+    person_id_key: SecretStr | None = None
 
     # Worker: how many records one worker's register stage works on at once. Most of a record's
     # time is waiting on S3 and the broker; numbering still goes in arrival order (streams/window.py).
@@ -293,6 +301,25 @@ class Settings(BaseSettings):
     def console_path(self) -> Path:
         """The console's data folder: `console_data_dir`, or `<home>/console`."""
         return self.console_data_dir if self.console_data_dir is not None else self.home / "console"
+
+    def person_key(self) -> bytes:
+        """`person_id_key`, or the key kept in <home>/secrets/person-id.key (made on first use,
+        readable by this user only)."""
+        if self.person_id_key is not None:
+            return self.person_id_key.get_secret_value().encode()
+        path = self.home / "secrets" / "person-id.key"
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Written whole under another name, then linked: a process racing this one reads
+            # either no file or the whole key, and the first link wins.
+            draft = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+            descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+            draft.unlink()
+        return path.read_text().strip().encode()
 
     @property
     def lookup_path(self) -> Path:

@@ -57,6 +57,7 @@ from archival.checks import (
 from archival.filenames import safe_filename
 from archival.formats import spool_suffix
 from archival.package import package_record
+from archival.persons import named
 from archival.reference import category_of, parse
 from avro_schemas.codec import CodecError
 from avro_schemas.records import (
@@ -374,6 +375,10 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: DocumentL
         "carrier": event.get("carrier"),  # v4 of the event
         "media": event.get("media"),  # v5 of the event
         "media_files": [],  # read from the files at receipt: Registration.store
+        # v6 of the event: identity numbers never leave the register stage in clear.
+        "persons": named(persons, ctx.settings.person_key())
+        if (persons := event.get("persons"))
+        else [],
     }
 
 

@@ -148,6 +148,8 @@ def lifecycle_event() -> DocumentLifecycleEvent:
         # v5: the archive category (null: WS) and a photo's or recording's description
         "category": None,
         "media": None,
+        # v6: the persons the record concerns (权利人/当事人)
+        "persons": [],
     }
 
 
@@ -319,6 +321,8 @@ def archival_record() -> ArchivalRecord:
         # v6
         "media": None,
         "media_files": [],
+        # v7
+        "persons": [],
     }
 
 

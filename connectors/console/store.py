@@ -890,6 +890,10 @@ class StoreFollower(Follower):
             event, problem = self.codec.decode(original, DOCUMENT_LIFECYCLE_EVENT), None
         except CodecError as exc:
             event, problem = None, f"{exc.reason}: {exc}"
+        for person in (event or {}).get("persons") or []:
+            person["id_number"] = (
+                None  # never kept in clear outside the topics (archival/persons.py)
+            )
         return dict(json_ready({**item, "event": event, "event_problem": problem}, content="omit"))
 
     def _letter(self, message: Message, _: bytes) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from confluent_kafka import KafkaError, KafkaException
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from archival.persons import validate_persons
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT, load_schema_json
 from connectors import sdk
 from connectors.sdk import (
@@ -25,7 +26,7 @@ from connectors.sdk import (
     description_from_metadata,
     event_id_for,
 )
-from recordflow.errors import SubmitError
+from recordflow.errors import RecordRejected, SubmitError
 from recordflow.settings import Settings
 
 METADATA: dict[str, Any] = {
@@ -348,8 +349,25 @@ def test_da_t_46_fields_are_accepted_and_converted() -> None:
 def test_da_t_46_fields_default_when_absent() -> None:
     assert sdk.da_t_46_from_metadata(METADATA) == {
         "supplementary": None, "file_details": [], "history": [], "agents": [], "relations": [],
-        "reference_code": None, "carrier": None, "category": None, "media": None,
+        "reference_code": None, "carrier": None, "category": None, "media": None, "persons": [],
     }  # fmt: skip
+
+
+def test_the_persons_a_record_concerns_are_checked_and_their_numbers_never_shown_whole() -> None:
+    """A valid number (GB 11643-1999's own example) passes; a wrong check character is refused
+    with the number masked; a person needs a role and a name."""
+    good = {"role": "权利人", "name": "张三", "id_number": "11010519491231002x"}
+    fields = sdk.da_t_46_from_metadata({**METADATA, "persons": [good]})
+    assert fields["persons"] == [good]
+    validate_persons(fields["persons"])
+    with pytest.raises(RecordRejected, match=r"invalid-id-number|not a resident") as refused:
+        validate_persons([{**good, "id_number": "110105194912310021"}])
+    assert refused.value.reason == "invalid-id-number"
+    assert "110105********0021" in refused.value.message
+    assert "110105194912310021" not in refused.value.message
+    with pytest.raises(RecordRejected) as incomplete:
+        validate_persons([{**good, "name": " "}])
+    assert incomplete.value.reason == "person-incomplete"
 
 
 def test_a_transfer_keeps_its_code_and_carrier() -> None:

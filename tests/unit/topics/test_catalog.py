@@ -120,7 +120,7 @@ def test_template_expands_once_per_agency() -> None:
             "cleanup.policy": "delete",
             "retention.ms": str(7 * 24 * 3600 * 1000),
         }
-        assert spec.value_schema == "document_lifecycle_event/v5.avsc"
+        assert spec.value_schema == "document_lifecycle_event/v6.avsc"
 
 
 def test_template_expands_for_a_smaller_registry() -> None:
@@ -302,8 +302,8 @@ def test_schema_versions_must_name_one_record_type() -> None:
 
 
 def test_value_schema_for() -> None:
-    assert value_schema_for("records.catalog.v1") == "archival_record/v6.avsc"
-    assert value_schema_for("recordflow.register.v1") == "document_lifecycle_event/v5.avsc"
+    assert value_schema_for("records.catalog.v1") == "archival_record/v7.avsc"
+    assert value_schema_for("recordflow.register.v1") == "document_lifecycle_event/v6.avsc"
     assert value_schema_for("records.retention-review.v1") == "retention_review/v3.avsc"
     assert value_schema_for("t1.records.deadletter.v1", topic_prefix="t1.") == "dead_letter/v1.avsc"
     assert value_schema_for("recordflow.item-numbers.changelog") is None
@@ -319,4 +319,4 @@ def test_value_schema_for() -> None:
 def test_value_schema_for_any_agency_ingest_topic(code: str) -> None:
     settings = Settings(topic_prefix="p.")
     resource = value_schema_for(settings.ingest_topic(code), topic_prefix=settings.topic_prefix)
-    assert resource == "document_lifecycle_event/v5.avsc"
+    assert resource == "document_lifecycle_event/v6.avsc"

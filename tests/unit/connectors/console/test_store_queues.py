@@ -189,3 +189,22 @@ def test_letters_past_the_topics_retention_leave_the_list(letters: Store) -> Non
     letters.prune_letters({0: 2, 1: 0})
     assert letters.letter("0-1") is None and letters.letter("0-2") is not None
     assert groups(letters, stage="store") == [("0-2", 2, 0)]
+
+
+def test_a_review_items_event_is_kept_without_identity_numbers(tmp_path: Path) -> None:
+    """The event under review names a person with an identity number: the store keeps the person,
+    never the number (archival/persons.py); the review itself reads the original bytes."""
+    codec = DictCodec()
+    person = {"role": "权利人", "name": "张三", "id_number": "11010519491231002X"}
+    item = retention_review_record()
+    codec.bytes_for({**lifecycle_event(), "persons": [person]}, raw=item["original_value"])
+    kept = store(tmp_path)
+    follow(kept, codec, [review_message(codec, review_item("e-9"), "e-9", 0)])
+    shown = kept.review_item("e-9")
+    assert shown is not None
+    assert shown["event"]["persons"] == [{**person, "id_number": None}]
+    for written in tmp_path.glob("store.sqlite3*"):  # the database, its WAL
+        assert b"11010519491231002X" not in written.read_bytes()
+    assert b"\xe5\xbc\xa0\xe4\xb8\x89" in b"".join(
+        f.read_bytes() for f in tmp_path.glob("store.sqlite3*")
+    )

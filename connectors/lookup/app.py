@@ -17,10 +17,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from archival.access import load_access_rules
@@ -277,12 +278,18 @@ def create_app(settings: Settings, service: LookupService | None = None) -> Fast
         )
         return HttpProblem("invalid-query", 422, where[:500]).response()
 
+    # Starlette's HTTPException, not FastAPI's subclass: the router raises Starlette's for an
+    # unknown path (404) or method (405), which a handler of FastAPI's never saw (they went out
+    # as plain JSON, not problem+json).
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
             return HttpProblem("record-not-found", 404, str(exc.detail)[:500]).response()
-        return HttpProblem("invalid-query", 422, str(exc.detail)[:500]).response()
+        # a wrong method stays 405 with its Allow header (as in the gateway): not a bad parameter
+        status = exc.status_code if 400 <= exc.status_code < 500 else 400
+        return HttpProblem("invalid-query", status, str(exc.detail)[:500],
+                           headers=exc.headers).response()  # fmt: skip
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:

@@ -1,0 +1,242 @@
+"""The lookup service through HTTP (Starlette's TestClient), on a service built from parts: a store
+on disk, the audit trail in a list, S3 that only presigns. Who sees what, refusals as
+problem+json, downloads by presigned redirect, staff use audited and refused when it cannot be."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from connectors.lookup.app import LookupService, create_app
+from connectors.lookup.tokens import CITIZEN, STAFF, issue
+from recordflow.settings import Settings
+from tests.unit.connectors.console.console_parts import ListAudit
+from tests.unit.connectors.lookup.lookup_parts import archived, new_store, put
+
+STAFF_KEY = "staff-key-" + "s" * 32
+PORTAL_KEY = "portal-key-" + "p" * 32
+SETTINGS = Settings(topic_prefix="t1.", lookup_staff_token_key=SecretStr(STAFF_KEY),
+                    lookup_portal_token_key=SecretStr(PORTAL_KEY),
+                    lookup_download_expiry_s=120)  # fmt: skip
+OPEN = "Z109-WS·1990-D30-GHK-0001"  # formed 1990: open since 2015
+INTERNAL = "Z109-WS·1990-D30-GHK-0002"  # 内部: controlled
+SECRET = "Z109-WS·1990-D30-GHK-0003"  # 绝密: never shown
+PROBLEM = "application/problem+json"
+
+
+class Presigner:
+    """S3 as the download sees it: `client.presigned_get_object`, each call kept; its links
+    percent-encoded as minio's are."""
+
+    def __init__(self) -> None:
+        self.client = self
+        self.calls: list[tuple[str, str, str | None, dt.timedelta]] = []
+
+    def presigned_get_object(self, bucket: str, key: str, *, version_id: str | None = None,
+                             expires: dt.timedelta) -> str:  # fmt: skip
+        self.calls.append((bucket, key, version_id, expires))
+        version = quote(version_id or "", safe="")
+        return (f"https://s3.example/{bucket}/{quote(key)}?versionId={version}"
+                f"&X-Amz-Expires={expires.seconds}&X-Amz-Signature=abc")  # fmt: skip
+
+
+@pytest.fixture
+def audit() -> ListAudit:
+    return ListAudit()
+
+
+@pytest.fixture
+def s3() -> Presigner:
+    return Presigner()
+
+
+@pytest.fixture
+def client(tmp_path: Path, audit: ListAudit, s3: Presigner) -> Iterator[TestClient]:
+    store = new_store(tmp_path)
+    put(store,
+        archived(OPEN, description={"title": "关于不动产登记档案移交的请示"}),
+        archived(INTERNAL, description={"title": "内部档案工作简报", "security_classification": "内部"}),
+        archived(SECRET, description={"title": "绝密档案", "security_classification": "绝密"}))  # fmt: skip
+    presigner: Any = s3  # a Storage to the service: it only presigns
+    service = LookupService(SETTINGS, store, audit=audit, storage=lambda: presigner)
+    with TestClient(create_app(SETTINGS, service), follow_redirects=False) as test_client:
+        yield test_client
+
+
+def bearer(key: str = STAFF_KEY, role: str = STAFF, subject: str = "wang",
+           lifetime_s: int = 600) -> dict[str, str]:  # fmt: skip
+    return {"Authorization": f"Bearer {issue(key, role, subject, lifetime_s)}"}
+
+
+def found(answer: Any) -> set[str]:
+    assert answer.status_code == 200, answer.text
+    return {hit["reference_code"] for hit in answer.json()["results"]}
+
+
+def assert_problem(answer: Any, status: int, reason: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = answer.json()
+    assert body["reason"] == reason and body["status"] == status
+    assert body["type"] == f"urn:recordflow:reason:{reason}"
+    return body
+
+
+# --- who sees what -------------------------------------------------------------------------------
+def test_the_public_finds_open_records_only(client: TestClient) -> None:
+    assert found(client.get("/v1/records")) == {OPEN}
+    assert found(client.get("/v1/records", params={"q": "档案"})) == {OPEN}
+    assert found(client.get("/v1/records", params={"code": INTERNAL})) == set()
+
+
+def test_staff_find_controlled_records_but_never_state_secrets(client: TestClient) -> None:
+    assert found(client.get("/v1/records", headers=bearer())) == {OPEN, INTERNAL}
+    assert found(client.get("/v1/records", params={"q": "档案"}, headers=bearer())) == {
+        OPEN, INTERNAL}  # fmt: skip
+
+
+def test_a_citizen_sees_what_the_public_sees(client: TestClient) -> None:
+    citizen = bearer(PORTAL_KEY, CITIZEN, "portal:8f3a")
+    assert found(client.get("/v1/records", headers=citizen)) == {OPEN}
+    assert_problem(client.get(f"/v1/records/{INTERNAL}", headers=citizen), 404, "record-not-found")
+
+
+def test_a_search_answers_its_page_and_highlights(client: TestClient) -> None:
+    body = client.get("/v1/records", params={"q": "不动产", "size": 5}).json()
+    assert (body["total"], body["page"], body["size"]) == (1, 1, 5)
+    [hit] = body["results"]
+    assert hit["highlights"] == {"title": "关于<mark>不动产</mark>登记档案移交的请示"}
+    assert hit["access"]["status"] == "open" and hit["access"]["opens_on"] == "2015-06-01"
+
+
+def test_a_controlled_record_is_not_found_by_the_public_and_shown_to_staff(
+    client: TestClient,
+) -> None:
+    body = assert_problem(client.get(f"/v1/records/{INTERNAL}"), 404, "record-not-found")
+    assert "内部档案工作简报" not in str(body)
+    answer = client.get(f"/v1/records/{INTERNAL}", headers=bearer())
+    assert answer.status_code == 200
+    shown = answer.json()
+    assert shown["title"] == "内部档案工作简报" and shown["access"]["status"] == "controlled"
+
+
+def test_a_state_secret_is_not_found_even_by_staff(client: TestClient) -> None:
+    assert_problem(client.get(f"/v1/records/{SECRET}", headers=bearer()), 404, "record-not-found")
+    assert_problem(client.get(f"/v1/records/{SECRET}/files/1", headers=bearer()), 404,
+                   "record-not-found")  # fmt: skip
+
+
+def test_a_record_page_links_its_files_and_hides_where_they_are(client: TestClient) -> None:
+    answer = client.get(f"/v1/records/{OPEN}")
+    assert answer.status_code == 200
+    files = answer.json()["files"]
+    assert [(f["sequence"], f["size_bytes"]) for f in files] == [(1, 48213), (2, 1000)]
+    assert files[1]["download"].endswith(f"/v1/records/{OPEN}/files/2")
+    assert "bucket" not in answer.text and f"v-{OPEN}-1" not in answer.text
+
+
+# --- refusals ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("params", [
+    {"sort": "best"}, {"page": 0}, {"size": 1000}, {"size": 0}, {"year_from": "1990s"},
+    {"q": "档" * 201},
+])  # fmt: skip
+def test_a_bad_query_is_refused_as_problem_json(client: TestClient, params: dict[str, Any]) -> None:
+    body = assert_problem(client.get("/v1/records", params=params), 422, "invalid-query")
+    assert body["detail"].startswith("query.")  # which parameter
+
+
+def test_a_bad_file_sequence_is_refused(client: TestClient) -> None:
+    assert_problem(client.get(f"/v1/records/{OPEN}/files/0"), 422, "invalid-query")
+    assert_problem(client.get(f"/v1/records/{OPEN}/files/9"), 404, "record-not-found")
+
+
+def test_an_unknown_path_or_method_is_answered_as_problem_json(client: TestClient) -> None:
+    """The router's own 404 and 405 (Starlette's HTTPException) go out as problem+json too."""
+    assert_problem(client.get("/v1/record/Z109"), 404, "record-not-found")
+    assert_problem(client.get(f"/v1/records/{OPEN}/extra/1"), 404, "record-not-found")
+    answer = client.post("/v1/records")
+    assert_problem(answer, 405, "invalid-query")
+    assert answer.headers["allow"] == "GET"
+
+
+@pytest.mark.parametrize("authorization", [
+    "Bearer garbage", "Basic d2FuZzpwYXNz", "Bearer ", f"Bearer {issue('x' * 32, STAFF, 'w', 60)}",
+])  # fmt: skip
+def test_a_bad_token_is_refused_never_served_as_public(client: TestClient,
+                                                       authorization: str) -> None:  # fmt: skip
+    answer = client.get("/v1/records", headers={"Authorization": authorization})
+    assert_problem(answer, 401, "lookup-token-invalid")
+    assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_expired_token_is_refused_as_expired(client: TestClient) -> None:
+    answer = client.get(f"/v1/records/{OPEN}", headers=bearer(lifetime_s=-5))
+    assert_problem(answer, 401, "lookup-token-expired")
+    assert answer.headers["www-authenticate"] == "Bearer"
+
+
+# --- downloads -------------------------------------------------------------------------------------
+def test_a_download_redirects_to_a_presigned_link_of_that_version(client: TestClient,
+                                                                  s3: Presigner) -> None:  # fmt: skip
+    answer = client.get(f"/v1/records/{OPEN}/files/2")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == (
+        "https://s3.example/archive/Z109-WS%C2%B71990-D30-GHK-0001/02.pdf"
+        "?versionId=v-Z109-WS%C2%B71990-D30-GHK-0001-2&X-Amz-Expires=120&X-Amz-Signature=abc"
+    )  # the link as S3 signed it: not encoded again
+    assert s3.calls == [("archive", f"{OPEN}/02.pdf", f"v-{OPEN}-2", dt.timedelta(seconds=120))]
+
+
+def test_no_link_is_made_for_a_record_the_caller_may_not_see(client: TestClient,
+                                                             s3: Presigner) -> None:  # fmt: skip
+    assert_problem(client.get(f"/v1/records/{INTERNAL}/files/1"), 404, "record-not-found")
+    assert s3.calls == []
+    assert client.get(f"/v1/records/{INTERNAL}/files/1", headers=bearer()).status_code == 303
+    assert [call[1] for call in s3.calls] == [f"{INTERNAL}/01.pdf"]
+
+
+# --- the audit trail -----------------------------------------------------------------------------
+def test_what_staff_do_is_audited_under_their_name(client: TestClient, audit: ListAudit) -> None:
+    client.get("/v1/records", params={"q": "档案"}, headers=bearer())
+    client.get(f"/v1/records/{INTERNAL}", headers=bearer())
+    client.get(f"/v1/records/{INTERNAL}/files/2", headers=bearer())
+    assert audit.actions() == [("wang", "lookup.search", "success"),
+                               ("wang", "lookup.record", "success"),
+                               ("wang", "lookup.download", "success")]  # fmt: skip
+    assert [e["target"] for e in audit.events][1:] == [INTERNAL, f"{INTERNAL}#2"]
+    assert {e["role"] for e in audit.events} == {STAFF}
+
+
+def test_what_the_public_does_is_not_audited(client: TestClient, audit: ListAudit) -> None:
+    assert client.get("/v1/records", params={"q": "档案"}).status_code == 200
+    assert client.get(f"/v1/records/{OPEN}").status_code == 200
+    assert client.get(f"/v1/records/{OPEN}/files/1").status_code == 303
+    assert audit.events == []
+
+
+def test_staff_are_refused_when_the_audit_trail_is_away(client: TestClient, audit: ListAudit,
+                                                        s3: Presigner) -> None:  # fmt: skip
+    audit.down = True
+    for path in ("/v1/records?q=档案", f"/v1/records/{INTERNAL}", f"/v1/records/{OPEN}/files/1"):
+        answer = client.get(path, headers=bearer())
+        assert_problem(answer, 503, "service-unavailable")
+        assert "内部档案工作简报" not in answer.text and "results" not in answer.text
+        assert "location" not in answer.headers
+    assert s3.calls == [] and audit.events == []
+    assert client.get(f"/v1/records/{OPEN}").status_code == 200  # the public needs no trail
+
+
+# --- the document --------------------------------------------------------------------------------
+def test_the_openapi_document_lists_the_three_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    routes = {"/v1/records", "/v1/records/{code}", "/v1/records/{code}/files/{sequence}"}
+    assert routes <= set(paths)
+    assert "/healthz" not in paths and "/metrics" not in paths
+    assert "303" in paths["/v1/records/{code}/files/{sequence}"]["get"]["responses"]

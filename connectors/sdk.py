@@ -194,6 +194,7 @@ def description_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     unknown = (
         set(metadata) - DESCRIPTION_FIELDS - EVENT_FIELDS - set(DA_T_46_FIELDS)
         - {*RETENTION_FIELDS, "absent_elements"} - set(TRANSFER_FIELDS) - set(CATEGORY_FIELDS)
+        - set(PERSON_FIELDS)
     )  # fmt: skip
     if unknown:
         raise SubmitError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")

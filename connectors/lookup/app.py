@@ -2,9 +2,11 @@
 records, read one, download an open record's file through a short-lived presigned S3 link.
 
 Who sees what (archival/access.py): the public sees open records only; staff (a staff token)
-every record but state secrets. A record the caller may not see is answered 404, the same as
-one that does not exist. What staff do here is audited (connectors/audit.py), and fails closed:
-an action whose audit event Kafka does not confirm is refused with 503. Errors are problem+json
+every record but state secrets; a citizen (a token the portal signed, naming them by their
+identity number) exactly the records that name them (权利人/当事人), open or not, found by the
+keyed hash of the number. A record the caller may not see is answered 404, the same as one that
+does not exist. What staff and citizens do here is audited (connectors/audit.py; never the
+number), and fails closed: an action whose audit event Kafka does not confirm is refused with 503. Errors are problem+json
 with reason codes (connectors/problems.py).
 """
 
@@ -25,10 +27,11 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from archival.access import load_access_rules
+from archival.persons import id_hmac
 from avro_schemas.codec import Codec
 from connectors.audit import SUCCESS, AuditLog, AuditUnavailable, audit_event
 from connectors.lookup import store as lookup_store
-from connectors.lookup.store import Audience, LookupFollower, Sort, Store
+from connectors.lookup.store import Audience, Citizen, LookupFollower, Sort, Store
 from connectors.lookup.store import Query as SearchQuery
 from connectors.lookup.tokens import STAFF, Caller, TokenRefused, verify
 from connectors.problems import HttpProblem, ProblemDetails
@@ -40,8 +43,10 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """查询服务 Lookup service: the archive's records, found by words (题名, 关键词, 摘要,
 责任者, 文号; Chinese words of two characters and more), by 档号, agency, year, 保管期限, 文种 and
 门类. Anonymous callers see open records (开放档案) only; `Authorization: Bearer <token>` with a
-staff token (`recordflow lookup token`) sees every record but state secrets. Errors are
-application/problem+json with a `reason` code (docs/reason-codes.md)."""
+staff token (`recordflow lookup token`) sees every record but state secrets, and with a citizen
+token the e-government portal signed (HS256, `aud` recordflow-lookup, `role` citizen, `sub`, `exp`,
+`id_number`) exactly the records naming that person. Errors are application/problem+json with a
+`reason` code (docs/reason-codes.md)."""
 
 PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}}
 
@@ -141,6 +146,10 @@ class LookupService:
 
 def start_lookup(settings: Settings) -> LookupService:
     """The service on real servers: the store follows the catalog from where it stopped."""
+    staff, portal = settings.lookup_staff_token_key, settings.lookup_portal_token_key
+    if staff is not None and portal is not None and staff == portal:
+        # The portal could then sign staff tokens: the two keys are for two signers.
+        raise ValueError("RECORDFLOW_LOOKUP_STAFF_TOKEN_KEY and ..._PORTAL_TOKEN_KEY must differ")
     store = Store.for_settings(settings, load_access_rules(settings.access_rules_file))
     codec = Codec.from_url(settings.schema_registry_url)
     metrics = CollectorRegistry()
@@ -170,8 +179,14 @@ def caller(request: Request) -> Caller | None:
 Who = Annotated[Caller | None, Depends(caller)]
 
 
-def audience(who: Caller | None) -> Audience:
-    return "staff" if who is not None and who.role == STAFF else "public"
+def audience(request: Request, who: Caller | None) -> Audience:
+    """What the caller may see: as staff, as the citizen the token names, or as the public."""
+    if who is None:
+        return "public"
+    if who.role == STAFF:
+        return "staff"
+    key = request.app.state.lookup.settings.person_key()
+    return Citizen(id_hmac(key, str(who.claims["id_number"])))
 
 
 def audited(request: Request, who: Caller | None, action: str, target: str) -> None:
@@ -226,7 +241,7 @@ def create_app(settings: Settings, service: LookupService | None = None) -> Fast
                             year_to=year_to, period=period, document_type=document_type,
                             category=category, sort=sort, page=page, size=size)  # fmt: skip
         audited(request, who, "lookup.search", str(request.url.query)[:500])
-        found = lookup.store.search(query, audience(who), lookup.today())
+        found = lookup.store.search(query, audience(request, who), lookup.today())
         return Results(total=found.total, page=page, size=size,
                        results=[Hit(**record) for record in found.records])  # fmt: skip
 
@@ -236,7 +251,7 @@ def create_app(settings: Settings, service: LookupService | None = None) -> Fast
                code: Annotated[str, Path(max_length=100)]) -> RecordWithFiles:  # fmt: skip
         """One record's public fields, its access and its files."""
         lookup: LookupService = request.app.state.lookup
-        found = lookup.store.record(code, audience(who), lookup.today())
+        found = lookup.store.record(code, audience(request, who), lookup.today())
         if found is None:
             raise HttpProblem("record-not-found", 404, f"no record {code} you may see")
         audited(request, who, "lookup.record", code)
@@ -253,7 +268,7 @@ def create_app(settings: Settings, service: LookupService | None = None) -> Fast
         """A file of a record the caller may see, through a short-lived presigned link to the
         archive's read path (GET only)."""
         lookup: LookupService = request.app.state.lookup
-        found = lookup.store.file(code, sequence, audience(who), lookup.today())
+        found = lookup.store.file(code, sequence, audience(request, who), lookup.today())
         if found is None:
             raise HttpProblem("record-not-found", 404, f"no file {sequence} of a record {code} "
                               "you may see")  # fmt: skip

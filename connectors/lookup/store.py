@@ -34,9 +34,21 @@ from recordflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # PRAGMA user_version: a store written by another version is rebuilt
+VERSION = 2  # PRAGMA user_version: a store written by another version is rebuilt
 MAX_PAGE_SIZE = 100
-Audience = Literal["public", "staff"]
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """A citizen the portal vouches for: the keyed hash of their identity number
+    (archival/persons.py), never the number."""
+
+    id_hmac: str
+
+
+# Who asks: the public (open records), staff (all but state secrets), or a citizen (the records
+# naming them, open or not, but no state secret).
+Audience = Literal["public", "staff"] | Citizen
 Sort = Literal["relevance", "date_desc", "date_asc", "code"]
 
 SCHEMA = f"""
@@ -53,6 +65,9 @@ CREATE TABLE records (
 CREATE INDEX records_filter ON records (agency_code, year);
 CREATE INDEX records_open ON records (access, opens_on);
 CREATE INDEX records_date ON records (document_date);
+-- 权利人/当事人: the keyed hash of each identity number a record names
+CREATE TABLE persons (record_id INTEGER NOT NULL, id_hmac TEXT NOT NULL);
+CREATE INDEX persons_hmac ON persons (id_hmac);
 CREATE VIRTUAL TABLE grams USING fts5 (tokens, tokenize = 'unicode61 remove_diacritics 0');
 """
 
@@ -101,7 +116,7 @@ class Store:
     def _rebuild(self, db: sqlite3.Connection) -> None:
         log.info("lookup store %s: (re)built from the catalog", self.path)
         db.execute("BEGIN")
-        for table in ("offsets", "records", "grams"):
+        for table in ("offsets", "records", "persons", "grams"):
             db.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in SCHEMA.split(";"):
             if statement.strip():
@@ -144,6 +159,7 @@ class Store:
         old = db.execute("SELECT id FROM records WHERE code = ?", (code,)).fetchone()
         if old is not None:
             db.execute("DELETE FROM grams WHERE rowid = ?", (old["id"],))
+            db.execute("DELETE FROM persons WHERE record_id = ?", (old["id"],))
             db.execute("DELETE FROM records WHERE id = ?", (old["id"],))
         if record is None:
             return
@@ -172,6 +188,9 @@ class Store:
         )  # fmt: skip
         db.execute("INSERT INTO grams (rowid, tokens) VALUES (?, ?)",
                    (cursor.lastrowid, text.grams(searched)))  # fmt: skip
+        db.executemany("INSERT INTO persons VALUES (?, ?)",
+                       [(cursor.lastrowid, hashed) for hashed in
+                        {p["id_hmac"] for p in record.get("persons") or [] if p.get("id_hmac")}])  # fmt: skip
 
     # --- read by the service --------------------------------------------------------------
     def search(self, query: Query, audience: Audience, today: dt.date) -> Found:
@@ -248,12 +267,6 @@ class Store:
             return None
         return next((f for f in json.loads(found["files"]) if f["sequence"] == sequence), None)
 
-    def exists(self, code: str) -> bool:
-        """Whether the catalog has the record at all (to tell 'not open' from 'no such record')."""
-        with self.reading() as db:
-            return db.execute("SELECT 1 FROM records WHERE code = ? AND access != ?",
-                              (code, NEVER)).fetchone() is not None  # fmt: skip
-
     def count(self) -> int:
         with self.reading() as db:
             return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
@@ -261,7 +274,11 @@ class Store:
     @staticmethod
     def _visible(audience: Audience, today: dt.date) -> tuple[list[str], list[Any]]:
         """The WHERE clause (and its parameters) of what `audience` may see on `today`: the public
-        open records only; staff everything but state secrets."""
+        open records only; staff everything but state secrets; a citizen the records naming them
+        but state secrets."""
+        if isinstance(audience, Citizen):
+            return (["access != ?", "id IN (SELECT record_id FROM persons WHERE id_hmac = ?)"],
+                    [NEVER, audience.id_hmac])  # fmt: skip
         if audience == "public":
             return ["access = ?", "opens_on <= ?"], [OPEN, today.isoformat()]
         return ["access != ?"], [NEVER]

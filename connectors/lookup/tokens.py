@@ -4,8 +4,9 @@ trusts, or nobody (the public).
 - **staff** tokens are signed with `lookup_staff_token_key`, which only the archive holds;
   `recordflow lookup token NAME` issues one. Staff see every record but state secrets.
 - **citizen** tokens are signed by the e-government portal with `lookup_portal_token_key`, once
-  it has authenticated the person; a portal key signs nothing else, so a leaked portal key
-  cannot make a staff token.
+  it has authenticated the person, and name them by their identity number (claim `id_number`);
+  a portal key signs nothing else, so a leaked portal key cannot make a staff token. The service
+  keeps no number: it looks for the keyed hash of it (archival/persons.py).
 
 Every token names its audience (`aud: recordflow-lookup`), its subject and an expiry no more
 than MAX_LIFETIME_S ahead; anything else is refused with a reason code, never served as public.
@@ -20,6 +21,8 @@ from typing import Any, Literal
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import OctKey
+
+from archival.persons import valid_id_number
 
 AUDIENCE = "recordflow-lookup"
 MAX_LIFETIME_S = 12 * 3600
@@ -78,4 +81,7 @@ def _caller(claims: dict[str, Any], role: str) -> Caller:
         raise TokenRefused("lookup-token-invalid", detail) from exc
     if float(claims["exp"]) - now > MAX_LIFETIME_S:
         raise TokenRefused("lookup-token-invalid", f"expires more than {MAX_LIFETIME_S} s from now")
+    if role == CITIZEN and not valid_id_number(str(claims.get("id_number") or "")):
+        raise TokenRefused("lookup-token-invalid",
+                           "a citizen token names the person by a valid id_number claim")  # fmt: skip
     return Caller(role, str(claims["sub"]), claims)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from avro_schemas.codec import Codec
 from avro_schemas.schemas import AUDIT_EVENT
-from connectors.lookup.tokens import STAFF, issue
+from connectors.lookup.tokens import CITIZEN, STAFF, issue
 from connectors.readback import read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
 from recordflow.localstack.lookup import running_lookup
@@ -26,6 +26,8 @@ from tests.examples import notice_metadata
 
 TIMEOUT_S = 120.0
 STAFF_KEY = "lookup-integration-test-staff-key-0123456789"
+PORTAL_KEY = "lookup-integration-test-portal-key-9876543210"
+ZHANG = "11010519491231002X"
 
 DOCUMENTS: dict[str, dict[str, object]] = {
     # A 公告 is public when it is formed: open at once.
@@ -37,6 +39,10 @@ DOCUMENTS: dict[str, dict[str, object]] = {
     # Formed this year: open in 2051; 不动 and 动产 are in its title, 不动产 is not.
     "LK-RECENT": {"title": "关于不动 产业园区动产抵押登记的通知",
                   "document_number": "市府办发〔2026〕88号"},
+    # A deed naming its owner by their identity number (GB 11643-1999's own example).
+    "LK-DEED": {"title": "张三不动产权属登记材料", "document_type": "通知",
+                "document_number": "市不动产发〔2026〕41号",
+                "persons": [{"role": "权利人", "name": "张三", "id_number": "11010519491231002X"}]},
     # 内部: never open by the rule, whatever its age.
     "LK-INTERNAL": {"title": "房产交易内部工作方案", "security_classification": "内部",
                     "document_date": "1985-03-01", "document_number": "市府办发〔1985〕2号"},
@@ -69,7 +75,8 @@ def archived(pipeline_settings: Settings, worker: WorkerProcess,
 def lookup(pipeline_settings: Settings, archived: dict[str, str]) -> Iterator[str]:
     settings = pipeline_settings.model_copy(update={"lookup_data_dir": pipeline_settings.home /
                                                     f"lookup-{pipeline_settings.topic_prefix}",
-                                                    "lookup_staff_token_key": SecretStr(STAFF_KEY)})  # fmt: skip
+                                                    "lookup_staff_token_key": SecretStr(STAFF_KEY),
+                                                    "lookup_portal_token_key": SecretStr(PORTAL_KEY)})  # fmt: skip
     with running_lookup(settings) as url:
         yield url
 
@@ -89,14 +96,14 @@ def test_the_public_finds_open_records_by_chinese_words_and_staff_find_the_rest(
     lookup: str, archived: dict[str, str]
 ) -> None:
     staff = issue(STAFF_KEY, STAFF, "wang.li", 600)
-    notice, old, recent, internal = (archived[d] for d in DOCUMENTS)
+    notice, old, recent, deed, internal = (archived[d] for d in DOCUMENTS)
 
     # Two characters: 房产 is in the 1990 通知 (open) and the 内部 方案 (not for the public).
     assert codes(search(lookup, q="房产")) == {old}
     assert codes(search(lookup, staff, q="房产")) == {old, internal}
     # Three characters, contiguous only: the recent 通知 holds 不动 and 动产 apart.
-    assert codes(search(lookup, staff, q="不动产")) == {notice}
-    assert codes(search(lookup, staff, q="动产")) == {notice, recent}
+    assert codes(search(lookup, staff, q="不动产")) == {notice, deed}
+    assert codes(search(lookup, staff, q="动产")) == {notice, recent, deed}
     assert codes(search(lookup, q="动产")) == {notice}
     # A 文号 as written, and an exact 档号.
     assert codes(search(lookup, q="〔2026〕3号")) == {notice}
@@ -150,3 +157,37 @@ def test_an_open_records_file_downloads_through_a_presigned_link_and_staff_use_i
         f"{lookup}/v1/records", headers={"Authorization": "Bearer nonsense"}, timeout=10
     )
     assert refused.status_code == 401 and refused.json()["reason"] == "lookup-token-invalid"
+
+
+def test_a_citizen_finds_the_records_naming_them_and_the_number_is_nowhere_in_clear(
+    pipeline_settings: Settings, lookup: str, archived: dict[str, str]
+) -> None:
+    """The portal vouches for 张三 by their identity number: the service finds the deed naming
+    them (not open to the public: formed this year) and nothing else. The number is on the
+    agency's ingest topic only: the catalog, the archival-ready topic and the lookup store hold
+    its keyed hash."""
+    token = issue(PORTAL_KEY, CITIZEN, "portal:zhangsan", 600, id_number=ZHANG)
+    assert codes(search(lookup, token)) == {archived["LK-DEED"]}
+    assert codes(search(lookup, q="不动产权属")) == set()  # the public: not open
+    page = httpx.get(f"{lookup}/v1/records/{archived['LK-DEED']}",
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+    assert page.status_code == 200 and page.json()["access"]["status"] == "open"
+    other = issue(PORTAL_KEY, CITIZEN, "portal:lisi", 600, id_number="440304198506121230")
+    assert codes(search(lookup, other)) == set()
+
+    for topic in (pipeline_settings.catalog_topic, pipeline_settings.archival_ready_topic):
+        values = b"".join(value for _, value in read_topic(pipeline_settings, topic))
+        assert ZHANG.encode() not in values and "张三".encode() in values
+    stored = pipeline_settings.home / f"lookup-{pipeline_settings.topic_prefix}"
+    for written in stored.glob("store.sqlite3*"):
+        assert ZHANG.encode() not in written.read_bytes()
+    codec = Codec.from_url(pipeline_settings.schema_registry_url)
+    trail = [codec.decode(value, AUDIT_EVENT)
+             for _, value in read_topic(pipeline_settings, pipeline_settings.audit_topic)]  # fmt: skip
+    # Keyed by actor, so in order per person (partitions differ between persons).
+    assert sorted((e["actor"], e["role"], e["action"]) for e in trail) == [
+        ("portal:lisi", "citizen", "lookup.search"),
+        ("portal:zhangsan", "citizen", "lookup.record"),
+        ("portal:zhangsan", "citizen", "lookup.search"),
+    ]
+    assert ZHANG not in str(trail)

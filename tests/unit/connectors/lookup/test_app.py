@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from archival.persons import id_hmac
 from connectors.lookup.app import LookupService, create_app
 from connectors.lookup.tokens import CITIZEN, STAFF, issue
 from recordflow.settings import Settings
@@ -22,9 +23,12 @@ from tests.unit.connectors.lookup.lookup_parts import archived, new_store, put
 
 STAFF_KEY = "staff-key-" + "s" * 32
 PORTAL_KEY = "portal-key-" + "p" * 32
+PERSON_KEY = "person-key-" + "k" * 32
 SETTINGS = Settings(topic_prefix="t1.", lookup_staff_token_key=SecretStr(STAFF_KEY),
                     lookup_portal_token_key=SecretStr(PORTAL_KEY),
-                    lookup_download_expiry_s=120)  # fmt: skip
+                    person_id_key=SecretStr(PERSON_KEY), lookup_download_expiry_s=120)  # fmt: skip
+ZHANG = "11010519491231002X"  # GB 11643-1999's own example: a valid number
+OTHER = "440304198506121230"  # valid too: another person
 OPEN = "Z109-WS·1990-D30-GHK-0001"  # formed 1990: open since 2015
 INTERNAL = "Z109-WS·1990-D30-GHK-0002"  # 内部: controlled
 SECRET = "Z109-WS·1990-D30-GHK-0003"  # 绝密: never shown
@@ -60,10 +64,13 @@ def s3() -> Presigner:
 @pytest.fixture
 def client(tmp_path: Path, audit: ListAudit, s3: Presigner) -> Iterator[TestClient]:
     store = new_store(tmp_path)
+    zhang = [{"role": "权利人", "name": "张三", "id_hmac": id_hmac(PERSON_KEY.encode(), ZHANG)}]
     put(store,
         archived(OPEN, description={"title": "关于不动产登记档案移交的请示"}),
-        archived(INTERNAL, description={"title": "内部档案工作简报", "security_classification": "内部"}),
-        archived(SECRET, description={"title": "绝密档案", "security_classification": "绝密"}))  # fmt: skip
+        archived(INTERNAL, description={"title": "内部档案工作简报", "security_classification": "内部"},
+                 persons=zhang),
+        archived(SECRET, description={"title": "绝密档案", "security_classification": "绝密"},
+                 persons=zhang))  # fmt: skip
     presigner: Any = s3  # a Storage to the service: it only presigns
     service = LookupService(SETTINGS, store, audit=audit, storage=lambda: presigner)
     with TestClient(create_app(SETTINGS, service), follow_redirects=False) as test_client:
@@ -102,10 +109,33 @@ def test_staff_find_controlled_records_but_never_state_secrets(client: TestClien
         OPEN, INTERNAL}  # fmt: skip
 
 
-def test_a_citizen_sees_what_the_public_sees(client: TestClient) -> None:
-    citizen = bearer(PORTAL_KEY, CITIZEN, "portal:8f3a")
-    assert found(client.get("/v1/records", headers=citizen)) == {OPEN}
-    assert_problem(client.get(f"/v1/records/{INTERNAL}", headers=citizen), 404, "record-not-found")
+def citizen(id_number: str) -> dict[str, str]:
+    token = issue(PORTAL_KEY, CITIZEN, "portal:8f3a", 600, id_number=id_number)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_citizen_finds_exactly_the_records_naming_them_open_or_not_but_no_state_secret(
+    client: TestClient, audit: ListAudit
+) -> None:
+    assert found(client.get("/v1/records", headers=citizen(ZHANG))) == {INTERNAL}
+    assert found(client.get("/v1/records", headers=citizen(ZHANG.lower()))) == {INTERNAL}
+    assert client.get(f"/v1/records/{INTERNAL}", headers=citizen(ZHANG)).status_code == 200
+    assert_problem(client.get(f"/v1/records/{OPEN}", headers=citizen(ZHANG)), 404,
+                   "record-not-found")  # fmt: skip
+    assert found(client.get("/v1/records", headers=citizen(OTHER))) == set()
+    # Every lookup of personal records is on the trail, under the portal's subject, never the number.
+    assert [(e["actor"], e["role"], e["action"]) for e in audit.events][:2] == [
+        ("portal:8f3a", "citizen", "lookup.search"),
+        ("portal:8f3a", "citizen", "lookup.search"),
+    ]
+    assert ZHANG not in str(audit.events) and ZHANG.lower() not in str(audit.events)
+
+
+def test_a_citizen_token_without_a_valid_number_is_refused(client: TestClient) -> None:
+    assert_problem(client.get("/v1/records", headers=citizen("110105194912310021")), 401,
+                   "lookup-token-invalid")  # fmt: skip
+    no_number = {"Authorization": f"Bearer {issue(PORTAL_KEY, CITIZEN, 'portal:8f3a', 600)}"}
+    assert_problem(client.get("/v1/records", headers=no_number), 401, "lookup-token-invalid")
 
 
 def test_a_search_answers_its_page_and_highlights(client: TestClient) -> None:

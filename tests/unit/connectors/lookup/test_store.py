@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from connectors.follower import Batch, connect
-from connectors.lookup.store import VERSION, Query, Store
+from connectors.lookup.store import VERSION, Citizen, Query, Store
 from tests.unit.connectors.lookup.lookup_parts import (
     SETTINGS,
     TODAY,
@@ -187,7 +187,6 @@ def test_staff_see_controlled_records_and_nobody_sees_state_secrets(tmp_path: Pa
     assert store.record("INTERNAL", "public", TODAY) is None
     internal = store.record("INTERNAL", "staff", TODAY)
     assert internal is not None and internal["access"]["status"] == "controlled"
-    assert store.exists("INTERNAL") and not store.exists("SECRET") and not store.exists("NONE")
     assert store.count() == 4  # kept, only never shown
 
 
@@ -278,3 +277,28 @@ def test_a_store_of_another_version_is_rebuilt_empty(store: Store) -> None:
 def test_a_store_of_this_version_is_kept(store: Store) -> None:
     reopened = Store(store.path, catalog_topic=SETTINGS.catalog_topic, rules=store.rules)
     assert reopened.count() == 4 and reopened.offsets() == {(SETTINGS.catalog_topic, 0): 4}
+
+
+def test_a_citizen_sees_the_records_naming_them_and_a_new_state_of_a_record_renames_them(
+    tmp_path: Path,
+) -> None:
+    store = new_store(tmp_path)
+    zhang, li = {"role": "权利人", "name": "张三", "id_hmac": "a" * 64}, {
+        "role": "当事人", "name": "李四", "id_hmac": "b" * 64}  # fmt: skip
+    put(store,
+        archived("DEED", persons=[zhang, li]),
+        archived("RECENT", persons=[zhang], description={"document_date": TODAY}),  # not open
+        archived("SECRET", persons=[zhang], description={"security_classification": "绝密"}),
+        archived("OTHER"))  # fmt: skip
+    assert set(codes(store, Citizen("a" * 64))) == {"DEED", "RECENT"}
+    assert set(codes(store, Citizen("b" * 64))) == {"DEED"}
+    assert codes(store, Citizen("c" * 64)) == []
+    assert store.record("OTHER", Citizen("a" * 64), TODAY) is None
+    put(store, archived("DEED", persons=[li]))  # the record's new state no longer names 张三
+    assert set(codes(store, Citizen("a" * 64))) == {"RECENT"}
+    store.apply(catalog(("RECENT", None)))
+    assert codes(store, Citizen("a" * 64)) == []
+    with store.reading() as db:
+        assert (
+            db.execute("SELECT count(*) FROM persons").fetchone()[0] == 2
+        )  # DEED's 李四, SECRET's

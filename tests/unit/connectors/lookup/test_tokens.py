@@ -45,9 +45,14 @@ def test_a_staff_token_names_a_staff_member() -> None:
 
 
 def test_a_citizen_token_names_a_citizen_with_the_portals_claims() -> None:
-    token = issue(PORTAL_KEY, CITIZEN, "portal:8f3a", 600, name="张三")
+    token = issue(
+        PORTAL_KEY, CITIZEN, "portal:8f3a", 600, name="张三", id_number="11010519491231002X"
+    )
     caller = verify(token, STAFF_KEY, PORTAL_KEY)
     assert (caller.role, caller.subject, caller.claims["name"]) == (CITIZEN, "portal:8f3a", "张三")
+    assert refused(issue(PORTAL_KEY, CITIZEN, "portal:8f3a", 600)) == "lookup-token-invalid"
+    wrong = issue(PORTAL_KEY, CITIZEN, "portal:8f3a", 600, id_number="110105194912310021")
+    assert refused(wrong) == "lookup-token-invalid"
 
 
 def test_the_portal_key_cannot_make_a_staff_token() -> None:

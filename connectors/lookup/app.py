@@ -6,8 +6,8 @@ every record but state secrets; a citizen (a token the portal signed, naming the
 identity number) exactly the records that name them (权利人/当事人), open or not, found by the
 keyed hash of the number. A record the caller may not see is answered 404, the same as one that
 does not exist. What staff and citizens do here is audited (connectors/audit.py; never the
-number), and fails closed: an action whose audit event Kafka does not confirm is refused with 503. Errors are problem+json
-with reason codes (connectors/problems.py).
+number), and fails closed: an action whose audit event Kafka does not confirm is refused with
+503. Errors are problem+json with reason codes (connectors/problems.py).
 """
 
 from __future__ import annotations

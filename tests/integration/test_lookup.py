@@ -176,7 +176,7 @@ def test_a_citizen_finds_the_records_naming_them_and_the_number_is_nowhere_in_cl
     assert codes(search(lookup, other)) == set()
 
     for topic in (pipeline_settings.catalog_topic, pipeline_settings.archival_ready_topic):
-        values = b"".join(value for _, value in read_topic(pipeline_settings, topic))
+        values = b"".join(value or b"" for _, value in read_topic(pipeline_settings, topic))
         assert ZHANG.encode() not in values and "张三".encode() in values
     stored = pipeline_settings.home / f"lookup-{pipeline_settings.topic_prefix}"
     for written in stored.glob("store.sqlite3*"):

@@ -259,6 +259,11 @@ class Settings(BaseSettings):
         return self.topic("recordflow.deadletter-replays.v1")
 
     @property
+    def access_decisions_topic(self) -> str:
+        """开放鉴定: archivists' access decisions by 档号 (connectors/access_decisions.py)."""
+        return self.topic("records.access-decisions.v1")
+
+    @property
     def agencies_topic(self) -> str:
         """Internal: agencies onboarded or offboarded since installation (connectors/agency_registry.py)."""
         return self.topic("recordflow.agencies.v1")

@@ -37,7 +37,10 @@ denied, so the list below is the whole access policy:
                    too: it also READs and WRITEs recordflow.audit.v1 (its audit trail, which
                    it keeps a searchable copy of) and READs recordflow.console-users.v1 (its
                    accounts; only the admin writes them, by `console users add / disable`),
-                   records.preservation-alert.v1 and records.verify-runs.v1 (the 校验 page)
+                   records.preservation-alert.v1 and records.verify-runs.v1 (the 校验 page).
+                   `recordflow records access` (开放鉴定) READs and WRITEs
+                   records.access-decisions.v1; the lookup service runs as this principal too
+                   (it READs the catalog and the decisions and WRITEs the audit trail)
     gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
                    active agency's ingest topic (literal; the gateway checks the caller's agency
                    itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps
@@ -211,9 +214,9 @@ def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
              settings.deadletter_topic, settings.replay_ledger_topic,
              settings.agencies_topic, settings.audit_topic,
              settings.console_users_topic, settings.preservation_alert_topic,
-             settings.verify_runs_topic]  # fmt: skip
+             settings.verify_runs_topic, settings.access_decisions_topic]  # fmt: skip
     writes = [settings.review_topic, settings.register_topic, settings.catalog_topic,
-              settings.replay_ledger_topic, settings.audit_topic,
+              settings.replay_ledger_topic, settings.audit_topic, settings.access_decisions_topic,
               *(settings.ingest_topic(agency.code) for agency in registry.agencies)]  # fmt: skip
     transactions = [review_transactional_prefix(settings), replay_transactional_prefix(settings)]
     return {

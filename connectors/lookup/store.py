@@ -23,9 +23,10 @@ from typing import Any, Literal
 from confluent_kafka import Message
 from prometheus_client import CollectorRegistry, Gauge
 
-from archival.access import NEVER, OPEN, AccessRules, opening
+from archival.access import NEVER, OPEN, AccessRules, Decision, opening
 from avro_schemas.codec import Codec
 from avro_schemas.schemas import ARCHIVAL_RECORD
+from connectors.access_decisions import decision_from
 from connectors.follower import OFFSETS_TABLE, Batch, Follower, connect, save_offsets
 from connectors.lookup import text
 from connectors.parquet_export.rows import row
@@ -34,7 +35,7 @@ from recordflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # PRAGMA user_version: a store written by another version is rebuilt
+VERSION = 3  # PRAGMA user_version: a store written by another version is rebuilt
 MAX_PAGE_SIZE = 100
 
 
@@ -59,12 +60,15 @@ CREATE TABLE records (
     document_type TEXT NOT NULL, document_date TEXT NOT NULL, archived_at TEXT NOT NULL,
     -- 开放: open, controlled or never (archival/access.py), open from opens_on (ISO date)
     access TEXT NOT NULL, opens_on TEXT, basis TEXT NOT NULL,
+    access_input TEXT NOT NULL,  -- JSON: what archival/access.py decides from, for a decision
     haystack TEXT NOT NULL,  -- the searched fields, normalized (text.normal)
     public TEXT NOT NULL,    -- JSON: what any audience allowed to see the record sees
     files TEXT NOT NULL);    -- JSON: each file's sequence, type, size and S3 address
 CREATE INDEX records_filter ON records (agency_code, year);
 CREATE INDEX records_open ON records (access, opens_on);
 CREATE INDEX records_date ON records (document_date);
+-- 开放鉴定: the latest archivist's decision on each 档号 (connectors/access_decisions.py)
+CREATE TABLE decisions (code TEXT PRIMARY KEY, body TEXT NOT NULL);
 -- 权利人/当事人: the keyed hash of each identity number a record names
 CREATE TABLE persons (record_id INTEGER NOT NULL, id_hmac TEXT NOT NULL);
 CREATE INDEX persons_hmac ON persons (id_hmac);
@@ -99,9 +103,11 @@ class Found:
 
 
 class Store:
-    def __init__(self, path: Path, *, catalog_topic: str, rules: AccessRules) -> None:
+    def __init__(self, path: Path, *, catalog_topic: str, rules: AccessRules,
+                 decisions_topic: str = "") -> None:  # fmt: skip
         self.path = path
         self.catalog_topic = catalog_topic
+        self.decisions_topic = decisions_topic
         self.rules = rules
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.closing(connect(path)) as db:
@@ -111,12 +117,12 @@ class Store:
     @classmethod
     def for_settings(cls, settings: Settings, rules: AccessRules) -> Store:
         return cls(settings.lookup_path / "store.sqlite3", catalog_topic=settings.catalog_topic,
-                   rules=rules)  # fmt: skip
+                   rules=rules, decisions_topic=settings.access_decisions_topic)  # fmt: skip
 
     def _rebuild(self, db: sqlite3.Connection) -> None:
         log.info("lookup store %s: (re)built from the catalog", self.path)
         db.execute("BEGIN")
-        for table in ("offsets", "records", "persons", "grams"):
+        for table in ("offsets", "records", "decisions", "persons", "grams"):
             db.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in SCHEMA.split(";"):
             if statement.strip():
@@ -148,6 +154,8 @@ class Store:
                 for topic, _, _, _, code, record in batch.messages:
                     if topic == self.catalog_topic:
                         self.put(db, code, record)
+                    elif topic == self.decisions_topic:
+                        self.decide(db, code, record)
                 save_offsets(db, batch.offsets)
                 db.execute("COMMIT")
             except BaseException:
@@ -163,7 +171,8 @@ class Store:
             db.execute("DELETE FROM records WHERE id = ?", (old["id"],))
         if record is None:
             return
-        found = opening(record, self.rules)
+        access_input = _access_input(record)
+        found = opening(access_input, self.rules, _decision(db, code))
         public = json_ready({key: value for key, value in row(record, "").items()
                              if key != "export_id"})  # fmt: skip
         description = record["description"]
@@ -177,12 +186,13 @@ class Store:
         ]  # fmt: skip
         cursor = db.execute(
             "INSERT INTO records (code, agency_code, category, year, retention_period,"
-            " document_type, document_date, archived_at, access, opens_on, basis, haystack,"
-            " public, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " document_type, document_date, archived_at, access, opens_on, basis, access_input,"
+            " haystack, public, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (code, record["agency"]["code"], record["category"], int(record["year"]),
              record["retention_period"], description["document_type"],
              public["document_date"], public["archived_at"], found.status,
              found.opens_on.isoformat() if found.opens_on else None, found.basis,
+             json.dumps(json_ready(access_input), ensure_ascii=False),
              "\n".join(text.normal(part) for part in searched),
              json.dumps(public, ensure_ascii=False), json.dumps(files)),
         )  # fmt: skip
@@ -191,6 +201,22 @@ class Store:
         db.executemany("INSERT INTO persons VALUES (?, ?)",
                        [(cursor.lastrowid, hashed) for hashed in
                         {p["id_hmac"] for p in record.get("persons") or [] if p.get("id_hmac")}])  # fmt: skip
+
+    def decide(self, db: sqlite3.Connection, code: str, entry: Mapping[str, Any] | None) -> None:
+        """An archivist's latest decision on `code` (None: withdrawn), applied to the record if
+        the store has it, kept for it if it comes later."""
+        if entry is None:
+            db.execute("DELETE FROM decisions WHERE code = ?", (code,))
+        else:
+            db.execute("INSERT INTO decisions VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET"
+                       " body = excluded.body", (code, json.dumps(dict(entry), ensure_ascii=False)))  # fmt: skip
+        found = db.execute("SELECT access_input FROM records WHERE code = ?", (code,)).fetchone()
+        if found is None:
+            return
+        decided = opening(json.loads(found["access_input"]), self.rules, _decision(db, code))
+        db.execute("UPDATE records SET access = ?, opens_on = ?, basis = ? WHERE code = ?",
+                   (decided.status, decided.opens_on.isoformat() if decided.opens_on else None,
+                    decided.basis, code))  # fmt: skip
 
     # --- read by the service --------------------------------------------------------------
     def search(self, query: Query, audience: Audience, today: dt.date) -> Found:
@@ -284,6 +310,23 @@ class Store:
         return ["access != ?"], [NEVER]
 
 
+def _access_input(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What archival/access.py's `opening` reads of a record, and nothing else."""
+    description = record["description"]
+    return {
+        "description": {name: description[name] for name in
+                        ("security_classification", "document_type", "document_date", "year")},
+        "supplementary": {"control_marks": (record.get("supplementary") or {}).get("control_marks") or []},
+        "agency": {"code": record["agency"]["code"]},
+        "category": record["category"],
+    }  # fmt: skip
+
+
+def _decision(db: sqlite3.Connection, code: str) -> Decision | None:
+    found = db.execute("SELECT body FROM decisions WHERE code = ?", (code,)).fetchone()
+    return None if found is None else decision_from(json.loads(found["body"]))
+
+
 def _access(found: sqlite3.Row) -> dict[str, Any]:
     return {"status": found["access"], "opens_on": found["opens_on"], "basis": found["basis"]}
 
@@ -302,8 +345,14 @@ class LookupFollower(Follower):
         def decoded(_: Message, raw: bytes) -> dict[str, Any]:
             return dict(codec.decode(raw, ARCHIVAL_RECORD))
 
+        def decision(_: Message, raw: bytes) -> dict[str, Any]:
+            entry = json.loads(raw)
+            decision_from(entry)  # ValueError (skipped, logged) when it is not a decision
+            return dict(entry)
+
         super().__init__(
-            "lookup", store, settings, {store.catalog_topic: decoded},
+            "lookup", store, settings,
+            {store.catalog_topic: decoded, store.decisions_topic: decision},
             Gauge("recordflow_lookup_store_lag_messages",
                   "Messages of a topic the lookup service's store has not read yet.",
                   ["topic"], registry=registry),

@@ -109,6 +109,48 @@ def records_pair(
     console.print(f"{code} ↔ {paper}: 纸质副本已登记 paper twin registered", highlight=False)
 
 
+@app.command("access")
+def records_access(
+    code: Annotated[str, typer.Argument(help="The record's 档号.")],
+    access: Annotated[
+        str,
+        typer.Argument(
+            metavar="open|controlled", help="open 开放 (from today) | controlled 控制使用."
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded, shown with the record).")],
+    by: Annotated[str, typer.Option("--by", help="Who decided (recorded).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """开放鉴定: open a record to the public before its time, or keep it controlled after it.
+    The latest decision on a record overrides the Archives Law's rule (recordflow/access.yaml)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from archival.access import CONTROLLED, OPEN, Decision
+    from connectors.access_decisions import publish_decision
+
+    if access not in (OPEN, CONTROLLED):
+        raise fail(f"{access!r}: give open or controlled", 2)
+    if not reason.strip() or not by.strip():
+        raise fail("--reason and --by may not be empty", 2)
+    settings = Settings()
+    _record(settings, code)  # a malformed or unknown 档号 is one line
+    decided_at = dt.datetime.now(ZoneInfo(settings.console_timezone)).replace(microsecond=0)
+    decision = Decision(access, reason.strip(), by.strip(), decided_at)
+    try:
+        publish_decision(settings, code, decision)
+    except RuntimeError as exc:
+        raise fail(escape(str(exc))) from exc
+    if as_json:
+        print_json({"reference_code": code, "access": access, "reason": decision.reason,
+                    "decided_by": decision.decided_by, "decided_at": decided_at.isoformat()})  # fmt: skip
+        return
+    word = "开放 open" if access == OPEN else "控制使用 controlled"
+    console.print(f"{code}: {word} ({decision.reason}; {decision.decided_by}, "
+                  f"{decided_at:%Y-%m-%d %H:%M})", highlight=False)  # fmt: skip
+
+
 @app.command("show")
 def records_show(
     code: Annotated[str, typer.Argument(help="Archival reference code (档号).")],

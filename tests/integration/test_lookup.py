@@ -6,6 +6,8 @@ with the archived bytes; what staff do is on the audit trail."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from recordflow.localstack.lookup import running_lookup
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 from tests.examples import notice_metadata
+from tests.integration.cli import run_cli
 
 TIMEOUT_S = 120.0
 STAFF_KEY = "lookup-integration-test-staff-key-0123456789"
@@ -191,3 +194,29 @@ def test_a_citizen_finds_the_records_naming_them_and_the_number_is_nowhere_in_cl
         ("portal:zhangsan", "citizen", "lookup.search"),
     ]
     assert ZHANG not in str(trail)
+
+
+def test_an_archivists_decision_opens_or_closes_a_record_for_the_public(
+    pipeline_settings: Settings, lookup: str, archived: dict[str, str]
+) -> None:
+    """`recordflow records access` (开放鉴定): the recent 通知 opened today, the 1990 one kept
+    controlled; the running service follows the decisions topic and the public sees the change."""
+    old, recent = archived["LK-1990"], archived["LK-RECENT"]
+    for code, access in ((recent, "open"), (old, "controlled")):
+        decided = run_cli(pipeline_settings, "records", "access", code, access,
+                          "--reason", "2026年第1次开放鉴定会议", "--by", "wang.li", "--json")  # fmt: skip
+        assert decided.returncode == 0, decided.stderr
+        assert json.loads(decided.stdout)["access"] == access
+    deadline = time.monotonic() + 30
+    while codes(search(lookup, code=old)) and time.monotonic() < deadline:  # the later decision
+        time.sleep(0.5)
+    assert codes(search(lookup, code=recent)) == {recent}
+    assert codes(search(lookup, code=old)) == set()
+    (hit,) = search(lookup, issue(STAFF_KEY, STAFF, "wang.li", 600), code=old)["results"]
+    assert hit["access"]["status"] == "controlled" and "开放鉴定会议" in hit["access"]["basis"]
+
+    wrong = run_cli(pipeline_settings, "records", "access", recent, "sealed", "--reason", "x",
+                    "--by", "wang.li")  # fmt: skip
+    assert (
+        wrong.returncode == 2 and wrong.stderr.strip() == "error: 'sealed': give open or controlled"
+    )

@@ -17,7 +17,8 @@ REGISTRY = load_registry(SETTINGS.agencies_file)
 ACLS = desired_acls(SETTINGS, REGISTRY)
 CODES = [agency.code for agency in REGISTRY.agencies]
 STAFF_WRITES = {SETTINGS.review_topic, SETTINGS.register_topic, SETTINGS.catalog_topic,
-                SETTINGS.replay_ledger_topic, SETTINGS.audit_topic}  # fmt: skip
+                SETTINGS.replay_ledger_topic, SETTINGS.audit_topic,
+                SETTINGS.access_decisions_topic}  # fmt: skip
 READERS = ("group", "t1.readers.", "prefixed", "read")
 
 
@@ -148,7 +149,8 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
                                         SETTINGS.agencies_topic, SETTINGS.audit_topic,
                                         SETTINGS.console_users_topic,
                                         SETTINGS.preservation_alert_topic,
-                                        SETTINGS.verify_runs_topic)),
+                                        SETTINGS.verify_runs_topic,
+                                        SETTINGS.access_decisions_topic)),
         *((topic, "write") for topic in STAFF_WRITES),
         *((SETTINGS.ingest_topic(code), "write") for code in CODES),
         ("t1.receipts.", "write"),  # a decision's receipt, in its transaction

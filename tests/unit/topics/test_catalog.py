@@ -48,6 +48,7 @@ EXPECTED_RECORD_TYPES = {
     "recordflow.gateway-credentials.v1": None,  # JSON, connectors/gateway/credentials.py only
     "recordflow.audit.v1": "audit_event",
     "recordflow.console-users.v1": None,  # JSON, connectors/console/users.py only
+    "records.access-decisions.v1": None,  # JSON, connectors/access_decisions.py only
 }
 
 
@@ -101,6 +102,7 @@ def test_names_match_settings() -> None:
         settings.gateway_credentials_topic,
         settings.audit_topic,
         settings.console_users_topic,
+        settings.access_decisions_topic,
         *(settings.ingest_topic(agency.code) for agency in registry.agencies),
         *(settings.receipts_topic(agency.code) for agency in registry.agencies),
     }

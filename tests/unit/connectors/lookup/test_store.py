@@ -16,6 +16,7 @@ import pytest
 from connectors.follower import Batch, connect
 from connectors.lookup.store import VERSION, Citizen, Query, Store
 from tests.unit.connectors.lookup.lookup_parts import (
+    RULES,
     SETTINGS,
     TODAY,
     archived,
@@ -302,3 +303,46 @@ def test_a_citizen_sees_the_records_naming_them_and_a_new_state_of_a_record_rena
         assert (
             db.execute("SELECT count(*) FROM persons").fetchone()[0] == 2
         )  # DEED's 李四, SECRET's
+
+
+def decision(access: str, at: str = "2026-05-20T09:30:00+08:00") -> dict[str, Any]:
+    return {"reference_code": "X", "access": access, "reason": "开放鉴定会议 2026-1",
+            "decided_by": "wang.li", "decided_at": at}  # fmt: skip
+
+
+def decisions(*entries: tuple[str, dict[str, Any] | None]) -> Batch:
+    batch = Batch()
+    for n, (code, value) in enumerate(entries):
+        batch.messages.append((DECISIONS, 0, n, 1, code, value))
+    return batch
+
+
+DECISIONS = "t1.records.access-decisions.v1"
+
+
+def test_an_archivists_decision_overrides_the_rule_whether_it_comes_before_or_after_the_record(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "store.sqlite3", catalog_topic=SETTINGS.catalog_topic, rules=RULES,
+                  decisions_topic=DECISIONS)  # fmt: skip
+    store.apply(decisions(("RECENT", decision("open"))))  # before its record: kept for it
+    put(
+        store,
+        archived("RECENT", description={"document_date": TODAY}),  # open in 2051 by the rule
+        archived("OLD"),
+    )  # open since 2015 by the rule
+    assert set(codes(store)) == {"RECENT", "OLD"}
+    (hit,) = store.search(Query(code="RECENT"), "public", TODAY).records
+    assert hit["access"]["opens_on"] == "2026-05-20" and "wang.li" in hit["access"]["basis"]
+    assert codes(store, today=dt.date(2026, 5, 19)) == ["OLD"]  # opened the day it was decided
+
+    store.apply(decisions(("OLD", decision("controlled"))))  # after its record
+    assert set(codes(store)) == {"RECENT"}
+    assert store.record("OLD", "staff", TODAY)["access"]["status"] == "controlled"  # type: ignore[index]
+    store.apply(decisions(("OLD", None)))  # withdrawn: the rule again
+    assert set(codes(store)) == {"RECENT", "OLD"}
+    # A new state of the record (an appraisal, a paper twin) keeps the decision on it.
+    put(store, archived("RECENT", description={"document_date": TODAY, "title": "改"}))
+    assert set(codes(store)) == {"RECENT", "OLD"}
+    store.apply(decisions(("RECENT", None)))
+    assert set(codes(store)) == {"OLD"}

@@ -16,9 +16,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from pathlib import Path
+from typing import Any, Self
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from prometheus_client import Gauge
@@ -48,27 +49,82 @@ class Batch:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
-class FollowedStore(Protocol):
-    def offsets(self) -> dict[tuple[str, int], int]: ...
-
-    def apply(self, batch: Batch, db: sqlite3.Connection | None = None) -> None: ...
-
-    def reading(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
-
-
-def save_offsets(db: sqlite3.Connection, offsets: Mapping[tuple[str, int], int]) -> None:
-    """The offsets a batch was read up to, in the store's `offsets` table (its transaction)."""
-    db.executemany(
-        "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
-        "DO UPDATE SET next_offset = excluded.next_offset",
-        [(topic, partition, offset) for (topic, partition), offset in offsets.items()],
-    )
-
-
 OFFSETS_TABLE = """
 CREATE TABLE offsets (
     topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
     PRIMARY KEY (topic, partition))"""
+
+
+class TopicStore:
+    """A SQLite file kept from topics: `schema` (statements separated by `;`, no `;` in a
+    comment) with an `offsets` table (OFFSETS_TABLE), rebuilt empty when the file was written with
+    another `version` (PRAGMA user_version). A subclass says what each message becomes (`write`)."""
+
+    name = "store"
+
+    def __init__(self, path: Path, schema: str, version: int) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # For the service's own user only (SQLite gives its -wal and -shm files the file's mode).
+        path.touch(mode=0o600, exist_ok=True)
+        with contextlib.closing(connect(path)) as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] != version:
+                log.info("%s store %s: (re)built from the topics", self.name, path)
+                self._rebuild(db, schema, version)
+
+    @staticmethod
+    def _rebuild(db: sqlite3.Connection, schema: str, version: int) -> None:
+        db.execute("BEGIN")
+        # Virtual tables first: dropping one drops its shadow tables with it.
+        for kind in ("virtual", "table"):
+            tables = [row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND (sql LIKE 'CREATE VIRTUAL%')"
+                + (" = 1" if kind == "virtual" else " = 0")
+            )]  # fmt: skip
+            for table in tables:
+                db.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for statement in schema.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {version}")
+        db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        db = connect(self.path)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        with self.reading() as db:
+            return {(r["topic"], r["partition"]): r["next_offset"]
+                    for r in db.execute("SELECT * FROM offsets")}  # fmt: skip
+
+    def apply(self, batch: Batch, db: sqlite3.Connection | None = None) -> None:
+        """Write a batch's messages and the offsets it was read up to, in one transaction."""
+        with contextlib.ExitStack() as stack:
+            if db is None:
+                db = stack.enter_context(self.reading())
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for message in batch.messages:
+                    self.write(db, *message)
+                db.executemany(
+                    "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
+                    "DO UPDATE SET next_offset = excluded.next_offset",
+                    [(topic, part, offset) for (topic, part), offset in batch.offsets.items()],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def write(self, db: sqlite3.Connection, topic: str, partition: int, offset: int,
+              timestamp: int, key: str, value: dict[str, Any] | None) -> None:  # fmt: skip
+        """What one message (a decoded value, or None for a tombstone) becomes in the store."""
+        raise NotImplementedError
 
 
 class Follower:
@@ -76,7 +132,7 @@ class Follower:
     partition was read to its end. `lag` gets, per topic, the messages Kafka has that the store
     has not read, every LAG_EVERY_S."""
 
-    def __init__(self, name: str, store: FollowedStore, settings: Settings,
+    def __init__(self, name: str, store: TopicStore, settings: Settings,
                  topics: Mapping[str, Decoder], lag: Gauge) -> None:  # fmt: skip
         self.name = name
         self.store = store

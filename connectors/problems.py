@@ -6,7 +6,8 @@ logged by the service."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
@@ -93,3 +94,11 @@ def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
         }
         for status in statuses
     }
+
+
+def invalid_fields(errors: Sequence[Any]) -> str:
+    """A request validation's errors (FastAPI's RequestValidationError.errors()) as one line:
+    `query.sort: Input should be …; …`, at most 500 characters."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors
+    )[:500]

@@ -32,14 +32,13 @@ the titles. Both find the word anywhere in the title.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import math
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ from avro_schemas.schemas import (
 )
 from connectors.agency_registry import decode_entry
 from connectors.deadletters import ledger_entry, letter_from_message
-from connectors.follower import Batch, Follower, connect, save_offsets
+from connectors.follower import Follower, TopicStore
 from connectors.review import PENDING, RETENTION
 from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
@@ -237,12 +236,13 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-class Store:
+class Store(TopicStore):
+    name = "console"
+
     def __init__(self, path: Path, *, catalog_topic: str, audit_topic: str, review_topic: str,
                  deadletter_topic: str, ledger_topic: str, alert_topic: str,
                  verify_runs_topic: str, agencies_topic: str,
                  timezone: str = "Asia/Shanghai") -> None:  # fmt: skip
-        self.path = path
         self.catalog_topic = catalog_topic
         self.audit_topic = audit_topic
         self.review_topic = review_topic
@@ -252,13 +252,7 @@ class Store:
         self.verify_runs_topic = verify_runs_topic
         self.agencies_topic = agencies_topic
         self.zone = ZoneInfo(timezone)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # The audit trail's copy is in it: for the console's own user only (SQLite gives its
-        # -wal and -shm files the database file's mode).
-        path.touch(mode=0o600, exist_ok=True)
-        with contextlib.closing(self._connect()) as db, db:
-            if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
-                self._rebuild(db)
+        super().__init__(path, SCHEMA, VERSION)  # the audit trail's copy is in it: 0600
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Store:
@@ -271,66 +265,25 @@ class Store:
                    agencies_topic=settings.agencies_topic,
                    timezone=settings.console_timezone)  # fmt: skip
 
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
-
-    def _rebuild(self, db: sqlite3.Connection) -> None:
-        log.info("console store %s: (re)built from the topics", self.path)
-        tables = [row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'titles_%'"
-        )]  # fmt: skip
-        db.execute("BEGIN")
-        for table in tables:
-            db.execute(f'DROP TABLE IF EXISTS "{table}"')
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version = {VERSION}")
-        db.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
-        try:
-            yield db
-        finally:
-            db.close()
-
     # --- written by the follower ---------------------------------------------------------
-    def offsets(self) -> dict[tuple[str, int], int]:
-        with self.reading() as db:
-            return {(r["topic"], r["partition"]): r["next_offset"]
-                    for r in db.execute("SELECT * FROM offsets")}  # fmt: skip
-
-    def apply(self, batch: Batch, db: sqlite3.Connection | None = None) -> None:
-        """Write a batch's messages and offsets in one transaction."""
-        with contextlib.ExitStack() as stack:
-            if db is None:
-                db = stack.enter_context(self.reading())
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for topic, partition, offset, timestamp, key, value in batch.messages:
-                    if topic == self.catalog_topic:
-                        self._record(db, partition, timestamp, key, value)
-                    elif topic == self.audit_topic and value is not None:
-                        self._audit(db, partition, offset, value)
-                    elif topic == self.review_topic:
-                        self._review(db, partition, timestamp, key, value)
-                    elif topic == self.deadletter_topic and value is not None:
-                        self._letter(db, partition, offset, value)
-                    elif topic == self.ledger_topic:
-                        self._replay(db, key, value)
-                    elif topic == self.verify_runs_topic and value is not None:
-                        self._verify_run(db, value)
-                    elif topic == self.alert_topic and value is not None:
-                        self._alert(db, partition, offset, value)
-                    elif topic == self.agencies_topic:
-                        self._agency(db, key, value)
-                save_offsets(db, batch.offsets)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+    def write(self, db: sqlite3.Connection, topic: str, partition: int, offset: int,
+              timestamp: int, key: str, value: dict[str, Any] | None) -> None:  # fmt: skip
+        if topic == self.catalog_topic:
+            self._record(db, partition, timestamp, key, value)
+        elif topic == self.audit_topic and value is not None:
+            self._audit(db, partition, offset, value)
+        elif topic == self.review_topic:
+            self._review(db, partition, timestamp, key, value)
+        elif topic == self.deadletter_topic and value is not None:
+            self._letter(db, partition, offset, value)
+        elif topic == self.ledger_topic:
+            self._replay(db, key, value)
+        elif topic == self.verify_runs_topic and value is not None:
+            self._verify_run(db, value)
+        elif topic == self.alert_topic and value is not None:
+            self._alert(db, partition, offset, value)
+        elif topic == self.agencies_topic:
+            self._agency(db, key, value)
 
     def _record(self, db: sqlite3.Connection, partition: int, timestamp: int, code: str,
                 record: dict[str, Any] | None) -> None:  # fmt: skip

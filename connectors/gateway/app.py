@@ -26,7 +26,7 @@ from connectors.agency_registry import RegistryView
 from connectors.gateway import credentials, submissions, uploads
 from connectors.gateway.metrics import GatewayMetrics
 from connectors.gateway.service import Gateway
-from connectors.problems import HttpProblem, internal_error
+from connectors.problems import HttpProblem, internal_error, invalid_fields
 from connectors.receipts import ReceiptIndex
 from recordflow.agencies import AgencyRegistry
 from recordflow.settings import Settings
@@ -136,11 +136,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None,
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        where = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        return HttpProblem("invalid-request", 422, where[:500]).response()
+        return HttpProblem("invalid-request", 422, invalid_fields(exc.errors())).response()
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: Exception) -> Response:

@@ -34,7 +34,7 @@ from connectors.lookup import store as lookup_store
 from connectors.lookup.store import Audience, Citizen, LookupFollower, Sort, Store
 from connectors.lookup.store import Query as SearchQuery
 from connectors.lookup.tokens import STAFF, Caller, TokenRefused, verify
-from connectors.problems import HttpProblem, ProblemDetails
+from connectors.problems import HttpProblem, ProblemDetails, invalid_fields
 from connectors.storage import Storage
 from recordflow.settings import Settings
 
@@ -287,11 +287,7 @@ def create_app(settings: Settings, service: LookupService | None = None) -> Fast
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        where = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        return HttpProblem("invalid-query", 422, where[:500]).response()
+        return HttpProblem("invalid-query", 422, invalid_fields(exc.errors())).response()
 
     # Starlette's HTTPException, not FastAPI's subclass: the router raises Starlette's for an
     # unknown path (404) or method (405), which a handler of FastAPI's never saw (they went out

@@ -10,12 +10,11 @@ Chinese word is found through the index, not by scanning every title.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +26,7 @@ from archival.access import NEVER, OPEN, AccessRules, Decision, opening
 from avro_schemas.codec import Codec
 from avro_schemas.schemas import ARCHIVAL_RECORD
 from connectors.access_decisions import decision_from
-from connectors.follower import OFFSETS_TABLE, Batch, Follower, connect, save_offsets
+from connectors.follower import OFFSETS_TABLE, Follower, TopicStore
 from connectors.lookup import text
 from connectors.parquet_export.rows import row
 from recordflow.jsonvalues import json_ready
@@ -102,65 +101,28 @@ class Found:
     records: list[dict[str, Any]]  # each: the public fields, access, and highlights
 
 
-class Store:
+class Store(TopicStore):
+    name = "lookup"
+
     def __init__(self, path: Path, *, catalog_topic: str, rules: AccessRules,
                  decisions_topic: str = "") -> None:  # fmt: skip
-        self.path = path
         self.catalog_topic = catalog_topic
         self.decisions_topic = decisions_topic
         self.rules = rules
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.closing(connect(path)) as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
-                self._rebuild(db)
+        super().__init__(path, SCHEMA, VERSION)
 
     @classmethod
     def for_settings(cls, settings: Settings, rules: AccessRules) -> Store:
         return cls(settings.lookup_path / "store.sqlite3", catalog_topic=settings.catalog_topic,
                    rules=rules, decisions_topic=settings.access_decisions_topic)  # fmt: skip
 
-    def _rebuild(self, db: sqlite3.Connection) -> None:
-        log.info("lookup store %s: (re)built from the catalog", self.path)
-        db.execute("BEGIN")
-        for table in ("offsets", "records", "decisions", "persons", "grams"):
-            db.execute(f"DROP TABLE IF EXISTS {table}")
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version = {VERSION}")
-        db.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        db = connect(self.path)
-        try:
-            yield db
-        finally:
-            db.close()
-
     # --- written by the follower ---------------------------------------------------------
-    def offsets(self) -> dict[tuple[str, int], int]:
-        with self.reading() as db:
-            return {(r["topic"], r["partition"]): r["next_offset"]
-                    for r in db.execute("SELECT * FROM offsets")}  # fmt: skip
-
-    def apply(self, batch: Batch, db: sqlite3.Connection | None = None) -> None:
-        """Write a batch's records and offsets in one transaction."""
-        with contextlib.ExitStack() as stack:
-            if db is None:
-                db = stack.enter_context(self.reading())
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for topic, _, _, _, code, record in batch.messages:
-                    if topic == self.catalog_topic:
-                        self.put(db, code, record)
-                    elif topic == self.decisions_topic:
-                        self.decide(db, code, record)
-                save_offsets(db, batch.offsets)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+    def write(self, db: sqlite3.Connection, topic: str, partition: int, offset: int,
+              timestamp: int, key: str, value: dict[str, Any] | None) -> None:  # fmt: skip
+        if topic == self.catalog_topic:
+            self.put(db, key, value)
+        elif topic == self.decisions_topic:
+            self.decide(db, key, value)
 
     def put(self, db: sqlite3.Connection, code: str, record: Mapping[str, Any] | None) -> None:
         """The record's latest state under its 档号 (the catalog's key); None deletes it."""

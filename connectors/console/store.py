@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import math
 import sqlite3
 from collections import defaultdict
@@ -62,8 +61,6 @@ from connectors.follower import Follower, TopicStore
 from connectors.review import PENDING, RETENTION
 from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
-
-log = logging.getLogger(__name__)
 
 VERSION = 4  # PRAGMA user_version: a store written by another version is rebuilt
 PAGE_SIZE = 20

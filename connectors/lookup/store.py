@@ -1,5 +1,6 @@
-"""The lookup service's store: a SQLite file that follows `records.catalog.v1` (connectors/follower.py),
-rebuilt from it at any time: delete the file, or change `VERSION`.
+"""The lookup service's store: a SQLite file that follows `records.catalog.v1` and the archivists'
+decisions on `records.access-decisions.v1` (connectors/follower.py), rebuilt from them at any
+time: delete the file, or change `VERSION`.
 
 Each record is kept as the public sees it (the same fields a Parquet export holds,
 connectors/parquet_export/rows.py), with when it opens (archival/access.py) and where its files
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,8 +31,6 @@ from connectors.lookup import text
 from connectors.parquet_export.rows import row
 from recordflow.jsonvalues import json_ready
 from recordflow.settings import Settings
-
-log = logging.getLogger(__name__)
 
 VERSION = 3  # PRAGMA user_version: a store written by another version is rebuilt
 MAX_PAGE_SIZE = 100
@@ -300,7 +298,7 @@ def _as_text(value: Any) -> str | None:
 
 
 class LookupFollower(Follower):
-    """Keeps the lookup Store current from the catalog."""
+    """Keeps the lookup Store current from the catalog and the access decisions."""
 
     def __init__(self, store: Store, settings: Settings, codec: Codec,
                  registry: CollectorRegistry | None = None) -> None:  # fmt: skip

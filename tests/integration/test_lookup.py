@@ -220,3 +220,17 @@ def test_an_archivists_decision_opens_or_closes_a_record_for_the_public(
     assert (
         wrong.returncode == 2 and wrong.stderr.strip() == "error: 'sealed': give open or controlled"
     )
+
+
+def test_the_store_is_rebuilt_from_the_catalog_by_the_cli(
+    pipeline_settings: Settings, archived: dict[str, str], tmp_path: Path
+) -> None:
+    """`recordflow lookup rebuild` reads the whole catalog into a new store: every archived record,
+    and again the same when run twice (the store is deleted first, never added to)."""
+    env = {"RECORDFLOW_LOOKUP_DATA_DIR": str(tmp_path / "rebuilt")}
+    for _ in range(2):
+        rebuilt = run_cli(pipeline_settings, "lookup", "rebuild", "--json", env=env)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        report = json.loads(rebuilt.stdout)
+        assert report["records"] == len(archived) == len(DOCUMENTS)
+        assert report["bytes"] > 0 and report["store"].startswith(str(tmp_path / "rebuilt"))

@@ -3,12 +3,13 @@
 #   make test   installs what is missing and runs every test (unit and integration)
 #   make unit   the unit tests alone: no server, about a minute
 #   make dashboards   rewrites dashboards/*.json from recordflow/dashboards.py
+#   make helm-files   copies the alert rules and dashboards into the Helm chart (helm/recordflow/files/)
 #   make screenshots  runs the demo, then photographs the console's pages into docs/screenshots/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit lint dashboards screenshots bench deps stack-down clean
+.PHONY: demo test unit lint dashboards helm-files screenshots bench deps stack-down clean
 
 demo: deps
 	$(BIN)/recordflow demo
@@ -27,6 +28,14 @@ lint: deps
 
 dashboards: deps
 	$(BIN)/python -m recordflow.dashboards dashboards
+
+# A chart reads only files inside its folder: these are copies of recordflow/alerts/ and dashboards/,
+# which tests/helm/test_chart.py checks are the same bytes. Run it after `make dashboards`.
+helm-files:
+	rm -rf helm/recordflow/files/alerts helm/recordflow/files/dashboards
+	mkdir -p helm/recordflow/files/alerts helm/recordflow/files/dashboards
+	cp recordflow/alerts/*.yaml helm/recordflow/files/alerts/
+	cp dashboards/*.json helm/recordflow/files/dashboards/
 
 screenshots: demo
 	PYTHONPATH=. $(BIN)/python scripts/screenshots.py docs/screenshots

@@ -1,0 +1,295 @@
+{{/* The chart's name, or nameOverride. */}}
+{{- define "recordflow.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* `<release>-<chart>` (the release alone when it already holds the chart's name). */}}
+{{- define "recordflow.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A component's object name: `<fullname>-<component>`. Call with (dict "root" $ "component" "worker"). */}}
+{{- define "recordflow.componentName" -}}
+{{- printf "%s-%s" (include "recordflow.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The standard labels of every object. */}}
+{{- define "recordflow.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "recordflow.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: recordflow
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "recordflow.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "recordflow.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* A component's labels. Call with (dict "root" $ "component" "worker"). */}}
+{{- define "recordflow.componentLabels" -}}
+{{ include "recordflow.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* A component's selector labels. Call with (dict "root" $ "component" "worker"). */}}
+{{- define "recordflow.componentSelectorLabels" -}}
+{{ include "recordflow.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "recordflow.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "recordflow.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "recordflow.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* Where the data-file overrides are mounted. */}}
+{{- define "recordflow.filesDir" -}}/etc/recordflow{{- end -}}
+{{- define "recordflow.homeDir" -}}/var/lib/recordflow{{- end -}}
+{{- define "recordflow.caDir" -}}/etc/recordflow-ca{{- end -}}
+
+{{/*
+The plain settings, RECORDFLOW_* name to value (a dict as YAML): the settings ConfigMap holds
+them, and the topics hook Job (which runs before the ConfigMap exists) takes them inline.
+*/}}
+{{- define "recordflow.settings" -}}
+{{- $v := .Values -}}
+{{- $s := dict
+  "RECORDFLOW_HOME" (include "recordflow.homeDir" .)
+  "RECORDFLOW_KAFKA_BOOTSTRAP" $v.kafka.bootstrap
+  "RECORDFLOW_KAFKA_SECURITY_PROTOCOL" $v.kafka.securityProtocol
+  "RECORDFLOW_SCHEMA_REGISTRY_URL" $v.schemaRegistry.url
+  "RECORDFLOW_S3_ENDPOINT" $v.s3.endpoint
+  "RECORDFLOW_S3_SECURE" (ternary "true" "false" $v.s3.secure)
+  "RECORDFLOW_S3_REGION" $v.s3.region
+  "RECORDFLOW_TOPIC_PREFIX" $v.names.topicPrefix
+  "RECORDFLOW_BUCKET_PREFIX" $v.names.bucketPrefix
+  "RECORDFLOW_APP_ID" $v.names.appId
+  "RECORDFLOW_METRICS_PORT" (toString $v.workers.metricsPort)
+  "RECORDFLOW_REGISTER_CONCURRENCY" (toString $v.workers.registerConcurrency)
+-}}
+{{- if $v.kafka.sasl.mechanism -}}
+{{- $_ := set $s "RECORDFLOW_KAFKA_SASL_MECHANISM" $v.kafka.sasl.mechanism -}}
+{{- $_ := set $s "RECORDFLOW_KAFKA_SASL_USERNAME" $v.kafka.sasl.username -}}
+{{- end -}}
+{{- if $v.kafka.topicReplicationFactor -}}
+{{- $_ := set $s "RECORDFLOW_TOPIC_REPLICATION_FACTOR" (toString $v.kafka.topicReplicationFactor) -}}
+{{- end -}}
+{{- if $v.clamdAddress -}}
+{{- $_ := set $s "RECORDFLOW_CLAMD_ADDRESS" $v.clamdAddress -}}
+{{- end -}}
+{{- if $v.prometheusUrl -}}
+{{- $_ := set $s "RECORDFLOW_PROMETHEUS_URL" $v.prometheusUrl -}}
+{{- end -}}
+{{- $dir := include "recordflow.filesDir" . -}}
+{{- if $v.files.agencies -}}
+{{- $_ := set $s "RECORDFLOW_AGENCIES_FILE" (printf "%s/agencies/agencies.yaml" $dir) -}}
+{{- end -}}
+{{- if $v.files.retention -}}
+{{- $_ := set $s "RECORDFLOW_RETENTION_DIR" (printf "%s/retention" $dir) -}}
+{{- end -}}
+{{- if $v.files.metadataRules -}}
+{{- $_ := set $s "RECORDFLOW_METADATA_RULES_FILE" (printf "%s/metadata-rules/metadata_rules.yaml" $dir) -}}
+{{- end -}}
+{{- if $v.files.accessRules -}}
+{{- $_ := set $s "RECORDFLOW_ACCESS_RULES_FILE" (printf "%s/access-rules/access.yaml" $dir) -}}
+{{- end -}}
+{{- if $v.tls.caBundle.configMap -}}
+{{- $_ := set $s "SSL_CERT_FILE" (printf "%s/%s" (include "recordflow.caDir" .) $v.tls.caBundle.key) -}}
+{{- end -}}
+{{- range $name, $value := $v.settings -}}
+{{- $_ := set $s (printf "RECORDFLOW_%s" (upper $name)) (toString $value) -}}
+{{- end -}}
+{{- toYaml $s -}}
+{{- end -}}
+
+{{/* One secretKeyRef env entry, when the Secret is named. Call with (dict "env" NAME "ref" .Values.secrets.x "key" KEY). */}}
+{{- define "recordflow.secretEnv" -}}
+{{- if .ref.name }}
+- name: {{ .env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .ref.name }}
+      key: {{ .key }}
+{{- end }}
+{{- end -}}
+
+{{/* The env of every recordflow container: the pod's address and the secrets, by reference. */}}
+{{- define "recordflow.env" -}}
+{{- $s := .Values.secrets -}}
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+- name: HOME
+  value: {{ include "recordflow.homeDir" . }}
+{{- if .Values.kafka.sasl.mechanism }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_KAFKA_SASL_PASSWORD" "ref" $s.kafkaSasl "key" $s.kafkaSasl.key) }}
+{{- end }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_ACCESS_KEY" "ref" $s.s3 "key" $s.s3.accessKeyKey) }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_SECRET_KEY" "ref" $s.s3 "key" $s.s3.secretKeyKey) }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_PERSON_ID_KEY" "ref" $s.personIdKey "key" $s.personIdKey.key) }}
+{{- end -}}
+
+{{/* The checks that a schema cannot make (it cannot compare two values). */}}
+{{- define "recordflow.validate" -}}
+{{- $w := .Values.workers -}}
+{{- if gt (int $w.replicas) (int $w.partitions) -}}
+{{- fail (printf "workers.replicas (%d) must be at most workers.partitions (%d): a partition goes to one worker of the group, the rest would sit idle" (int $w.replicas) (int $w.partitions)) -}}
+{{- end -}}
+{{- if and $w.autoscaling.enabled (gt (int $w.autoscaling.maxReplicas) (int $w.partitions)) -}}
+{{- fail (printf "workers.autoscaling.maxReplicas (%d) must be at most workers.partitions (%d)" (int $w.autoscaling.maxReplicas) (int $w.partitions)) -}}
+{{- end -}}
+{{- if and $w.autoscaling.enabled (gt (int $w.autoscaling.minReplicas) (int $w.autoscaling.maxReplicas)) -}}
+{{- fail "workers.autoscaling.minReplicas must be at most maxReplicas" -}}
+{{- end -}}
+{{- if and .Values.kafka.sasl.mechanism (not .Values.secrets.kafkaSasl.name) -}}
+{{- fail "kafka.sasl.mechanism is set: secrets.kafkaSasl.name must name the Secret with the SASL password" -}}
+{{- end -}}
+{{- if and .Values.kafka.sasl.mechanism (not .Values.kafka.sasl.username) -}}
+{{- fail "kafka.sasl.mechanism is set: kafka.sasl.username is required" -}}
+{{- end -}}
+{{- if and .Values.console.enabled (or (gt (int .Values.console.replicas) 1) .Values.console.autoscaling.enabled) (not .Values.secrets.consoleSecretKey.name) -}}
+{{- fail "more than one console replica: secrets.consoleSecretKey.name must name the Secret with the shared cookie key" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The volumes every recordflow pod has: RECORDFLOW_HOME, /tmp, the data-file overrides, the CA bundle. Call with (dict "root" $ "homeLimit" "4Gi" "tmpLimit" "1Gi"). */}}
+{{- define "recordflow.volumes" -}}
+{{- $v := .root.Values -}}
+- name: home
+  emptyDir:
+    sizeLimit: {{ .homeLimit }}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .tmpLimit }}
+{{- range $file := list "agencies" "retention" "metadataRules" "accessRules" }}
+{{- if index $v.files $file }}
+- name: files-{{ $file | kebabcase }}
+  configMap:
+    name: {{ include "recordflow.componentName" (dict "root" $.root "component" ($file | kebabcase)) }}
+{{- end }}
+{{- end }}
+{{- if $v.tls.caBundle.configMap }}
+- name: ca-bundle
+  configMap:
+    name: {{ $v.tls.caBundle.configMap }}
+{{- end }}
+{{- end -}}
+
+{{- define "recordflow.volumeMounts" -}}
+{{- $v := .Values -}}
+- name: home
+  mountPath: {{ include "recordflow.homeDir" . }}
+- name: tmp
+  mountPath: /tmp
+{{- range $file := list "agencies" "retention" "metadataRules" "accessRules" }}
+{{- if index $v.files $file }}
+- name: files-{{ $file | kebabcase }}
+  mountPath: {{ include "recordflow.filesDir" $ }}/{{ $file | kebabcase }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- if $v.tls.caBundle.configMap }}
+- name: ca-bundle
+  mountPath: {{ include "recordflow.caDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level settings shared by every Deployment. */}}
+{{- define "recordflow.podSpecCommon" -}}
+serviceAccountName: {{ include "recordflow.serviceAccountName" . }}
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The pod template's annotations: a checksum of the settings, so a change rolls the pods. */}}
+{{- define "recordflow.podAnnotations" -}}
+checksum/settings: {{ include "recordflow.settings" . | sha256sum }}
+checksum/files: {{ toYaml .Values.files | sha256sum }}
+{{- with .Values.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* A HorizontalPodAutoscaler on CPU. Call with (dict "root" $ "component" NAME "autoscaling" VALUES). */}}
+{{- define "recordflow.hpa" -}}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "recordflow.componentName" . }}
+  labels:
+    {{- include "recordflow.componentLabels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "recordflow.componentName" . }}
+  minReplicas: {{ .autoscaling.minReplicas }}
+  maxReplicas: {{ .autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .autoscaling.targetCPUUtilizationPercentage }}
+{{- end -}}
+
+{{/* One egress rule: to the peers (any address when none) on the ports. Call with a networkPolicy destination ({to, ports}). */}}
+{{- define "recordflow.egressRule" -}}
+- ports:
+    {{- range .ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with .to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/* What every recordflow pod reaches: DNS (UDP and TCP), Kafka, the schema registry, S3. */}}
+{{- define "recordflow.egressCommon" -}}
+{{- $n := .Values.networkPolicy -}}
+- ports:
+    {{- range $n.dns.ports }}
+    - port: {{ . }}
+      protocol: UDP
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with $n.dns.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{ include "recordflow.egressRule" $n.kafka }}
+{{ include "recordflow.egressRule" $n.schemaRegistry }}
+{{ include "recordflow.egressRule" $n.s3 }}
+{{- end -}}

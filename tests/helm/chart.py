@@ -118,10 +118,6 @@ def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return matches[0]
 
 
-def kinds(objects: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return sorted((o["kind"], o["metadata"]["name"]) for o in objects)
-
-
 def containers(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Every (workload, container) of the Deployments and Jobs."""
     for obj in objects:

@@ -6,6 +6,7 @@ dashboards the same bytes as their sources."""
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from typing import Any
 
@@ -206,3 +207,27 @@ def test_dashboards_are_the_dashboards(helm: Helm) -> None:
         assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
         for name, text in config_map["data"].items():
             assert json.loads(text) == json.loads((ROOT / "dashboards" / name).read_text())
+
+
+# Keys whose contents are Kubernetes' own objects (documented by Kubernetes): their inner keys
+# need no comment of ours.
+KUBERNETES_BLOCKS = {"podSecurityContext", "containerSecurityContext", "resources", "to"}
+
+
+def test_every_value_is_documented() -> None:
+    """Every key of values.yaml has a comment on the line above it."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    parents: list[tuple[int, str]] = []
+    undocumented = []
+    for number, line in enumerate(lines):
+        match = re.match(r"^( *)([A-Za-z0-9_.-]+):", line)
+        if not match:
+            continue
+        indent, key = len(match.group(1)), match.group(2)
+        while parents and parents[-1][0] >= indent:
+            parents.pop()
+        inside = any(parent in KUBERNETES_BLOCKS for _, parent in parents)
+        if not inside and not lines[number - 1].lstrip().startswith("#"):
+            undocumented.append(".".join([p for _, p in parents] + [key]))
+        parents.append((indent, key))
+    assert not undocumented, undocumented

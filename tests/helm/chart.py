@@ -23,6 +23,9 @@ HELM_PACKAGE = "helm.sh/helm/v4/cmd/helm"
 DOWNLOADS = ROOT / ".recordflow" / "downloads"
 HELM = DOWNLOADS / f"helm-{HELM_VERSION}" / "helm"
 BUILD_LOG = DOWNLOADS / f"helm-{HELM_VERSION}.log"
+# The first build on a fresh machine downloads and compiles helm and the Kubernetes modules: 274 s
+# here on two cores. The chart tests get this long (pytest's default is 600 s a test).
+BUILD_TIMEOUT_S = 1800
 RELEASE = "rf"
 NAMESPACE = "archives"
 

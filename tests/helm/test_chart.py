@@ -18,6 +18,7 @@ from recordflow.settings import Settings
 from tests.helm.chart import (
     ALL_ON,
     ALL_ON_KEDA,
+    BUILD_TIMEOUT_S,
     CHART,
     MINIMAL,
     ROOT,
@@ -25,6 +26,9 @@ from tests.helm.chart import (
     HelmError,
     containers,
 )
+
+# The first test of a fresh machine builds helm (go install: about 5 min on two cores).
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S)
 
 KUBERNETES_VERSION = "1.37"
 # Not in Kubernetes' schemas: the Prometheus Operator's and KEDA's custom resources.

@@ -7,7 +7,19 @@ from typing import Any
 
 import pytest
 
-from tests.helm.chart import ALL_ON, ALL_ON_KEDA, MINIMAL, Helm, containers, find, merged
+from tests.helm.chart import (
+    ALL_ON,
+    ALL_ON_KEDA,
+    BUILD_TIMEOUT_S,
+    MINIMAL,
+    Helm,
+    containers,
+    find,
+    merged,
+)
+
+# The first test of a fresh machine builds helm (go install: about 5 min on two cores).
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S)
 
 WORKER = "rf-recordflow-worker"
 

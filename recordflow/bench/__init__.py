@@ -7,6 +7,8 @@ baselines it stands on (raw Kafka, raw S3), with the same payloads in the same r
 - `procstats`: CPU seconds and RSS of a process tree from /proc;
 - `stats`: percentiles, the per-second timeline, the JSON report's keys;
 - `chart`: the PNG of throughput and latency over the run (matplotlib, imported lazily).
+- `lookup`: `--lookup`, the lookup service's store (rebuild, query latency) against answering
+  the same queries by reading the catalog topic.
 
 Latency is from each event's `event_time` to the timestamp of its archival-ready record (when the
 worker wrote it). docs/performance.md has the figures measured and how to reproduce them.

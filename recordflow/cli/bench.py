@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 def bench(
     records: Annotated[
         int | None,
-        typer.Option(min=1, help="How many records to submit (default 200 unless --duration)."),
+        typer.Option(
+            min=1,
+            help="How many records to submit (default 200 unless --duration); with --lookup, "
+            "how many catalog records to generate (default 1,000,000).",
+        ),
     ] = None,
     size: Annotated[
         str, typer.Option(help="Payload size per record: 10KB, 1MB … (a real PDF padded to it).")
@@ -114,6 +118,24 @@ def bench(
             "identification), in this process, for --size (or each --mix size); no stack.",
         ),
     ] = False,
+    lookup: Annotated[
+        bool,
+        typer.Option(
+            "--lookup",
+            help="Measure the lookup service instead: generate --records catalog records "
+            "(default 1,000,000) to a topic of the run's own, rebuild a store from it, time "
+            "typical queries (p50/p95/p99) against answering them by reading the topic.",
+        ),
+    ] = False,
+    runs: Annotated[
+        int, typer.Option(min=1, help="--lookup: times each kind of query is run.")
+    ] = 200,
+    baseline_runs: Annotated[
+        int,
+        typer.Option(
+            min=1, help="--lookup: times each query is answered by reading the whole topic."
+        ),
+    ] = 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Benchmark the pipeline end to end on the local stack, with raw Kafka and S3 baselines.
@@ -136,6 +158,9 @@ def bench(
         return
     if import_:
         _print_import(items, pages, workers, as_json)
+        return
+    if lookup:
+        _print_lookup(records, runs, baseline_runs, keep_topics, as_json)
         return
     if rebalance and (rate is None or duration is None):
         raise fail("--rebalance needs an open-loop run: give --rate and --duration", 2)
@@ -223,6 +248,68 @@ def _print_import(items: int, pages: int, workers: int, as_json: bool) -> None:
                       f"{verdict}")  # fmt: skip
     if result["archived"] != result["items"]:
         raise fail(f"{result['items'] - result['archived']} item(s) not archived")
+
+
+def _print_lookup(records: int | None, runs: int, baseline_runs: int, keep_topics: bool,
+                  as_json: bool) -> None:  # fmt: skip
+    from recordflow.bench.lookup import DEFAULT_RECORDS, LookupOptions, run_lookup_bench
+
+    options = LookupOptions(records=records or DEFAULT_RECORDS, runs=runs,
+                            baseline_runs=baseline_runs, keep_topics=keep_topics)  # fmt: skip
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    result = run_lookup_bench(Settings(), options, err)
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        show_lookup(result)
+    if not all(q["baseline"]["agrees"] for q in result["queries"] if "baseline" in q):
+        raise fail("the store and the baseline disagree on some query's hits")
+
+
+def show_lookup(result: dict[str, Any]) -> None:
+    """The tables of a lookup bench's report (also for a report saved with --json)."""
+    runs = max(query["runs"] for query in result["queries"])
+    built = result["rebuild"]
+    made = result["generate"]
+    console.print(
+        f"目录 Catalog: {result['records']:,} records generated and produced in "
+        f"{made['seconds']:,.1f} s ({made['records_per_s']:,.0f}/s, {made['mean_value_bytes']:,} "
+        f"bytes each); 向公众开放 open to the public today: {result['access']['public_now']:,}"
+    )
+    table = Table(title=f"重建 Rebuild from the topic: {built['records']:,} records")
+    for column in ("seconds", "records/s", "store MB (+wal)", "bytes/record", "records MB",
+                   "FTS index MB"):  # fmt: skip
+        table.add_column(column, justify="right")
+    table.add_row(f"{built['seconds']:,.1f}", f"{built['records_per_s']:,.0f}",
+                  f"{built['store_mb']:,.1f}", f"{built['bytes_per_record']:,}",
+                  f"{built['records_table_mb']:,.1f}", f"{built['fts_index_mb']:,.1f}")  # fmt: skip
+    console.print(table)
+    table = Table(title=f"查询 Queries: Store.search, {runs} runs each, against reading the topic")
+    for column in ("query 查询", "p50 ms", "p95 ms", "p99 ms", "hits 命中", "baseline s 基线",
+                   "baseline ÷ p50", "baseline hits", "agree 一致"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "query 查询" else "right")
+    for query in result["queries"]:
+        base = query.get("baseline") or {}
+        table.add_row(escape(query["label"]), f"{query['p50_ms']:,.1f}", f"{query['p95_ms']:,.1f}",
+                      f"{query['p99_ms']:,.1f}", f"{query['hits']:,}",
+                      f"{base['seconds']:,.1f}" if base else "",
+                      f"{query['baseline_to_p50']:,}×" if "baseline_to_p50" in query else "",
+                      f"{base['hits']:,}" if base else "",
+                      ("[green]yes[/]" if base["agrees"] else "[red]no[/]") if base else "")  # fmt: skip
+    console.print(table)
+    table = Table(title="HTTP: GET /v1/records over loopback (uvicorn in this process)")
+    for column in ("query 查询", "runs", "p50 ms", "p95 ms", "p99 ms", "store p50 ms",
+                   "HTTP overhead p50 ms"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "query 查询" else "right")
+    for http in result["http"]:
+        table.add_row(http["kind"], str(http["runs"]), *(f"{http[k]:,.1f}" for k in
+                      ("p50_ms", "p95_ms", "p99_ms", "store_p50_ms", "overhead_p50_ms")))  # fmt: skip
+    console.print(table)
+    before = result.get("peak_rss_mb_before_baseline")  # (not in reports before 2026-12-07)
+    console.print(f"Peak RSS of this process {before if before is not None else '?'} MB "
+                  f"before the baseline, {result['peak_rss_mb']:,.1f} MB in all; "
+                  f"{result['seconds']:,.0f} s in all; topic {result['topic']} "
+                  f"{'deleted' if result['topic_deleted'] else 'kept'}.")  # fmt: skip
 
 
 def _print_doors(doors: dict[str, Any]) -> None:

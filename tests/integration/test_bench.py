@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from recordflow.bench.stats import RESULT_KEYS
 from recordflow.settings import Settings
@@ -135,3 +136,56 @@ def test_an_import_bench_archives_its_batch_and_measures_the_raw_copy_beside_it(
         report["import"]["pages_per_s"] / report["raw_copy_baseline"]["pages_per_s"], rel=0.01
     )
     assert report["met"] == (report["ratio_to_baseline"] >= report["goal_ratio"])
+
+
+def test_a_lookup_bench_rebuilds_its_store_times_every_query_and_agrees_with_the_topic(
+    stack_settings: Settings,
+) -> None:
+    settings = private(stack_settings)
+    result = run_cli(settings, "bench", "--lookup", "--records", "2000", "--runs", "20",
+                     "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+
+    assert report["records"] == 2000
+    assert report["topic"].startswith(settings.topic_prefix)
+    assert report["topic"].endswith(".records.catalog.v1")
+    assert report["generate"]["records_per_s"] > 0 and report["generate"]["mean_value_bytes"] > 0
+    rebuilt = report["rebuild"]
+    assert rebuilt["records"] == 2000 and rebuilt["seconds"] > 0 and rebuilt["records_per_s"] > 0
+    assert rebuilt["store_mb"] > 0 and rebuilt["fts_index_mb"] > 0
+    assert rebuilt["bytes_per_record"] == pytest.approx(rebuilt["store_mb"] * 1e6 / 2000, rel=0.02)
+    # A good share is open to the public (formed 25 years ago and more, or a 公告), not all.
+    access = report["access"]
+    assert sum(v for k, v in access.items() if k != "public_now") == 2000
+    assert 0.2 * 2000 < access["public_now"] < 0.8 * 2000
+
+    kinds = {query["kind"]: query for query in report["queries"]}
+    assert set(kinds) == {"word2", "word2_same", "word3", "doc_number", "code", "filtered",
+                          "staff", "deep_page", "date_sort"}  # fmt: skip
+    for kind, query in kinds.items():
+        assert query["runs"] == 20, kind
+        assert 0 < query["p50_ms"] <= query["p95_ms"] <= query["p99_ms"] <= query["max_ms"], kind
+        # The store and a consumer reading the whole topic find the same records.
+        baseline = query["baseline"]
+        assert baseline["hits"] == query["hits"] and baseline["agrees"], kind
+        assert baseline["runs"] == 1 and baseline["seconds"] > 0, kind
+    assert kinds["code"]["hits"] == 1 and kinds["code"]["returned"] == 1
+    assert kinds["word2"]["example"]["q"] == "房产" and kinds["word2"]["hits"] > 0
+    assert kinds["word2_same"]["hits_min"] == kinds["word2_same"]["hits_max"]
+    assert kinds["word2"]["hits_min"] < kinds["word2"]["hits_max"]  # varied terms
+    assert kinds["word3"]["example"]["q"] == "不动产" and kinds["word3"]["hits"] > 0
+    assert kinds["doc_number"]["example"]["q"].startswith("〔")
+    assert kinds["doc_number"]["hits"] >= 1
+    assert kinds["staff"]["audience"] == "staff" and kinds["staff"]["hits"] > 0
+    assert kinds["deep_page"]["example"]["page"] == 50
+    assert kinds["deep_page"]["returned"] == max(0, min(20, kinds["deep_page"]["hits"] - 980))
+
+    http = {figures["kind"]: figures for figures in report["http"]}
+    assert set(http) == {"word2", "code"}
+    for kind, figures in http.items():
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"], kind
+    assert 0 < report["peak_rss_mb_before_baseline"] <= report["peak_rss_mb"]
+    assert report["topic_deleted"] is True
+    admin = AdminClient({**settings.kafka_config()})
+    assert report["topic"] not in admin.list_topics(timeout=30).topics

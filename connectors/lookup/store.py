@@ -26,7 +26,7 @@ from archival.access import NEVER, OPEN, AccessRules, Decision, opening
 from avro_schemas.codec import Codec
 from avro_schemas.schemas import ARCHIVAL_RECORD
 from connectors.access_decisions import decision_from
-from connectors.follower import OFFSETS_TABLE, Follower, TopicStore
+from connectors.follower import OFFSETS_TABLE, Decoder, Follower, TopicStore
 from connectors.lookup import text
 from connectors.parquet_export.rows import row
 from recordflow.jsonvalues import json_ready
@@ -319,9 +319,11 @@ class LookupFollower(Follower):
             decision_from(entry)  # ValueError (skipped, logged) when it is not a decision
             return dict(entry)
 
+        topics: dict[str, Decoder] = {store.catalog_topic: decoded}
+        if store.decisions_topic:  # a store without decisions (the bench's) follows the catalog
+            topics[store.decisions_topic] = decision
         super().__init__(
-            "lookup", store, settings,
-            {store.catalog_topic: decoded, store.decisions_topic: decision},
+            "lookup", store, settings, topics,
             Gauge("recordflow_lookup_store_lag_messages",
                   "Messages of a topic the lookup service's store has not read yet.",
                   ["topic"], registry=registry),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -70,6 +71,11 @@ class PipelineContext:
     # Follows recordflow.agencies.v1; the worker takes each new registry into `agencies` and
     # subscribes to a new agency's ingest topic (streams/app.py, follow_registry).
     registry_view: RegistryView | None = None
+
+    @functools.cached_property
+    def person_key(self) -> bytes:
+        """The key identity numbers are hashed with (archival/persons.py), read once."""
+        return self.settings.person_key()
 
     @classmethod
     def build(

@@ -376,9 +376,7 @@ def build_record(ctx: PipelineContext, code: str, rule_id: str, event: DocumentL
         "media": event.get("media"),  # v5 of the event
         "media_files": [],  # read from the files at receipt: Registration.store
         # v6 of the event: identity numbers never leave the register stage in clear.
-        "persons": named(persons, ctx.settings.person_key())
-        if (persons := event.get("persons"))
-        else [],
+        "persons": named(persons, ctx.person_key) if (persons := event.get("persons")) else [],
     }
 
 

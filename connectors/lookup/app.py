@@ -13,6 +13,7 @@ number), and fails closed: an action whose audit event Kafka does not confirm is
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -126,9 +127,15 @@ class LookupService:
         self.store = store
         self.audit = audit
         self.follower = follower
-        self.storage = storage or (lambda: Storage(settings))
+        # One S3 client for the service's life: minio keeps each bucket's region once asked.
+        self.storage = functools.cache(storage or (lambda: Storage(settings)))
         self.metrics = metrics or CollectorRegistry()
         self.zone = ZoneInfo(settings.console_timezone)
+
+    @functools.cached_property
+    def person_key(self) -> bytes:
+        """The key citizens' identity numbers are hashed with (read once, not per request)."""
+        return self.settings.person_key()
 
     def today(self) -> dt.date:
         return dt.datetime.now(self.zone).date()
@@ -185,7 +192,7 @@ def audience(request: Request, who: Caller | None) -> Audience:
         return "public"
     if who.role == STAFF:
         return "staff"
-    key = request.app.state.lookup.settings.person_key()
+    key = request.app.state.lookup.person_key
     return Citizen(id_hmac(key, str(who.claims["id_number"])))
 
 

@@ -237,12 +237,7 @@ class Store(TopicStore):
     def record(self, code: str, audience: Audience, today: dt.date) -> dict[str, Any] | None:
         """The record's public fields, access and files (without their S3 addresses), if the
         audience may see it."""
-        where, params = self._visible(audience, today)
-        with self.reading() as db:
-            found = db.execute(
-                f"SELECT * FROM records WHERE code = ? AND {' AND '.join(where)}",
-                [code, *params],
-            ).fetchone()
+        found = self._visible_row(code, audience, today)
         if found is None:
             return None
         files = [{k: f[k] for k in ("sequence", "mime_type", "size_bytes")}
@@ -252,15 +247,19 @@ class Store(TopicStore):
     def file(self, code: str, sequence: int, audience: Audience,
              today: dt.date) -> dict[str, Any] | None:  # fmt: skip
         """Where a file of a record the audience may see is stored, or None."""
-        where, params = self._visible(audience, today)
-        with self.reading() as db:
-            found = db.execute(
-                f"SELECT files FROM records WHERE code = ? AND {' AND '.join(where)}",
-                [code, *params],
-            ).fetchone()
+        found = self._visible_row(code, audience, today)
         if found is None:
             return None
         return next((f for f in json.loads(found["files"]) if f["sequence"] == sequence), None)
+
+    def _visible_row(self, code: str, audience: Audience, today: dt.date) -> sqlite3.Row | None:
+        where, params = self._visible(audience, today)
+        with self.reading() as db:
+            found: sqlite3.Row | None = db.execute(
+                f"SELECT * FROM records WHERE code = ? AND {' AND '.join(where)}",
+                [code, *params],
+            ).fetchone()
+        return found
 
     def count(self) -> int:
         with self.reading() as db:

@@ -24,8 +24,11 @@ from recordflow.localstack.secure import (
     ARCHIVIST,
     PIPELINE,
     SUBSCRIBER,
+    Secrets,
     agency_principal,
     as_principal,
+    ensure_s3_accounts,
+    secrets_path,
 )
 from recordflow.settings import Settings
 
@@ -162,3 +165,28 @@ def test_no_credential_deletes_or_overwrites_an_archived_version_before_its_rete
     assert pipeline.get_object(archive, held, version_id=held_version).read() == b"permanent"
     retention = pipeline.get_object_retention(archive, retained, version_id=retained_version)
     assert retention is not None and retention.retain_until_date == until
+
+
+def test_each_agency_still_signs_in_as_itself_after_the_accounts_are_provisioned_again(
+    secure_pipeline: Settings,
+) -> None:
+    """Every `stack up` (and every test process's fixture) provisions the accounts again while
+    agencies are signed in. versitygw's account cache then kept each updated access key as a
+    view of the admin request's buffer, which the next update rewrote: one agency was checked
+    against another's secret (S3Service disables that cache)."""
+    staging = secure_pipeline.staging_bucket
+    agencies = {code: client(secure_pipeline, agency_principal(code)) for code in AGENCIES}
+    for code, agency in agencies.items():  # each account in the server's cache
+        put(agency, staging, f"{code}/u1/before.pdf")
+    names = [agency_principal(code) for code in AGENCIES]
+    stored = Secrets.load(secrets_path(secure_pipeline))
+    assert stored is not None
+    for _ in range(3):
+        ensure_s3_accounts(secure_pipeline, stored, names)
+        refused = []
+        for code, agency in agencies.items():
+            try:
+                put(agency, staging, f"{code}/u1/after.pdf")
+            except S3Error as exc:
+                refused.append((code, exc.code))
+        assert refused == []

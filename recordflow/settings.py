@@ -26,13 +26,14 @@ class Settings(BaseSettings):
 
     # Where the local stack keeps its downloads, data and logs (git-ignored).
     home: Path = Path(".recordflow")
-    # Set for the secure profile: the plain stack's home, whose installs (so the secure profile
-    # installs nothing the plain one has not) and schema registry it shares.
+    # Set for the secure and replicated profiles: the plain stack's home, whose installs (so a
+    # profile installs nothing the plain one has not) and schema registry they share.
     stack_shared_home: Path | None = None
     # The local stack's profile: "plain" (no authentication; what most tests share) or "secure"
     # (SASL/SCRAM and ACLs on Kafka, IAM accounts and bucket policies on S3; recordflow/localstack/secure.py
     # builds its Settings, `recordflow stack up --secure` runs it).
-    stack_profile: Literal["plain", "secure"] = "plain"
+    # "replicated": three Kafka brokers (recordflow/localstack/replicated.py, `stack up --brokers 3`).
+    stack_profile: Literal["plain", "secure", "replicated"] = "plain"
 
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:19092"
@@ -88,6 +89,10 @@ class Settings(BaseSettings):
     secure_kafka_port: int = 19192
     secure_kafka_controller_port: int = 19193
     secure_s3_port: int = 17170
+    # The replicated profile's three brokers: client ports from the first, controller ports
+    # from the second, one each (it shares the plain stack's schema registry and S3).
+    replicated_kafka_port: int = 19292
+    replicated_kafka_controller_port: int = 19392
 
     # Data
     agencies_file: Path = PACKAGE_DIR / "agencies.yaml"

@@ -51,6 +51,7 @@ ADD_PARTITIONS: Action = "add-partitions"
 ADD_ACL: Action = "add-acl"
 AUTHORIZER_CONFIG = "authorizer.class.name"
 CONFLICT: Action = "conflict"
+PRODUCTION_REPLICATION_FACTOR = 3
 
 
 class ReconcileError(Exception):
@@ -179,6 +180,17 @@ def admin_client(settings: Settings) -> AdminClient:
     return AdminClient(
         {**settings.kafka_config(), "client.id": f"{settings.app_id}-topics"}, logger=log
     )
+
+
+def allowed_replication_factor(admin: AdminClient, *, timeout: float = KAFKA_TIMEOUT_S) -> int:
+    """Production's replication factor, 3, or every broker of a smaller cluster: 1 on the local
+    stack, 3 on the replicated profile (`stack up --brokers 3`). More replicas than brokers
+    cannot be placed, and Kafka refuses such a topic."""
+    try:
+        brokers = admin.list_topics(timeout=timeout).brokers
+    except KafkaException as exc:
+        raise KafkaUnavailable(f"cannot reach Kafka: {_message(exc)}") from exc
+    return max(1, min(PRODUCTION_REPLICATION_FACTOR, len(brokers)))
 
 
 def observe(
@@ -322,19 +334,24 @@ def reconcile(
 ) -> list[Change]:
     """Bring the cluster in line with the catalog; return the plan applied (or, dry, to apply).
 
+    Without a `replication_factor`, topics get the most replicas the cluster allows, up to
+    production's 3 (allowed_replication_factor()).
+
     `desired` defaults to the packaged catalog expanded for `settings` and `registry` (the
     agencies' topics and ACLs; the installed agencies.yaml when None: a caller that knows the
     live registry, connectors/agency_registry.py, passes it). With `dry_run` nothing is
     changed. After applying, waits until the cluster reports the new state, so that a second
     reconcile right after plans nothing.
     """
+    admin = admin or admin_client(settings)
+    if desired is None and replication_factor is None:
+        replication_factor = allowed_replication_factor(admin, timeout=timeout)
     specs = (
         list(desired)
         if desired is not None
         else desired_topics(settings, registry=registry, replication_factor=replication_factor)
     )
     registry = registry or load_registry(settings.agencies_file)
-    admin = admin or admin_client(settings)
     changes = plan(specs, observe(admin, specs, timeout=timeout))
     acls: list[AclSpec] = []
     observed_acls: list[AclSpec] = []

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from recordflow.localstack.replicated import BROKERS, replicated_settings
 from recordflow.localstack.secure import secure_settings
 from recordflow.localstack.service import StackError, tail
 from recordflow.localstack.stack import SERVICES, ServiceStatus, Stack
@@ -25,7 +26,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SERVICE_HELP = f"One of {', '.join(SERVICES)}."
+SERVICE_HELP = (
+    f"One of {', '.join(SERVICES)}; with --brokers {BROKERS}, "
+    f"{', '.join(f'kafka-{n}' for n in range(1, BROKERS + 1))} too."
+)
 
 Secure = Annotated[
     bool,
@@ -33,6 +37,16 @@ Secure = Annotated[
         "--secure",
         help="The secure profile: SASL/SCRAM Kafka with ACLs and an S3 server with IAM accounts, "
         "on ports of their own beside the plain stack (which keeps running).",
+    ),
+]
+
+Brokers = Annotated[
+    int,
+    typer.Option(
+        "--brokers",
+        help=f"1, the plain stack; or {BROKERS}, the replicated profile: {BROKERS} Kafka brokers "
+        "(replication factor 3, min.insync.replicas=2) on ports of their own, sharing the plain "
+        "stack's schema registry and S3.",
     ),
 ]
 
@@ -52,10 +66,10 @@ def _table(statuses: list[ServiceStatus]) -> Table:
 
 
 @app.command()
-def up(secure: Secure = False) -> None:
+def up(secure: Secure = False, brokers: Brokers = 1) -> None:
     """Install what is missing, start what is not running, wait until everything is healthy."""
     try:
-        statuses = _stack(secure, create=True).up(errors)
+        statuses = _stack(secure, brokers, create=True).up(errors)
     except StackError as exc:
         # As Text, not markup: the message quotes log lines, which are full of [brackets].
         errors.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
@@ -75,10 +89,11 @@ def down(
         ),
     ] = False,
     secure: Secure = False,
+    brokers: Brokers = 1,
 ) -> None:
     """Stop the servers `stack up` started (nothing else). Data is kept unless --purge."""
     try:
-        stopped = _stack(secure).down(purge=purge, only=services or ())
+        stopped = _stack(secure, brokers).down(purge=purge, only=services or ())
     except StackError as exc:
         errors.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
         raise typer.Exit(1) from exc
@@ -91,9 +106,10 @@ def down(
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
     secure: Secure = False,
+    brokers: Brokers = 1,
 ) -> None:
     """Show each server and whether it answers. Exit 1 unless all are healthy."""
-    statuses = _stack(secure).status()
+    statuses = _stack(secure, brokers).status()
     if as_json:
         print(json.dumps([s.to_json() for s in statuses], indent=2))
     else:
@@ -108,11 +124,14 @@ def logs(
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
     secure: Secure = False,
+    brokers: Brokers = 1,
 ) -> None:
     """Print the end of a server's log."""
-    if service not in SERVICES:
-        raise typer.BadParameter(SERVICE_HELP, param_hint="SERVICE")
-    log_file = _stack(secure).service(service).log_file
+    stack = _stack(secure, brokers)
+    try:
+        log_file = stack.service(service).log_file
+    except StackError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SERVICE") from exc
     if not log_file.exists():
         errors.print(f"no log yet: {log_file}")
         raise typer.Exit(1)
@@ -123,11 +142,18 @@ def logs(
         _follow(log_file)
 
 
-def _stack(secure: bool, *, create: bool = False) -> Stack:
-    """The plain stack, or with `secure` the secure profile beside it (signed in as its admin;
-    `create` generates the profile's credentials the first time)."""
+def _stack(secure: bool, brokers: int, *, create: bool = False) -> Stack:
+    """The plain stack; with `secure` the secure profile beside it (signed in as its admin;
+    `create` generates the profile's credentials the first time); with `brokers` 3 the
+    replicated profile."""
+    if brokers not in (1, BROKERS):
+        raise typer.BadParameter(f"1 or {BROKERS}, not {brokers}", param_hint="--brokers")
+    if secure and brokers != 1:
+        raise typer.BadParameter("the secure profile has one broker", param_hint="--brokers")
     plain = Settings()
-    return Stack(secure_settings(plain, create=create) if secure else plain)
+    if secure:
+        return Stack(secure_settings(plain, create=create))
+    return Stack(replicated_settings(plain) if brokers == BROKERS else plain)
 
 
 def _follow(log_file: Path) -> None:

@@ -44,7 +44,8 @@ def apply(
         typer.Option(
             min=1,
             envvar="RECORDFLOW_TOPIC_REPLICATION_FACTOR",
-            help="Replication factor for every topic, instead of the catalog's (1 locally).",
+            help="Replication factor for every topic; default: one per broker, up to 3 (1 on the "
+            "local stack).",
         ),
     ] = None,
     timeout: Annotated[

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from recordflow.agencies import load_registry
@@ -31,6 +32,7 @@ from recordflow.localstack.service import (
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.25.3"
 SLF4J_VERSION = "2.0.17"
+REPLICATED_MIN_INSYNC = 2
 
 
 # --- pure helpers (unit-tested) -----------------------------------------------------------
@@ -60,10 +62,40 @@ def kafka_server_properties(
     the broker signs in to its own controller as the admin with SASL/PLAIN (KRaft controllers
     cannot use SCRAM), and StandardAuthorizer allows nothing that no ACL grants, except to the
     admin, the super user."""
-    props = {
+    props = _node_properties(1, port, controller_port, log_dir)
+    props["controller.quorum.bootstrap.servers"] = f"127.0.0.1:{controller_port}"
+    if admin_password is not None:
+        props.update(_secure_kafka_properties(port, controller_port, admin_password))
+    return _properties_text(props)
+
+
+def replicated_kafka_properties(
+    node_id: int, port: int, controller_ports: Sequence[int], log_dir: Path
+) -> str:
+    """Node `node_id` (1-based) of a KRaft cluster whose every node is a broker and a controller,
+    the nodes' controllers listening on `controller_ports` in order. A static quorum (the voters
+    listed, no formatting of each node's directory id); replication factor 3 and
+    min.insync.replicas 2 for every topic the brokers create themselves, so a write with acks=all
+    still succeeds with one broker away, and fails rather than land on a single one."""
+    voters = ",".join(f"{n}@127.0.0.1:{p}" for n, p in enumerate(controller_ports, start=1))
+    props = _node_properties(node_id, port, controller_ports[node_id - 1], log_dir)
+    props |= {
+        "controller.quorum.voters": voters,
+        "default.replication.factor": str(len(controller_ports)),
+        "min.insync.replicas": str(REPLICATED_MIN_INSYNC),
+        "offsets.topic.replication.factor": str(len(controller_ports)),
+        "transaction.state.log.replication.factor": str(len(controller_ports)),
+        "transaction.state.log.min.isr": str(REPLICATED_MIN_INSYNC),
+    }
+    return _properties_text(props)
+
+
+def _node_properties(
+    node_id: int, port: int, controller_port: int, log_dir: Path
+) -> dict[str, str]:
+    return {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller_port}",
+        "node.id": str(node_id),
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -77,8 +109,9 @@ def kafka_server_properties(
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
     }
-    if admin_password is not None:
-        props.update(_secure_kafka_properties(port, controller_port, admin_password))
+
+
+def _properties_text(props: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
 
@@ -156,6 +189,7 @@ def kafka_pom() -> str:
 class Kafka(Service):
     name = "kafka"
     startup_timeout_s = 90.0
+    node_id = 1  # a single node; the replicated profile's are 1, 2 and 3
 
     @property
     def install_dir(self) -> Path:
@@ -170,8 +204,12 @@ class Kafka(Service):
         return f"127.0.0.1:{self.port}"
 
     @property
+    def controller_port(self) -> int:
+        return self.settings.kafka_controller_port
+
+    @property
     def ports(self) -> list[int]:
-        return [self.port, self.settings.kafka_controller_port]
+        return [self.port, self.controller_port]
 
     @property
     def properties_file(self) -> Path:
@@ -223,9 +261,7 @@ class Kafka(Service):
     def prepare(self, report: Report) -> None:
         super().prepare(report)
         password = self._admin_password() if self.secure else None
-        properties = kafka_server_properties(
-            self.port, self.settings.kafka_controller_port, self.data_dir, admin_password=password
-        )
+        properties = self.server_properties(password)
         self.properties_file.parent.mkdir(parents=True, exist_ok=True)
         # 0600 from the start: the secure profile's holds the admin's password.
         fd = os.open(self.properties_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -235,9 +271,20 @@ class Kafka(Service):
         if not (self.data_dir / "meta.properties").exists():  # format once; later starts reuse
             report("formatting KRaft storage")
             command = self.format_command(
-                new_cluster_id(), self.properties_file, admin_password=password
+                self.cluster_id(), self.properties_file, admin_password=password
             )
             _run_tool(command, self.log_file, report, redact=[password] if password else [])
+
+    def server_properties(self, admin_password: str | None) -> str:
+        return kafka_server_properties(
+            self.port, self.controller_port, self.data_dir, admin_password=admin_password
+        )
+
+    def cluster_id(self) -> str:
+        return new_cluster_id()
+
+    # A single node's quorum is itself: formatted as its own voter.
+    quorum_format_args: tuple[str, ...] = ("--standalone",)
 
     def provision(self, report: Report) -> None:
         if not self.secure:
@@ -255,7 +302,7 @@ class Kafka(Service):
     def format_command(
         self, cluster_id: str, properties_file: Path, *, admin_password: str | None = None
     ) -> list[str]:
-        """Kafka's storage format for a single-node (standalone) KRaft quorum; with
+        """Kafka's storage format (for a single node, a standalone KRaft quorum); with
         `admin_password`, the admin's SCRAM credential goes into the initial metadata, so the
         broker can sign in to itself before anyone could have created it."""
         scram = (
@@ -269,7 +316,7 @@ class Kafka(Service):
             *self._java_args(),
             "kafka.tools.StorageTool",
             "format",
-            "--standalone",
+            *self.quorum_format_args,
             # `=` form: a random id may begin with "-", which would otherwise read as an option
             f"--cluster-id={cluster_id}",
             f"--config={properties_file}",
@@ -300,7 +347,9 @@ class Kafka(Service):
             }
         admin = AdminClient(config)
         try:
-            admin.list_topics(timeout=PROBE_TIMEOUT_S)
+            metadata = admin.list_topics(timeout=PROBE_TIMEOUT_S)
         except KafkaException:
             return False
-        return True
+        # Listed once registered with the quorum and unfenced; until then it answers but takes
+        # no replicas, and a topic created meanwhile would get fewer than it should.
+        return self.node_id in metadata.brokers

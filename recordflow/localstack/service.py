@@ -140,7 +140,7 @@ def _run_tool(
 class Service(abc.ABC):
     """One server of the stack, bound to a Settings (ports, credentials, home)."""
 
-    name: ClassVar[str]
+    name: str  # one per class, but for the replicated profile's brokers (kafka-1 …)
     startup_timeout_s: ClassVar[float]
 
     def __init__(self, settings: Settings) -> None:

@@ -26,6 +26,7 @@ from recordflow.localstack.kafka import Kafka
 from recordflow.localstack.lookup import Lookup
 from recordflow.localstack.prometheus import Prometheus
 from recordflow.localstack.registry import Registry
+from recordflow.localstack.replicated import BROKERS, KafkaNode
 from recordflow.localstack.s3 import S3
 from recordflow.localstack.secure import ADMIN as ADMIN_PRINCIPAL
 from recordflow.localstack.service import Report, Service, StackError, port_open, tail
@@ -65,7 +66,9 @@ class Stack:
 
     The plain profile runs all four. The secure profile (recordflow/localstack/secure.py; Settings for its
     admin) runs its own Kafka and S3 server and uses the plain stack's schema registry: `up`
-    starts that registry if it is not running, `down` leaves it to the plain stack."""
+    starts that registry if it is not running, `down` leaves it to the plain stack. The
+    replicated profile (replicated.py) runs three Kafka nodes and shares the registry and S3
+    the same way."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -80,6 +83,14 @@ class Stack:
             )  # fmt: skip
             self.services: list[Service] = [Kafka(settings), Registry(plain), S3(settings)]
             self.shared = {Registry.name}
+        elif settings.stack_profile == "replicated":
+            plain = settings.model_copy(
+                update={"home": settings.stack_shared_home, "stack_profile": "plain",
+                        "stack_shared_home": None}
+            )  # fmt: skip
+            nodes = [KafkaNode(settings, node_id) for node_id in range(1, BROKERS + 1)]
+            self.services = [*nodes, Registry(plain), S3(plain)]
+            self.shared = {Registry.name, S3.name}
         else:
             self.services = [cls(settings) for cls in SERVICES.values()]
         # Processes this object started: polling them reaps them (no zombies in a test session).
@@ -89,7 +100,8 @@ class Stack:
         for service in self.services:
             if service.name == name:
                 return service
-        raise StackError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
+        names = ", ".join(service.name for service in self.services)
+        raise StackError(f"unknown service {name!r}; one of {names}")
 
     def status(self) -> list[ServiceStatus]:
         statuses = []

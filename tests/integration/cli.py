@@ -14,10 +14,11 @@ TIMEOUT_S = 600
 def run_cli(
     settings: Settings, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`recordflow ARGS…` in a child process, seeing this test's topics and buckets (and `env`
-    on top of the environment), `stdin` as its standard input."""
+    """`recordflow ARGS…` in a child process, seeing this test's Kafka, topics and buckets (and
+    `env` on top of the environment), `stdin` as its standard input."""
     env = {
         **os.environ,
+        "RECORDFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "RECORDFLOW_TOPIC_PREFIX": settings.topic_prefix,
         "RECORDFLOW_BUCKET_PREFIX": settings.bucket_prefix,
         **(env or {}),

@@ -26,9 +26,11 @@ from recordflow.localstack.kafka import (
     kafka_port,
     kafka_server_properties,
     new_cluster_id,
+    replicated_kafka_properties,
 )
 from recordflow.localstack.prometheus import Prometheus, prometheus_config, prometheus_targets_dir
 from recordflow.localstack.registry import Registry
+from recordflow.localstack.replicated import KafkaNode, replicated_settings
 from recordflow.localstack.s3 import S3
 from recordflow.localstack.service import StackError, cmdline_has, read_pid, tail
 from recordflow.localstack.stack import SERVICES, Stack
@@ -140,6 +142,50 @@ def test_kafka_server_properties_describe_a_single_kraft_node(tmp_path: Path) ->
     assert {props["controller.listener.names"], props["inter.broker.listener.name"]} <= set(
         protocols
     )
+
+
+def test_each_replicated_node_is_a_broker_and_a_voter_of_one_quorum(tmp_path: Path) -> None:
+    nodes = [
+        parse_properties(
+            replicated_kafka_properties(n, 29290 + n, [29391, 29392, 29393], tmp_path / f"k{n}")
+        )
+        for n in (1, 2, 3)
+    ]
+    voters = "1@127.0.0.1:29391,2@127.0.0.1:29392,3@127.0.0.1:29393"
+    assert [node["node.id"] for node in nodes] == ["1", "2", "3"]
+    assert {node["controller.quorum.voters"] for node in nodes} == {voters}
+    assert nodes[1]["listeners"] == "PLAINTEXT://127.0.0.1:29292,CONTROLLER://127.0.0.1:29392"
+    assert len({node["log.dirs"] for node in nodes}) == 3
+    for node in nodes:
+        assert "controller.quorum.bootstrap.servers" not in node  # static voters instead
+        assert node["min.insync.replicas"] == "2"
+        assert node["default.replication.factor"] == "3"
+        assert node["offsets.topic.replication.factor"] == "3"
+        assert node["transaction.state.log.min.isr"] == "2"
+
+
+def test_the_replicated_profile_runs_three_nodes_and_shares_the_rest(settings: Settings) -> None:
+    replicated = replicated_settings(settings)
+    stack = Stack(replicated)
+    nodes = [s for s in stack.services if isinstance(s, KafkaNode)]
+    assert [node.name for node in nodes] == ["kafka-1", "kafka-2", "kafka-3"]
+    assert replicated.kafka_bootstrap == ",".join(f"127.0.0.1:{n.port}" for n in nodes)
+    ports = [port for node in nodes for port in node.ports]
+    assert len(set(ports)) == 6 and not set(ports) & {29092, 29093}  # not the plain stack's
+    assert stack.shared == {"registry", "s3"}
+    # The shared servers are the plain stack's own: same home, so `stack down` there stops them.
+    shared = [s for s in stack.services if s.name in stack.shared]
+    assert {s.home for s in shared} == {settings.home.resolve()}
+    assert {n.home for n in nodes} == {settings.home.resolve() / "brokers3"}
+    assert len({n.marker for n in nodes}) == 3
+    with pytest.raises(StackError, match="kafka-1, kafka-2, kafka-3, registry, s3"):
+        stack.service("kafka")
+
+
+def test_the_replicated_nodes_share_one_cluster_id(settings: Settings) -> None:
+    replicated = replicated_settings(settings)
+    ids = {KafkaNode(replicated, n).cluster_id() for n in (1, 2, 3)}
+    assert len(ids) == 1
 
 
 def test_kafka_pom_lists_kafka_and_a_log4j2_binding() -> None:
@@ -309,3 +355,20 @@ def test_down_purge_deletes_data_and_the_outbox_only(settings: Settings) -> None
     (outbox / "outbox.sqlite3").write_text("published to the servers purged")
     assert stack.down(purge=True) == []
     assert not data.exists() and not outbox.exists() and downloads.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--brokers", "2"], "1 or 3, not 2"),
+        (["--brokers", "3", "--secure"], "the secure profile has one broker"),
+    ],
+)
+def test_a_bad_broker_count_is_one_line(args: list[str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from recordflow.cli import stack
+
+    result = CliRunner().invoke(stack.app, ["status", *args])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -4,6 +4,7 @@
 #   make unit   the unit tests alone: no server, about a minute
 #   make dashboards   rewrites dashboards/*.json from recordflow/dashboards.py
 #   make helm-files   copies the alert rules and dashboards into the Helm chart (helm/recordflow/files/)
+#                     and renders its Strimzi resources
 #   make screenshots  runs the demo, then photographs the console's pages into docs/screenshots/
 PYTHON ?= python3
 VENV   := .venv
@@ -30,12 +31,17 @@ dashboards: deps
 	$(BIN)/python -m recordflow.dashboards dashboards
 
 # A chart reads only files inside its folder: these are copies of recordflow/alerts/ and dashboards/,
-# which tests/helm/test_chart.py checks are the same bytes. Run it after `make dashboards`.
-helm-files:
-	rm -rf helm/recordflow/files/alerts helm/recordflow/files/dashboards
-	mkdir -p helm/recordflow/files/alerts helm/recordflow/files/dashboards
+# which tests/helm/test_chart.py checks are the same bytes. Run it after `make dashboards`, and
+# after changing the topic catalog, the agency registry or the ACLs: files/strimzi/ is
+# `recordflow topics render strimzi` with Settings' defaults (no RECORDFLOW_* from the caller's
+# environment), which the chart renames for its values; tests/helm/test_strimzi.py checks both.
+helm-files: deps
+	rm -rf helm/recordflow/files/alerts helm/recordflow/files/dashboards helm/recordflow/files/strimzi
+	mkdir -p helm/recordflow/files/alerts helm/recordflow/files/dashboards helm/recordflow/files/strimzi
 	cp recordflow/alerts/*.yaml helm/recordflow/files/alerts/
 	cp dashboards/*.json helm/recordflow/files/dashboards/
+	env $$(env | sed -n 's/^\(RECORDFLOW_[A-Z0-9_]*\)=.*/-u \1/p') $(BIN)/recordflow topics render strimzi \
+		> helm/recordflow/files/strimzi/resources.yaml
 
 screenshots: demo
 	PYTHONPATH=. $(BIN)/python scripts/screenshots.py docs/screenshots

@@ -1,9 +1,10 @@
-"""`recordflow topics …`: reconcile the Kafka cluster with the topic catalog in `topics/`."""
+"""`recordflow topics …`: reconcile the Kafka cluster with the topic catalog in `topics/`, or
+render the catalog as Strimzi's resources for its operators to apply."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -12,10 +13,13 @@ from rich.table import Table
 
 from connectors.agency_registry import current_registry
 from connectors.readback import KafkaUnreachable, ReadError
+from recordflow.agencies import load_registry
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S
 from topics.catalog import CatalogError
 from topics.reconcile import CONFLICT, Change, ReconcileError, reconcile
+from topics.strimzi import DEFAULT_CLUSTER, StrimziError, check_options, to_yaml
+from topics.strimzi import render as render_strimzi
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -94,3 +98,49 @@ def _print_plan(changes: list[Change], *, dry_run: bool) -> None:
     conflicts = sum(change.action == CONFLICT for change in changes)
     if conflicts:
         console.print(f"[bold red]{conflicts} conflict(s)[/bold red] need a person; see above.")
+
+
+render_app = typer.Typer(no_args_is_help=True, add_completion=False)
+app.add_typer(render_app, name="render")
+
+
+@render_app.callback()
+def render() -> None:
+    """The catalog and its ACLs as another tool's resources, printed, not applied."""
+
+
+@render_app.command()
+def strimzi(
+    cluster: Annotated[
+        str, typer.Option(help="The Kafka resource's name (the strimzi.io/cluster label).")
+    ] = DEFAULT_CLUSTER,
+    replication_factor: Annotated[
+        int | None,
+        typer.Option(help="Replication factor for every topic, instead of the catalog's."),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="The namespace the Topic and User Operators watch; none: kubectl's."),
+    ] = None,
+) -> None:
+    """KafkaTopics and KafkaUsers (kafka.strimzi.io/v1, Strimzi 0.49 or later) for what
+    `topics apply` would make: every catalog topic, and each principal's SCRAM user with its
+    ACLs. Reads the agency registry file (RECORDFLOW_AGENCIES_FILE), not Kafka."""
+    settings = Settings()
+    try:
+        check_options(cluster, namespace, replication_factor)
+    except StrimziError as exc:
+        _fail("topics render strimzi", str(exc), status=2)
+    try:
+        registry = load_registry(settings.agencies_file)
+        objects = render_strimzi(settings, registry, cluster=cluster, namespace=namespace,
+                                 replication_factor=replication_factor)  # fmt: skip
+    except (StrimziError, CatalogError) as exc:
+        _fail("topics render strimzi", str(exc), status=1)
+    typer.echo(to_yaml(objects), nl=False)
+
+
+def _fail(command: str, message: str, *, status: int) -> NoReturn:
+    Console(stderr=True).print(f"[red]{command} failed:[/red] {escape(' '.join(message.split()))}",
+                               highlight=False, soft_wrap=True)  # fmt: skip
+    raise typer.Exit(status)

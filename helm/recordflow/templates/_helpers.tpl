@@ -151,6 +151,18 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
 {{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_PERSON_ID_KEY" "ref" $s.personIdKey "key" $s.personIdKey.key) }}
 {{- end -}}
 
+{{/* A KafkaTopic's name for a topic, as topics/strimzi.py's object_name(): the topic's own when
+it is a Kubernetes name; else a lowercase form and a hash of the topic (which goes in topicName). */}}
+{{- define "recordflow.strimziObjectName" -}}
+{{- if and (le (len .) 253) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .) -}}
+{{- . -}}
+{{- else -}}
+{{- $readable := regexReplaceAll "[^a-z0-9]+" (lower .) "-" | trimAll "-" -}}
+{{- $digest := sha256sum . | trunc 8 -}}
+{{- if $readable -}}{{- printf "%s-%s" (trunc 244 $readable) $digest -}}{{- else -}}{{- $digest -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The checks that a schema cannot make (it cannot compare two values). */}}
 {{- define "recordflow.validate" -}}
 {{- $w := .Values.workers -}}
@@ -168,6 +180,9 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
 {{- end -}}
 {{- if and .Values.kafka.sasl.mechanism (not .Values.kafka.sasl.username) -}}
 {{- fail "kafka.sasl.mechanism is set: kafka.sasl.username is required" -}}
+{{- end -}}
+{{- if and .Values.strimzi.enabled .Values.files.agencies -}}
+{{- fail "strimzi.enabled renders the image's agency registry (files/strimzi/): with your own files.agencies, leave it off and apply `recordflow topics render strimzi` for your registry yourself (docs/deploy.md)" -}}
 {{- end -}}
 {{- if and .Values.console.enabled (or (gt (int .Values.console.replicas) 1) .Values.console.autoscaling.enabled) (not .Values.secrets.consoleSecretKey.name) -}}
 {{- fail "more than one console replica: secrets.consoleSecretKey.name must name the Secret with the shared cookie key" -}}

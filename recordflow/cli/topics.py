@@ -17,7 +17,13 @@ from recordflow.agencies import load_registry
 from recordflow.settings import Settings
 from recordflow.timeouts import KAFKA_TIMEOUT_S
 from topics.catalog import CatalogError
-from topics.reconcile import CONFLICT, Change, ReconcileError, reconcile
+from topics.reconcile import (
+    CONFLICT,
+    PRODUCTION_REPLICATION_FACTOR,
+    Change,
+    ReconcileError,
+    reconcile,
+)
 from topics.strimzi import DEFAULT_CLUSTER, StrimziError, check_options, to_yaml
 from topics.strimzi import render as render_strimzi
 
@@ -115,9 +121,8 @@ def strimzi(
         str, typer.Option(help="The Kafka resource's name (the strimzi.io/cluster label).")
     ] = DEFAULT_CLUSTER,
     replication_factor: Annotated[
-        int | None,
-        typer.Option(help="Replication factor for every topic, instead of the catalog's."),
-    ] = None,
+        int, typer.Option(help="Replication factor for every topic (a production cluster's).")
+    ] = PRODUCTION_REPLICATION_FACTOR,
     namespace: Annotated[
         str | None,
         typer.Option(help="The namespace the Topic and User Operators watch; none: kubectl's."),

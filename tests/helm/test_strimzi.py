@@ -187,11 +187,15 @@ def test_chart_applies_the_values(helm: Helm) -> None:
     assert "annotations" not in users["city-pipeline"]["metadata"]
 
 
-def test_chart_with_the_catalogs_replication_factor(helm: Helm) -> None:
+def test_chart_with_the_renderings_replication_factor(helm: Helm) -> None:
     objects = strimzi_objects(
         helm.render(merged(STRIMZI, {"kafka": {"topicReplicationFactor": 0}}))
     )
-    assert {o["spec"]["replicas"] for o in objects if o["kind"] == "KafkaTopic"} == {1}
+    assert {o["spec"]["replicas"] for o in objects if o["kind"] == "KafkaTopic"} == {3}
+    objects = strimzi_objects(
+        helm.render(merged(STRIMZI, {"kafka": {"topicReplicationFactor": 2}}))
+    )
+    assert {o["spec"]["replicas"] for o in objects if o["kind"] == "KafkaTopic"} == {2}
 
 
 def test_chart_with_strimzi_lints(helm: Helm) -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools the local stack needs, from Debian's packages, when they are missing:
 # Java 17 (runs Kafka and the schema registry), Maven (fetches their jars from Maven Central),
-# Go (builds versitygw from the Go module proxy), Prometheus, OpenSSL (the SM2 tests compare with
+# Go (builds versitygw, helm and kube-apiserver from the Go module proxy), etcd (kube-apiserver's store
+# in the Helm chart's install tests), Prometheus, OpenSSL (the SM2 tests compare with
 # it), Chromium and the Noto CJK fonts (the console's browser tests drive Debian's chromium through
 # Playwright; without the fonts Chinese renders as boxes), a Chinese TrueType font (the transfer
 # register's PDF). Python packages go into .venv.
@@ -12,6 +13,7 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)  # the alert rules' and dashboards' tests
+command -v etcd >/dev/null || missing+=(etcd-server)  # tests/helm/ starts its own, on free ports
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)  # the SM2 tests check against OpenSSL
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)

@@ -42,11 +42,22 @@ def go() -> str:
     return found
 
 
+def go_env() -> dict[str, str]:
+    """The environment for `go`, its module and build caches kept in the downloads folder."""
+    gopath = DOWNLOADS / "go"
+    return {
+        **os.environ,
+        "GOMODCACHE": str(gopath / "mod"),
+        "GOCACHE": str(gopath / "cache"),
+        "GOPATH": str(gopath),
+    }
+
+
 @contextmanager
-def build_lock() -> Iterator[None]:
-    """One process builds (`make test` runs two); the other waits, then finds the binary."""
+def build_lock(name: str) -> Iterator[None]:
+    """One process builds `name` (`make test` runs two); the other waits, then finds the binary."""
     DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    with (DOWNLOADS / "helm.lock").open("w") as lock:
+    with (DOWNLOADS / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -54,17 +65,10 @@ def build_lock() -> Iterator[None]:
 def ensure_helm() -> tuple[Path, float | None]:
     """The helm binary, built with `go install` when missing; and the build's seconds (None when
     it was already there)."""
-    with build_lock():
+    with build_lock("helm"):
         if HELM.exists():
             return HELM, None
-        gopath = DOWNLOADS / "go"
-        env = {
-            **os.environ,
-            "GOBIN": str(HELM.parent),
-            "GOMODCACHE": str(gopath / "mod"),
-            "GOCACHE": str(gopath / "cache"),
-            "GOPATH": str(gopath),
-        }
+        env = {**go_env(), "GOBIN": str(HELM.parent)}
         began = time.monotonic()
         with BUILD_LOG.open("w") as log:
             result = subprocess.run([go(), "install", f"{HELM_PACKAGE}@{HELM_VERSION}"],

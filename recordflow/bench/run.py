@@ -34,8 +34,9 @@ from recordflow.localstack.setup import register_schemas
 from recordflow.localstack.stack import Stack
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
+from recordflow.timeouts import KAFKA_TIMEOUT_S
 from topics.catalog import TopicSpec, desired_topics
-from topics.reconcile import reconcile
+from topics.reconcile import admin_client, allowed_replication_factor, reconcile
 
 # The catalog topics a run may give more partitions (`--partitions`): the ingest topics and the
 # register topic with the changelogs co-partitioned with them, and the two output topics. Only a
@@ -83,9 +84,11 @@ class Outcome:
     reason: str | None = None
 
 
-def bench_topics(settings: Settings, partitions: int | None) -> list[TopicSpec]:
+def bench_topics(
+    settings: Settings, partitions: int | None, replication_factor: int | None = None
+) -> list[TopicSpec]:
     """The catalog's topics for this run, with `partitions` where the run may choose them."""
-    specs = desired_topics(settings)
+    specs = desired_topics(settings, replication_factor=replication_factor)
     if partitions is None:
         return specs
     return [
@@ -100,9 +103,13 @@ def run_bench(settings: Settings, options: BenchOptions, console: Console) -> di
         "topic_prefix": f"{settings.topic_prefix}bench{run_id}.",
         "bucket_prefix": f"{settings.bucket_prefix}bench-",
     })  # fmt: skip
-    specs = bench_topics(settings, options.partitions)
-    ingest_partitions = next(s.partitions for s in specs if s.source.startswith("ingest."))
     Stack(settings).ensure_up(console)
+    # As `topics apply` would: three replicas on the replicated profile, one on the plain stack.
+    admin = admin_client(settings)
+    factor = allowed_replication_factor(admin)
+    brokers = len(admin.list_topics(timeout=KAFKA_TIMEOUT_S).brokers)
+    specs = bench_topics(settings, options.partitions, factor)
+    ingest_partitions = next(s.partitions for s in specs if s.source.startswith("ingest."))
     with console.status("准备主题、模式与存储桶 Applying the run's topics, schemas and buckets…"):
         reconcile(settings, desired=specs)
         register_schemas(settings)
@@ -117,6 +124,7 @@ def run_bench(settings: Settings, options: BenchOptions, console: Console) -> di
         if not options.keep_topics:
             _delete_topics(settings)
     figures["via"] = options.via
+    figures["brokers"], figures["replication_factor"] = brokers, factor
     figures["partitions"] = {s.source: s.partitions for s in specs if s.source in PARTITIONED}
     figures["topic_prefix"] = settings.topic_prefix
     figures["ratio_to_s3_baseline"] = stats.ratio(

@@ -136,6 +136,21 @@ def bench(
             min=1, help="--lookup: times each query is answered by reading the whole topic."
         ),
     ] = 1,
+    brokers: Annotated[
+        int,
+        typer.Option(
+            help="1: the plain stack's broker; 3: the replicated profile's three brokers "
+            "(`stack up --brokers 3`, started if not running).",
+        ),
+    ] = 1,
+    scaling: Annotated[
+        bool,
+        typer.Option(
+            "--scaling",
+            help="Run the load with 1, 2 and 3 workers on one broker and on three, and compare "
+            "(records/s, latency, CPU per record); no raw baselines.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Benchmark the pipeline end to end on the local stack, with raw Kafka and S3 baselines.
@@ -146,6 +161,8 @@ def bench(
     peak RSS, and writes a chart. See docs/performance.md.
     """
     from recordflow.bench import BenchOptions, PayloadPlan, parse_size, run_bench, stats
+    from recordflow.bench.scaling import run_scaling
+    from recordflow.localstack.replicated import BROKERS, replicated_settings
 
     if mix and size != "10KB":
         raise fail("give --size or --mix, not both", 2)
@@ -166,6 +183,11 @@ def bench(
         raise fail("--rebalance needs an open-loop run: give --rate and --duration", 2)
     if via not in ("sdk", "gateway"):
         raise fail(f"--via {via}: give sdk or gateway", 2)
+    if brokers not in (1, BROKERS):
+        raise fail(f"--brokers {brokers}: give 1 or {BROKERS}", 2)
+    if scaling and (brokers != 1 or workers != 1 or rebalance):
+        raise fail("--scaling chooses the brokers and workers itself: drop --brokers, "
+                   "--workers and --rebalance", 2)  # fmt: skip
     if records is None and duration is None:
         records = 200
     options = BenchOptions(
@@ -176,7 +198,11 @@ def bench(
     # Stopped with SIGTERM (`timeout`, a CI job's end), still stop the run's worker processes,
     # which live in sessions of their own: SystemExit unwinds through the run's cleanup.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    result = run_bench(Settings(), options, console=err)
+    if scaling:
+        _print_scaling(run_scaling(Settings(), options, err), as_json)
+        return
+    settings = Settings() if brokers == 1 else replicated_settings(Settings())
+    result = run_bench(settings, options, console=err)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
@@ -206,6 +232,25 @@ def bench(
     if result["unfinished"] or result["rejected"]:
         raise fail(f"{result['unfinished']} record(s) unfinished, {result['rejected']} rejected: "
                    + json.dumps(result["rejections"], ensure_ascii=False))  # fmt: skip
+
+
+def _print_scaling(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="扩展 Scaling: the same load, by brokers and workers")
+    for column in ("brokers", "workers", "records/s", "vs 1 broker, 1 worker", "p50 ms",
+                   "p95 ms", "worker CPU s/record", "unfinished"):  # fmt: skip
+        table.add_column(column, justify="right")
+    first = rows[0]["records_per_s"] if rows else None
+    for row in rows:
+        relative = f"{row['records_per_s'] / first:.2f}×" if first else "–"
+        table.add_row(str(row["brokers"]), str(row["workers"]), f"{row['records_per_s']:,.1f}",
+                      relative, f"{row['p50_ms']:,.0f}", f"{row['p95_ms']:,.0f}",
+                      str(row["cpu_s_per_record"]), str(row["unfinished"]))  # fmt: skip
+    console.print(table)
+    if any(row["unfinished"] or row["rejected"] for row in rows):
+        raise fail("some run left records unfinished or rejected; see --json")
 
 
 def _print_parts(plan: PayloadPlan, as_json: bool) -> None:

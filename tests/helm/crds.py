@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.helm import strimzi
 from tests.helm.chart import go, go_env
 
 # The newest versions the proxy serves whose go.mod Go 1.26 accepts (KEDA v2.21 wants Go 1.27).
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
 KEDA = "github.com/kedacore/keda/v2@v2.20.2"
-# (module, file in it). The Strimzi value set adds its KafkaTopic and KafkaUser definitions here.
+# (module, file in it); Strimzi's KafkaTopic and KafkaUser come from Maven (tests/helm/strimzi.py).
 CRD_FILES = [
     (PROMETHEUS_OPERATOR, "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"),
     (PROMETHEUS_OPERATOR, "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"),
@@ -40,7 +41,8 @@ def module_dir(module: str) -> Path:
 
 def definitions() -> list[dict[str, Any]]:
     dirs = {module: module_dir(module) for module in dict(CRD_FILES)}
-    return [yaml.safe_load((dirs[module] / file).read_text()) for module, file in CRD_FILES]
+    fetched = [yaml.safe_load((dirs[module] / file).read_text()) for module, file in CRD_FILES]
+    return [*fetched, *(strimzi.crd(kind) for kind in strimzi.CRD_FILES)]
 
 
 def install(api: httpx.Client, crds: list[dict[str, Any]]) -> None:

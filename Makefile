@@ -6,11 +6,13 @@
 #   make helm-files   copies the alert rules and dashboards into the Helm chart (helm/recordflow/files/)
 #                     and renders its Strimzi resources
 #   make screenshots  runs the demo, then photographs the console's pages into docs/screenshots/
+#   make image   builds the container image localhost/recordflow:<version> with buildah, from a
+#                debootstrapped Debian 12 and the project's wheel (scripts/build-image.sh; as root)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit lint dashboards helm-files screenshots bench deps stack-down clean
+.PHONY: demo test unit lint dashboards helm-files screenshots bench image deps stack-down clean
 
 demo: deps
 	$(BIN)/recordflow demo
@@ -48,6 +50,11 @@ screenshots: demo
 
 bench: deps
 	$(BIN)/recordflow bench --records 200 --size 10KB --json
+
+# Into buildah's storage under .recordflow/image/ (docs/deploy.md, "The container image"); the
+# second build reuses the Debian base and the dependencies' layer.
+image: deps
+	PYTHON=$(BIN)/python scripts/build-image.sh
 
 stack-down:
 	$(BIN)/recordflow stack down

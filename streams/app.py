@@ -22,13 +22,14 @@ from pathlib import Path
 
 import faust
 from faust.types import TP
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
 from recordflow.timeouts import WORKER_HEARTBEAT_S, WORKER_SESSION_TIMEOUT_S
 from streams import intake, lag, register
 from streams.context import PipelineContext, worker_dead_letters
+from streams.health import Readiness, start_http_server
 from streams.recovery import PipelineApp, SeekFirstTableManager
 from topics.catalog import TopicSpec, desired_topics
 
@@ -177,12 +178,17 @@ def _credentials(settings: Settings) -> faust.SASLCredentials | None:
 
 
 def serve_metrics(
-    settings: Settings, registry: CollectorRegistry, port: int, targets_dir: Path | None
+    settings: Settings,
+    registry: CollectorRegistry,
+    port: int,
+    targets_dir: Path | None,
+    ready: Readiness | None = None,
 ) -> int:
-    """Serve /metrics on settings.metrics_host and, when given the local stack's `targets_dir`
-    (`recordflow worker --prometheus-targets`), tell its Prometheus where to scrape this worker.
-    Elsewhere the platform's own service discovery finds the worker; nothing is written."""
-    server, _ = start_http_server(port, addr=settings.metrics_host, registry=registry)
+    """Serve /metrics and /ready (streams/health.py) on settings.metrics_host and, when given the
+    local stack's `targets_dir` (`recordflow worker --prometheus-targets`), tell its Prometheus
+    where to scrape this worker. Elsewhere the platform's own service discovery finds the worker;
+    nothing is written."""
+    server = start_http_server(port, settings.metrics_host, registry, ready or Readiness())
     bound = int(server.server_port)
     if targets_dir is not None:
         targets_dir.mkdir(parents=True, exist_ok=True)
@@ -209,12 +215,14 @@ def run_worker(settings: Settings, *, metrics_port: int, targets_dir: Path | Non
     given only by the local stack's launchers (recordflow/localstack/workers.py); None elsewhere."""
     registry = CollectorRegistry()
     ctx = PipelineContext.build(settings, registry)
-    bound = serve_metrics(settings, registry, metrics_port, targets_dir)
+    readiness = Readiness()
+    bound = serve_metrics(settings, registry, metrics_port, targets_dir, readiness)
     log.info("metrics on http://%s/metrics", scrape_address(settings.metrics_host, bound))
     if port_file is not None:
         port_file.write_text(str(bound))
     ctx.warm_up()
     app = build_app(settings, ctx)
+    readiness.app = app
     # Everything built so far lives as long as the process: out of the collector's sight, a full
     # collection scans the objects events create, not the ~150,000 of imports and set-up (it took
     # 65-95 ms, every ~10 s under load, holding up every record in flight).

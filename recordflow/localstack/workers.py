@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,6 +20,7 @@ from rich.console import Console
 from recordflow.localstack.prometheus import prometheus_targets_dir
 from recordflow.metrics import scrape_address
 from recordflow.settings import Settings
+from streams.health import READY_PATH
 
 ENV_PREFIX = "RECORDFLOW_"
 READY_TIMEOUT_S = 90.0
@@ -80,8 +82,21 @@ class WorkerProcess:
 
     @property
     def metrics_url(self) -> str:
+        return f"{self._base_url}/metrics"
+
+    @property
+    def _base_url(self) -> str:
         port = int(self.port_file.read_text().strip())
-        return f"http://{scrape_address(self.settings.metrics_host, port)}/metrics"
+        return f"http://{scrape_address(self.settings.metrics_host, port)}"
+
+    def ready(self) -> bool:
+        """What the worker's /ready says (streams/health.py): its partitions given and its tables
+        recovered. False while it cannot be asked."""
+        try:
+            with urllib.request.urlopen(f"{self._base_url}{READY_PATH}", timeout=5) as response:
+                return bool(response.status == HTTPStatus.OK)
+        except (OSError, ValueError):  # 503 (an HTTPError), refused, or no port file yet
+            return False
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
@@ -90,13 +105,14 @@ class WorkerProcess:
     def wait_ready(
         self, console: Console | None = None, timeout_s: float = READY_TIMEOUT_S
     ) -> None:
-        """Wait until the worker has joined its consumer group and been given partitions."""
+        """Wait until the worker has joined its consumer group, been given its partitions and
+        recovered its tables: until its /ready answers 200, as Kubernetes' probe waits."""
         deadline = time.monotonic() + timeout_s
         with (console or Console(stderr=True)).status(f"启动处理进程 Starting worker {self.name}…"):
             while time.monotonic() < deadline:
                 if self.process is None or self.process.poll() is not None:
                     raise RuntimeError(f"worker {self.name} exited; see {self.log_path}")
-                if self.port_file.exists() and self.assigned_partitions() > 0:
+                if self.port_file.exists() and self.ready():
                     return
                 time.sleep(0.5)
         raise TimeoutError(

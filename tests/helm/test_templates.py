@@ -221,6 +221,7 @@ def test_probes_and_ports(helm: Helm) -> None:
     assert container["ports"] == [{"name": "metrics", "containerPort": 9464, "protocol": "TCP"}]
     assert env_of(container)["RECORDFLOW_METRICS_HOST"]["value"] == "$(POD_IP)"
     assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
     affinity = worker["affinity"]["podAntiAffinity"][
         "preferredDuringSchedulingIgnoredDuringExecution"
     ]

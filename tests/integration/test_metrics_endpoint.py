@@ -11,8 +11,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
+
+import pytest
 
 from recordflow.localstack.prometheus import prometheus_targets_dir
 from recordflow.localstack.workers import WorkerProcess, settings_environment
@@ -73,3 +77,38 @@ def test_the_local_stack_s_worker_is_announced_to_its_prometheus(
     assert group["labels"]["app"] == pipeline_settings.consumer_group
     worker.stop()
     assert not target.exists()  # removed as the worker exits
+
+
+def test_a_worker_turns_ready_once_it_has_its_partitions(pipeline_settings: Settings) -> None:
+    worker = WorkerProcess(pipeline_settings, name=f"ready-{os.getpid()}")
+    worker.start()
+    try:
+        worker.wait_ready()  # /ready answered 200
+        assert worker.assigned_partitions() > 0
+    finally:
+        worker.stop()
+
+
+def test_a_worker_that_cannot_reach_kafka_serves_metrics_but_is_not_ready(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        nowhere = closed.getsockname()[1]
+    settings = pipeline_settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{nowhere}"})
+    worker = WorkerProcess(settings, name=f"unready-{os.getpid()}")
+    worker.start()
+    try:
+        deadline = time.monotonic() + PORT_FILE_TIMEOUT_S
+        while not worker.port_file.exists():
+            assert time.monotonic() < deadline, worker.log_path.read_text()
+            time.sleep(0.2)
+        for _ in range(10):  # 10 s without Kafka: alive, scraped, never ready
+            time.sleep(1)
+            assert "recordflow_worker_assigned_partitions" in worker.metrics()
+            assert not worker.ready()
+        with pytest.raises(urllib.error.HTTPError) as refused_ready:
+            urllib.request.urlopen(worker.metrics_url.replace("/metrics", "/ready"), timeout=5)
+        assert refused_ready.value.code == HTTPStatus.SERVICE_UNAVAILABLE
+    finally:
+        worker.kill()

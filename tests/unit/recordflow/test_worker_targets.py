@@ -29,9 +29,9 @@ class _Server:
 def bound(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
     calls: list[tuple[int, str]] = []
 
-    def start_http_server(port: int, addr: str, registry: Any) -> tuple[_Server, None]:
+    def start_http_server(port: int, addr: str, registry: Any, ready: Any) -> _Server:
         calls.append((port, addr))
-        return _Server(), None
+        return _Server()
 
     monkeypatch.setattr(streams.app, "start_http_server", start_http_server)
     return calls

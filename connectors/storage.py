@@ -42,6 +42,23 @@ CHUNK = 1024 * 1024
 MAX_COPY_SIZE = 5 * 1024**3
 
 
+CREATE, KEEP, CONFLICT = "create", "keep", "conflict"
+
+
+@dataclass(frozen=True)
+class BucketChange:
+    bucket: str
+    action: str  # CREATE, KEEP or CONFLICT
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"bucket": self.bucket, "action": self.action, "detail": self.detail}
+
+
+class StorageConflict(Exception):
+    """The buckets as they are cannot be made what the archive needs without a person."""
+
+
 @dataclass
 class Digests:
     """SHA-256 and SM3 of a byte stream, updated chunk by chunk, and the MD5 of each PART_SIZE part
@@ -138,14 +155,45 @@ class Storage:
         )
 
     def ensure_buckets(self) -> None:
-        if not self.client.bucket_exists(self.settings.staging_bucket):
-            self.client.make_bucket(self.settings.staging_bucket)
-        if not self.client.bucket_exists(self.settings.archive_bucket):
-            # Object lock can only be switched on when the bucket is created; it turns on versioning.
-            self.client.make_bucket(self.settings.archive_bucket, object_lock=True)
-        if not self.client.bucket_exists(self.settings.exports_bucket):
-            # Derived data, rebuilt from the catalog at will: no object lock, no versioning.
-            self.client.make_bucket(self.settings.exports_bucket)
+        conflicts = [change for change in self.reconcile_buckets() if change.action == CONFLICT]
+        if conflicts:
+            raise StorageConflict("; ".join(f"{c.bucket}: {c.detail}" for c in conflicts))
+
+    def reconcile_buckets(self, *, dry_run: bool = False) -> list[BucketChange]:
+        """Create the buckets that are missing: the archive with object lock (which S3 can only
+        switch on when a bucket is created, and which turns versioning on); staging and exports
+        without (the exports are derived, rebuilt at will). An archive bucket that exists without
+        object lock is a conflict for a person: nothing written there would be write-once.
+        Returns what was done (or, dry, would be)."""
+        wanted = [(self.settings.staging_bucket, False), (self.settings.archive_bucket, True),
+                  (self.settings.exports_bucket, False)]  # fmt: skip
+        changes = []
+        for bucket, locked in wanted:
+            if not self.client.bucket_exists(bucket):
+                if not dry_run:
+                    self.client.make_bucket(bucket, object_lock=locked)
+                detail = "with object lock and versioning" if locked else ""
+                changes.append(BucketChange(bucket, CREATE, detail))
+            elif locked and not self.object_lock_on(bucket):
+                detail = ("exists without object lock, which S3 switches on only when a bucket is "
+                          "created: create a new one with lock and copy the objects over")  # fmt: skip
+                changes.append(BucketChange(bucket, CONFLICT, detail))
+            else:
+                changes.append(BucketChange(bucket, KEEP, ""))
+        return changes
+
+    def object_lock_on(self, bucket: str) -> bool:
+        try:
+            self.client.get_object_lock_config(bucket)
+        except S3Error as exc:
+            if exc.code == "ObjectLockConfigurationNotFoundError":
+                return False
+            raise
+        except ValueError:
+            # minio's parser wants a default retention rule, which the archive has none of (each
+            # version carries its own retention): a configuration came back, so the lock is on.
+            return True
+        return True
 
     # --- staging (producer side) -----------------------------------------------------------
     def stage(self, key: str, stream: BinaryIO, length: int, content_type: str) -> Digests:

@@ -55,6 +55,10 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 mkdir -p "$CONTEXT"
+# One build at a time (CI's background build and the image test may start together); the second
+# finds the layers cached.
+exec 9>"$WORK/build.lock"
+flock 9
 
 # The wheels are built by $PYTHON for itself: it must be the image's CPython.
 python_version=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')

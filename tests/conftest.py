@@ -88,15 +88,25 @@ def worker(pipeline_settings: Settings) -> Iterator[WorkerProcess]:
 MARKERS_BY_FOLDER = {"integration": "integration", "chaos": "chaos", "fuzz": "fuzz"}
 
 
+# Tests that need a slow build (tests/prebuild.py, which CI starts in the background first).
+NEEDS_A_BUILD = ("helm/", "integration/test_image.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its folder; the chaos suite stops and starts the shared servers, so it
-    runs after everything else."""
+    """Mark each test by its folder. The chaos suite stops and starts the shared servers, so it
+    runs after everything else; before it, the tests that need a slow build, so the build has
+    the whole run to finish in."""
     tests = Path(__file__).resolve().parent
     for item in items:
         folder = Path(str(item.path)).resolve().relative_to(tests).parts[0]
         if folder in MARKERS_BY_FOLDER:
             item.add_marker(MARKERS_BY_FOLDER[folder])
-    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
+
+    def needs_a_build(item: pytest.Item) -> bool:
+        path = Path(str(item.path)).resolve().relative_to(tests).as_posix()
+        return path.startswith(NEEDS_A_BUILD)
+
+    items.sort(key=lambda item: (item.get_closest_marker("chaos") is not None, needs_a_build(item)))
 
 
 WORKER_LOG_ENTRIES = 30  # the last warnings and errors of each worker, for a failing test

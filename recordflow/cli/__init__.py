@@ -26,6 +26,7 @@ def _register_subcommands() -> None:
     from recordflow.cli import (
         agencies,
         bench,
+        buckets,
         console,
         credentials,
         deadletters,
@@ -48,6 +49,7 @@ def _register_subcommands() -> None:
 
     app.add_typer(stack.app, name="stack")
     app.add_typer(topics.app, name="topics")
+    app.add_typer(buckets.app, name="buckets")
     app.add_typer(deadletters.app, name="deadletters")
     app.add_typer(outbox.app, name="outbox")
     app.add_typer(agencies.app, name="agencies")

@@ -87,11 +87,11 @@ def test_the_workers_credentials(pki: Pki, protocol: str, sasl: str | None, kind
                                  aiokafka_protocol: str) -> None:  # fmt: skip
     """SSL alone gives the workers TLS too (faust used to get TLS only with SASL)."""
     tls = protocol.endswith("SSL")
+    sasl_user = {"kafka_sasl_mechanism": sasl, "kafka_sasl_username": "pipeline"}
     settings = (
-        mtls(pki, protocol, kafka_sasl_mechanism=sasl, kafka_sasl_username="pipeline")
+        mtls(pki, protocol, **sasl_user)
         if tls
-        else Settings(kafka_security_protocol=protocol, kafka_sasl_mechanism=sasl,
-                      kafka_sasl_username="pipeline")  # fmt: skip
+        else Settings(kafka_security_protocol=protocol, **sasl_user)  # type: ignore[arg-type]
     )
     credentials = _credentials(settings)
     assert isinstance(credentials, kind)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import secrets
+import ssl
 import uuid
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,17 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # TLS to Kafka (kafka_security_protocol SSL or SASL_SSL). The CA certificates (PEM) that sign
+    # the brokers' certificates, when they are not among the system's (a city's own CA,
+    # Strimzi's cluster CA); unset: the system's. A client certificate and its unencrypted key
+    # (PEM), for brokers that authenticate clients by certificate (mTLS: Strimzi's KafkaUsers
+    # with `authentication: tls`, their Secret's user.crt and user.key); the certificate's
+    # subject is then the principal ACLs grant to. Every client reads the same three files: the
+    # confluent-kafka ones through kafka_config(), the workers' (faust, aiokafka) through
+    # kafka_ssl_context().
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
     # How long a reader (`records`, `review`, `deadletters`) goes on without any answer from Kafka
     # (no message, no end of a partition, no metadata) before it gives up with one line saying
     # so. Reading a long topic takes as long as it takes; it is the silence that is bounded.
@@ -211,6 +223,33 @@ class Settings(BaseSettings):
             self.prometheus_url = f"http://127.0.0.1:{self.prometheus_port}"
         return self
 
+    @model_validator(mode="after")
+    def _kafka_tls_files(self) -> Settings:
+        """The TLS files make sense together and with a TLS protocol, and exist: a worker or
+        gateway with a mistyped path stops at its start with this line, not at its first
+        connection with librdkafka's or OpenSSL's."""
+        files = {
+            "kafka_ssl_ca_file": self.kafka_ssl_ca_file,
+            "kafka_ssl_cert_file": self.kafka_ssl_cert_file,
+            "kafka_ssl_key_file": self.kafka_ssl_key_file,
+        }
+        given = [name for name, path in files.items() if path is not None]
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError(
+                "kafka_ssl_cert_file and kafka_ssl_key_file go together (a client certificate "
+                f"and its key): only {given[-1]} is set"
+            )
+        if given and not self.kafka_tls:
+            raise ValueError(
+                f"{', '.join(given)} set, but kafka_security_protocol is "
+                f"{self.kafka_security_protocol}: TLS files need SSL or SASL_SSL"
+            )
+        for name in given:
+            path = files[name]
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name} {path}: no such file")
+        return self
+
     # --- derived names -------------------------------------------------------------------
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -364,6 +403,11 @@ class Settings(BaseSettings):
         return f"{self.reader_group_prefix}{purpose}-{uuid.uuid4().hex}"
 
     # --- client configuration ------------------------------------------------------------
+    @property
+    def kafka_tls(self) -> bool:
+        """Whether clients speak TLS to Kafka (SSL or SASL_SSL; librdkafka takes either case)."""
+        return self.kafka_security_protocol.upper() in ("SSL", "SASL_SSL")
+
     def kafka_config(self) -> dict[str, str]:
         """librdkafka's dotted keys for confluent-kafka clients."""
         config = {
@@ -376,7 +420,26 @@ class Settings(BaseSettings):
             config["sasl.password"] = (
                 self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
             )
+        if self.kafka_tls:
+            if self.kafka_ssl_ca_file is not None:
+                config["ssl.ca.location"] = str(self.kafka_ssl_ca_file)
+            if self.kafka_ssl_cert_file is not None and self.kafka_ssl_key_file is not None:
+                config["ssl.certificate.location"] = str(self.kafka_ssl_cert_file)
+                config["ssl.key.location"] = str(self.kafka_ssl_key_file)
         return config
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        """The workers' TLS to Kafka (faust hands it to aiokafka), from the same files as
+        kafka_config(): the brokers verified against kafka_ssl_ca_file (else the system's CAs),
+        their host names checked, and the client certificate presented when one is set. None
+        without TLS."""
+        if not self.kafka_tls:
+            return None
+        cafile = str(self.kafka_ssl_ca_file) if self.kafka_ssl_ca_file is not None else None
+        context = ssl.create_default_context(cafile=cafile)
+        if self.kafka_ssl_cert_file is not None and self.kafka_ssl_key_file is not None:
+            context.load_cert_chain(self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
+        return context
 
     def producer_config(self) -> dict[str, str | int | bool]:
         return {

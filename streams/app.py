@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import socket
-import ssl
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -160,21 +159,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _credentials(settings: Settings) -> faust.SASLCredentials | None:
-    """SASL from Settings (the secure profile's pipeline principal, or production's user); with
-    SASL_SSL, TLS verified against the system's CAs."""
-    if not settings.kafka_sasl_mechanism:
-        return None
-    return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password.get_secret_value()
-        if settings.kafka_sasl_password
-        else None,
-        mechanism=settings.kafka_sasl_mechanism,
-        ssl_context=ssl.create_default_context()
-        if settings.kafka_security_protocol == "SASL_SSL"
-        else None,
-    )
+def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """The workers' sign-in and TLS, from the same Settings as every confluent-kafka client's:
+    SASL (the secure profile's pipeline principal, or production's user), over TLS with SASL_SSL;
+    TLS alone with SSL. The TLS context (Settings.kafka_ssl_context) verifies the brokers against
+    kafka_ssl_ca_file or the system's CAs and presents the client certificate when one is set."""
+    context = settings.kafka_ssl_context()
+    if settings.kafka_sasl_mechanism:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value()
+            if settings.kafka_sasl_password
+            else None,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def serve_metrics(

@@ -12,6 +12,7 @@ import os
 import sys
 
 import typer
+from pydantic import ValidationError
 
 app = typer.Typer(
     name="recordflow",
@@ -83,7 +84,27 @@ def main() -> None:
     except Exception as exc:  # the last boundary: what no verb foresaw is one line, not a trace
         if os.environ.get("RECORDFLOW_TRACEBACK"):
             raise
-        message = " ".join(str(exc).split()) or "(no message)"
+        message = (
+            validation_message(exc)
+            if isinstance(exc, ValidationError)
+            else " ".join(str(exc).split()) or "(no message)"
+        )
         print(f"error: {type(exc).__name__}: {message} (RECORDFLOW_TRACEBACK=1 shows where)",
               file=sys.stderr)  # fmt: skip
         sys.exit(1)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """What is wrong with the settings (or another model), field by field, without the values
+    given: pydantic's own text repeats every input, the Kafka SASL password among them."""
+    return f"{exc.title}: " + "; ".join(
+        ": ".join(
+            part
+            for part in (
+                ".".join(str(loc) for loc in error["loc"]),
+                error["msg"].removeprefix("Value error, "),
+            )
+            if part
+        )
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    )

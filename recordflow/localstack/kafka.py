@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from recordflow.agencies import load_registry
@@ -53,7 +53,12 @@ def new_cluster_id() -> str:
 
 
 def kafka_server_properties(
-    port: int, controller_port: int, log_dir: Path, *, admin_password: str | None = None
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    *,
+    admin_password: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> str:
     """A single-node KRaft broker+controller, replication factors of 1, no topic auto-creation
     (topics come from the catalog in `topics/`).
@@ -61,11 +66,13 @@ def kafka_server_properties(
     With `admin_password`, the secure profile's broker: clients sign in with SASL/SCRAM-SHA-512,
     the broker signs in to its own controller as the admin with SASL/PLAIN (KRaft controllers
     cannot use SCRAM), and StandardAuthorizer allows nothing that no ACL grants, except to the
-    admin, the super user."""
+    admin, the super user. `extra` properties replace or add to these (a test's TLS listeners,
+    tests/integration/test_kafka_tls.py)."""
     props = _node_properties(1, port, controller_port, log_dir)
     props["controller.quorum.bootstrap.servers"] = f"127.0.0.1:{controller_port}"
     if admin_password is not None:
         props.update(_secure_kafka_properties(port, controller_port, admin_password))
+    props.update(extra or {})
     return _properties_text(props)
 
 

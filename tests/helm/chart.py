@@ -134,7 +134,8 @@ def containers(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], 
 
 
 # Values sets: the defaults; everything on (autoscaling with HPA, KEDA on the workers in
-# ALL_ON_KEDA, monitoring, dashboards, NetworkPolicies, TLS, SASL, every Secret and file).
+# ALL_ON_KEDA, monitoring, dashboards, NetworkPolicies, TLS with a client certificate, SASL,
+# every Secret and file).
 MINIMAL: dict[str, Any] = {}
 
 PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
@@ -143,6 +144,14 @@ ALL_ON: dict[str, Any] = {
         "bootstrap": "kafka-kafka-bootstrap.kafka:9093",
         "securityProtocol": "SASL_SSL",
         "sasl": {"mechanism": "SCRAM-SHA-512", "username": "pipeline"},
+        # A Strimzi KafkaUser's Secret (authentication: tls) as the client certificate.
+        "tls": {
+            "clientCertificate": {
+                "secretName": "pipeline-tls",
+                "certificateKey": "user.crt",
+                "keyKey": "user.key",
+            }
+        },
     },
     "s3": {"endpoint": "minio.storage:9000", "secure": True},
     "tls": {"caBundle": {"configMap": "city-ca", "key": "ca.crt"}},

@@ -113,6 +113,11 @@ def test_hook_job_runs_topics_apply(helm: Helm) -> None:
         ({"kafka": {"sasl": {"mechanism": "SCRAM-SHA-512", "username": "p"}}}, "secrets.kafkaSasl.name"),
         ({"console": {"replicas": 2}, "secrets": {"consoleSecretKey": {"name": ""}}},
          "secrets.consoleSecretKey.name"),
+        ({"kafka": {"tls": {"clientCertificate": {"secretName": "pipeline"}}}},
+         "kafka.tls.clientCertificate.secretName is set: kafka.securityProtocol must be SSL or "
+         "SASL_SSL (it is PLAINTEXT)"),
+        ({"kafka": {"tls": {"clientCertificate": {"keyKey": ""}}}}, "keyKey"),
+        ({"settings": {"kafka_ssl_ca_file": "/etc/ca.crt"}}, "kafka_ssl_ca_file"),  # the chart's
     ],
 )  # fmt: skip
 def test_bad_values_are_refused(helm: Helm, values: dict[str, Any], message: str) -> None:

@@ -148,20 +148,83 @@ def test_sasl_off_means_no_password(helm: Helm) -> None:
 
 
 def test_tls_ca_bundle(helm: Helm) -> None:
+    """The CA bundle is Kafka's CA file (RECORDFLOW_KAFKA_SSL_CA_FILE, which every Kafka client
+    reads) and SSL_CERT_FILE (which minio reads), mounted in every workload, the hook Job too."""
     objects = helm.render(ALL_ON)
     settings = find(objects, "ConfigMap", "rf-recordflow-settings")["data"]
     assert settings["SSL_CERT_FILE"] == "/etc/recordflow-ca/ca.crt"
+    assert settings["RECORDFLOW_KAFKA_SSL_CA_FILE"] == "/etc/recordflow-ca/ca.crt"
     assert settings["RECORDFLOW_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert settings["RECORDFLOW_S3_SECURE"] == "true"
+    job = find(objects, "Job", "rf-recordflow-topics")["spec"]["template"]["spec"]
+    assert env_of(job["containers"][0])["RECORDFLOW_KAFKA_SSL_CA_FILE"]["value"] == (
+        "/etc/recordflow-ca/ca.crt"
+    )
     for workload, container in containers(objects):
+        name = workload["metadata"]["name"]
         mounts = {m["name"]: m for m in container["volumeMounts"]}
-        assert mounts["ca-bundle"]["mountPath"] == "/etc/recordflow-ca", workload["metadata"][
-            "name"
-        ]
+        assert mounts["ca-bundle"]["mountPath"] == "/etc/recordflow-ca", name
+        assert mounts["ca-bundle"]["readOnly"] is True, name
         volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
         assert volumes["ca-bundle"]["configMap"]["name"] == "city-ca"
     minimal = find(helm.render(MINIMAL), "ConfigMap", "rf-recordflow-settings")["data"]
     assert "SSL_CERT_FILE" not in minimal
+    assert "RECORDFLOW_KAFKA_SSL_CA_FILE" not in minimal
+
+
+def test_ca_bundle_for_s3_alone(helm: Helm) -> None:
+    """A CA bundle with PLAINTEXT Kafka is S3's only: Settings refuses a Kafka CA file without
+    TLS to Kafka, so the chart does not set one."""
+    objects = helm.render(merged(ALL_ON, {"kafka": {
+        "securityProtocol": "PLAINTEXT", "tls": {"clientCertificate": {"secretName": ""}}}}))  # fmt: skip
+    settings = find(objects, "ConfigMap", "rf-recordflow-settings")["data"]
+    assert settings["SSL_CERT_FILE"] == "/etc/recordflow-ca/ca.crt"
+    assert not [name for name in settings if name.startswith("RECORDFLOW_KAFKA_SSL_")]
+    for _, container in containers(objects):
+        assert "ca-bundle" in {m["name"] for m in container["volumeMounts"]}
+        assert "RECORDFLOW_KAFKA_SSL_CA_FILE" not in env_of(container)
+
+
+@pytest.mark.parametrize("tls", ["SSL", "SASL_SSL", None])
+def test_kafka_client_certificate(helm: Helm, tls: str | None) -> None:
+    """With a client certificate (mTLS), every workload mounts the Secret's certificate and key,
+    and only those, read-only, and the settings point at them; without one, none of it."""
+    values = (
+        merged(ALL_ON, {"kafka": {"securityProtocol": tls}})
+        if tls
+        else merged(ALL_ON, {"kafka": {"tls": {"clientCertificate": {"secretName": ""}}}})
+    )
+    objects = helm.render(values)
+    settings = find(objects, "ConfigMap", "rf-recordflow-settings")["data"]
+    workloads = list(containers(objects))
+    assert {w["kind"] for w, _ in workloads} == {"Deployment", "Job"}
+    if tls is None:
+        client_files = {"RECORDFLOW_KAFKA_SSL_CERT_FILE", "RECORDFLOW_KAFKA_SSL_KEY_FILE"}
+        assert not client_files & set(settings)
+        assert settings["RECORDFLOW_KAFKA_SSL_CA_FILE"] == "/etc/recordflow-ca/ca.crt"  # TLS still
+        for workload, container in workloads:
+            assert "kafka-client-certificate" not in {m["name"] for m in container["volumeMounts"]}
+            volumes = workload["spec"]["template"]["spec"]["volumes"]
+            assert "kafka-client-certificate" not in {v["name"] for v in volumes}
+        return
+    assert settings["RECORDFLOW_KAFKA_SECURITY_PROTOCOL"] == tls
+    assert settings["RECORDFLOW_KAFKA_SSL_CERT_FILE"] == "/etc/recordflow-kafka-client/user.crt"
+    assert settings["RECORDFLOW_KAFKA_SSL_KEY_FILE"] == "/etc/recordflow-kafka-client/user.key"
+    job = env_of(find(objects, "Job", "rf-recordflow-topics")["spec"]["template"]["spec"]
+                 ["containers"][0])  # fmt: skip
+    assert job["RECORDFLOW_KAFKA_SSL_KEY_FILE"]["value"] == "/etc/recordflow-kafka-client/user.key"
+    for workload, container in workloads:
+        name = workload["metadata"]["name"]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["kafka-client-certificate"] == {"name": "kafka-client-certificate",
+            "mountPath": "/etc/recordflow-kafka-client", "readOnly": True}, name  # fmt: skip
+        volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["kafka-client-certificate"]["secret"] == {
+            "secretName": "pipeline-tls",
+            "defaultMode": 0o440,
+            "items": [{"key": "user.crt", "path": "user.crt"},
+                      {"key": "user.key", "path": "user.key"}],
+        }, name  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "recordflow.filesDir" -}}/etc/recordflow{{- end -}}
 {{- define "recordflow.homeDir" -}}/var/lib/recordflow{{- end -}}
 {{- define "recordflow.caDir" -}}/etc/recordflow-ca{{- end -}}
+{{- define "recordflow.kafkaClientCertDir" -}}/etc/recordflow-kafka-client{{- end -}}
+
+{{/* "true" when clients speak TLS to Kafka (SSL or SASL_SSL), else "". */}}
+{{- define "recordflow.kafkaTls" -}}
+{{- if has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL") -}}true{{- end -}}
+{{- end -}}
 
 {{/*
 The plain settings, RECORDFLOW_* name to value (a dict as YAML): the settings ConfigMap holds
@@ -115,7 +121,19 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
 {{- $_ := set $s "RECORDFLOW_ACCESS_RULES_FILE" (printf "%s/access-rules/access.yaml" $dir) -}}
 {{- end -}}
 {{- if $v.tls.caBundle.configMap -}}
-{{- $_ := set $s "SSL_CERT_FILE" (printf "%s/%s" (include "recordflow.caDir" .) $v.tls.caBundle.key) -}}
+{{- $ca := printf "%s/%s" (include "recordflow.caDir" .) $v.tls.caBundle.key -}}
+{{- /* Python's ssl and minio (S3) read SSL_CERT_FILE; every Kafka client reads the setting. */ -}}
+{{- $_ := set $s "SSL_CERT_FILE" $ca -}}
+{{- if include "recordflow.kafkaTls" . -}}
+{{- $_ := set $s "RECORDFLOW_KAFKA_SSL_CA_FILE" $ca -}}
+{{- end -}}
+{{- end -}}
+{{- with $v.kafka.tls.clientCertificate -}}
+{{- if .secretName -}}
+{{- $dir := include "recordflow.kafkaClientCertDir" $ -}}
+{{- $_ := set $s "RECORDFLOW_KAFKA_SSL_CERT_FILE" (printf "%s/%s" $dir .certificateKey) -}}
+{{- $_ := set $s "RECORDFLOW_KAFKA_SSL_KEY_FILE" (printf "%s/%s" $dir .keyKey) -}}
+{{- end -}}
 {{- end -}}
 {{- range $name, $value := $v.settings -}}
 {{- $_ := set $s (printf "RECORDFLOW_%s" (upper $name)) (toString $value) -}}
@@ -181,6 +199,9 @@ it is a Kubernetes name; else a lowercase form and a hash of the topic (which go
 {{- if and .Values.kafka.sasl.mechanism (not .Values.kafka.sasl.username) -}}
 {{- fail "kafka.sasl.mechanism is set: kafka.sasl.username is required" -}}
 {{- end -}}
+{{- if and .Values.kafka.tls.clientCertificate.secretName (not (include "recordflow.kafkaTls" .)) -}}
+{{- fail (printf "kafka.tls.clientCertificate.secretName is set: kafka.securityProtocol must be SSL or SASL_SSL (it is %s)" .Values.kafka.securityProtocol) -}}
+{{- end -}}
 {{- if and .Values.strimzi.enabled .Values.files.agencies -}}
 {{- fail "strimzi.enabled renders the image's agency registry (files/strimzi/): with your own files.agencies, leave it off and apply `recordflow topics render strimzi` for your registry yourself (docs/deploy.md)" -}}
 {{- end -}}
@@ -205,10 +226,46 @@ it is a Kubernetes name; else a lowercase form and a hash of the topic (which go
     name: {{ include "recordflow.componentName" (dict "root" $.root "component" ($file | kebabcase)) }}
 {{- end }}
 {{- end }}
+{{- include "recordflow.tlsVolumes" .root }}
+{{- end -}}
+
+{{/* The CA bundle and Kafka's client certificate, when given: volumes (every pod's, the topics Job's). */}}
+{{- define "recordflow.tlsVolumes" -}}
+{{- $v := .Values -}}
 {{- if $v.tls.caBundle.configMap }}
 - name: ca-bundle
   configMap:
     name: {{ $v.tls.caBundle.configMap }}
+{{- end }}
+{{- with $v.kafka.tls.clientCertificate }}
+{{- if .secretName }}
+{{- /* Only the certificate and its key (a Strimzi KafkaUser's Secret holds a PKCS#12 store and
+its password too), readable by the pods' group (fsGroup) and no one else: 288 is 0440, in decimal,
+which YAML 1.1 and 1.2 parsers read alike. */}}
+- name: kafka-client-certificate
+  secret:
+    secretName: {{ .secretName }}
+    defaultMode: 288
+    items:
+      - key: {{ .certificateKey }}
+        path: {{ .certificateKey }}
+      - key: {{ .keyKey }}
+        path: {{ .keyKey }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "recordflow.tlsVolumeMounts" -}}
+{{- $v := .Values -}}
+{{- if $v.tls.caBundle.configMap }}
+- name: ca-bundle
+  mountPath: {{ include "recordflow.caDir" . }}
+  readOnly: true
+{{- end }}
+{{- if $v.kafka.tls.clientCertificate.secretName }}
+- name: kafka-client-certificate
+  mountPath: {{ include "recordflow.kafkaClientCertDir" . }}
+  readOnly: true
 {{- end }}
 {{- end -}}
 
@@ -225,11 +282,7 @@ it is a Kubernetes name; else a lowercase form and a hash of the topic (which go
   readOnly: true
 {{- end }}
 {{- end }}
-{{- if $v.tls.caBundle.configMap }}
-- name: ca-bundle
-  mountPath: {{ include "recordflow.caDir" . }}
-  readOnly: true
-{{- end }}
+{{- include "recordflow.tlsVolumeMounts" . }}
 {{- end -}}
 
 {{/* Pod-level settings shared by every Deployment. */}}

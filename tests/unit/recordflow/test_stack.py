@@ -144,6 +144,15 @@ def test_kafka_server_properties_describe_a_single_kraft_node(tmp_path: Path) ->
     )
 
 
+def test_extra_kafka_properties_replace_and_add(tmp_path: Path) -> None:
+    extra = {"listeners": "SSL://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093",
+             "ssl.keystore.type": "PEM"}  # fmt: skip
+    props = parse_properties(kafka_server_properties(29092, 29093, tmp_path, extra=extra))
+    assert props["listeners"] == extra["listeners"]
+    assert props["ssl.keystore.type"] == "PEM"
+    assert props["process.roles"] == "broker,controller"
+
+
 def test_each_replicated_node_is_a_broker_and_a_voter_of_one_quorum(tmp_path: Path) -> None:
     nodes = [
         parse_properties(

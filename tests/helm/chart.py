@@ -153,7 +153,7 @@ ALL_ON: dict[str, Any] = {
             }
         },
     },
-    "s3": {"endpoint": "minio.storage:9000", "secure": True},
+    "s3": {"endpoint": "minio.storage:9000", "secure": True, "createBuckets": True},
     "tls": {"caBundle": {"configMap": "city-ca", "key": "ca.crt"}},
     "clamdAddress": "tcp://clamd.security:3310",
     "prometheusUrl": "http://prometheus-operated.monitoring:9090",

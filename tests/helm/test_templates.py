@@ -304,8 +304,34 @@ def test_worker_service_monitor_job(helm: Helm) -> None:
 
 
 def test_components_can_be_turned_off(helm: Helm) -> None:
-    off = {c: {"enabled": False} for c in ("workers", "gateway", "console", "lookup", "topicsJob")}
+    off: dict[str, Any] = {
+        c: {"enabled": False} for c in ("workers", "gateway", "console", "lookup", "topicsJob")
+    }
+    off["s3"] = {"createBuckets": False}
     objects = helm.render(merged(ALL_ON, off))
     assert not [
         o for o in objects if o["kind"] in ("Deployment", "Job", "Service", "NetworkPolicy")
     ]
+
+
+def test_buckets_are_created_first_when_asked(helm: Helm) -> None:
+    def job(values: dict[str, Any]) -> dict[str, Any] | None:
+        jobs = [o for o in helm.render(values) if o["kind"] == "Job"]
+        return jobs[0]["spec"]["template"]["spec"] if jobs else None
+
+    default = job(MINIMAL)
+    assert default is not None and "initContainers" not in default
+    assert [c["args"] for c in default["containers"]] == [["recordflow", "topics", "apply"]]
+
+    both = job(merged(MINIMAL, {"s3": {"createBuckets": True}}))
+    assert both is not None
+    assert [c["args"] for c in both["initContainers"]] == [["recordflow", "buckets", "apply"]]
+    assert [c["args"] for c in both["containers"]] == [["recordflow", "topics", "apply"]]
+    s3_key = env_of(both["initContainers"][0])["RECORDFLOW_S3_SECRET_KEY"]
+    assert s3_key["valueFrom"]["secretKeyRef"]["name"] == "recordflow-s3"
+
+    strimzi = job(merged(MINIMAL, {"s3": {"createBuckets": True}, "strimzi": {"enabled": True}}))
+    assert strimzi is not None and "initContainers" not in strimzi
+    assert [c["args"] for c in strimzi["containers"]] == [["recordflow", "buckets", "apply"]]
+
+    assert job(merged(MINIMAL, {"strimzi": {"enabled": True}})) is None

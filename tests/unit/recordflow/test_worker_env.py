@@ -33,12 +33,17 @@ def _other_value(name: str, annotation: Any, default: Any, tmp_path: Path) -> An
         return default + 1
     if annotation is float:
         return default + 0.5
+    if name == "kafka_security_protocol":
+        return "SASL_SSL"  # not the default, and one the TLS files below go with
     if annotation is str:
         return f"{name}-of-the-parent"
     if annotation is SecretStr:
         return SecretStr(f"{name}-secret")
     if annotation is Path:
-        return tmp_path / name
+        path = tmp_path / name
+        if name.startswith("kafka_ssl_"):
+            path.write_text("")  # Settings checks that the TLS files exist
+        return path
     pytest.fail(f"no test value for Settings.{name}: {annotation}; teach _other_value its type")
 
 

@@ -51,9 +51,15 @@ def pipeline_settings(stack_settings: Settings) -> Iterator[Settings]:
     """A private pipeline on the shared stack: its own topics, schemas subjects and buckets. Its
     topics are deleted afterwards: a broker holding every test's partitions (thousands by the end
     of a run) creates topics, elects leaders and restarts ever more slowly."""
+    yield from private_pipeline(stack_settings, "t")
+
+
+def private_pipeline(base: Settings, letter: str) -> Iterator[Settings]:
+    """`base` with topics, subjects and buckets of its own (prefixed `letter` and a random tag),
+    prepared; its topics deleted when the generator resumes."""
     tag = uuid.uuid4().hex[:8]
-    settings = stack_settings.model_copy(
-        update={"topic_prefix": f"t{tag}.", "bucket_prefix": f"t{tag}-"}
+    settings = base.model_copy(
+        update={"topic_prefix": f"{letter}{tag}.", "bucket_prefix": f"{letter}{tag}-"}
     )
     prepare(settings, Console(stderr=True), local_stack=False)
     yield settings

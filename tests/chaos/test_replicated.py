@@ -9,7 +9,6 @@ come out clean, as after every fault of test_chaos.py.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
 from recordflow.localstack.replicated import BROKERS, replicated_settings
-from recordflow.localstack.setup import prepare
 from recordflow.localstack.stack import Stack
 from recordflow.settings import Settings
 from tests.chaos.test_chaos import OUTAGE_S, Workers, run
-from tests.conftest import delete_topics, stack_lock
+from tests.conftest import private_pipeline, stack_lock
 
 WORKERS = 3
 LEADERS_MOVE_S = 1.0  # after a broker stops, before the worker is killed: leaders are moving
@@ -42,13 +40,7 @@ def replicated(stack_settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def pipeline(replicated: Settings) -> Iterator[Settings]:
-    tag = uuid.uuid4().hex[:8]
-    settings = replicated.model_copy(
-        update={"topic_prefix": f"r{tag}.", "bucket_prefix": f"r{tag}-"}
-    )
-    prepare(settings, Console(stderr=True), local_stack=False)
-    yield settings
-    delete_topics(settings)
+    yield from private_pipeline(replicated, "r")
 
 
 def test_topics_have_three_replicas_and_need_two_in_sync(pipeline: Settings) -> None:

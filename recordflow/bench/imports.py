@@ -28,8 +28,9 @@ from archival.metadata import load_metadata_rules
 from connectors.importer import SUBMIT_THREADS, import_items, linked_items
 from connectors.outbox import Outbox
 from connectors.storage import PART_SIZE, Digests, Storage
-from recordflow.bench import stats
+from recordflow.bench import procstats, stats
 from recordflow.localstack.setup import prepare
+from recordflow.localstack.stack import Stack
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
 
@@ -83,17 +84,22 @@ def run_import_bench(settings: Settings, items: int, pages: int, console: Consol
                                            "outbox_dir": None})  # fmt: skip
     prepare(settings, console)
     group = [WorkerProcess(settings, name=f"bench-{run_id}-{n}") for n in range(1, workers + 1)]
-    for worker in group:
-        worker.start()
     with tempfile.TemporaryDirectory(prefix="recordflow-bench-import-") as tmp:
         root = Path(tmp)
-        with console.status(f"生成 Generating {items} items × {pages} pages of ~3 MB…"):
-            catalogue, images, paths = write_batch(root, items, pages, run_id)
-        size = sum(path.stat().st_size for path in paths)
         try:
+            # The workers start while the batch is written; they live in sessions of their own,
+            # so whatever fails from here on (a full disk) must still stop them.
+            for worker in group:
+                worker.start()
+            with console.status(f"生成 Generating {items} items × {pages} pages of ~3 MB…"):
+                catalogue, images, paths = write_batch(root, items, pages, run_id)
+            size = sum(path.stat().st_size for path in paths)
             for worker in group:
                 worker.wait_ready(console)
             settings = settings.model_copy(update={"outbox_dir": root / "outbox"})
+            pids = [worker.process.pid for worker in group if worker.process is not None]
+            services = {s.service: s.pid for s in Stack(settings).status() if s.pid}
+            cpu_before = procstats.cpu_by_part(pids, services)
             began = time.monotonic()
             with console.status("导入 Importing (link, check, submit, archive)…"):
                 report = link_batch(catalogue, images, load_link_config(settings.digitization_file))
@@ -105,11 +111,14 @@ def run_import_bench(settings: Settings, items: int, pages: int, console: Consol
                 finally:
                     outbox.close()
             imported_s = time.monotonic() - began
+            import_cpu = _per_page(cpu_before, procstats.cpu_by_part(pids, services), len(paths))
         finally:
             for worker in group:
                 worker.stop()
         with console.status("基线 Raw copy: read, hash, write to S3…"):
+            cpu_before = procstats.cpu_by_part([], services)
             baseline_s = raw_copy(settings, paths, run_id)
+            baseline_cpu = _per_page(cpu_before, procstats.cpu_by_part([], services), len(paths))
     archived = sum(result.status == "archived" for result in results)
     imported = _rates(len(paths), size, imported_s)
     baseline = _rates(len(paths), size, baseline_s)
@@ -120,6 +129,7 @@ def run_import_bench(settings: Settings, items: int, pages: int, console: Consol
         "outcomes": {r.key: r.status + (f" {r.reason}: {r.detail}" if r.reason else "")
                      for r in results if r.status != "archived"},
         "raw_copy_baseline": baseline, "ratio_to_baseline": ratio, "goal_ratio": GOAL_RATIO,
+        "cpu_ms_per_page": {"import": import_cpu, "raw_copy": baseline_cpu},
         "met": ratio is not None and ratio >= GOAL_RATIO,
     }  # fmt: skip
 
@@ -149,3 +159,12 @@ def raw_copy(settings: Settings, paths: list[Path], run_id: str) -> float:
 def _rates(pages: int, size: int, seconds: float) -> dict[str, float]:
     return {"seconds": round(seconds, 2), "pages_per_s": stats.rate(pages, seconds),
             "mb_per_s": round(size / 1e6 / seconds, 2) if seconds > 0 else 0.0}  # fmt: skip
+
+
+def _per_page(before: dict[str, float], after: dict[str, float], pages: int) -> dict[str, float]:
+    """Milliseconds of CPU each part spent per page between the two readings, and their total:
+    on one shared host, where both runs keep every core busy, the ratio of the two runs' rates is
+    the inverse ratio of their totals."""
+    spent = {part: round(1000 * (after[part] - before.get(part, 0.0)) / pages, 1)
+             for part in after if part in before}  # fmt: skip
+    return {**spent, "total": round(sum(spent.values()), 1)}

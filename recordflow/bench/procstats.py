@@ -85,3 +85,14 @@ def tree_usage(root: int, proc: Path = PROC) -> TreeUsage:
     rss = sum(status_kb(stat.pid, "VmRSS", proc) or 0 for stat in tree) / 1024
     peak = max((status_kb(stat.pid, "VmHWM", proc) or 0 for stat in tree), default=0) / 1024
     return TreeUsage(cpu, rss, peak)
+
+
+def cpu_by_part(worker_pids: list[int], services: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of the workers (together), each local stack service by name, and this
+    process (`bench`: the simulated agencies or the importer)."""
+    usage = {"workers": sum(tree_usage(pid).cpu_s for pid in worker_pids)}
+    for name, pid in services.items():
+        usage[name] = tree_usage(pid).cpu_s
+    own = read_stat(os.getpid())
+    usage["bench"] = own.cpu_s if own else 0.0
+    return usage

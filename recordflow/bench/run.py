@@ -192,7 +192,7 @@ class _Run:
             _wait_settled(workers, self.console)
             pids = [w.process.pid for w in workers if w.process is not None]
             services = {s.service: s.pid for s in Stack(self.settings).status() if s.pid}
-            before = self._cpu(pids, services)
+            before = procstats.cpu_by_part(pids, services)
             collector = threading.Thread(target=self._collect, name="bench-collector", daemon=True)
             sampler = threading.Thread(target=self._sample, args=(pids,), name="bench-sampler",
                                        daemon=True)  # fmt: skip
@@ -213,7 +213,7 @@ class _Run:
                 if options.rebalance:
                     changer.join()
                 self._await_outcomes(submitted)
-            after = self._cpu(pids, services)
+            after = procstats.cpu_by_part(pids, services)
             end = time.time()
             self._stop.set()
             sampler.join(5)
@@ -240,14 +240,6 @@ class _Run:
                 extra.start()
             else:
                 extra.stop()
-
-    def _cpu(self, pids: list[int], services: dict[str, int]) -> dict[str, float]:
-        usage = {"workers": sum(procstats.tree_usage(pid).cpu_s for pid in pids)}
-        for name, pid in services.items():
-            usage[name] = procstats.tree_usage(pid).cpu_s
-        own = procstats.read_stat(os.getpid())
-        usage["bench"] = own.cpu_s if own else 0.0
-        return usage
 
     def _submit_all(self) -> int:
         options = self.options

@@ -287,6 +287,14 @@ def _print_import(items: int, pages: int, workers: int, as_json: bool) -> None:
             table.add_row(name, f"{figures['pages_per_s']:,.2f}", f"{figures['mb_per_s']:,.2f}",
                           f"{figures['seconds']:,.1f}")  # fmt: skip
         console.print(table)
+        cpu = result["cpu_ms_per_page"]
+        parts = Table(title="CPU ms per page 每页 CPU 毫秒, by part")
+        for column in ("part", "import 导入", "raw copy 基线"):
+            parts.add_column(column, justify="left" if column == "part" else "right")
+        for part in cpu["import"]:
+            parts.add_row(part, f"{cpu['import'][part]:,.1f}",
+                          f"{cpu['raw_copy'].get(part, 0.0):,.1f}")  # fmt: skip
+        console.print(parts)
         verdict = "[green]met 达到[/]" if result["met"] else "[red]missed 未达到[/]"
         console.print(f"{result['archived']} of {result['linked']} items archived; import at "
                       f"{result['ratio_to_baseline']} × the raw copy (goal ≥ {result['goal_ratio']}): "

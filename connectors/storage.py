@@ -13,8 +13,10 @@ Files are hashed while they stream through (upload, fetch), never read twice.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import logging
 import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
@@ -40,6 +42,11 @@ PERMANENT_UNTIL = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 CHUNK = 1024 * 1024
 # The largest object one CopyObject may copy; a larger one is written again from the local copy.
 MAX_COPY_SIZE = 5 * 1024**3
+# S3's additional checksums: asked for on a copy, read back with the object's metadata.
+CHECKSUM_ALGORITHM = "x-amz-checksum-algorithm"
+CHECKSUM_SHA256 = "x-amz-checksum-sha256"
+
+log = logging.getLogger(__name__)
 
 
 CREATE, KEEP, CONFLICT = "create", "keep", "conflict"
@@ -63,12 +70,14 @@ class StorageConflict(Exception):
 class Digests:
     """SHA-256 and SM3 of a byte stream, updated chunk by chunk, and the MD5 of each PART_SIZE part
     for the ETag S3 will report. No MD5 of the whole: for a single part it is that part's, and
-    nothing else reads it (MD5 is for checking S3's write, not fixity)."""
+    nothing else reads it (MD5 is for checking S3's write, not fixity). `etag=False` leaves the
+    MD5s out, for bytes whose writes are checked otherwise (`Storage.fetch`)."""
 
     sha256: Any = field(default_factory=hashlib.sha256)
     sm3: Any = field(default_factory=lambda: hashlib.new("sm3"))
     part_md5s: list[bytes] = field(default_factory=list)
     size: int = 0
+    etag: bool = True
     _part: Any = field(default_factory=hashlib.md5)
     _part_size: int = 0
 
@@ -76,6 +85,8 @@ class Digests:
         self.sha256.update(chunk)
         self.sm3.update(chunk)
         self.size += len(chunk)
+        if not self.etag:
+            return
         view = memoryview(chunk)
         while view:
             take = min(len(view), PART_SIZE - self._part_size)
@@ -89,6 +100,8 @@ class Digests:
     def expected_etag(self) -> str:
         """The ETag S3 reports for these bytes uploaded with PART_SIZE parts: the MD5 of one
         PUT's bytes, or the MD5 of the parts' MD5s and their count."""
+        if not self.etag:
+            raise ValueError("these digests were taken without the MD5s an ETag needs")
         parts = self.part_md5s + ([self._part.digest()] if self._part_size or not self.size else [])
         if len(parts) == 1:
             return parts[0].hex()
@@ -108,6 +121,17 @@ class HashingReader:
         return chunk
 
 
+@dataclass(frozen=True)
+class Source:
+    """The staged object a file was fetched from, and the ETag S3 served those bytes under: a
+    server-side copy made on condition that the object still has that ETag copies them."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+
+
 @dataclass
 class Fetched:
     """A staged file, copied to a local temporary file in one read, with its digests. The local
@@ -115,8 +139,8 @@ class Fetched:
 
     content: IO[bytes]
     digests: Digests
-    # Where it was read from (bucket, key, version id), so the archive can copy it server-side.
-    source: tuple[str, str, str | None] | None = None
+    # Where it was read from, so the archive can copy it server-side.
+    source: Source | None = None
 
     @property
     def path(self) -> Path:
@@ -131,6 +155,25 @@ class Fetched:
         local.flush()
         local.seek(0)
         return cls(local, digests)
+
+
+def etag_of(content: IO[bytes]) -> str:
+    """The ETag S3 reports for `content` uploaded in PART_SIZE parts, read from where it stands
+    to its end; the stream is put back where it was."""
+    start = content.tell()
+    digests = Digests()
+    while chunk := content.read(CHUNK):
+        digests.update(chunk)
+    content.seek(start)
+    return digests.expected_etag()
+
+
+def _version_of(key: str, version_id: str | None) -> str:
+    if version_id is None:
+        raise RecordRejected(
+            "store-unversioned", f"archive/{key}: no version id; is versioning on?", "store"
+        )
+    return version_id
 
 
 def _larger(bucket: str, key: str, declared: int, what: str) -> RecordRejected:
@@ -237,7 +280,9 @@ class Storage:
                 ) from exc
             raise
         spool = tempfile.NamedTemporaryFile(prefix="recordflow-", suffix=suffix)  # noqa: SIM115
-        digests = Digests()
+        # No MD5s: the archive's copy of these bytes is checked by the SHA-256 S3 computes of it.
+        digests = Digests(etag=False)
+        served_etag = (response.headers.get("ETag") or "").strip('"')
         try:
             length = response.headers.get("Content-Length") if response.headers else None
             if max_bytes is not None and length is not None and int(length) > max_bytes:
@@ -255,7 +300,7 @@ class Storage:
             response.release_conn()
         spool.flush()
         spool.seek(0)
-        return Fetched(spool, digests, (bucket, key, version_id))
+        return Fetched(spool, digests, Source(bucket, key, version_id, served_etag))
 
     def archived_version(self, key: str, sha256: str) -> str | None:
         """The version id of an archived object with this key and content, if one exists already."""
@@ -277,53 +322,76 @@ class Storage:
         *,
         content_type: str,
         retain_until: dt.date | None,
-        source: tuple[str, str, str | None] | None = None,
+        source: Source | None = None,
     ) -> str:
         """Write one object version under object lock and verify the write; return its version id.
 
         `retain_until=None` means permanent: retention until PERMANENT_UNTIL and a legal hold.
-        `source` (bucket, key, version id) is where `content` was fetched from: the object is then
-        copied inside S3 rather than sent again, on condition that the source's ETag is still the
-        MD5 of the bytes that were verified; when it is not (changed, gone, or uploaded in other
-        part sizes), or the file is too large for one copy, `content` is written instead.
+        `source` is where `content` was fetched from: the object is then copied inside S3 rather
+        than sent again, on condition that it still has the ETag it was served under, and the
+        copy is verified by the SHA-256 S3 computes of it. When the copy cannot be made or
+        verified (the source changed or is gone, the server computes no checksum, the file is
+        too large for one copy), `content` is written instead, verified by its ETag.
         """
         until = PERMANENT_UNTIL
         if retain_until is not None:
             until = dt.datetime.combine(retain_until, dt.time(), tzinfo=dt.UTC)
         retention, hold = Retention(COMPLIANCE, until), retain_until is None
         fixity = {"sha256": digests.sha256.hexdigest(), "sm3": digests.sm3.hexdigest()}
-        result = None
         if source is not None and digests.size <= MAX_COPY_SIZE:
-            bucket, source_key, version_id = source
-            copied_from = CopySource(bucket, source_key, version_id,
-                                     match_etag=digests.expected_etag())  # fmt: skip
-            try:
-                result = self.client.copy_object(
-                    self.settings.archive_bucket, key, copied_from,
-                    metadata={"Content-Type": content_type, **fixity}, metadata_directive=REPLACE,
-                    retention=retention, legal_hold=hold,
-                )  # fmt: skip
-            except S3Error as exc:
-                if exc.code not in ("PreconditionFailed", "NoSuchKey", "NoSuchVersion"):
-                    raise
-        if result is None:
-            result = self.client.put_object(
-                self.settings.archive_bucket, key, content,  # type: ignore[arg-type]
-                digests.size, content_type=content_type, metadata=fixity, part_size=PART_SIZE,
-                retention=retention, legal_hold=hold,
-            )  # fmt: skip
+            version_id = self._copy_verified(key, source, digests, content_type=content_type,
+                                             fixity=fixity, retention=retention, hold=hold)  # fmt: skip
+            if version_id is not None:
+                return version_id
+        expected = digests.expected_etag() if digests.etag else etag_of(content)
+        result = self.client.put_object(
+            self.settings.archive_bucket, key, content,  # type: ignore[arg-type]
+            digests.size, content_type=content_type, metadata=fixity, part_size=PART_SIZE,
+            retention=retention, legal_hold=hold,
+        )  # fmt: skip
         etag = (result.etag or "").strip('"')
-        if etag != digests.expected_etag():
+        if etag != expected:
             raise RecordRejected(
                 "store-verify-failed",
-                f"archive/{key}: S3 reports ETag {etag}, expected {digests.expected_etag()}",
+                f"archive/{key}: S3 reports ETag {etag}, expected {expected}",
                 "store",
             )
-        if result.version_id is None:
+        return _version_of(key, result.version_id)
+
+    def _copy_verified(self, key: str, source: Source, digests: Digests, *, content_type: str,
+                       fixity: dict[str, str], retention: Retention, hold: bool) -> str | None:  # fmt: skip
+        """Copy `source` into the archive and check the copy's SHA-256 as S3 computed it; the
+        version id, or None when the source is no longer what was fetched or the server gave no
+        checksum (the caller then writes its verified local copy). A copy whose checksum differs
+        is a fault of the store, refused as store-verify-failed."""
+        copied_from = CopySource(source.bucket, source.key, source.version_id,
+                                 match_etag=source.etag)  # fmt: skip
+        try:
+            result = self.client.copy_object(
+                self.settings.archive_bucket, key, copied_from,
+                metadata={"Content-Type": content_type, CHECKSUM_ALGORITHM: "SHA256", **fixity},
+                metadata_directive=REPLACE, retention=retention, legal_hold=hold,
+            )  # fmt: skip
+        except S3Error as exc:
+            if exc.code in ("PreconditionFailed", "NoSuchKey", "NoSuchVersion"):
+                return None
+            raise
+        version_id = _version_of(key, result.version_id)
+        stat = self.client.stat_object(self.settings.archive_bucket, key, version_id=version_id,
+                                       extra_headers={"x-amz-checksum-mode": "ENABLED"})  # fmt: skip
+        checksum = (stat.metadata or {}).get(CHECKSUM_SHA256)
+        if checksum is None:
+            # This copy stays an unreferenced, locked version; the file is written again.
+            log.warning("archive/%s: the server computed no SHA-256 of the copy; writing it", key)
+            return None
+        expected = base64.b64encode(digests.sha256.digest()).decode()
+        if checksum != expected:
             raise RecordRejected(
-                "store-unversioned", f"archive/{key}: no version id; is versioning on?", "store"
+                "store-verify-failed",
+                f"archive/{key}: S3's SHA-256 of the copy is {checksum}, expected {expected}",
+                "store",
             )
-        return result.version_id
+        return version_id
 
     # --- the archive's document index: which 档号 an agency's document holds -----------------
     # Written by the register stage beside each record, read by intake when a reply names the

@@ -186,6 +186,24 @@ def test_multipart_etag_over_any_chunking(data: bytes, cuts: list[int]) -> None:
         assert digests.expected_etag() == md5_etag(data, SMALL_PART)
 
 
+def test_etag_of_a_stream_from_where_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage, "PART_SIZE", SMALL_PART)
+    data = bytes(range(256)) * (3 * SMALL_PART // 256 + 1)
+    content = io.BytesIO(b"skipped" + data)
+    content.seek(len(b"skipped"))
+    assert storage.etag_of(content) == md5_etag(data, SMALL_PART)
+    assert content.tell() == len(b"skipped")  # put back for the upload that follows
+
+
+def test_digests_without_md5s_have_no_etag() -> None:
+    digests = Digests(etag=False)
+    digests.update(b"scan")
+    assert digests.sha256.hexdigest() == hashlib.sha256(b"scan").hexdigest()
+    assert digests.part_md5s == []
+    with pytest.raises(ValueError, match="MD5s"):
+        digests.expected_etag()
+
+
 @pytest.mark.parametrize(
     ("size", "parts"),
     [(SMALL_PART - 1, 0), (SMALL_PART, 0), (SMALL_PART + 1, 2), (2 * SMALL_PART, 2),

@@ -13,7 +13,9 @@ statement is the only thing that lets it do anything:
     archive   pipeline       PutObject with retention and legal hold, GetObject, list
               subscriber     GetObject (downstream systems fetch a record's files)
               archivist      GetObject; Get/PutObjectRetention and Get/PutObjectLegalHold (an
-                             appraisal lengthens a record's lock; `verify` re-reads objects)
+                             appraisal lengthens a record's lock; `verify` re-reads objects; the
+                             lookup service signs its presigned download links, GETs of an
+                             archived version, with this account)
               every account  Deny DeleteObject / DeleteObjectVersion / BypassGovernanceRetention
     exports   archivist      PutObject (and multipart parts), GetObject, list: `recordflow export
                              parquet` is a staff tool, run as the principal that reads the catalog

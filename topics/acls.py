@@ -40,7 +40,8 @@ denied, so the list below is the whole access policy:
                    records.preservation-alert.v1 and records.verify-runs.v1 (the 校验 page).
                    `recordflow records access` (开放鉴定) READs and WRITEs
                    records.access-decisions.v1; the lookup service runs as this principal too
-                   (it READs the catalog and the decisions and WRITEs the audit trail)
+                   (it READs the catalog and the decisions with a reader group and WRITEs the
+                   audit trail; tests/integration/secure/test_secure_lookup.py runs it so)
     gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
                    active agency's ingest topic (literal; the gateway checks the caller's agency
                    itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps

@@ -9,9 +9,6 @@ topics) inside the calling process: uvicorn on a free port of 127.0.0.1, in a th
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from recordflow.localstack.webapp import READY_TIMEOUT_S, WebService, free_port, serve_in_thread
-from recordflow.localstack.workers import STOP_TIMEOUT_S, settings_environment
+from recordflow.localstack.webapp import WebService, program_process, serve_in_thread
 from recordflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,45 +48,8 @@ def gateway_process(settings: Settings) -> Iterator[str]:
     """A gateway for `settings` in a process of its own (`recordflow gateway` on a free port, as
     production runs it; the benchmark's, so that it shares no interpreter with the load); its
     base URL while it runs. Its log: `<home>/logs/gateway-<port>.log`."""
-    port = free_port()
-    log_path = settings.home / "logs" / f"gateway-{port}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **settings_environment(settings)}
-    command = [
-        sys.executable,
-        "-m",
-        "recordflow",
-        "gateway",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    try:
-        while not _ready(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway on port {port} did not start; see {log_path}")
-            time.sleep(0.2)
+    with program_process(settings, ["gateway"], "gateway") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == httpx.codes.OK
-    except httpx.TransportError:
-        return False
 
 
 def wait_accepted(url: str, token: str, timeout_s: float = 15.0) -> None:

@@ -6,7 +6,9 @@ once it answers /healthz. Its data folder holds its store and the local stack's 
 when RECORDFLOW_LOOKUP_STAFF_TOKEN_KEY is unset, and `stack down --purge` deletes both.
 
 `running_lookup(settings)` serves a lookup service for other Settings (a test's or the demo's
-own topics) inside the calling process: uvicorn on a free port of 127.0.0.1, in a thread."""
+own topics) inside the calling process: uvicorn on a free port of 127.0.0.1, in a thread;
+`lookup_process(settings)` runs `recordflow lookup serve` for them in a process of its own (the
+secure profile's test: signed in as the archivist principal, as production runs it)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from recordflow.localstack.webapp import WebService, serve_in_thread
+from recordflow.localstack.webapp import WebService, program_process, serve_in_thread
 from recordflow.settings import Settings
 
 KEY_FILE = "staff-token.key"
@@ -66,4 +68,12 @@ def running_lookup(settings: Settings) -> Iterator[str]:
     from connectors.lookup.app import create_app
 
     with serve_in_thread(create_app(settings), "lookup") as url:
+        yield url
+
+
+@contextmanager
+def lookup_process(settings: Settings) -> Iterator[str]:
+    """`recordflow lookup serve` with `settings` in a process of its own; its base URL while it
+    runs, once its store has caught up with the catalog. Its log: `<home>/logs/lookup-<port>.log`."""
+    with program_process(settings, ["lookup", "serve"], "lookup") as url:
         yield url

@@ -1,23 +1,27 @@
-"""What the local stack's web services share — the HTTP gateway and the console: each is a
-`recordflow` command, not a server to install, that waits for Kafka itself (it answers /healthz
-at once and /readyz once it has read what it needs), so it counts as up once /healthz answers.
-And `serve_in_thread`, which serves one such app for other Settings (a test's or the demo's own
-topics) inside the calling process: uvicorn on a free port of 127.0.0.1, in a thread."""
+"""What the local stack's web services share — the HTTP gateway, the console and the lookup
+service: each is a `recordflow` command, not a server to install, that waits for Kafka itself (it
+answers /healthz at once and /readyz once it has read what it needs), so it counts as up once
+/healthz answers. And two ways to run one such program for other Settings (a test's, the demo's
+or the benchmark's own topics, or another principal): `serve_in_thread`, its app inside the
+calling process (uvicorn on a free port of 127.0.0.1, in a thread), and `program_process`, the
+`recordflow` command in a process of its own, as production runs it."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from recordflow.localstack.service import PROBE_TIMEOUT_S, Report, Service
-from recordflow.localstack.workers import settings_environment
+from recordflow.localstack.workers import STOP_TIMEOUT_S, child_environment, settings_environment
+from recordflow.settings import Settings
 
 READY_TIMEOUT_S = 60.0
 
@@ -101,3 +105,44 @@ def serve_in_thread(app: Any, name: str, *, wait_ready: bool = True) -> Iterator
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def program_process(settings: Settings, verb: Sequence[str], name: str) -> Iterator[str]:
+    """`recordflow VERB… --host 127.0.0.1 --port <a free port>` in a process of its own, its
+    Settings() equal to `settings` (passed by environment, as production passes them: the
+    credentials stay out of `ps`); its base URL once /readyz answers 200. Its log:
+    `<home>/logs/<name>-<port>.log`. Stopped (SIGTERM, then SIGKILL) when the block ends."""
+    port = free_port()
+    log_path = settings.home / "logs" / f"{name}-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "recordflow", *verb, "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   env=child_environment(settings), start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    try:
+        while not _ready(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"the {name} on port {port} exited; see {log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {name} on port {port} not ready in "
+                                   f"{READY_TIMEOUT_S:g} s; see {log_path}")  # fmt: skip
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == httpx.codes.OK
+    except httpx.TransportError:
+        return False

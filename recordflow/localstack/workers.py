@@ -46,6 +46,15 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def child_environment(settings: Settings) -> dict[str, str]:
+    """A child's environment: this process's, with every setting of `settings` in place of any
+    RECORDFLOW_* variable of the same name, so that the child's Settings() equals `settings`. By
+    environment, not argv: the credentials among them stay out of `ps`."""
+    fields = {f"{ENV_PREFIX}{name.upper()}" for name in type(settings).model_fields}
+    inherited = {k: v for k, v in os.environ.items() if k.upper() not in fields}
+    return {**inherited, **settings_environment(settings)}
+
+
 class WorkerProcess:
     def __init__(
         self, settings: Settings, *, name: str, metrics_port: int = 0, loglevel: str = "info"
@@ -73,12 +82,7 @@ class WorkerProcess:
                 "--prometheus-targets", str(prometheus_targets_dir(self.settings))]  # fmt: skip
 
     def environment(self) -> dict[str, str]:
-        """The child's environment: this process's, with every setting of the parent in place of
-        any RECORDFLOW_* variable of the same name, so that the child's Settings() equals the
-        parent's. By environment, not argv: the credentials among them stay out of `ps`."""
-        fields = {f"{ENV_PREFIX}{name.upper()}" for name in type(self.settings).model_fields}
-        inherited = {k: v for k, v in os.environ.items() if k.upper() not in fields}
-        return {**inherited, **settings_environment(self.settings)}
+        return child_environment(self.settings)
 
     @property
     def metrics_url(self) -> str:

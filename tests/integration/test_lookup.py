@@ -52,13 +52,14 @@ DOCUMENTS: dict[str, dict[str, object]] = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def archived(pipeline_settings: Settings, worker: WorkerProcess,
-             tmp_path: Path) -> dict[str, str]:  # fmt: skip
-    """document id → 档号 of DOCUMENTS, archived by the worker (each with its own PDF)."""
-    submitter = Submitter(pipeline_settings)
+def archive(submitting: Settings, watching: Settings, documents: dict[str, dict[str, object]],
+            tmp_path: Path) -> dict[str, str]:  # fmt: skip
+    """document id → 档号 of `documents`, each with its own PDF (`<tmp_path>/<document id>.pdf`),
+    submitted for bgt as `submitting` and archived by a running worker; their outcomes read as
+    `watching`."""
+    submitter = Submitter(submitting)
     events = {}
-    for document, overrides in DOCUMENTS.items():
+    for document, overrides in documents.items():
         pdf = tmp_path / f"{document}.pdf"
         pdf.write_bytes(
             b"%PDF-1.4\n% " + document.encode() + b"\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -68,19 +69,31 @@ def archived(pipeline_settings: Settings, worker: WorkerProcess,
         )
         events[receipt.event_id] = document
     submitter.close()
-    outcomes = watch_outcomes(pipeline_settings, Codec.from_url(pipeline_settings.schema_registry_url),
+    outcomes = watch_outcomes(watching, Codec.from_url(watching.schema_registry_url),
                               set(events), timeout_s=TIMEOUT_S)  # fmt: skip
     assert {o.status for o in outcomes.values()} == {"archived"}, outcomes
     return {events[event]: str(outcome.reference_code) for event, outcome in outcomes.items()}
 
 
+def lookup_settings(settings: Settings) -> Settings:
+    """`settings` for a lookup service of its own: a data folder of its topic prefix's under
+    the home, and the tests' staff and portal keys."""
+    own = settings.home / f"lookup-{settings.topic_prefix}"
+    return settings.model_copy(update={"lookup_data_dir": own,
+                                       "lookup_staff_token_key": SecretStr(STAFF_KEY),
+                                       "lookup_portal_token_key": SecretStr(PORTAL_KEY)})  # fmt: skip
+
+
+@pytest.fixture
+def archived(pipeline_settings: Settings, worker: WorkerProcess,
+             tmp_path: Path) -> dict[str, str]:  # fmt: skip
+    """document id → 档号 of DOCUMENTS, archived by the worker (each with its own PDF)."""
+    return archive(pipeline_settings, pipeline_settings, DOCUMENTS, tmp_path)
+
+
 @pytest.fixture
 def lookup(pipeline_settings: Settings, archived: dict[str, str]) -> Iterator[str]:
-    settings = pipeline_settings.model_copy(update={"lookup_data_dir": pipeline_settings.home /
-                                                    f"lookup-{pipeline_settings.topic_prefix}",
-                                                    "lookup_staff_token_key": SecretStr(STAFF_KEY),
-                                                    "lookup_portal_token_key": SecretStr(PORTAL_KEY)})  # fmt: skip
-    with running_lookup(settings) as url:
+    with running_lookup(lookup_settings(pipeline_settings)) as url:
         yield url
 
 
@@ -181,8 +194,7 @@ def test_a_citizen_finds_the_records_naming_them_and_the_number_is_nowhere_in_cl
     for topic in (pipeline_settings.catalog_topic, pipeline_settings.archival_ready_topic):
         values = b"".join(value or b"" for _, value in read_topic(pipeline_settings, topic))
         assert ZHANG.encode() not in values and "张三".encode() in values
-    stored = pipeline_settings.home / f"lookup-{pipeline_settings.topic_prefix}"
-    for written in stored.glob("store.sqlite3*"):
+    for written in lookup_settings(pipeline_settings).lookup_path.glob("store.sqlite3*"):
         assert ZHANG.encode() not in written.read_bytes()
     codec = Codec.from_url(pipeline_settings.schema_registry_url)
     trail = [codec.decode(value, AUDIT_EVENT)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from connectors.storage import Storage
 from recordflow.bench.stats import RESULT_KEYS
 from recordflow.settings import Settings
 from tests.integration.cli import run_cli
@@ -136,6 +137,17 @@ def test_an_import_bench_archives_its_batch_and_measures_the_raw_copy_beside_it(
         report["import"]["pages_per_s"] / report["raw_copy_baseline"]["pages_per_s"], rel=0.01
     )
     assert report["met"] == (report["ratio_to_baseline"] >= report["goal_ratio"])
+    # CPU by part: the workers worked only in the import; the S3 server and the importer in both.
+    cpu = report["cpu_ms_per_page"]
+    assert cpu["import"]["workers"] > 0 and cpu["raw_copy"]["workers"] == 0
+    for side in ("import", "raw_copy"):
+        assert cpu[side]["s3"] > 0 and cpu[side]["bench"] > 0
+        parts = {part: ms for part, ms in cpu[side].items() if part != "total"}
+        assert cpu[side]["total"] == pytest.approx(sum(parts.values()), abs=0.2)
+    # The run's scratch buckets are gone; its archive, under object lock, stays.
+    buckets = {b.name for b in Storage(settings).client.list_buckets()
+               if b.name.startswith(settings.bucket_prefix)}  # fmt: skip
+    assert {name.rsplit("-", 1)[1] for name in buckets} == {"archive", "exports"}
 
 
 def test_a_lookup_bench_rebuilds_its_store_times_every_query_and_agrees_with_the_topic(

@@ -13,9 +13,11 @@ statement is the only thing that lets it do anything:
     archive   pipeline       PutObject with retention and legal hold, GetObject, list
               subscriber     GetObject (downstream systems fetch a record's files)
               archivist      GetObject; Get/PutObjectRetention and Get/PutObjectLegalHold (an
-                             appraisal lengthens a record's lock; `verify` re-reads objects; the
-                             lookup service signs its presigned download links, GETs of an
-                             archived version, with this account)
+                             appraisal lengthens a record's lock; `verify` re-reads objects)
+              lookup         GetObject, GetObjectVersion: the lookup service signs its presigned
+                             download links, GETs of an archived version, with this account, and
+                             a link may do no more than the account; nothing on staging or
+                             exports, no retention or legal hold, no list
               every account  Deny DeleteObject / DeleteObjectVersion / BypassGovernanceRetention
     exports   archivist      PutObject (and multipart parts), GetObject, list: `recordflow export
                              parquet` is a staff tool, run as the principal that reads the catalog
@@ -149,6 +151,12 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
                         "s3:GetObjectLegalHold",
                         "s3:PutObjectLegalHold",
                     ],
+                    [_objects(archive)],
+                ),
+                _statement(
+                    "LookupSignsDownloads",
+                    [names.lookup],
+                    ["s3:GetObject", "s3:GetObjectVersion"],
                     [_objects(archive)],
                 ),
                 _statement(

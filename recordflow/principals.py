@@ -6,6 +6,9 @@
                  dead-letter replays, reading the records, the queues and the dead letters
     gateway      the HTTP gateway for agency systems in any language: submits on their behalf
                  (every ingest topic, the staging bucket) and reads their receipts
+    lookup       the lookup service, the portal's internet-facing read API: reads the catalog
+                 and the access decisions, writes the audit trail, and reads archived versions
+                 (the presigned download links it signs); it changes nothing else
     agency       one per agency in the registry (`<prefix><code>`): write its own ingest topic
                  and its own staging prefix, and read its own receipts topic
 
@@ -28,6 +31,7 @@ class Principals:
     subscriber: str
     archivist: str
     gateway: str
+    lookup: str
     agency_prefix: str
 
     @classmethod
@@ -37,6 +41,7 @@ class Principals:
             settings.principal_subscriber,
             settings.principal_archivist,
             settings.principal_gateway,
+            settings.principal_lookup,
             settings.principal_agency_prefix,
         )
 
@@ -45,5 +50,5 @@ class Principals:
 
     def everyone(self, registry: AgencyRegistry) -> list[str]:
         """Every principal but a super user: the roles, then one per agency."""
-        roles = [self.pipeline, self.subscriber, self.archivist, self.gateway]
+        roles = [self.pipeline, self.subscriber, self.archivist, self.gateway, self.lookup]
         return [*roles, *(self.agency(agency.code) for agency in registry.agencies)]

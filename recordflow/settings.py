@@ -15,8 +15,9 @@ import ssl
 import uuid
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     # The HTTP gateway for agency systems in any language: it submits on their behalf and
     # reads their receipts.
     principal_gateway: str = "gateway"
+    # The lookup service, the portal's internet-facing read API: it reads the catalog and the
+    # access decisions, writes the audit trail and signs download links of archived versions.
+    principal_lookup: str = "lookup"
     principal_agency_prefix: str = "agency-"
 
     # Observability
@@ -194,6 +198,11 @@ class Settings(BaseSettings):
     lookup_port: int = 18096
     lookup_data_dir: Path | None = None
     lookup_download_expiry_s: int = Field(default=300, ge=10, le=3600)
+    # The S3 address the portal's users reach, which download links name, e.g.
+    # https://files.archives.example.gov.cn (scheme and host, a port if not the scheme's own; no
+    # path). A link's host is part of its SigV4 signature, so a proxy cannot rewrite an internal
+    # one. Empty: s3_endpoint (and s3_secure), the address the service itself reaches S3 at.
+    lookup_download_endpoint: str = ""
     # Bearer tokens (JWT, HS256) say who calls: staff tokens are signed with the staff key, which
     # only the archive holds (`recordflow lookup token`); the portal signs its citizens' tokens
     # with the portal key it shares with the archive. Unset: nobody but the public is served.
@@ -222,6 +231,13 @@ class Settings(BaseSettings):
         if not self.prometheus_url:
             self.prometheus_url = f"http://127.0.0.1:{self.prometheus_port}"
         return self
+
+    @field_validator("lookup_download_endpoint")
+    @classmethod
+    def _download_endpoint(cls, value: str) -> str:
+        if value:
+            public_s3_address(value)  # ValueError, saying what is wrong
+        return value
 
     @model_validator(mode="after")
     def _kafka_tls_files(self) -> Settings:
@@ -452,6 +468,21 @@ class Settings(BaseSettings):
             "linger.ms": 5,
             "compression.type": "zstd",
         }
+
+
+def public_s3_address(url: str) -> tuple[str, bool]:
+    """`http(s)://host[:port]` as minio's endpoint (`host[:port]`) and whether it is https;
+    ValueError for anything else (another scheme, a path, a query, credentials in it)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError for one that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ValueError(f"{url!r}: expected http(s)://host[:port]")
+    if parts.path.strip("/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{url!r}: only a scheme, a host and a port (S3's own paths follow it)")
+    return parts.netloc, parts.scheme == "https"
 
 
 INGEST_TOPIC = re.compile(r"ingest\.([a-z0-9-]+)\.lifecycle\.v1")

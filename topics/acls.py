@@ -19,7 +19,7 @@ denied, so the list below is the whole access policy:
                    consumer group (literal: faust's group is the app id); WRITE the transactional
                    ids <group>.register.* (prefixed: one producer per register partition) and
                    READ records.catalog.v1 (literal: did a redelivered record get published?)
-    pipeline, subscriber, archivist, gateway
+    pipeline, subscriber, archivist, gateway, lookup
                    READ consumer groups readers.* (prefixed: a reader that assigns partitions and
                    never commits still needs a group id; Settings.reader_group)
     subscriber     READ records.archival-ready.v1 and records.catalog.v1 (literal); READ consumer
@@ -39,15 +39,21 @@ denied, so the list below is the whole access policy:
                    accounts; only the admin writes them, by `console users add / disable`),
                    records.preservation-alert.v1 and records.verify-runs.v1 (the 校验 page).
                    `recordflow records access` (开放鉴定) READs and WRITEs
-                   records.access-decisions.v1; the lookup service runs as this principal too
-                   (it READs the catalog and the decisions with a reader group and WRITEs the
-                   audit trail; tests/integration/secure/test_secure_lookup.py runs it so)
+                   records.access-decisions.v1
     gateway        the HTTP gateway, submitting for agency systems in any language: WRITE every
                    active agency's ingest topic (literal; the gateway checks the caller's agency
                    itself); IDEMPOTENT_WRITE on the cluster; READ receipts.* (prefixed: it keeps
                    an index of every agency's receipts); READ recordflow.agencies.v1 and
                    recordflow.gateway-credentials.v1 (literal: who may submit, and their tokens'
                    digests; only the admin writes them, by `agencies onboard / credentials`)
+    lookup         the lookup service (connectors/lookup/), internet-facing, so no more than it
+                   uses: READ records.catalog.v1 and records.access-decisions.v1 (literal: its
+                   store follows them with a reader group, readers.* above); WRITE
+                   recordflow.audit.v1 (literal: staff's and citizens' use of records) and
+                   IDEMPOTENT_WRITE on the cluster (its audit producer is idempotent, as every
+                   producer here). It writes no record, decision or review, reads no queue and
+                   no dead letter (tests/integration/secure/test_secure_lookup.py runs it as
+                   this principal and checks what it is refused)
     admin          none: the super user
 
 READ and WRITE imply DESCRIBE in Kafka, so no DESCRIBE bindings are listed. Every name carries
@@ -175,6 +181,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         specs.add(AclSpec(own, "group", settings.reader_group_prefix, "prefixed", "read"))
         specs.add(AclSpec(pipeline, "topic", ingest, "literal", "read"))
     specs |= staff_acls(settings, registry)
+    specs |= lookup_acls(settings)
     internal, records = settings.topic("recordflow."), settings.topic("records.")
     receipts = receipts_prefix(settings)
     specs |= {
@@ -199,7 +206,7 @@ def desired_acls(settings: Settings, registry: AgencyRegistry) -> list[AclSpec]:
         AclSpec(pipeline, "topic", settings.catalog_topic, "literal", "read"),
         *(
             AclSpec(reader, "group", settings.reader_group_prefix, "prefixed", "read")
-            for reader in (pipeline, subscriber, user(names.archivist), gateway)
+            for reader in (pipeline, subscriber, user(names.archivist), gateway, user(names.lookup))
         ),
         AclSpec(subscriber, "topic", settings.archival_ready_topic, "literal", "read"),
         AclSpec(subscriber, "topic", settings.catalog_topic, "literal", "read"),
@@ -226,6 +233,18 @@ def staff_acls(settings: Settings, registry: AgencyRegistry) -> set[AclSpec]:
         *(AclSpec(staff, "transactional-id", t, "prefixed", "write") for t in transactions),
         AclSpec(staff, "topic", receipts_prefix(settings), "prefixed", "write"),
         AclSpec(staff, "cluster", CLUSTER, "literal", "idempotent-write"),
+    }
+
+
+def lookup_acls(settings: Settings) -> set[AclSpec]:
+    """What the lookup service needs as its own principal: follow the catalog and the access
+    decisions (its reader group is granted with the other readers'), append to the audit trail."""
+    lookup = user(settings.principal_lookup)
+    return {
+        AclSpec(lookup, "topic", settings.catalog_topic, "literal", "read"),
+        AclSpec(lookup, "topic", settings.access_decisions_topic, "literal", "read"),
+        AclSpec(lookup, "topic", settings.audit_topic, "literal", "write"),
+        AclSpec(lookup, "cluster", CLUSTER, "literal", "idempotent-write"),
     }
 
 

@@ -1,5 +1,6 @@
 """The lookup service's FastAPI application (`recordflow lookup serve`): search the archived
-records, read one, download an open record's file through a short-lived presigned S3 link.
+records, read one, download an open record's file through a short-lived presigned S3 link,
+which names the S3 address the portal's users reach (`lookup_download_endpoint`).
 
 Who sees what (archival/access.py): the public sees open records only; staff (a staff token)
 every record but state secrets; a citizen (a token the portal signed, naming them by their
@@ -37,7 +38,7 @@ from connectors.lookup.store import Query as SearchQuery
 from connectors.lookup.tokens import STAFF, Caller, TokenRefused, verify
 from connectors.problems import HttpProblem, ProblemDetails, invalid_fields
 from connectors.storage import Storage
-from recordflow.settings import Settings
+from recordflow.settings import Settings, public_s3_address
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ token the e-government portal signed (HS256, `aud` recordflow-lookup, `role` cit
 `id_number`) exactly the records naming that person. Errors are application/problem+json with a
 `reason` code (docs/reason-codes.md)."""
 
+# The region links are signed for when s3_region is empty: MinIO's default, and S3's own.
+SIGNING_REGION = "us-east-1"
 PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}}
 
 
@@ -127,8 +130,8 @@ class LookupService:
         self.store = store
         self.audit = audit
         self.follower = follower
-        # One S3 client for the service's life: minio keeps each bucket's region once asked.
-        self.storage = functools.cache(storage or (lambda: Storage(settings)))
+        # One S3 client for the service's life, which only signs download links.
+        self.storage = functools.cache(storage or (lambda: download_storage(settings)))
         self.metrics = metrics or CollectorRegistry()
         self.zone = ZoneInfo(settings.console_timezone)
 
@@ -149,6 +152,19 @@ class LookupService:
             self.follower.close()
         if self.audit is not None:
             self.audit.close()
+
+
+def download_storage(settings: Settings) -> Storage:
+    """The S3 client that signs download links, for the address the portal's users reach:
+    `lookup_download_endpoint`, or the service's own `s3_endpoint` when that is unset. SigV4
+    signs the link's host, so the link must name that address from the start. Signing asks
+    nothing of the server: the client knows its region (`s3_region`; minio-py would otherwise
+    ask the bucket's over the network, here of an address the service may not reach)."""
+    signing: dict[str, object] = {"s3_region": settings.s3_region or SIGNING_REGION}
+    if settings.lookup_download_endpoint:
+        endpoint, secure = public_s3_address(settings.lookup_download_endpoint)
+        signing |= {"s3_endpoint": endpoint, "s3_secure": secure}
+    return Storage(settings.model_copy(update=signing))
 
 
 def start_lookup(settings: Settings) -> LookupService:

@@ -8,7 +8,7 @@ when RECORDFLOW_LOOKUP_STAFF_TOKEN_KEY is unset, and `stack down --purge` delete
 `running_lookup(settings)` serves a lookup service for other Settings (a test's or the demo's
 own topics) inside the calling process: uvicorn on a free port of 127.0.0.1, in a thread;
 `lookup_process(settings)` runs `recordflow lookup serve` for them in a process of its own (the
-secure profile's test: signed in as the archivist principal, as production runs it)."""
+secure profile's test: signed in as the lookup principal, as production runs it)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ Principals, the same names on Kafka (SCRAM users) and S3 (access key ids):
     archivist            archive staff's tools: review decisions and appraisals, dead-letter
                          replays, reading the records, the queues and the dead letters
     gateway              the HTTP gateway: submits for agency systems, reads their receipts
+    lookup               the lookup service: reads the catalog and the access decisions, writes
+                         the audit trail, reads archived versions (its download links)
     agency-<code>        one per agency in the registry: write its own ingest topic and its own
                          staging prefix, nothing else
 
@@ -48,6 +50,7 @@ DEFAULT_NAMES = Principals.of(Settings.model_construct())
 PIPELINE = DEFAULT_NAMES.pipeline
 SUBSCRIBER = DEFAULT_NAMES.subscriber
 ARCHIVIST = DEFAULT_NAMES.archivist
+LOOKUP = DEFAULT_NAMES.lookup
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 SECURITY_PROTOCOL = "SASL_PLAINTEXT"
 SECURE_HOME = "secure"
@@ -55,7 +58,7 @@ SECRETS_FILE = "secrets.json"
 SECRET_BYTES = 24  # token_urlsafe: letters, digits, '-' and '_' (safe in JAAS and --add-scram)
 S3_ADMIN_TIMEOUT_S = 10.0
 
-Kind = Literal["admin", "pipeline", "subscriber", "staff", "gateway", "agency"]
+Kind = Literal["admin", "pipeline", "subscriber", "staff", "gateway", "lookup", "agency"]
 
 
 class SecureProfileError(Exception):
@@ -75,7 +78,7 @@ def agency_principal(code: str) -> str:
 
 def principals(settings: Settings, registry: AgencyRegistry) -> list[Principal]:
     """Every principal of the secure profile: admin, then the roles as `settings` name them
-    (pipeline, subscriber, archivist, gateway) and one per agency."""
+    (pipeline, subscriber, archivist, gateway, lookup) and one per agency."""
     names = Principals.of(settings)
     return [
         Principal(ADMIN, "admin"),
@@ -83,6 +86,7 @@ def principals(settings: Settings, registry: AgencyRegistry) -> list[Principal]:
         Principal(names.subscriber, "subscriber"),
         Principal(names.archivist, "staff"),
         Principal(names.gateway, "gateway"),
+        Principal(names.lookup, "lookup"),
         *(Principal(names.agency(a.code), "agency", a.code) for a in registry.agencies),
     ]
 

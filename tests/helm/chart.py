@@ -175,7 +175,10 @@ ALL_ON: dict[str, Any] = {
     },
     "gateway": {"autoscaling": {"enabled": True}},
     "console": {"replicas": 2, "autoscaling": {"enabled": True}},
-    "lookup": {"autoscaling": {"enabled": True}},
+    "lookup": {
+        "autoscaling": {"enabled": True},
+        "downloadEndpoint": "https://files.archives.example.gov.cn",
+    },
     "metrics": {
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
         "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},

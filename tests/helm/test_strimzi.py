@@ -31,7 +31,7 @@ RENAMED = merged(STRIMZI, {
     "kafka": {"topicReplicationFactor": 2},
     "settings": {"principal_pipeline": "city-pipeline", "principal_archivist": "city-archivist",
                  "principal_subscriber": "city-subscriber", "principal_gateway": "city-gateway",
-                 "principal_agency_prefix": "city-agency-"},
+                 "principal_lookup": "city-lookup", "principal_agency_prefix": "city-agency-"},
 })  # fmt: skip
 # The same names as Settings, for the CLI.
 RENAMED_ENV = {

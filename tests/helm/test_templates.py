@@ -13,6 +13,7 @@ from tests.helm.chart import (
     BUILD_TIMEOUT_S,
     MINIMAL,
     Helm,
+    HelmError,
     containers,
     find,
     merged,
@@ -301,6 +302,25 @@ def test_worker_service_monitor_job(helm: Helm) -> None:
         "replacement": "recordflow-worker",
     } in endpoint["relabelings"]
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
+
+
+def test_the_lookups_download_links_name_the_public_s3_address(helm: Helm) -> None:
+    """lookup.downloadEndpoint reaches the lookup service alone, as the setting; unset, none."""
+    public = "https://files.archives.example.gov.cn"
+    setting = "RECORDFLOW_LOOKUP_DOWNLOAD_ENDPOINT"
+    given = {
+        obj["metadata"]["name"]: env_of(container).get(setting)
+        for obj, container in containers(helm.render(merged(MINIMAL, {
+            "lookup": {"downloadEndpoint": public}})))
+    }  # fmt: skip
+    assert given.pop("rf-recordflow-lookup") == {"name": setting, "value": public}
+    assert set(given.values()) == {None}
+    assert not [c for _, c in containers(helm.render(MINIMAL)) if setting in env_of(c)]
+    for bad in ("files.archives.example.gov.cn", "https://files.archives.example.gov.cn/s3"):
+        with pytest.raises(HelmError, match="downloadEndpoint"):
+            helm.render(merged(MINIMAL, {"lookup": {"downloadEndpoint": bad}}))
+    with pytest.raises(HelmError, match="lookup_download_endpoint"):  # the chart's to set
+        helm.render(merged(MINIMAL, {"settings": {"lookup_download_endpoint": public}}))
 
 
 def test_components_can_be_turned_off(helm: Helm) -> None:

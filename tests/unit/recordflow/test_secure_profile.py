@@ -171,3 +171,31 @@ def test_the_gateway_stages_anywhere_reads_only_its_own_prefix_and_never_the_arc
     assert reads == {"arn:aws:s3:::b-staging/gateway/*"}
     assert not any("b-archive" in resource for _, resource in grants)
     assert "gateway" in {p.name for p in principals(settings, REGISTRY)}
+
+
+def test_the_lookup_service_reads_archived_versions_and_nothing_else() -> None:
+    """What a presigned GET of an archived version needs, and no more: its links can do only
+    what its account may, and it is the portal's internet-facing side."""
+    settings = Settings(bucket_prefix="b-")
+    policies = bucket_policies(settings, REGISTRY)
+    grants = {
+        (bucket, action, resource)
+        for bucket, policy in policies.items()
+        for st in policy["Statement"]
+        if st["Effect"] == "Allow" and "lookup" in st["Principal"]["AWS"]
+        for action in st["Action"]
+        for resource in st["Resource"]
+    }
+    assert grants == {
+        ("b-archive", "s3:GetObject", "arn:aws:s3:::b-archive/*"),
+        ("b-archive", "s3:GetObjectVersion", "arn:aws:s3:::b-archive/*"),
+    }
+    [deny] = [st for st in policies["b-archive"]["Statement"] if st["Effect"] == "Deny"]
+    assert "lookup" in deny["Principal"]["AWS"]
+    assert ("lookup", "lookup") in {(p.name, p.kind) for p in principals(settings, REGISTRY)}
+    renamed = bucket_policies(Settings(bucket_prefix="b-", principal_lookup="svc-lookup"), REGISTRY)
+    assert {
+        st["Sid"]
+        for st in renamed["b-archive"]["Statement"]
+        if "svc-lookup" in st["Principal"]["AWS"]
+    } == {"LookupSignsDownloads", "NobodyDeletes"}

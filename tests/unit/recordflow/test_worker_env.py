@@ -35,6 +35,8 @@ def _other_value(name: str, annotation: Any, default: Any, tmp_path: Path) -> An
         return default + 0.5
     if name == "kafka_security_protocol":
         return "SASL_SSL"  # not the default, and one the TLS files below go with
+    if name == "lookup_download_endpoint":
+        return "https://files.archives.example"  # Settings checks it is an address
     if annotation is str:
         return f"{name}-of-the-parent"
     if annotation is SecretStr:

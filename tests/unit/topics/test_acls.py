@@ -95,6 +95,8 @@ def test_every_catalog_topic_has_exactly_the_writers_its_owner_needs() -> None:
             expected = {f"User:agency-{spec.agency}", "User:archivist", "User:gateway"}
         else:
             expected = {"User:pipeline", *(["User:archivist"] if staff else [])}
+        if spec.name == SETTINGS.audit_topic:  # the lookup service's trail of staff and citizens
+            expected.add("User:lookup")
         assert writers == expected, spec.name
 
 
@@ -163,6 +165,25 @@ def test_the_archivist_decides_replays_and_reads_but_publishes_nothing() -> None
     assert ("topic", SETTINGS.archival_ready_topic, "literal", "write") not in staff
 
 
+def test_the_lookup_service_reads_two_topics_and_writes_only_its_audit_trail() -> None:
+    # Exactly these: it writes no record, decision, review item or replay, runs no transaction
+    # and does not read the trail back (the console does, as the archivist).
+    assert grants("User:lookup") == {
+        ("topic", SETTINGS.catalog_topic, "literal", "read"),
+        ("topic", SETTINGS.access_decisions_topic, "literal", "read"),
+        ("topic", SETTINGS.audit_topic, "literal", "write"),
+        ("cluster", CLUSTER, "literal", "idempotent-write"),  # its audit producer is idempotent
+        READERS,
+    }
+    # The group id its store's follower asks for (connectors/follower.py) is under that prefix.
+    follower = SETTINGS.reader_group("lookup")
+    assert any(a.resource == "group" and covers(a, follower) for a in ACLS
+               if a.principal == "User:lookup")  # fmt: skip
+    # Its audit producer (connectors/audit.py) takes producer_config(): idempotent, whence the
+    # cluster grant; without it the producer would get no producer id and write nothing.
+    assert SETTINGS.producer_config()["enable.idempotence"] is True
+
+
 def test_an_offboarded_agency_keeps_its_reads_and_loses_its_writes() -> None:
     gone = REGISTRY.by_code["fy"].model_copy(update={"offboarded_at": dt.datetime.now(dt.UTC)})
     acls = desired_acls(SETTINGS, REGISTRY.merged([gone]))
@@ -180,7 +201,7 @@ def test_an_offboarded_agency_keeps_its_reads_and_loses_its_writes() -> None:
 def test_no_principal_but_the_secure_profiles_is_named() -> None:
     principals = {a.principal for a in ACLS}
     assert principals == {
-        "User:pipeline", "User:subscriber", "User:archivist", "User:gateway",
+        "User:pipeline", "User:subscriber", "User:archivist", "User:gateway", "User:lookup",
         *(f"User:agency-{c}" for c in CODES),
     }  # fmt: skip
     assert len(ACLS) == len(set(ACLS)) and sorted(ACLS) == ACLS
@@ -210,9 +231,12 @@ def test_principal_names_come_from_settings() -> None:
     """A production cluster names its users otherwise: every grant follows the settings."""
     named = Settings(topic_prefix="t1.", principal_pipeline="svc-recordflow",
                      principal_archivist="dag-staff", principal_gateway="svc-gateway",
-                     principal_agency_prefix="org-")  # fmt: skip
-    principals = {a.principal for a in desired_acls(named, REGISTRY)}
+                     principal_lookup="svc-lookup", principal_agency_prefix="org-")  # fmt: skip
+    acls = desired_acls(named, REGISTRY)
+    principals = {a.principal for a in acls}
     assert principals == {
         "User:svc-recordflow", "User:subscriber", "User:dag-staff", "User:svc-gateway",
-        *(f"User:org-{c}" for c in CODES),
+        "User:svc-lookup", *(f"User:org-{c}" for c in CODES),
     }  # fmt: skip
+    assert {(a.resource, a.name, a.pattern, a.operation)
+            for a in acls if a.principal == "User:svc-lookup"} == grants("User:lookup")  # fmt: skip

@@ -8,14 +8,14 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from archival.persons import id_hmac
-from connectors.lookup.app import LookupService, create_app
+from connectors.lookup.app import LookupService, create_app, download_storage
 from connectors.lookup.tokens import CITIZEN, STAFF, issue
 from recordflow.settings import Settings
 from tests.unit.connectors.console.console_parts import ListAudit
@@ -230,6 +230,38 @@ def test_no_link_is_made_for_a_record_the_caller_may_not_see(client: TestClient,
     assert s3.calls == []
     assert client.get(f"/v1/records/{INTERNAL}/files/1", headers=bearer()).status_code == 303
     assert [call[1] for call in s3.calls] == [f"{INTERNAL}/01.pdf"]
+
+
+def test_links_name_the_public_s3_address_and_signing_asks_no_server() -> None:
+    """Signed for the address the portal's users reach, not the one the service uses; neither
+    answers here (port 9 is closed, .example never resolves), so signing is all local: minio-py
+    would ask an unknown region of the server, and the client is given one (us-east-1 when
+    s3_region is empty)."""
+    public = Settings(s3_endpoint="127.0.0.1:9", s3_region="",
+                      lookup_download_endpoint="https://files.archives.example:8443/")  # fmt: skip
+    link = urlsplit(download_storage(public).client.presigned_get_object(
+        "archive", "Z109/01.pdf", version_id="v1", expires=dt.timedelta(seconds=120)))  # fmt: skip
+    assert (link.scheme, link.netloc, link.path) == (
+        "https", "files.archives.example:8443", "/archive/Z109/01.pdf")  # fmt: skip
+    signed = parse_qs(link.query)
+    assert signed["versionId"] == ["v1"] and signed["X-Amz-Expires"] == ["120"]
+    assert signed["X-Amz-Credential"][0].split("/")[2] == "us-east-1"
+    assert signed["X-Amz-SignedHeaders"] == ["host"]  # the host is signed: no proxy may rewrite
+    # Unset, links name the service's own S3 address, as before.
+    own = urlsplit(download_storage(Settings(s3_endpoint="127.0.0.1:9")).client
+                   .presigned_get_object("archive", "k", expires=dt.timedelta(seconds=60)))  # fmt: skip
+    assert (own.scheme, own.netloc) == ("http", "127.0.0.1:9")
+
+
+@pytest.mark.parametrize("endpoint", [
+    "files.archives.example", "ftp://files.archives.example", "https://files.archives.example/s3",
+    "https://portal:secret@files.archives.example", "https://files.archives.example?x=1",
+    "https://files.archives.example:0", "https://files.archives.example:99999", "https://",
+])  # fmt: skip
+def test_a_download_endpoint_is_a_scheme_host_and_port(endpoint: str) -> None:
+    with pytest.raises(ValidationError, match="lookup_download_endpoint"):
+        Settings(lookup_download_endpoint=endpoint)
+    assert Settings(lookup_download_endpoint="http://localhost:17070").lookup_download_endpoint
 
 
 # --- the audit trail -----------------------------------------------------------------------------

@@ -134,9 +134,30 @@ def containers(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], 
 
 
 # Values sets: the defaults; everything on (autoscaling with HPA, KEDA on the workers in
-# ALL_ON_KEDA, monitoring, dashboards, NetworkPolicies, TLS with a client certificate, SASL,
-# every Secret and file).
+# ALL_ON_KEDA, monitoring, dashboards, NetworkPolicies, TLS with a client certificate, SASL with
+# the gateway, console, lookup and hook Job signing in as themselves and the workers as the
+# release-wide user, every Secret and file).
 MINIMAL: dict[str, Any] = {}
+
+
+def credentials(user: str, password: dict[str, str], s3: dict[str, str]) -> dict[str, Any]:
+    """A part's `credentials` value: its Kafka user, its password's Secret, its S3 key's Secret."""
+    return {"kafkaSaslUsername": user, "kafkaSasl": password, "s3": s3}
+
+
+# Each part as its own principal (recordflow/principals.py): the KafkaUser's Secret named as the
+# user, as Strimzi's User Operator writes it; the hook Job as an administrator, with other keys.
+OWN_CREDENTIALS: dict[str, dict[str, Any]] = {
+    part: credentials(user, {"name": user, "key": "password"}, {"name": f"recordflow-s3-{user}"})
+    for part, user in [("workers", "pipeline"), ("gateway", "gateway"), ("console", "archivist"),
+                       ("lookup", "lookup")]
+} | {
+    "topicsJob": credentials(
+        "admin",
+        {"name": "recordflow-kafka-admin", "key": "admin-password"},
+        {"name": "recordflow-s3-admin", "accessKeyKey": "root-user", "secretKeyKey": "root-password"},
+    )
+}  # fmt: skip
 
 PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
 ALL_ON: dict[str, Any] = {
@@ -173,12 +194,18 @@ ALL_ON: dict[str, Any] = {
     "workers": {
         "autoscaling": {"enabled": True, "kind": "hpa", "minReplicas": 2, "maxReplicas": 6}
     },
-    "gateway": {"autoscaling": {"enabled": True}},
-    "console": {"replicas": 2, "autoscaling": {"enabled": True}},
+    "gateway": {"autoscaling": {"enabled": True}, "credentials": OWN_CREDENTIALS["gateway"]},
+    "console": {
+        "replicas": 2,
+        "autoscaling": {"enabled": True},
+        "credentials": OWN_CREDENTIALS["console"],
+    },
     "lookup": {
         "autoscaling": {"enabled": True},
         "downloadEndpoint": "https://files.archives.example.gov.cn",
+        "credentials": OWN_CREDENTIALS["lookup"],
     },
+    "topicsJob": {"credentials": OWN_CREDENTIALS["topicsJob"]},
     "metrics": {
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
         "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},

@@ -113,6 +113,25 @@ def test_differences() -> None:
     ]
 
 
+# The Secrets ALL_ON reads: the workers' release-wide S3 key and SASL password, the other parts'
+# own (tests/helm/chart.py, OWN_CREDENTIALS), the identity numbers', console's, client
+# certificate's and lookup's keys.
+ALL_ON_SECRETS = {
+    "recordflow-s3", "recordflow-kafka", "gateway", "recordflow-s3-gateway", "archivist",
+    "recordflow-s3-archivist", "lookup", "recordflow-s3-lookup", "recordflow-kafka-admin",
+    "recordflow-s3-admin", "recordflow-person-id", "recordflow-console", "pipeline-tls",
+    "recordflow-lookup",
+}  # fmt: skip
+
+
+def notes_secrets(stdout: str) -> set[str]:
+    """The Secrets NOTES.txt says the release reads."""
+    (line,) = [
+        line for line in stdout.splitlines() if line.startswith("Secrets this release reads")
+    ]
+    return set(line.split(": ", 1)[1].removesuffix(".").split(", "))
+
+
 @pytest.mark.parametrize("name", INSTALL_SETS)
 def test_install_stores_every_object(helm: Helm, cluster: Cluster, api: httpx.Client,
                                      name: str) -> None:  # fmt: skip
@@ -126,6 +145,8 @@ def test_install_stores_every_object(helm: Helm, cluster: Cluster, api: httpx.Cl
     names = {(o["kind"], o["metadata"]["name"]) for o in objects}
     assert names == {(o["kind"], o["metadata"]["name"]) for o in rendered if o not in hooks}
     check_stored(api, objects, namespace)
+    if name == "all-on":  # NOTES names each part's own Secrets, and the workers' release-wide ones
+        assert notes_secrets(result.stdout) == ALL_ON_SECRETS
     if name == "strimzi":  # the operators make the topics: no topics Job, no hooks
         assert {"KafkaTopic", "KafkaUser"} <= {o["kind"] for o in objects}
         assert helm_get(helm, cluster, "hooks", namespace) == []
@@ -154,6 +175,10 @@ def test_hooks_are_accepted(helm: Helm, cluster: Cluster, api: httpx.Client, nam
         ({"workers": {"replicsa": 3}}, "additional properties 'replicsa' not allowed"),
         ({"settings": {"s3_secret_key": "hunter2"}}, "s3_secret_key"),  # a secret as a value
         ({"workers": {"replicas": 7}}, "at most workers.partitions"),  # a template's own check
+        (
+            {"gateway": {"credentials": {"kafkaSaslUsername": "gateway"}}},
+            "gateway.credentials.kafkaSaslUsername is set but kafka.sasl.mechanism is empty",
+        ),
     ],
 )
 def test_refused_values_install_nothing(helm: Helm, cluster: Cluster, api: httpx.Client,

@@ -94,9 +94,9 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
   "RECORDFLOW_METRICS_PORT" (toString $v.workers.metricsPort)
   "RECORDFLOW_REGISTER_CONCURRENCY" (toString $v.workers.registerConcurrency)
 -}}
+{{- /* The SASL user is each part's own (recordflow.env), not a shared setting. */ -}}
 {{- if $v.kafka.sasl.mechanism -}}
 {{- $_ := set $s "RECORDFLOW_KAFKA_SASL_MECHANISM" $v.kafka.sasl.mechanism -}}
-{{- $_ := set $s "RECORDFLOW_KAFKA_SASL_USERNAME" $v.kafka.sasl.username -}}
 {{- end -}}
 {{- if $v.kafka.topicReplicationFactor -}}
 {{- $_ := set $s "RECORDFLOW_TOPIC_REPLICATION_FACTOR" (toString $v.kafka.topicReplicationFactor) -}}
@@ -152,20 +152,47 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
 {{- end }}
 {{- end -}}
 
-{{/* The env of every recordflow container: the pod's address and the secrets, by reference. */}}
+{{/* The parts that sign in to Kafka and S3, as their values' keys: each has `credentials`. */}}
+{{- define "recordflow.parts" -}}
+{{- toJson (list "workers" "gateway" "console" "lookup" "topicsJob") -}}
+{{- end -}}
+
+{{/*
+A part's identity: its own `credentials`, each value left empty replaced by the release-wide one
+(kafka.sasl.username, secrets.kafkaSasl, secrets.s3). As JSON {kafkaSaslUsername, kafkaSasl:
+{name, key}, s3: {name, accessKeyKey, secretKeyKey}}. Call with (dict "root" $ "part" "gateway").
+*/}}
+{{- define "recordflow.credentials" -}}
+{{- $v := .root.Values -}}
+{{- $own := (index $v .part).credentials -}}
+{{- toJson (dict
+  "kafkaSaslUsername" ($own.kafkaSaslUsername | default $v.kafka.sasl.username)
+  "kafkaSasl" (ternary $own.kafkaSasl $v.secrets.kafkaSasl (ne $own.kafkaSasl.name ""))
+  "s3" (ternary $own.s3 $v.secrets.s3 (ne $own.s3.name ""))) -}}
+{{- end -}}
+
+{{/* The env of every recordflow container: the pod's address, the part's identity (its Kafka
+user, and its secrets by reference) and the identity numbers' key. Call with (dict "root" $ "part"
+"gateway"). */}}
 {{- define "recordflow.env" -}}
-{{- $s := .Values.secrets -}}
+{{- $root := .root -}}
+{{- $id := include "recordflow.credentials" . | fromJson -}}
 - name: POD_IP
   valueFrom:
     fieldRef:
       fieldPath: status.podIP
 - name: HOME
-  value: {{ include "recordflow.homeDir" . }}
-{{- if .Values.kafka.sasl.mechanism }}
-{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_KAFKA_SASL_PASSWORD" "ref" $s.kafkaSasl "key" $s.kafkaSasl.key) }}
+  value: {{ include "recordflow.homeDir" $root }}
+{{- if $root.Values.kafka.sasl.mechanism }}
+{{- with $id.kafkaSaslUsername }}
+- name: RECORDFLOW_KAFKA_SASL_USERNAME
+  value: {{ . | quote }}
 {{- end }}
-{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_ACCESS_KEY" "ref" $s.s3 "key" $s.s3.accessKeyKey) }}
-{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_SECRET_KEY" "ref" $s.s3 "key" $s.s3.secretKeyKey) }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_KAFKA_SASL_PASSWORD" "ref" $id.kafkaSasl "key" $id.kafkaSasl.key) }}
+{{- end }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_ACCESS_KEY" "ref" $id.s3 "key" $id.s3.accessKeyKey) }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_SECRET_KEY" "ref" $id.s3 "key" $id.s3.secretKeyKey) }}
+{{- $s := $root.Values.secrets -}}
 {{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_PERSON_ID_KEY" "ref" $s.personIdKey "key" $s.personIdKey.key) }}
 {{- end -}}
 
@@ -193,11 +220,31 @@ it is a Kubernetes name; else a lowercase form and a hash of the topic (which go
 {{- if and $w.autoscaling.enabled (gt (int $w.autoscaling.minReplicas) (int $w.autoscaling.maxReplicas)) -}}
 {{- fail "workers.autoscaling.minReplicas must be at most maxReplicas" -}}
 {{- end -}}
-{{- if and .Values.kafka.sasl.mechanism (not .Values.secrets.kafkaSasl.name) -}}
-{{- fail "kafka.sasl.mechanism is set: secrets.kafkaSasl.name must name the Secret with the SASL password" -}}
+{{- /* Each part's SASL user and its password's Secret come together, and only with SASL; the
+release-wide ones are needed by the Kafka clients that have none of their own. */ -}}
+{{- $mechanism := .Values.kafka.sasl.mechanism -}}
+{{- $kafkaClients := dict "workers" .Values.workers.enabled "gateway" .Values.gateway.enabled "console" .Values.console.enabled "lookup" .Values.lookup.enabled "topicsJob" (and .Values.topicsJob.enabled (not .Values.strimzi.enabled)) -}}
+{{- $fallBack := list -}}
+{{- range $part := include "recordflow.parts" . | fromJsonArray -}}
+{{- $own := (index $.Values $part).credentials -}}
+{{- if and (not $mechanism) (or $own.kafkaSaslUsername $own.kafkaSasl.name) -}}
+{{- fail (printf "%s.credentials.kafkaSasl%s is set but kafka.sasl.mechanism is empty: without SASL no part signs in as a Kafka user" $part (ternary "Username" ".name" (ne $own.kafkaSaslUsername ""))) -}}
 {{- end -}}
-{{- if and .Values.kafka.sasl.mechanism (not .Values.kafka.sasl.username) -}}
-{{- fail "kafka.sasl.mechanism is set: kafka.sasl.username is required" -}}
+{{- if and $own.kafkaSaslUsername (not $own.kafkaSasl.name) -}}
+{{- fail (printf "%s.credentials.kafkaSaslUsername is set: %s.credentials.kafkaSasl.name must name the Secret with its password (secrets.kafkaSasl holds another user's)" $part $part) -}}
+{{- end -}}
+{{- if and $own.kafkaSasl.name (not $own.kafkaSaslUsername) -}}
+{{- fail (printf "%s.credentials.kafkaSasl.name is set: %s.credentials.kafkaSaslUsername must name the user whose password it holds" $part $part) -}}
+{{- end -}}
+{{- if and (get $kafkaClients $part) (not $own.kafkaSaslUsername) -}}
+{{- $fallBack = append $fallBack $part -}}
+{{- end -}}
+{{- end -}}
+{{- if and $mechanism $fallBack (not .Values.secrets.kafkaSasl.name) -}}
+{{- fail (printf "kafka.sasl.mechanism is set: secrets.kafkaSasl.name must name the Secret with the SASL password of the parts without credentials of their own (%s)" (join ", " $fallBack)) -}}
+{{- end -}}
+{{- if and $mechanism $fallBack (not .Values.kafka.sasl.username) -}}
+{{- fail (printf "kafka.sasl.mechanism is set: kafka.sasl.username is required for the parts without credentials of their own (%s)" (join ", " $fallBack)) -}}
 {{- end -}}
 {{- if and .Values.kafka.tls.clientCertificate.secretName (not (include "recordflow.kafkaTls" .)) -}}
 {{- fail (printf "kafka.tls.clientCertificate.secretName is set: kafka.securityProtocol must be SSL or SASL_SSL (it is %s)" .Values.kafka.securityProtocol) -}}

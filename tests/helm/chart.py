@@ -125,11 +125,20 @@ def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return matches[0]
 
 
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    """The pod spec of a Deployment or Job, or of a CronJob's Jobs."""
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    return pod
+
+
 def containers(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every (workload, container) of the Deployments and Jobs."""
+    """Every (workload, container) of the Deployments, Jobs and CronJobs."""
     for obj in objects:
-        if obj["kind"] in ("Deployment", "Job"):
-            for container in obj["spec"]["template"]["spec"]["containers"]:
+        if obj["kind"] in ("Deployment", "Job", "CronJob"):
+            for container in pod_spec(obj)["containers"]:
                 yield obj, container
 
 

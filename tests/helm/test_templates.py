@@ -17,6 +17,7 @@ from tests.helm.chart import (
     containers,
     find,
     merged,
+    pod_spec,
 )
 
 # The first test of a fresh machine builds helm (go install: about 5 min on two cores).
@@ -43,7 +44,7 @@ def test_standard_labels(helm: Helm) -> None:
         labels = obj["metadata"]["labels"]
         for key in ("name", "instance", "version", "part-of", "managed-by"):
             assert f"app.kubernetes.io/{key}" in labels, (obj["kind"], obj["metadata"]["name"], key)
-        if obj["kind"] in ("Deployment", "Service", "Job"):
+        if obj["kind"] in ("Deployment", "Service", "Job", "CronJob"):
             assert "app.kubernetes.io/component" in labels
 
 
@@ -73,7 +74,7 @@ def test_network_policies(helm: Helm) -> None:
     objects = helm.render(ALL_ON)
     policies = {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
     assert set(policies) == {
-        f"rf-recordflow-{c}" for c in ("worker", "gateway", "console", "lookup")
+        f"rf-recordflow-{c}" for c in ("worker", "gateway", "console", "lookup", "staging-sweep")
     }
     worker = policies[WORKER]["spec"]
     ports = sorted(p["port"] for rule in worker["egress"] for p in rule["ports"])
@@ -166,7 +167,7 @@ def test_tls_ca_bundle(helm: Helm) -> None:
         mounts = {m["name"]: m for m in container["volumeMounts"]}
         assert mounts["ca-bundle"]["mountPath"] == "/etc/recordflow-ca", name
         assert mounts["ca-bundle"]["readOnly"] is True, name
-        volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+        volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
         assert volumes["ca-bundle"]["configMap"]["name"] == "city-ca"
     minimal = find(helm.render(MINIMAL), "ConfigMap", "rf-recordflow-settings")["data"]
     assert "SSL_CERT_FILE" not in minimal
@@ -198,14 +199,18 @@ def test_kafka_client_certificate(helm: Helm, tls: str | None) -> None:
     objects = helm.render(values)
     settings = find(objects, "ConfigMap", "rf-recordflow-settings")["data"]
     workloads = list(containers(objects))
-    assert {w["kind"] for w, _ in workloads} == {"Deployment", "Job"}
+    assert {w["kind"] for w, _ in workloads} == {"Deployment", "Job", "CronJob"}
+    # The staging sweep talks to S3 alone: never a Kafka client certificate.
+    (sweep,) = [pod_spec(w) for w, _ in workloads if w["kind"] == "CronJob"]
+    assert "kafka-client-certificate" not in {v["name"] for v in sweep["volumes"]}
+    workloads = [(w, c) for w, c in workloads if w["kind"] != "CronJob"]
     if tls is None:
         client_files = {"RECORDFLOW_KAFKA_SSL_CERT_FILE", "RECORDFLOW_KAFKA_SSL_KEY_FILE"}
         assert not client_files & set(settings)
         assert settings["RECORDFLOW_KAFKA_SSL_CA_FILE"] == "/etc/recordflow-ca/ca.crt"  # TLS still
         for workload, container in workloads:
             assert "kafka-client-certificate" not in {m["name"] for m in container["volumeMounts"]}
-            volumes = workload["spec"]["template"]["spec"]["volumes"]
+            volumes = pod_spec(workload)["volumes"]
             assert "kafka-client-certificate" not in {v["name"] for v in volumes}
         return
     assert settings["RECORDFLOW_KAFKA_SECURITY_PROTOCOL"] == tls
@@ -219,7 +224,7 @@ def test_kafka_client_certificate(helm: Helm, tls: str | None) -> None:
         mounts = {m["name"]: m for m in container["volumeMounts"]}
         assert mounts["kafka-client-certificate"] == {"name": "kafka-client-certificate",
             "mountPath": "/etc/recordflow-kafka-client", "readOnly": True}, name  # fmt: skip
-        volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+        volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
         assert volumes["kafka-client-certificate"]["secret"] == {
             "secretName": "pipeline-tls",
             "defaultMode": 0o440,
@@ -256,7 +261,7 @@ def test_data_files_as_config_maps(helm: Helm, key: str, setting: str, path: str
 
 def test_hardened_pods(helm: Helm) -> None:
     for workload, container in containers(helm.render(ALL_ON)):
-        pod = workload["spec"]["template"]["spec"]
+        pod = pod_spec(workload)
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         context = container["securityContext"]
@@ -325,13 +330,13 @@ def test_the_lookups_download_links_name_the_public_s3_address(helm: Helm) -> No
 
 def test_components_can_be_turned_off(helm: Helm) -> None:
     off: dict[str, Any] = {
-        c: {"enabled": False} for c in ("workers", "gateway", "console", "lookup", "topicsJob")
+        c: {"enabled": False}
+        for c in ("workers", "gateway", "console", "lookup", "topicsJob", "stagingSweep")
     }
     off["s3"] = {"createBuckets": False}
     objects = helm.render(merged(ALL_ON, off))
-    assert not [
-        o for o in objects if o["kind"] in ("Deployment", "Job", "Service", "NetworkPolicy")
-    ]
+    kinds = ("Deployment", "Job", "CronJob", "Service", "NetworkPolicy")
+    assert not [o for o in objects if o["kind"] in kinds]
 
 
 def test_buckets_are_created_first_when_asked(helm: Helm) -> None:

@@ -190,10 +190,18 @@ user, and its secrets by reference) and the identity numbers' key. Call with (di
 {{- end }}
 {{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_KAFKA_SASL_PASSWORD" "ref" $id.kafkaSasl "key" $id.kafkaSasl.key) }}
 {{- end }}
-{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_ACCESS_KEY" "ref" $id.s3 "key" $id.s3.accessKeyKey) }}
-{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_SECRET_KEY" "ref" $id.s3 "key" $id.s3.secretKeyKey) }}
+{{- include "recordflow.s3Env" . }}
 {{- $s := $root.Values.secrets -}}
 {{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_PERSON_ID_KEY" "ref" $s.personIdKey "key" $s.personIdKey.key) }}
+{{- end -}}
+
+{{/* A part's S3 access key id and secret key, by reference: the S3 half of recordflow.env, alone
+for a container that talks to S3 and nothing else (the staging sweep). Call with (dict "root" $
+"part" "workers"). */}}
+{{- define "recordflow.s3Env" -}}
+{{- $id := include "recordflow.credentials" . | fromJson -}}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_ACCESS_KEY" "ref" $id.s3 "key" $id.s3.accessKeyKey) }}
+{{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_S3_SECRET_KEY" "ref" $id.s3 "key" $id.s3.secretKeyKey) }}
 {{- end -}}
 
 {{/* A KafkaTopic's name for a topic, as topics/strimzi.py's object_name(): the topic's own when
@@ -208,7 +216,7 @@ it is a Kubernetes name; else a lowercase form and a hash of the topic (which go
 {{- end -}}
 {{- end -}}
 
-{{/* The checks that a schema cannot make (it cannot compare two values). */}}
+{{/* The checks that a schema cannot make (it cannot compare two values) or cannot say plainly. */}}
 {{- define "recordflow.validate" -}}
 {{- $w := .Values.workers -}}
 {{- if gt (int $w.replicas) (int $w.partitions) -}}
@@ -251,6 +259,11 @@ release-wide ones are needed by the Kafka clients that have none of their own. *
 {{- end -}}
 {{- if and .Values.strimzi.enabled .Values.files.agencies -}}
 {{- fail "strimzi.enabled renders the image's agency registry (files/strimzi/): with your own files.agencies, leave it off and apply `recordflow topics render strimzi` for your registry yourself (docs/deploy.md)" -}}
+{{- end -}}
+{{- /* What the API server's cron parser takes, said before the install: five fields or a macro. */ -}}
+{{- $sweep := .Values.stagingSweep -}}
+{{- if and $sweep.enabled (not (regexMatch "^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,-]+([ \t]+[0-9A-Za-z*?/,-]+){4})$" $sweep.schedule)) -}}
+{{- fail (printf "stagingSweep.schedule %q is not a CronJob schedule: cron's five fields (minute hour day-of-month month day-of-week, e.g. \"30 2 * * *\", in stagingSweep.timeZone) or a macro such as @daily" $sweep.schedule) -}}
 {{- end -}}
 {{- if and .Values.console.enabled (or (gt (int .Values.console.replicas) 1) .Values.console.autoscaling.enabled) (not .Values.secrets.consoleSecretKey.name) -}}
 {{- fail "more than one console replica: secrets.consoleSecretKey.name must name the Secret with the shared cookie key" -}}
@@ -390,8 +403,8 @@ spec:
   {{- end }}
 {{- end -}}
 
-{{/* What every recordflow pod reaches: DNS (UDP and TCP), Kafka, the schema registry, S3. */}}
-{{- define "recordflow.egressCommon" -}}
+{{/* DNS, UDP and TCP: the first egress rule of every NetworkPolicy. */}}
+{{- define "recordflow.egressDns" -}}
 {{- $n := .Values.networkPolicy -}}
 - ports:
     {{- range $n.dns.ports }}
@@ -404,6 +417,12 @@ spec:
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end -}}
+
+{{/* What every recordflow pod of the Deployments reaches: DNS, Kafka, the schema registry, S3. */}}
+{{- define "recordflow.egressCommon" -}}
+{{- $n := .Values.networkPolicy -}}
+{{ include "recordflow.egressDns" . }}
 {{ include "recordflow.egressRule" $n.kafka }}
 {{ include "recordflow.egressRule" $n.schemaRegistry }}
 {{ include "recordflow.egressRule" $n.s3 }}

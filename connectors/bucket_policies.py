@@ -6,10 +6,14 @@ exports buckets, derived from the agency registry. The accounts are the principa
 statement is the only thing that lets it do anything:
 
     staging   agency-<code>  PutObject (and multipart parts) under `<code>/` only
-              pipeline       GetObject anywhere (it reads what agencies staged)
-              gateway        PutObject (and multipart parts) anywhere (it stages for every
-                             agency, checking the caller's agency itself); GetObject under
-                             `gateway/` (its own working objects, e.g. uploads in progress)
+              pipeline       GetObject anywhere (it reads what agencies staged); PutObject
+                             under `_archived/` (the register stage's markers) and list,
+                             DeleteObject anywhere (`buckets sweep` runs as the pipeline:
+                             connectors/staging_sweep.py)
+              gateway        PutObject (and multipart parts) anywhere but `_archived/` (it
+                             stages for every agency, checking the caller's agency itself; a
+                             marker it could write would have the sweep delete what it names);
+                             GetObject under `gateway/` (its own working objects)
     archive   pipeline       PutObject with retention and legal hold, GetObject, list
               subscriber     GetObject (downstream systems fetch a record's files)
               archivist      GetObject; Get/PutObjectRetention and Get/PutObjectLegalHold (an
@@ -39,6 +43,7 @@ from typing import Any
 
 from minio import Minio
 
+from connectors.staging_sweep import MARKER_PREFIX
 from recordflow.agencies import AgencyRegistry
 from recordflow.principals import Principals
 from recordflow.settings import Settings
@@ -97,10 +102,35 @@ def bucket_policies(settings: Settings, registry: AgencyRegistry) -> dict[str, P
                     [_objects(staging)],
                 ),
                 _statement(
+                    "PipelineMarksArchived",
+                    [names.pipeline],
+                    ["s3:PutObject"],
+                    [_objects(staging, MARKER_PREFIX)],
+                ),
+                _statement(
+                    "PipelineSweepsArchived",
+                    [names.pipeline],
+                    ["s3:DeleteObject"],
+                    [_objects(staging)],
+                ),
+                _statement(
+                    "PipelineListsStaging",
+                    [names.pipeline],
+                    ["s3:ListBucket"],
+                    [f"arn:aws:s3:::{staging}"],
+                ),
+                _statement(
                     "GatewayStagesForAgencies",
                     [names.gateway],
                     ["s3:PutObject", *MULTIPART],
                     [_objects(staging)],
+                ),
+                _statement(
+                    "GatewayNeverMarks",
+                    [names.gateway],
+                    ["s3:PutObject"],
+                    [_objects(staging, MARKER_PREFIX)],
+                    effect="Deny",
                 ),
                 _statement(
                     "GatewayReadsItsOwnPrefix",

@@ -21,6 +21,11 @@ from pydantic import BaseModel, Field, field_validator
 AGENCY_CODE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 FONDS_CODE = re.compile(r"^[A-Z0-9]{4}$")
 UNIT_CODE = re.compile(r"^[A-Z0-9]{1,8}$")
+# Prefixes of the staging bucket the platform keeps for itself (the gateway's working objects,
+# connectors/gateway/objects.py; the S3 drops, connectors/drops.py). An agency staging under
+# `<code>/` with one of these codes would write among them. (`_archived/`, the register stage's
+# markers, cannot be an agency code.)
+RESERVED_CODES = frozenset({"gateway", "drop"})
 
 
 class Unit(BaseModel):
@@ -40,6 +45,15 @@ class Agency(BaseModel):
     # Set by `recordflow agencies offboard`: the agency may no longer submit; what it sent before
     # is still archived and stays readable. A fonds code is never reused.
     offboarded_at: dt.datetime | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _not_reserved(cls, code: str) -> str:
+        if code in RESERVED_CODES:
+            raise ValueError(
+                f"agency code {code!r} is reserved: staging's {code}/ is the platform's"
+            )
+        return code
 
     @property
     def active(self) -> bool:

@@ -22,7 +22,8 @@ event gets the record it already had:
 4. write each file to the archive under object lock (skipped when a redelivery finds it there),
    check again now that the storage location is known, and write the record's BagIt package;
 5. publish the record to both topics and wait for the broker;
-6. mark the event published, so a later redelivery is recognised as a duplicate.
+6. mark the event published, so a later redelivery is recognised as a duplicate;
+7. mark its staged files archived, for `recordflow buckets sweep` (connectors/staging_sweep.py).
 Once a number is given, steps 4 and 5 are retried until they succeed, whatever the failure (a
 failed or unverifiable write, an unforeseen error): the content has verified, so the fault is not
 the input's, and dead-lettering the event would leave a gap in the series.
@@ -72,6 +73,7 @@ from avro_schemas.records import (
 )
 from avro_schemas.schemas import DOCUMENT_LIFECYCLE_EVENT
 from connectors.failures import ScannerUnavailable, classify
+from connectors.staging_sweep import mark_archived
 from connectors.storage import Digests, Fetched
 from recordflow.errors import RecordRejected
 from streams import receipt
@@ -699,6 +701,7 @@ class Registration:
         record = await self.store(code, allocation)
         published = await self.send(record, self.origin, allocation)
         mark_published(self.numbers, self.event["event_id"], allocation)
+        await asyncio.to_thread(mark_archived, self.ctx.storage, self.event, code)
         if not published:  # a worker before this one published it and died before marking it
             self.ctx.metrics.events.labels(self.agency_code, STAGE, "duplicate").inc()
             return

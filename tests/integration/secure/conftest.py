@@ -4,7 +4,6 @@ and left running, like the plain stack. A server that cannot be reached fails th
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -21,11 +20,10 @@ from recordflow.localstack.secure import (
     secrets_path,
     secure_settings,
 )
-from recordflow.localstack.setup import prepare
 from recordflow.localstack.stack import Stack
 from recordflow.localstack.workers import WorkerProcess
 from recordflow.settings import Settings
-from tests.conftest import stack_lock
+from tests.conftest import private_pipeline, stack_lock
 
 
 @pytest.fixture(scope="session")
@@ -45,15 +43,10 @@ def stack_secrets(secure_stack: Settings) -> list[str]:
 
 
 @pytest.fixture
-def secure_pipeline(secure_stack: Settings) -> Settings:
+def secure_pipeline(secure_stack: Settings) -> Iterator[Settings]:
     """A private pipeline on the secure stack (topics, ACLs, schemas, buckets and their policies),
-    as its admin."""
-    tag = uuid.uuid4().hex[:8]
-    settings = secure_stack.model_copy(
-        update={"topic_prefix": f"s{tag}.", "bucket_prefix": f"s{tag}-"}
-    )
-    prepare(settings, Console(stderr=True), local_stack=False)
-    return settings
+    as its admin; its topics deleted afterwards, as the plain stack's are."""
+    yield from private_pipeline(secure_stack, "s")
 
 
 @pytest.fixture

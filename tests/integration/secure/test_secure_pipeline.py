@@ -4,6 +4,7 @@ principal that wrote it; no secret leaks into logs, metrics, dead letters or JSO
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 from avro_schemas.codec import Codec
 from connectors.readback import dead_letters, read_topic, watch_outcomes
 from connectors.sdk import FileToSubmit, Submitter
+from connectors.staging_sweep import marker_key
+from connectors.storage import Storage
 from recordflow.errors import SubmitError
 from recordflow.localstack.secure import PIPELINE, agency_principal, as_principal, secrets_path
 from recordflow.localstack.workers import WorkerProcess
@@ -47,6 +50,12 @@ def test_document_submitted_by_an_agency_is_archived_by_the_pipeline_principal(
     assert outcome.status == "archived", outcome
     assert outcome.reference_code is not None
     assert outcome.reference_code.startswith("Z101-")
+    # The worker, as the pipeline, marked the staged file archived (connectors/staging_sweep.py).
+    marker = Storage(secure_pipeline).client.get_object(
+        secure_pipeline.staging_bucket, marker_key("bgt", receipt.event_id)
+    )
+    assert json.loads(marker.read())["reference_code"] == outcome.reference_code
+    marker.close()
 
 
 def test_an_agency_writes_only_its_own_topic_and_only_as_itself(

@@ -18,10 +18,12 @@ from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
 
+from connectors.staging_sweep import Marker, marker_key, sweep
 from connectors.storage import Digests, Storage
 from recordflow.localstack.secure import (
     ADMIN,
     ARCHIVIST,
+    DEFAULT_NAMES,
     PIPELINE,
     SUBSCRIBER,
     Secrets,
@@ -78,6 +80,30 @@ def test_the_pipeline_reads_staging_and_archives_under_lock(secure_pipeline: Set
     assert pipeline.stat_object(archive, "k1").version_id == version
     assert denied(lambda: pipeline.remove_object(archive, "k1")) == "AccessDenied"
     assert denied(lambda: pipeline.remove_object(archive, "k1", version)) == "AccessDenied"
+
+
+def test_the_pipeline_marks_and_sweeps_staging_and_the_gateway_cannot_mark(
+    secure_pipeline: Settings,
+) -> None:
+    """The register stage's marker and `recordflow buckets sweep`, both run as the pipeline
+    (connectors/staging_sweep.py); a marker the gateway could write would have the sweep delete
+    what it names, so it may not, though it stages anywhere else."""
+    staging = secure_pipeline.staging_bucket
+    put(client(secure_pipeline, agency_principal("bdc")), staging, "bdc/u9/01-a.pdf", b"staged")
+    marker = Marker("bdc", "e9", "X", ("bdc/u9/01-a.pdf",))
+    pipeline = Storage(as_principal(secure_pipeline, PIPELINE))
+    put(pipeline.client, staging, marker_key("bdc", "e9"), marker.as_json())
+    gateway = client(secure_pipeline, DEFAULT_NAMES.gateway)
+    put(gateway, staging, "bdc/u9/02-b.pdf")  # it stages for agencies …
+    assert denied(lambda: put(gateway, staging, marker_key("bdc", "e10"))) == "AccessDenied"
+    for outsider in (gateway, client(secure_pipeline, agency_principal("bdc"))):
+        refused = denied(lambda: outsider.remove_object(staging, "bdc/u9/01-a.pdf"))  # noqa: B023
+        assert refused == "AccessDenied"
+    report = sweep(pipeline, grace=dt.timedelta(0))
+    assert (report.records, report.files, report.bytes) == (1, 1, len(b"staged"))
+    names = {item.object_name for item in pipeline.client.list_objects(staging, recursive=True)}
+    assert "bdc/u9/01-a.pdf" not in names and marker_key("bdc", "e9") not in names
+    assert "bdc/u9/02-b.pdf" in names
 
 
 def test_a_subscriber_only_reads_the_archive(secure_pipeline: Settings) -> None:

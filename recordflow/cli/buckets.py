@@ -71,6 +71,7 @@ def sweep_staging(
     them when it publishes a record); keep everything else: files under review, of dead
     letters, of parked records, of uploads never committed. Run daily (the chart's CronJob)."""
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    settings = Settings()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[code]}"))
     try:
         with Progress(*columns, console=err, transient=True) as progress:
@@ -79,9 +80,14 @@ def sweep_staging(
             def shown(marker: Marker) -> None:
                 progress.update(task, advance=1, code=marker.reference_code)
 
-            report = sweep(Storage(Settings()), grace=dt.timedelta(days=grace_days),
+            report = sweep(Storage(settings), grace=dt.timedelta(days=grace_days),
                            dry_run=dry_run, progress=shown)  # fmt: skip
-    except (S3Error, urllib3.exceptions.HTTPError) as exc:
+    except S3Error as exc:
+        if exc.code == "NoSuchBucket":
+            raise fail(f"no staging bucket {settings.staging_bucket!r}: run `recordflow buckets "
+                       "apply` first") from exc  # fmt: skip
+        raise fail(f"buckets sweep failed: {exc.code}: {exc.message}") from exc
+    except urllib3.exceptions.HTTPError as exc:  # S3 unreachable
         raise fail(f"buckets sweep failed: {' '.join(str(exc).split())}") from exc
     if as_json:
         print_json(report.as_dict())
@@ -92,7 +98,7 @@ def sweep_staging(
 def _sweep_table(report: SweepReport) -> None:
     verb = "would free" if report.dry_run else "freed"
     grace = f"grace {report.grace.total_seconds() / 86400:g} d"
-    title = f"暂存区清理 Staging sweep ({grace}{', dry run: nothing deleted' if report.dry_run else ''})"
+    title = f"暂存区清理 Staging sweep · {grace}{' · dry run' if report.dry_run else ''}"
     table = Table("机构 agency", "档案 records", "文件 files", f"{verb} MB", title=title)
     for code, item in sorted(report.by_agency.items()):
         table.add_row(code, str(item.records), str(item.files), f"{item.bytes / 1e6:.1f}")

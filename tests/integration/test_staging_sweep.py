@@ -105,3 +105,11 @@ def test_a_bad_grace_period_is_one_line(pipeline_settings: Settings) -> None:
     done = run_cli(pipeline_settings, "buckets", "sweep", "--grace-days", "-1")
     assert done.returncode == 2
     assert "--grace-days" in done.stderr
+
+
+def test_a_missing_staging_bucket_is_one_line(pipeline_settings: Settings) -> None:
+    done = run_cli(pipeline_settings, "buckets", "sweep", env={"RECORDFLOW_BUCKET_PREFIX": "none-"})
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: no staging bucket 'none-staging': run `recordflow buckets apply` first"
+    )

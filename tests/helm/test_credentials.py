@@ -1,18 +1,20 @@
 """Each program signs in as its own principal: the workers, gateway, console, lookup service and
-hook Job each get their own Kafka user, password Secret and S3 key Secret from their
-`credentials`, and whatever a part leaves empty falls back to the release-wide
-kafka.sasl.username, secrets.kafkaSasl and secrets.s3."""
+hook Job each get their own Kafka user, password Secret, Kafka client certificate and S3 key
+Secret from their `credentials`, and whatever a part leaves empty falls back to the release-wide
+kafka.sasl.username, secrets.kafkaSasl, kafka.tls.clientCertificate and secrets.s3."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from tests.helm.chart import (
     ALL_ON,
     BUILD_TIMEOUT_S,
+    CHART,
     MINIMAL,
     OWN_CREDENTIALS,
     Helm,
@@ -20,6 +22,7 @@ from tests.helm.chart import (
     find,
     merged,
 )
+from tests.helm.test_chart import KUBERNETES_VERSION
 
 # The first test of a fresh machine builds helm (go install: about 5 min on two cores).
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S)
@@ -213,6 +216,227 @@ def test_release_wide_sasl_not_needed_when_every_client_has_its_own(helm: Helm) 
     ],
 )  # fmt: skip
 def test_bad_credentials_are_refused(helm: Helm, values: dict[str, Any], message: str) -> None:
+    with pytest.raises(HelmError) as refused:
+        helm.render(values)
+    assert message in str(refused.value)
+
+
+# Kafka client certificates (mTLS): each part's own `credentials.kafkaClientCertificate`, else the
+# release-wide kafka.tls.clientCertificate. The hook Job's keys differ from the others', so a
+# part's files are seen to follow its own Secret's keys.
+SHARED_CERTIFICATE = {"secretName": "recordflow-mtls", "certificateKey": "tls.crt",
+                      "keyKey": "tls.key"}  # fmt: skip
+OWN_CERTIFICATES: dict[str, dict[str, str]] = {
+    part: {"secretName": user, "certificateKey": "user.crt", "keyKey": "user.key"}
+    for part, user in [("workers", "pipeline"), ("gateway", "gateway"), ("console", "archivist"),
+                       ("lookup", "lookup")]
+} | {"topicsJob": {"secretName": "recordflow-kafka-admin-tls", "certificateKey": "admin.crt",
+                   "keyKey": "admin.key"}}  # fmt: skip
+# mTLS with the release-wide certificate alone, as values files written before per-part ones.
+MTLS: dict[str, Any] = {
+    "kafka": {"securityProtocol": "SSL", "tls": {"clientCertificate": SHARED_CERTIFICATE}},
+    # The hook Job runs `buckets apply` too: both its containers are checked.
+    "s3": {"createBuckets": True},
+}
+# Every part with its own certificate.
+PER_PART_MTLS = merged(
+    MTLS,
+    {
+        part: {"credentials": {"kafkaClientCertificate": own}}
+        for part, own in OWN_CERTIFICATES.items()
+    },
+)
+SWEEP = ("CronJob", "rf-recordflow-staging-sweep")
+CERTIFICATE_DIR = "/etc/recordflow-kafka-client"
+CERTIFICATE_FILES = {"RECORDFLOW_KAFKA_SSL_CERT_FILE", "RECORDFLOW_KAFKA_SSL_KEY_FILE"}
+
+
+def workload(objects: list[dict[str, Any]], part: str) -> dict[str, Any]:
+    kind, name = SWEEP if part == "stagingSweep" else WORKLOADS[part]
+    return find(objects, kind, name)
+
+
+def pod_of(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    return pod
+
+
+def certificate_of(objects: list[dict[str, Any]], part: str) -> dict[str, Any]:
+    """The client certificate a part's pod mounts (its volume's Secret, None without one) and
+    where every container's mount and env point: the same in each container."""
+    pod = pod_of(workload(objects, part))
+    volumes = [v for v in pod["volumes"] if v["name"] == "kafka-client-certificate"]
+    found = []
+    for container in [*pod.get("initContainers", []), *pod["containers"]]:
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = [m for m in container["volumeMounts"] if m["name"] == "kafka-client-certificate"]
+        found.append({"secret": volumes[0]["secret"] if volumes else None,
+                      "mount": mounts[0] if mounts else None,
+                      "certificate": env.get("RECORDFLOW_KAFKA_SSL_CERT_FILE"),
+                      "key": env.get("RECORDFLOW_KAFKA_SSL_KEY_FILE")})  # fmt: skip
+    assert len(volumes) <= 1 and found, (part, volumes)
+    assert all(f == found[0] for f in found), (part, found)
+    return found[0]
+
+
+def mounted(certificate: dict[str, str]) -> dict[str, Any]:
+    """What a part with this certificate gets: only its two keys, readable by the pod's group
+    alone (0440), mounted read-only, and the env naming the two files."""
+    cert, key = certificate["certificateKey"], certificate["keyKey"]
+    return {
+        "secret": {"secretName": certificate["secretName"], "defaultMode": 0o440,
+                   "items": [{"key": cert, "path": cert}, {"key": key, "path": key}]},
+        "mount": {"name": "kafka-client-certificate", "mountPath": CERTIFICATE_DIR,
+                  "readOnly": True},
+        "certificate": f"{CERTIFICATE_DIR}/{cert}",
+        "key": f"{CERTIFICATE_DIR}/{key}",
+    }  # fmt: skip
+
+
+NO_CERTIFICATE = {"secret": None, "mount": None, "certificate": None, "key": None}
+
+
+def secret_volumes(obj: dict[str, Any]) -> set[str]:
+    """The Secrets a workload's pod mounts as volumes."""
+    return {v["secret"]["secretName"] for v in pod_of(obj)["volumes"] if "secret" in v}
+
+
+def sweep_has_no_certificate(objects: list[dict[str, Any]]) -> None:
+    """The staging sweep talks to S3 alone: no Secret volume, no client certificate's files."""
+    sweep = workload(objects, "stagingSweep")
+    assert certificate_of(objects, "stagingSweep") == NO_CERTIFICATE
+    assert secret_volumes(sweep) == set()
+    (container,) = pod_of(sweep)["containers"]
+    assert not CERTIFICATE_FILES & {e["name"] for e in container["env"]}
+
+
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL"])
+def test_each_part_mounts_its_own_certificate(helm: Helm, protocol: str) -> None:
+    """Each Kafka client mounts its own certificate's Secret, and no other part's, and its env
+    points at its files; with SASL_SSL each keeps its own SASL user too."""
+    values = merged(PER_PART_MTLS, {"kafka": {"securityProtocol": protocol}})
+    if protocol == "SASL_SSL":
+        values = merged(PER_PART, values)
+    objects = helm.render(values)
+    certificates = {own["secretName"] for own in OWN_CERTIFICATES.values()}
+    for part, own in OWN_CERTIFICATES.items():
+        assert certificate_of(objects, part) == mounted(own), part
+        # Its own certificate's Secret; not another part's, nor the release-wide one.
+        mounts = secret_volumes(workload(objects, part))
+        assert own["secretName"] in mounts, part
+        assert not (certificates - {own["secretName"]}) & mounts, (part, mounts)
+        if protocol == "SASL_SSL":
+            assert identity_of(objects, part)["user"] == OWN_CREDENTIALS[part]["kafkaSaslUsername"]
+    # The files are each container's own, not shared settings; the shared Secret goes unused.
+    settings = find(objects, "ConfigMap", "rf-recordflow-settings")["data"]
+    assert not CERTIFICATE_FILES & set(settings)
+    assert SHARED_CERTIFICATE["secretName"] not in helm.template(values).stdout
+    sweep_has_no_certificate(objects)
+
+
+def test_without_their_own_every_part_mounts_the_release_wide_certificate(helm: Helm) -> None:
+    """Values files written before per-part certificates render as they did."""
+    objects = helm.render(MTLS)
+    for part in WORKLOADS:
+        assert certificate_of(objects, part) == mounted(SHARED_CERTIFICATE), part
+    sweep_has_no_certificate(objects)
+
+
+@pytest.mark.parametrize("part", WORKLOADS)
+def test_a_part_with_its_own_certificate_alone(helm: Helm, part: str) -> None:
+    """One part's own certificate is mounted in its pods only; the others keep the release-wide
+    one, or none when there is none."""
+    own = {part: {"credentials": {"kafkaClientCertificate": OWN_CERTIFICATES[part]}}}
+    with_shared = helm.render(merged(MTLS, own))
+    alone = helm.render(merged(merged(MTLS, own), {"kafka": {"tls": {"clientCertificate": {
+        "secretName": ""}}}}))  # fmt: skip
+    for objects, others in ((with_shared, mounted(SHARED_CERTIFICATE)), (alone, NO_CERTIFICATE)):
+        assert certificate_of(objects, part) == mounted(OWN_CERTIFICATES[part])
+        for other in WORKLOADS:
+            if other != part:
+                assert certificate_of(objects, other) == others, other
+                mounts = secret_volumes(workload(objects, other))
+                assert OWN_CERTIFICATES[part]["secretName"] not in mounts, other
+        sweep_has_no_certificate(objects)
+
+
+def test_no_certificate_anywhere_by_default(helm: Helm) -> None:
+    objects = helm.render(MINIMAL)
+    for part in [*WORKLOADS, "stagingSweep"]:
+        assert certificate_of(objects, part) == NO_CERTIFICATE, part
+
+
+def test_with_strimzi_the_job_keeps_its_certificate(helm: Helm) -> None:
+    """With strimzi.enabled the hook Job runs `buckets apply` alone; the Deployments' KafkaUsers
+    stay SCRAM users (the chart makes no `authentication: tls` user whose Secret it could take),
+    so a part's certificate is still what its values name."""
+    objects = helm.render(merged(PER_PART_MTLS, {"strimzi": {"enabled": True}}))
+    (buckets,) = pod_of(workload(objects, "topicsJob"))["containers"]
+    assert buckets["name"] == "buckets"
+    for part, own in OWN_CERTIFICATES.items():
+        assert certificate_of(objects, part) == mounted(own), part
+    users = [o for o in objects if o["kind"] == "KafkaUser"]
+    assert users
+    assert {u["spec"]["authentication"]["type"] for u in users} == {"scram-sha-512"}
+
+
+def test_per_part_certificates_lint_and_are_valid_kubernetes(helm: Helm) -> None:
+    values = merged(PER_PART, merged(PER_PART_MTLS, {"kafka": {"securityProtocol": "SASL_SSL"}}))
+    result = helm.lint(values)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for obj in helm.render(values):
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def notes_secrets(helm: Helm, values: dict[str, Any]) -> set[str]:
+    """The Secrets NOTES.txt says the release reads (`helm install --dry-run=client`: no cluster)."""
+    result = helm.run("install", "rf", str(CHART), "--namespace", "archives", "--dry-run=client",
+                      "--values", str(helm.values_file(values)))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (line,) = [
+        line for line in result.stdout.splitlines() if line.startswith("Secrets this release reads")
+    ]
+    return set(line.split(": ", 1)[1].removesuffix(".").split(", "))
+
+
+def test_notes_name_each_parts_certificate(helm: Helm) -> None:
+    """NOTES lists the certificate Secrets the running parts mount: each part's own, and the
+    release-wide one only while some running part falls back to it."""
+    own = {own["secretName"] for own in OWN_CERTIFICATES.values()}
+    assert own <= notes_secrets(helm, PER_PART_MTLS)
+    assert SHARED_CERTIFICATE["secretName"] not in notes_secrets(helm, PER_PART_MTLS)
+    gateway_alone = merged(MTLS, {"gateway": {"credentials": {
+        "kafkaClientCertificate": OWN_CERTIFICATES["gateway"]}}})  # fmt: skip
+    listed = notes_secrets(helm, gateway_alone)
+    assert {"gateway", SHARED_CERTIFICATE["secretName"]} <= listed
+    assert not (own - {"gateway"}) & listed
+    # A part that does not run reads nothing.
+    listed = notes_secrets(helm, merged(gateway_alone, {"gateway": {"enabled": False}}))
+    assert "gateway" not in listed
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        # A certificate is sent over TLS only.
+        (merged(SASL, {"kafka": {"securityProtocol": "SASL_PLAINTEXT"},
+                       "gateway": {"credentials": {"kafkaClientCertificate": {"secretName": "gw"}}}}),
+         "gateway.credentials.kafkaClientCertificate.secretName is set: kafka.securityProtocol "
+         "must be SSL or SASL_SSL (it is SASL_PLAINTEXT)"),
+        ({"topicsJob": {"credentials": {"kafkaClientCertificate": {"secretName": "admin-tls"}}}},
+         "topicsJob.credentials.kafkaClientCertificate.secretName is set: kafka.securityProtocol "
+         "must be SSL or SASL_SSL (it is PLAINTEXT)"),
+        ({"lookup": {"credentials": {"kafkaClientCertificate": {"keyKey": ""}}}}, "keyKey"),
+        ({"kafka": {"securityProtocol": "SSL"},
+          "console": {"credentials": {"kafkaClientCertificate": {"secretName": "Not_A_Name"}}}},
+         "at '/console/credentials/kafkaClientCertificate/secretName': 'Not_A_Name' does not "
+         "match pattern"),
+        ({"workers": {"credentials": {"kafkaClientCertificate": {"secret": "pipeline"}}}},
+         "additional properties 'secret' not allowed"),
+    ],
+)  # fmt: skip
+def test_bad_certificates_are_refused(helm: Helm, values: dict[str, Any], message: str) -> None:
     with pytest.raises(HelmError) as refused:
         helm.render(values)
     assert message in str(refused.value)

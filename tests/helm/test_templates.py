@@ -190,7 +190,8 @@ def test_ca_bundle_for_s3_alone(helm: Helm) -> None:
 @pytest.mark.parametrize("tls", ["SSL", "SASL_SSL", None])
 def test_kafka_client_certificate(helm: Helm, tls: str | None) -> None:
     """With a client certificate (mTLS), every workload mounts the Secret's certificate and key,
-    and only those, read-only, and the settings point at them; without one, none of it."""
+    and only those, read-only, and each container's env points at them (not the shared settings:
+    a part may have its own, tests/helm/test_credentials.py); without one, none of it."""
     values = (
         merged(ALL_ON, {"kafka": {"securityProtocol": tls}})
         if tls
@@ -204,23 +205,25 @@ def test_kafka_client_certificate(helm: Helm, tls: str | None) -> None:
     (sweep,) = [pod_spec(w) for w, _ in workloads if w["kind"] == "CronJob"]
     assert "kafka-client-certificate" not in {v["name"] for v in sweep["volumes"]}
     workloads = [(w, c) for w, c in workloads if w["kind"] != "CronJob"]
+    client_files = {"RECORDFLOW_KAFKA_SSL_CERT_FILE", "RECORDFLOW_KAFKA_SSL_KEY_FILE"}
+    assert not client_files & set(settings)
     if tls is None:
-        client_files = {"RECORDFLOW_KAFKA_SSL_CERT_FILE", "RECORDFLOW_KAFKA_SSL_KEY_FILE"}
-        assert not client_files & set(settings)
         assert settings["RECORDFLOW_KAFKA_SSL_CA_FILE"] == "/etc/recordflow-ca/ca.crt"  # TLS still
         for workload, container in workloads:
+            assert not client_files & set(env_of(container))
             assert "kafka-client-certificate" not in {m["name"] for m in container["volumeMounts"]}
             volumes = pod_spec(workload)["volumes"]
             assert "kafka-client-certificate" not in {v["name"] for v in volumes}
         return
     assert settings["RECORDFLOW_KAFKA_SECURITY_PROTOCOL"] == tls
-    assert settings["RECORDFLOW_KAFKA_SSL_CERT_FILE"] == "/etc/recordflow-kafka-client/user.crt"
-    assert settings["RECORDFLOW_KAFKA_SSL_KEY_FILE"] == "/etc/recordflow-kafka-client/user.key"
-    job = env_of(find(objects, "Job", "rf-recordflow-topics")["spec"]["template"]["spec"]
-                 ["containers"][0])  # fmt: skip
-    assert job["RECORDFLOW_KAFKA_SSL_KEY_FILE"]["value"] == "/etc/recordflow-kafka-client/user.key"
+    assert {w["kind"] for w, _ in workloads} == {"Deployment", "Job"}
     for workload, container in workloads:
         name = workload["metadata"]["name"]
+        env = env_of(container)
+        assert env["RECORDFLOW_KAFKA_SSL_CERT_FILE"] == {"name": "RECORDFLOW_KAFKA_SSL_CERT_FILE",
+            "value": "/etc/recordflow-kafka-client/user.crt"}, name  # fmt: skip
+        assert env["RECORDFLOW_KAFKA_SSL_KEY_FILE"] == {"name": "RECORDFLOW_KAFKA_SSL_KEY_FILE",
+            "value": "/etc/recordflow-kafka-client/user.key"}, name  # fmt: skip
         mounts = {m["name"]: m for m in container["volumeMounts"]}
         assert mounts["kafka-client-certificate"] == {"name": "kafka-client-certificate",
             "mountPath": "/etc/recordflow-kafka-client", "readOnly": True}, name  # fmt: skip

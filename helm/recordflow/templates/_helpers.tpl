@@ -94,7 +94,8 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
   "RECORDFLOW_METRICS_PORT" (toString $v.workers.metricsPort)
   "RECORDFLOW_REGISTER_CONCURRENCY" (toString $v.workers.registerConcurrency)
 -}}
-{{- /* The SASL user is each part's own (recordflow.env), not a shared setting. */ -}}
+{{- /* The SASL user and the client certificate's files are each part's own (recordflow.env),
+not shared settings. */ -}}
 {{- if $v.kafka.sasl.mechanism -}}
 {{- $_ := set $s "RECORDFLOW_KAFKA_SASL_MECHANISM" $v.kafka.sasl.mechanism -}}
 {{- end -}}
@@ -128,13 +129,6 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
 {{- $_ := set $s "RECORDFLOW_KAFKA_SSL_CA_FILE" $ca -}}
 {{- end -}}
 {{- end -}}
-{{- with $v.kafka.tls.clientCertificate -}}
-{{- if .secretName -}}
-{{- $dir := include "recordflow.kafkaClientCertDir" $ -}}
-{{- $_ := set $s "RECORDFLOW_KAFKA_SSL_CERT_FILE" (printf "%s/%s" $dir .certificateKey) -}}
-{{- $_ := set $s "RECORDFLOW_KAFKA_SSL_KEY_FILE" (printf "%s/%s" $dir .keyKey) -}}
-{{- end -}}
-{{- end -}}
 {{- range $name, $value := $v.settings -}}
 {{- $_ := set $s (printf "RECORDFLOW_%s" (upper $name)) (toString $value) -}}
 {{- end -}}
@@ -159,8 +153,9 @@ them, and the topics hook Job (which runs before the ConfigMap exists) takes the
 
 {{/*
 A part's identity: its own `credentials`, each value left empty replaced by the release-wide one
-(kafka.sasl.username, secrets.kafkaSasl, secrets.s3). As JSON {kafkaSaslUsername, kafkaSasl:
-{name, key}, s3: {name, accessKeyKey, secretKeyKey}}. Call with (dict "root" $ "part" "gateway").
+(kafka.sasl.username, secrets.kafkaSasl, kafka.tls.clientCertificate, secrets.s3). As JSON
+{kafkaSaslUsername, kafkaSasl: {name, key}, kafkaClientCertificate: {secretName, certificateKey,
+keyKey}, s3: {name, accessKeyKey, secretKeyKey}}. Call with (dict "root" $ "part" "gateway").
 */}}
 {{- define "recordflow.credentials" -}}
 {{- $v := .root.Values -}}
@@ -168,12 +163,13 @@ A part's identity: its own `credentials`, each value left empty replaced by the 
 {{- toJson (dict
   "kafkaSaslUsername" ($own.kafkaSaslUsername | default $v.kafka.sasl.username)
   "kafkaSasl" (ternary $own.kafkaSasl $v.secrets.kafkaSasl (ne $own.kafkaSasl.name ""))
+  "kafkaClientCertificate" (ternary $own.kafkaClientCertificate $v.kafka.tls.clientCertificate (ne $own.kafkaClientCertificate.secretName ""))
   "s3" (ternary $own.s3 $v.secrets.s3 (ne $own.s3.name ""))) -}}
 {{- end -}}
 
 {{/* The env of every recordflow container: the pod's address, the part's identity (its Kafka
-user, and its secrets by reference) and the identity numbers' key. Call with (dict "root" $ "part"
-"gateway"). */}}
+user, its client certificate's files, and its secrets by reference) and the identity numbers' key.
+Call with (dict "root" $ "part" "gateway"). */}}
 {{- define "recordflow.env" -}}
 {{- $root := .root -}}
 {{- $id := include "recordflow.credentials" . | fromJson -}}
@@ -189,6 +185,15 @@ user, and its secrets by reference) and the identity numbers' key. Call with (di
   value: {{ . | quote }}
 {{- end }}
 {{- include "recordflow.secretEnv" (dict "env" "RECORDFLOW_KAFKA_SASL_PASSWORD" "ref" $id.kafkaSasl "key" $id.kafkaSasl.key) }}
+{{- end }}
+{{- with $id.kafkaClientCertificate }}
+{{- if .secretName }}
+{{- /* Where recordflow.tlsVolumeMounts puts the part's own certificate and key. */}}
+- name: RECORDFLOW_KAFKA_SSL_CERT_FILE
+  value: {{ printf "%s/%s" (include "recordflow.kafkaClientCertDir" $root) .certificateKey | quote }}
+- name: RECORDFLOW_KAFKA_SSL_KEY_FILE
+  value: {{ printf "%s/%s" (include "recordflow.kafkaClientCertDir" $root) .keyKey | quote }}
+{{- end }}
 {{- end }}
 {{- include "recordflow.s3Env" . }}
 {{- $s := $root.Values.secrets -}}
@@ -254,8 +259,16 @@ release-wide ones are needed by the Kafka clients that have none of their own. *
 {{- if and $mechanism $fallBack (not .Values.kafka.sasl.username) -}}
 {{- fail (printf "kafka.sasl.mechanism is set: kafka.sasl.username is required for the parts without credentials of their own (%s)" (join ", " $fallBack)) -}}
 {{- end -}}
-{{- if and .Values.kafka.tls.clientCertificate.secretName (not (include "recordflow.kafkaTls" .)) -}}
+{{- /* A client certificate, the release-wide one or a part's own, is sent over TLS only. */ -}}
+{{- if not (include "recordflow.kafkaTls" .) -}}
+{{- if .Values.kafka.tls.clientCertificate.secretName -}}
 {{- fail (printf "kafka.tls.clientCertificate.secretName is set: kafka.securityProtocol must be SSL or SASL_SSL (it is %s)" .Values.kafka.securityProtocol) -}}
+{{- end -}}
+{{- range $part := include "recordflow.parts" . | fromJsonArray -}}
+{{- if (index $.Values $part).credentials.kafkaClientCertificate.secretName -}}
+{{- fail (printf "%s.credentials.kafkaClientCertificate.secretName is set: kafka.securityProtocol must be SSL or SASL_SSL (it is %s)" $part $.Values.kafka.securityProtocol) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.strimzi.enabled .Values.files.agencies -}}
 {{- fail "strimzi.enabled renders the image's agency registry (files/strimzi/): with your own files.agencies, leave it off and apply `recordflow topics render strimzi` for your registry yourself (docs/deploy.md)" -}}
@@ -270,7 +283,7 @@ release-wide ones are needed by the Kafka clients that have none of their own. *
 {{- end -}}
 {{- end -}}
 
-{{/* The volumes every recordflow pod has: RECORDFLOW_HOME, /tmp, the data-file overrides, the CA bundle. Call with (dict "root" $ "homeLimit" "4Gi" "tmpLimit" "1Gi"). */}}
+{{/* The volumes every recordflow pod has: RECORDFLOW_HOME, /tmp, the data-file overrides, the CA bundle, the part's Kafka client certificate. Call with (dict "root" $ "part" "workers" "homeLimit" "4Gi" "tmpLimit" "1Gi"). */}}
 {{- define "recordflow.volumes" -}}
 {{- $v := .root.Values -}}
 - name: home
@@ -286,18 +299,19 @@ release-wide ones are needed by the Kafka clients that have none of their own. *
     name: {{ include "recordflow.componentName" (dict "root" $.root "component" ($file | kebabcase)) }}
 {{- end }}
 {{- end }}
-{{- include "recordflow.tlsVolumes" .root }}
+{{- include "recordflow.tlsVolumes" . }}
 {{- end -}}
 
-{{/* The CA bundle and Kafka's client certificate, when given: volumes (every pod's, the topics Job's). */}}
+{{/* The CA bundle and the part's own Kafka client certificate (recordflow.credentials), when
+given: volumes (every pod's, the topics Job's). Call with (dict "root" $ "part" "workers"). */}}
 {{- define "recordflow.tlsVolumes" -}}
-{{- $v := .Values -}}
+{{- $v := .root.Values -}}
 {{- if $v.tls.caBundle.configMap }}
 - name: ca-bundle
   configMap:
     name: {{ $v.tls.caBundle.configMap }}
 {{- end }}
-{{- with $v.kafka.tls.clientCertificate }}
+{{- with (include "recordflow.credentials" . | fromJson).kafkaClientCertificate }}
 {{- if .secretName }}
 {{- /* Only the certificate and its key (a Strimzi KafkaUser's Secret holds a PKCS#12 store and
 its password too), readable by the pods' group (fsGroup) and no one else: 288 is 0440, in decimal,
@@ -315,30 +329,32 @@ which YAML 1.1 and 1.2 parsers read alike. */}}
 {{- end }}
 {{- end -}}
 
+{{/* Their mounts. Call with (dict "root" $ "part" "workers"). */}}
 {{- define "recordflow.tlsVolumeMounts" -}}
-{{- $v := .Values -}}
-{{- if $v.tls.caBundle.configMap }}
+{{- $root := .root -}}
+{{- if $root.Values.tls.caBundle.configMap }}
 - name: ca-bundle
-  mountPath: {{ include "recordflow.caDir" . }}
+  mountPath: {{ include "recordflow.caDir" $root }}
   readOnly: true
 {{- end }}
-{{- if $v.kafka.tls.clientCertificate.secretName }}
+{{- if (include "recordflow.credentials" . | fromJson).kafkaClientCertificate.secretName }}
 - name: kafka-client-certificate
-  mountPath: {{ include "recordflow.kafkaClientCertDir" . }}
+  mountPath: {{ include "recordflow.kafkaClientCertDir" $root }}
   readOnly: true
 {{- end }}
 {{- end -}}
 
+{{/* The mounts of recordflow.volumes. Call with (dict "root" $ "part" "workers"). */}}
 {{- define "recordflow.volumeMounts" -}}
-{{- $v := .Values -}}
+{{- $root := .root -}}
 - name: home
-  mountPath: {{ include "recordflow.homeDir" . }}
+  mountPath: {{ include "recordflow.homeDir" $root }}
 - name: tmp
   mountPath: /tmp
 {{- range $file := list "agencies" "retention" "metadataRules" "accessRules" }}
-{{- if index $v.files $file }}
+{{- if index $root.Values.files $file }}
 - name: files-{{ $file | kebabcase }}
-  mountPath: {{ include "recordflow.filesDir" $ }}/{{ $file | kebabcase }}
+  mountPath: {{ include "recordflow.filesDir" $root }}/{{ $file | kebabcase }}
   readOnly: true
 {{- end }}
 {{- end }}

@@ -171,12 +171,11 @@ def sweep(
     *,
     grace: dt.timedelta = DEFAULT_GRACE,
     dry_run: bool = False,
-    now: dt.datetime | None = None,
     progress: Callable[[Marker], None] | None = None,
 ) -> SweepReport:
     """Delete the staged files of every record whose marker is older than `grace`, then the
     marker. A marker whose files could not all be deleted stays for the next sweep."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC)
     bucket = storage.settings.staging_bucket
     report = SweepReport(dry_run=dry_run, grace=grace)
     for key, written in _markers(storage):

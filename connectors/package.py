@@ -65,14 +65,9 @@ def export_record(
 
 def _download(storage: Storage, bucket: str, key: str, version_id: str | None) -> bytes:
     try:
-        response = storage.client.get_object(bucket, key, version_id=version_id)
+        return storage.read(bucket, key, version_id)
     except S3Error as exc:
         raise _s3_error(exc, bucket, key, version_id) from exc
-    try:
-        return bytes(response.read())
-    finally:
-        response.close()
-        response.release_conn()
 
 
 def _fetch_verified(

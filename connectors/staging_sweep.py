@@ -90,13 +90,13 @@ class Marker:
         return marker
 
 
-def mark_archived(storage: Storage, event: DocumentLifecycleEvent, reference_code: str) -> bool:
+def mark_archived(storage: Storage, event: DocumentLifecycleEvent, reference_code: str) -> None:
     """Write the marker saying the event's staged files are in the archive (idempotent: a
-    redelivery writes the same bytes); False when S3 refused it or was away. Best effort: the
-    record is archived whatever happens here, and a file with no marker is kept, never lost."""
+    redelivery writes the same bytes). Best effort: the record is archived whatever happens
+    here, and a file with no marker (S3 refused it or was away) is kept, never lost."""
     keys = staged_keys(event, storage.settings.staging_bucket)
     if not keys:
-        return True
+        return
     agency = event["agency"]["code"]
     data = Marker(agency, event["event_id"], reference_code, tuple(keys)).as_json()
     try:
@@ -107,8 +107,6 @@ def mark_archived(storage: Storage, event: DocumentLifecycleEvent, reference_cod
     except (S3Error, urllib3.exceptions.HTTPError) as exc:
         log.warning("%s: staged files not marked archived (%s); they stay in staging",
                     reference_code, exc)  # fmt: skip
-        return False
-    return True
 
 
 @dataclass
@@ -182,14 +180,8 @@ def sweep(
         if now - written < grace:
             report.waiting += 1
             continue
-        response = storage.client.get_object(bucket, key)
         try:
-            data = response.read()
-        finally:
-            response.close()
-            response.release_conn()
-        try:
-            marker = Marker.parse(key, data)
+            marker = Marker.parse(key, storage.read(bucket, key))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("staging sweep: %s is not a marker the register stage wrote: %s", key, exc)
             report.refused.append(key)

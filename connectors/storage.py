@@ -238,6 +238,15 @@ class Storage:
             return True
         return True
 
+    def read(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        """A small object's bytes, in one read (a note, a marker, a manifest)."""
+        response = self.client.get_object(bucket, key, version_id=version_id)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
     # --- staging (producer side) -----------------------------------------------------------
     def stage(self, key: str, stream: BinaryIO, length: int, content_type: str) -> Digests:
         digests = Digests()
@@ -404,18 +413,14 @@ class Storage:
     def reference_code_of(self, agency_code: str, document_id: str) -> str | None:
         """The 档号 of the agency's archived document, or None when none is archived."""
         try:
-            response = self.client.get_object(
+            note = self.read(
                 self.settings.archive_bucket, self.document_key(agency_code, document_id)
             )
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchVersion"):
                 return None
             raise
-        try:
-            return response.read().decode()
-        finally:
-            response.close()
-            response.release_conn()
+        return note.decode()
 
     # --- appraisal: lengthening a record's lock (connectors/review.py) ----------------------
     def extend_retention(self, bucket: str, key: str, version_id: str, until: dt.date) -> bool:
@@ -466,12 +471,7 @@ class Storage:
         return size
 
     def get_export(self, key: str) -> bytes:
-        response = self.client.get_object(self.settings.exports_bucket, key)
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
+        return self.read(self.settings.exports_bucket, key)
 
     def list_exports(self, prefix: str) -> list[str]:
         """The keys under `prefix` in the exports bucket, sorted."""

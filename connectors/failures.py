@@ -74,7 +74,12 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, KafkaException) and isinstance(exc.args[0], KafkaError):
         error: KafkaError = exc.args[0]
         detail = f"{error.name()}: {error.str()}"
-        transient = error.retriable() or error.code() in KAFKA_TRANSIENT
+        # An abortable transaction error (a broker restarted mid-commit: skipped sequence
+        # numbers, a failed delivery) ends that transaction only: aborted, it can be tried again,
+        # as a fenced producer's can with a new epoch (streams/publish.py).
+        transient = (
+            error.retriable() or error.txn_requires_abort() or error.code() in KAFKA_TRANSIENT
+        )
         return (
             Failure(TRANSIENT, "kafka-unavailable", detail)
             if transient
